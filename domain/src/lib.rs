@@ -1,0 +1,15 @@
+//! The Relais domain: what a post, a person, a situation and an intervention are,
+//! the national reference lists, and the rules that keep records valid.
+//!
+//! Nothing here does I/O: persistence maps these types to rows, the API to JSON.
+
+pub mod access;
+pub mod beneficiary;
+pub mod ids;
+pub mod intervention;
+pub mod post;
+pub mod reference;
+pub mod situation;
+pub mod validation;
+
+pub use validation::{FieldError, Validation};

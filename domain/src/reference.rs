@@ -1,0 +1,314 @@
+//! The national reference lists: stable English codes with their French labels.
+//!
+//! Codes are what the API and the database carry; labels are for people. A code is
+//! never renamed nor removed once published, so that old records stay valid.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A code that is not in its list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {list} code `{code}`")]
+pub struct UnknownCode {
+    pub list: &'static str,
+    pub code: String,
+}
+
+/// What every reference list offers.
+pub trait CodeList: Sized + Copy + 'static {
+    /// The list's name, as served by `GET /api/v1/reference`.
+    const LIST: &'static str;
+    /// Every entry, in display order.
+    const ALL: &'static [Self];
+    fn code(self) -> &'static str;
+    fn label_fr(self) -> &'static str;
+}
+
+macro_rules! code_list {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $list:literal {
+            $($(#[$vmeta:meta])* $variant:ident = $code:literal : $label:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $code)] $variant,)+
+        }
+
+        impl CodeList for $name {
+            const LIST: &'static str = $list;
+            const ALL: &'static [Self] = &[$(Self::$variant,)+];
+
+            fn code(self) -> &'static str {
+                match self { $(Self::$variant => $code,)+ }
+            }
+
+            fn label_fr(self) -> &'static str {
+                match self { $(Self::$variant => $label,)+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownCode;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($code => Ok(Self::$variant),)+
+                    _ => Err(UnknownCode { list: $list, code: s.to_owned() }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
+}
+
+code_list! {
+    /// Problem categories of the national statistics grid.
+    ProblemCategory, "problem_categories" {
+        ConjugalViolence = "conjugal_violence": "Violences conjugales",
+        IntraFamilyViolence = "intra_family_violence": "Autres violences intrafamiliales",
+        SexualViolence = "sexual_violence": "Violences sexuelles",
+        OtherViolenceOrHarassment = "other_violence_or_harassment": "Autres violences ou harcèlement",
+        ChildInDanger = "child_in_danger": "Enfant en danger ou en risque de l'être",
+        RunawayMinor = "runaway_minor": "Fugue de mineur",
+        FamilyConflictOrSeparation = "family_conflict_or_separation": "Conflit familial ou séparation",
+        NeighbourhoodConflict = "neighbourhood_conflict": "Conflit de voisinage",
+        Precarity = "precarity": "Précarité, difficultés financières",
+        HousingOrLossOfShelter = "housing_or_loss_of_shelter": "Logement, perte d'hébergement",
+        MentalHealth = "mental_health": "Troubles de santé mentale",
+        SuicideRisk = "suicide_risk": "Risque suicidaire",
+        Addiction = "addiction": "Addictions",
+        VulnerableElderlyOrDisabled = "vulnerable_elderly_or_disabled": "Personne âgée ou handicapée vulnérable",
+        Radicalisation = "radicalisation": "Radicalisation",
+        AccessToRights = "access_to_rights": "Accès aux droits",
+        Other = "other": "Autre problématique",
+    }
+}
+
+code_list! {
+    /// How the person came to the post.
+    Origin, "origins" {
+        Police = "police": "Orientation par la police",
+        Gendarmerie = "gendarmerie": "Orientation par la gendarmerie",
+        Spontaneous = "spontaneous": "Venue spontanée",
+        Appointment = "appointment": "Sur rendez-vous",
+        OutsideService = "outside_service": "Adressée par un service extérieur",
+        Other = "other": "Autre origine",
+    }
+}
+
+code_list! {
+    /// Which outside service sent the person (with origin `outside_service`).
+    ReferringService, "referring_services" {
+        Ccas = "ccas": "CCAS / CIAS",
+        DepartmentalSocialServices = "departmental_social_services": "Service social départemental",
+        Association = "association": "Association",
+        Hospital = "hospital": "Hôpital, service de santé",
+        Justice = "justice": "Justice",
+        School = "school": "Éducation nationale",
+        Other = "other": "Autre service",
+    }
+}
+
+code_list! {
+    /// The person's standing in the police matter.
+    Standing, "standings" {
+        Victim = "victim": "Victime",
+        Author = "author": "Mis en cause",
+        Both = "both": "Victime et mis en cause",
+        Neither = "neither": "Ni victime ni mis en cause",
+        Relative = "relative": "Proche d'une personne concernée",
+    }
+}
+
+code_list! {
+    /// Sex, as counted by the national grid.
+    Sex, "sexes" {
+        Female = "female": "Femme",
+        Male = "male": "Homme",
+        Unspecified = "unspecified": "Non renseigné",
+    }
+}
+
+code_list! {
+    /// Whether the person was already known to social services before.
+    KnownToSocialServices, "known_to_social_services" {
+        Yes = "yes": "Connue des services sociaux",
+        No = "no": "Inconnue des services sociaux",
+        Unknown = "unknown": "Ne sait pas",
+    }
+}
+
+code_list! {
+    /// Where a situation stands.
+    SituationStatus, "situation_statuses" {
+        Open = "open": "Ouverte",
+        Oriented = "oriented": "Orientée",
+        Closed = "closed": "Clôturée",
+    }
+}
+
+code_list! {
+    /// Why a situation was closed.
+    ClosingReason, "closing_reasons" {
+        HandedOff = "handed_off": "Relais pris par un partenaire",
+        NeedsMet = "needs_met": "Besoins satisfaits",
+        PersonDeclined = "person_declined": "Refus de la personne",
+        ContactLost = "contact_lost": "Perte de contact",
+        MovedAway = "moved_away": "Déménagement hors du territoire",
+        Other = "other": "Autre motif",
+    }
+}
+
+code_list! {
+    /// How an intervention took place.
+    InterventionMode, "intervention_modes" {
+        InterviewAtUnit = "interview_at_unit": "Entretien au commissariat ou à la brigade",
+        Phone = "phone": "Entretien téléphonique",
+        HomeVisit = "home_visit": "Visite à domicile",
+        Elsewhere = "elsewhere": "Entretien en un autre lieu",
+        Accompaniment = "accompaniment": "Accompagnement physique de la personne",
+    }
+}
+
+code_list! {
+    /// What was done in an intervention.
+    InterventionKind, "intervention_kinds" {
+        ListeningAndEvaluation = "listening_and_evaluation": "Écoute active et évaluation",
+        RightsInformation = "rights_information": "Information sur les droits",
+        EmotionalSupport = "emotional_support": "Soutien psychologique",
+        Mediation = "mediation": "Médiation",
+        ProceduralHelp = "procedural_help": "Aide technique à une démarche",
+        UrgentShelterSearch = "urgent_shelter_search": "Recherche d'hébergement d'urgence",
+        InformationPreoccupante = "information_preoccupante": "Information préoccupante à la CRIP",
+        Orientation = "orientation": "Orientation vers un partenaire",
+        Other = "other": "Autre intervention",
+    }
+}
+
+code_list! {
+    /// Which forces a post serves.
+    PostKind, "post_kinds" {
+        Police = "police": "Police nationale",
+        Gendarmerie = "gendarmerie": "Gendarmerie nationale",
+        Mixed = "mixed": "Police et gendarmerie",
+    }
+}
+
+code_list! {
+    /// Who signed the convention that founded a post (within the CLSPD).
+    Convention, "conventions" {
+        State = "state": "État",
+        Department = "department": "Département",
+        Commune = "commune": "Commune",
+        Intercommunality = "intercommunality": "Intercommunalité",
+        Tripartite = "tripartite": "Convention tripartite État, département, commune",
+        Other = "other": "Autre convention",
+    }
+}
+
+code_list! {
+    /// Kinds of police and gendarmerie units.
+    UnitKind, "unit_kinds" {
+        Commissariat = "commissariat": "Commissariat de police",
+        GendarmerieBrigade = "gendarmerie_brigade": "Brigade de gendarmerie",
+        GendarmerieCompany = "gendarmerie_company": "Compagnie de gendarmerie",
+        Other = "other": "Autre unité",
+    }
+}
+
+code_list! {
+    /// What a token's holder is, which decides what it may read and write.
+    Role, "roles" {
+        SocialWorker = "social_worker": "Intervenant social (ISCG)",
+        Coordinator = "coordinator": "Coordinateur",
+        Officer = "officer": "Policier ou gendarme",
+        Partner = "partner": "Système partenaire",
+        Statistics = "statistics": "Observatoire (statistiques)",
+        Admin = "admin": "Administrateur",
+    }
+}
+
+/// One entry of a list, as served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReferenceEntry {
+    #[cfg_attr(feature = "openapi", schema(example = "conjugal_violence"))]
+    pub code: &'static str,
+    #[cfg_attr(feature = "openapi", schema(example = "Violences conjugales"))]
+    pub label: &'static str,
+}
+
+/// Every entry of the list `T`.
+pub fn entries<T: CodeList>() -> Vec<ReferenceEntry> {
+    T::ALL
+        .iter()
+        .map(|v| ReferenceEntry {
+            code: v.code(),
+            label: v.label_fr(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_well_formed<T: CodeList + FromStr + PartialEq + fmt::Debug>() {
+        let mut codes: Vec<_> = T::ALL.iter().map(|v| v.code()).collect();
+        for v in T::ALL {
+            assert_eq!(v.code().parse::<T>().ok().as_ref(), Some(v));
+            assert!(!v.label_fr().is_empty());
+            assert!(v.code().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+        }
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), T::ALL.len(), "duplicate code in {}", T::LIST);
+    }
+
+    #[test]
+    fn every_list_is_well_formed() {
+        assert_well_formed::<ProblemCategory>();
+        assert_well_formed::<Origin>();
+        assert_well_formed::<ReferringService>();
+        assert_well_formed::<Standing>();
+        assert_well_formed::<Sex>();
+        assert_well_formed::<KnownToSocialServices>();
+        assert_well_formed::<SituationStatus>();
+        assert_well_formed::<ClosingReason>();
+        assert_well_formed::<InterventionMode>();
+        assert_well_formed::<InterventionKind>();
+        assert_well_formed::<PostKind>();
+        assert_well_formed::<Convention>();
+        assert_well_formed::<UnitKind>();
+        assert_well_formed::<Role>();
+    }
+
+    #[test]
+    fn the_grid_problem_categories_are_all_there() {
+        assert_eq!(ProblemCategory::ALL.len(), 17);
+        assert_eq!(ProblemCategory::ConjugalViolence.label_fr(), "Violences conjugales");
+    }
+
+    #[test]
+    fn serde_uses_the_codes() {
+        let json = serde_json::to_string(&ProblemCategory::HousingOrLossOfShelter).unwrap();
+        assert_eq!(json, "\"housing_or_loss_of_shelter\"");
+        assert!(serde_json::from_str::<Origin>("\"nowhere\"").is_err());
+        assert_eq!("police".parse::<Origin>(), Ok(Origin::Police));
+        assert_eq!(
+            "nowhere".parse::<Origin>().unwrap_err().to_string(),
+            "unknown origins code `nowhere`"
+        );
+    }
+}

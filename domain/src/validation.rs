@@ -1,0 +1,150 @@
+//! Collecting every fault of an input at once, each tied to the field at fault,
+//! so that a caller can fix all of them in one round trip.
+
+use serde::Serialize;
+
+/// One rule broken by one field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FieldError {
+    /// Path of the field at fault, dotted for nested objects (`beneficiary.birth_year`).
+    #[cfg_attr(feature = "openapi", schema(example = "principal_problem"))]
+    pub field: String,
+    /// Stable machine-readable code of the broken rule.
+    #[cfg_attr(feature = "openapi", schema(example = "not_among_problems"))]
+    pub code: String,
+    /// Human-readable explanation.
+    #[cfg_attr(feature = "openapi", schema(example = "the principal problem must be one of the problems"))]
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The faults found in an input; empty means valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid input: {}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+pub struct Invalid(pub Vec<FieldError>);
+
+impl Invalid {
+    pub fn one(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        Self(vec![FieldError::new(field, code, message)])
+    }
+}
+
+/// Accumulates faults while a value is checked.
+#[derive(Debug, Default)]
+pub struct Validation {
+    errors: Vec<FieldError>,
+}
+
+impl Validation {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a fault on `field` unless `ok`.
+    pub fn require(&mut self, ok: bool, field: &str, code: &str, message: impl Into<String>) {
+        if !ok {
+            self.errors.push(FieldError::new(field, code, message));
+        }
+    }
+
+    /// Takes in the faults of a nested value, prefixing their fields with `prefix`.
+    pub fn nest(&mut self, prefix: &str, result: Result<(), Invalid>) {
+        if let Err(Invalid(errors)) = result {
+            self.errors.extend(errors.into_iter().map(|mut e| {
+                e.field = format!("{prefix}.{}", e.field);
+                e
+            }));
+        }
+    }
+
+    /// Takes in the faults of another check as they are.
+    pub fn absorb(&mut self, result: Result<(), Invalid>) {
+        if let Err(Invalid(errors)) = result {
+            self.errors.extend(errors);
+        }
+    }
+
+    /// Checks a free-text field: trimmed, non-empty when required, at most `max` characters.
+    pub fn text(&mut self, field: &str, value: &str, max: usize) {
+        self.require(!value.trim().is_empty(), field, "blank", "must not be blank");
+        self.require(
+            value.chars().count() <= max,
+            field,
+            "too_long",
+            format!("must be at most {max} characters"),
+        );
+    }
+
+    pub fn finish(self) -> Result<(), Invalid> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Invalid(self.errors))
+        }
+    }
+}
+
+/// INSEE department codes: metropolitan `01`–`95` (Corsica as `2A`/`2B`) and overseas `971`–`976`.
+pub fn is_department_code(code: &str) -> bool {
+    match code {
+        "2A" | "2B" => true,
+        _ if code.len() == 2 => code
+            .parse::<u8>()
+            .is_ok_and(|n| (1..=95).contains(&n) && n != 20),
+        _ if code.len() == 3 => code.parse::<u16>().is_ok_and(|n| (971..=976).contains(&n)),
+        _ => false,
+    }
+}
+
+/// INSEE commune codes: five characters, the department's prefix then digits (`07010`, `2A004`, `97411`).
+pub fn is_commune_code(code: &str) -> bool {
+    code.len() == 5
+        && code.is_ascii()
+        && (is_department_code(&code[..2]) || is_department_code(&code[..3]))
+        && code[2..].bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn department_codes() {
+        for ok in ["01", "07", "2A", "2B", "95", "971", "976"] {
+            assert!(is_department_code(ok), "{ok}");
+        }
+        for bad in ["00", "20", "96", "970", "977", "2C", "7", "", "abc"] {
+            assert!(!is_department_code(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn commune_codes() {
+        for ok in ["07010", "2A004", "97411", "75056"] {
+            assert!(is_commune_code(ok), "{ok}");
+        }
+        for bad in ["7010", "070100", "00123", "2C004", "07a10", "é0701"] {
+            assert!(!is_commune_code(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn nested_faults_carry_their_path() {
+        let mut v = Validation::new();
+        v.nest("beneficiary", Err(Invalid::one("birth_year", "future", "in the future")));
+        v.text("name", "  ", 10);
+        let Invalid(errors) = v.finish().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["beneficiary.birth_year", "name"]);
+    }
+}
