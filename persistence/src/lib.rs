@@ -1,1 +1,19 @@
-pub fn placeholder() {}
+//! Relais storage. One code path serves SQLite (the embedded default) and PostgreSQL:
+//! the connection is a diesel `MultiConnection`, the schema uses portable types, and the
+//! few statements that must differ sit side by side in one `match` on the backend.
+
+pub mod beneficiaries;
+mod convert;
+pub mod db;
+pub mod error;
+pub mod interventions;
+pub mod page;
+pub mod posts;
+pub mod schema;
+pub mod secrets;
+pub mod situations;
+pub mod units;
+
+pub use db::{Backend, Database, DbConnection};
+pub use error::StoreError;
+pub use page::{Page, PageRequest};

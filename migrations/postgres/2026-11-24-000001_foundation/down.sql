@@ -1,0 +1,11 @@
+DROP TABLE evaluations;
+DROP TABLE interventions;
+DROP TABLE situation_problems;
+DROP TABLE situations;
+DROP TABLE beneficiaries;
+DROP TABLE post_units;
+DROP TABLE units;
+DROP TABLE posts;
+DROP TABLE instance_secrets;
+DROP DOMAIN relais_code;
+DROP DOMAIN relais_id;

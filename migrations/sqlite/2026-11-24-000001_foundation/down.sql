@@ -1,0 +1,9 @@
+DROP TABLE evaluations;
+DROP TABLE interventions;
+DROP TABLE situation_problems;
+DROP TABLE situations;
+DROP TABLE beneficiaries;
+DROP TABLE post_units;
+DROP TABLE units;
+DROP TABLE posts;
+DROP TABLE instance_secrets;

@@ -1,0 +1,32 @@
+//! Mapping between stored values and domain values.
+
+use std::str::FromStr;
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+use relais_domain::post::RecordMeta;
+
+use crate::StoreError;
+
+/// The current instant as stored: UTC, to the microsecond (PostgreSQL's precision, so both backends agree).
+pub(crate) fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+pub(crate) fn meta(created_at: NaiveDateTime, updated_at: NaiveDateTime, version: i64) -> RecordMeta {
+    RecordMeta {
+        created_at: created_at.and_utc(),
+        updated_at: updated_at.and_utc(),
+        version,
+    }
+}
+
+/// Parses a stored code or id; a failure means the database holds what the domain never wrote.
+pub(crate) fn parse<T: FromStr>(column: &str, value: &str) -> Result<T, StoreError> {
+    value
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("{column} = {value:?}")))
+}
+
+pub(crate) fn parse_opt<T: FromStr>(column: &str, value: Option<&str>) -> Result<Option<T>, StoreError> {
+    value.map(|v| parse(column, v)).transpose()
+}

@@ -1,0 +1,183 @@
+//! Connections, pools and migrations for both backends.
+//!
+//! SQLite writes go through a pool of one connection: SQLite admits one writer at a time,
+//! and a single writer can never meet "database is locked", whatever the concurrency.
+//! Readers have their own pool and, in WAL mode, never wait for the writer.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool};
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::StoreError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+/// Serialises migrations between replicas that start together on one PostgreSQL.
+const MIGRATION_LOCK_KEY: i64 = 0x7265_6c61_6973;
+
+/// The one connection type of Relais.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// `postgres://…` and `postgresql://…` are PostgreSQL; anything else is a SQLite file
+    /// (with or without a `sqlite://` prefix). Decided from the scheme, never by trying.
+    pub fn of_url(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The path SQLite opens for a URL.
+pub fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+/// Opens connections of the backend the URL names, set up for Relais.
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    url: String,
+    backend: Backend,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url)
+                .map(DbConnection::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(sqlite_path(&self.url))
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // busy_timeout first: the pragmas after it may themselves wait for a lock.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000;
+                     PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = NORMAL;
+                     PRAGMA foreign_keys = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        std::thread::panicking()
+    }
+}
+
+/// Pools for reading and writing, and the backend they speak to.
+#[derive(Clone)]
+pub struct Database {
+    readers: Pool<ConnectionManager>,
+    writer: Pool<ConnectionManager>,
+    backend: Backend,
+}
+
+impl Database {
+    /// Connects to `url` with up to `pool_size` reading connections. Migrations are not run.
+    pub fn connect(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        let backend = Backend::of_url(url);
+        let manager = ConnectionManager {
+            url: url.to_owned(),
+            backend,
+        };
+        let builder = || {
+            Pool::builder()
+                .min_idle(Some(1))
+                .connection_timeout(Duration::from_secs(15))
+        };
+        let readers = builder().max_size(pool_size.max(1)).build(manager.clone())?;
+        let writer = match backend {
+            Backend::Sqlite => builder().max_size(1).build(manager)?,
+            Backend::Postgres => readers.clone(),
+        };
+        Ok(Self {
+            readers,
+            writer,
+            backend,
+        })
+    }
+
+    /// Connects and applies the pending migrations: what `relais serve` does at start-up.
+    pub fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        let db = Self::connect(url, pool_size)?;
+        db.migrate()?;
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the pending migrations and names the ones applied.
+    pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.writer.get()?;
+        let migration_error = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+        let names = |versions: Vec<diesel::migration::MigrationVersion<'_>>| {
+            versions.iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        match &mut *conn {
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(names).map_err(migration_error),
+            DbConnection::Postgres(c) => {
+                c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+                let result = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(names).map_err(migration_error);
+                c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+                result
+            }
+        }
+    }
+
+    /// Runs `f` on a reading connection.
+    pub fn read<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.readers.get()?;
+        f(&mut conn)
+    }
+
+    /// Runs `f` in one transaction on the writing connection: all of it is written, or nothing.
+    pub fn write<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut pooled = self.writer.get()?;
+        let conn: &mut DbConnection = &mut pooled;
+        conn.transaction(f)
+    }
+
+    /// Whether the database answers.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| conn.batch_execute("SELECT 1").map_err(StoreError::from))
+    }
+}

@@ -1,0 +1,180 @@
+//! Interventions and the confidential evaluation of a situation.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use relais_domain::ids::{InterventionId, SituationId};
+use relais_domain::intervention::{Evaluation, EvaluationInput, Intervention, InterventionInput};
+use relais_domain::reference::CodeList;
+
+use crate::convert::{meta, now, parse};
+use crate::error::stale_or_missing;
+use crate::schema::{evaluations, interventions};
+use crate::{DbConnection, StoreError};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = interventions)]
+struct InterventionRow {
+    id: String,
+    situation_id: String,
+    occurred_on: chrono::NaiveDate,
+    mode: String,
+    kind: String,
+    duration_minutes: i32,
+    recorded_by: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    version: i64,
+}
+
+impl TryFrom<InterventionRow> for Intervention {
+    type Error = StoreError;
+    fn try_from(row: InterventionRow) -> Result<Self, StoreError> {
+        Ok(Intervention {
+            id: parse("interventions.id", &row.id)?,
+            situation_id: parse("interventions.situation_id", &row.situation_id)?,
+            details: InterventionInput {
+                occurred_on: row.occurred_on,
+                mode: parse("interventions.mode", &row.mode)?,
+                kind: parse("interventions.kind", &row.kind)?,
+                duration_minutes: u16::try_from(row.duration_minutes)
+                    .map_err(|_| StoreError::Corrupt(format!("duration_minutes = {}", row.duration_minutes)))?,
+            },
+            recorded_by: row.recorded_by,
+            meta: meta(row.created_at, row.updated_at, row.version),
+        })
+    }
+}
+
+/// Records an intervention. The caller has validated it and checked the access.
+pub fn insert(
+    conn: &mut DbConnection,
+    situation: SituationId,
+    input: &InterventionInput,
+    recorded_by: &str,
+) -> Result<Intervention, StoreError> {
+    let id = InterventionId::generate();
+    let at = now();
+    diesel::insert_into(interventions::table)
+        .values((
+            interventions::id.eq(id.to_string()),
+            interventions::situation_id.eq(situation.to_string()),
+            interventions::occurred_on.eq(input.occurred_on),
+            interventions::mode.eq(input.mode.code()),
+            interventions::kind.eq(input.kind.code()),
+            interventions::duration_minutes.eq(i32::from(input.duration_minutes)),
+            interventions::recorded_by.eq(recorded_by),
+            interventions::created_at.eq(at),
+            interventions::updated_at.eq(at),
+            interventions::version.eq(1_i64),
+        ))
+        .execute(conn)?;
+    interventions::table
+        .find(id.to_string())
+        .select(InterventionRow::as_select())
+        .first(conn)?
+        .try_into()
+}
+
+/// A situation's interventions in the order they happened.
+pub fn list(conn: &mut DbConnection, situation: SituationId) -> Result<Vec<Intervention>, StoreError> {
+    interventions::table
+        .filter(interventions::situation_id.eq(situation.to_string()))
+        .order((interventions::occurred_on, interventions::id))
+        .select(InterventionRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Intervention::try_from)
+        .collect()
+}
+
+/// The earliest intervention day of a situation, to keep a changed opening day before it.
+pub fn earliest(conn: &mut DbConnection, situation: SituationId) -> Result<Option<chrono::NaiveDate>, StoreError> {
+    Ok(interventions::table
+        .filter(interventions::situation_id.eq(situation.to_string()))
+        .select(diesel::dsl::min(interventions::occurred_on))
+        .first::<Option<chrono::NaiveDate>>(conn)?)
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = evaluations)]
+struct EvaluationRow {
+    situation_id: String,
+    text: String,
+    written_by: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    version: i64,
+}
+
+impl TryFrom<EvaluationRow> for Evaluation {
+    type Error = StoreError;
+    fn try_from(row: EvaluationRow) -> Result<Self, StoreError> {
+        Ok(Evaluation {
+            situation_id: parse("evaluations.situation_id", &row.situation_id)?,
+            text: row.text,
+            written_by: row.written_by,
+            meta: meta(row.created_at, row.updated_at, row.version),
+        })
+    }
+}
+
+/// The evaluation of a situation, if one was written.
+pub fn evaluation(conn: &mut DbConnection, situation: SituationId) -> Result<Option<Evaluation>, StoreError> {
+    evaluations::table
+        .find(situation.to_string())
+        .select(EvaluationRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Evaluation::try_from)
+        .transpose()
+}
+
+/// Writes the evaluation: the first time freely, afterwards only over the version the writer read.
+pub fn put_evaluation(
+    conn: &mut DbConnection,
+    situation: SituationId,
+    input: &EvaluationInput,
+    written_by: &str,
+    expected_version: Option<i64>,
+) -> Result<(Evaluation, bool), StoreError> {
+    let key = situation.to_string();
+    let at = now();
+    let current: Option<i64> = evaluations::table
+        .find(&key)
+        .select(evaluations::version)
+        .first(conn)
+        .optional()?;
+    let created = match (current, expected_version) {
+        (None, None) => {
+            diesel::insert_into(evaluations::table)
+                .values((
+                    evaluations::situation_id.eq(&key),
+                    evaluations::text.eq(&input.text),
+                    evaluations::written_by.eq(written_by),
+                    evaluations::created_at.eq(at),
+                    evaluations::updated_at.eq(at),
+                    evaluations::version.eq(1_i64),
+                ))
+                .execute(conn)?;
+            true
+        }
+        (None, Some(_)) => return Err(StoreError::StaleVersion { current: 0 }),
+        (Some(_), None) => return Err(StoreError::PreconditionRequired),
+        (Some(_), Some(expected)) => {
+            let changed = diesel::update(evaluations::table.find(&key).filter(evaluations::version.eq(expected)))
+                .set((
+                    evaluations::text.eq(&input.text),
+                    evaluations::written_by.eq(written_by),
+                    evaluations::updated_at.eq(at),
+                    evaluations::version.eq(expected + 1),
+                ))
+                .execute(conn)?;
+            if changed == 0 {
+                return Err(stale_or_missing(current));
+            }
+            false
+        }
+    };
+    let stored = evaluation(conn, situation)?.ok_or(StoreError::NotFound)?;
+    Ok((stored, created))
+}
