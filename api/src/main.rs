@@ -1,1 +1,168 @@
-fn main() {}
+//! `relais`: serve the API, apply migrations, issue development tokens, print the OpenAPI document.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use actix_web::{HttpServer, web};
+use clap::{Parser, Subcommand};
+use relais_api::auth::{KeySource, resolve_keys};
+use relais_api::config::Settings;
+use relais_api::state::AppState;
+use relais_domain::access::Principal;
+use relais_domain::ids::{PartnerId, PostId, UnitId};
+use relais_domain::reference::Role;
+use relais_persistence::Database;
+
+#[derive(Parser)]
+#[command(name = "relais", version, about = "Records and hand-offs of the social workers in police stations and gendarmerie units")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Print a signed token for a role and scope, for development and integration tests.
+    Token {
+        /// social_worker, coordinator, officer, partner, statistics or admin.
+        #[arg(long)]
+        role: Role,
+        /// A post the holder works for; repeat for coordinators.
+        #[arg(long = "post")]
+        posts: Vec<PostId>,
+        /// The officer's unit.
+        #[arg(long)]
+        unit: Option<UnitId>,
+        /// The partner organisation of a partner system.
+        #[arg(long)]
+        partner: Option<PartnerId>,
+        /// Who the token names.
+        #[arg(long, default_value = "relais-dev")]
+        subject: String,
+        /// Lifetime in minutes.
+        #[arg(long, default_value_t = 720)]
+        ttl_minutes: i64,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => Settings::from_env().and_then(serve),
+        Command::Migrate => Settings::from_env().and_then(|s| migrate(&s)),
+        Command::Token {
+            role,
+            posts,
+            unit,
+            partner,
+            subject,
+            ttl_minutes,
+        } => Settings::from_env().and_then(|settings| {
+            let principal = Principal {
+                subject,
+                role,
+                post_ids: posts,
+                unit_id: unit,
+                partner_id: partner,
+            };
+            token(&settings, &principal, ttl_minutes)
+        }),
+        Command::Openapi => serde_json::to_string_pretty(&relais_api::openapi_document())
+            .map(|json| println!("{json}"))
+            .map_err(|e| e.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("relais: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_database(settings: &Settings) -> Result<Database, String> {
+    Database::open(&settings.database_url, settings.pool_size)
+        .map_err(|e| format!("cannot open the database {}: {e}", redact(&settings.database_url)))
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+fn migrate(settings: &Settings) -> Result<(), String> {
+    let db = Database::connect(&settings.database_url, 1).map_err(|e| e.to_string())?;
+    let applied = db.migrate().map_err(|e| e.to_string())?;
+    println!("{} migration(s) applied", applied.len());
+    Ok(())
+}
+
+fn token(settings: &Settings, principal: &Principal, ttl_minutes: i64) -> Result<(), String> {
+    let db = open_database(settings)?;
+    let (_, issuer, _) = resolve_keys(&settings.jwt, &db).map_err(|e| e.to_string())?;
+    let issuer = issuer.ok_or(
+        "this instance verifies tokens of an identity provider (RELAIS_JWT_PUBLIC_KEY) and has no private key to sign with",
+    )?;
+    let claims_ok = relais_api::auth::Claims {
+        sub: principal.subject.clone(),
+        role: principal.role,
+        post_ids: principal.post_ids.clone(),
+        post_id: None,
+        unit_id: principal.unit_id,
+        partner_id: principal.partner_id,
+        iss: String::new(),
+        aud: String::new(),
+        iat: 0,
+        nbf: 0,
+        exp: 0,
+    }
+    .into_principal();
+    claims_ok.map_err(|e| e.to_string())?;
+    let token = issuer
+        .issue(principal, chrono::Duration::minutes(ttl_minutes))
+        .map_err(|e| e.to_string())?;
+    println!("{token}");
+    Ok(())
+}
+
+#[actix_web::main]
+async fn serve(settings: Settings) -> Result<(), String> {
+    let db = open_database(&settings)?;
+    let (verifier, _, source) = resolve_keys(&settings.jwt, &db).map_err(|e| e.to_string())?;
+    match source {
+        KeySource::InstanceSecret => log::info!("tokens: HS256 with this instance's own secret (see `relais token`)"),
+        KeySource::ConfiguredSecret => log::info!("tokens: HS256 with RELAIS_JWT_SECRET"),
+        KeySource::ConfiguredPublicKey(alg) => log::info!("tokens: {alg:?} with RELAIS_JWT_PUBLIC_KEY"),
+    }
+    log::info!(
+        "Relais {} on {} ({}), listening on http://{}",
+        env!("CARGO_PKG_VERSION"),
+        db.backend().name(),
+        redact(&settings.database_url),
+        settings.bind
+    );
+    let state = web::Data::new(AppState {
+        db,
+        verifier: Arc::new(verifier),
+    });
+    let mut server = HttpServer::new(move || relais_api::app(state.clone()));
+    if let Some(workers) = settings.workers {
+        server = server.workers(workers.max(1));
+    }
+    server
+        .bind(&settings.bind)
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?
+        .run()
+        .await
+        .map_err(|e| e.to_string())
+}

@@ -84,7 +84,7 @@ code_list! {
         FamilyConflictOrSeparation = "family_conflict_or_separation": "Conflit familial ou séparation",
         NeighbourhoodConflict = "neighbourhood_conflict": "Conflit de voisinage",
         Precarity = "precarity": "Précarité, difficultés financières",
-        HousingOrLossOfShelter = "housing_or_loss_of_shelter": "Logement, perte d'hébergement",
+        Housing = "housing": "Logement, perte d'hébergement",
         MentalHealth = "mental_health": "Troubles de santé mentale",
         SuicideRisk = "suicide_risk": "Risque suicidaire",
         Addiction = "addiction": "Addictions",
@@ -302,8 +302,8 @@ mod tests {
 
     #[test]
     fn serde_uses_the_codes() {
-        let json = serde_json::to_string(&ProblemCategory::HousingOrLossOfShelter).unwrap();
-        assert_eq!(json, "\"housing_or_loss_of_shelter\"");
+        let json = serde_json::to_string(&ProblemCategory::Housing).unwrap();
+        assert_eq!(json, "\"housing\"");
         assert!(serde_json::from_str::<Origin>("\"nowhere\"").is_err());
         assert_eq!("police".parse::<Origin>(), Ok(Origin::Police));
         assert_eq!(

@@ -26,7 +26,7 @@ pub struct SituationDetails {
     /// Whether the situation is part of a penal matter (complaint, police report).
     pub penal: bool,
     /// Every problem category of the situation, without repetition.
-    #[cfg_attr(feature = "openapi", schema(min_items = 1, example = json!(["conjugal_violence", "housing_or_loss_of_shelter"])))]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, example = json!(["conjugal_violence", "housing"])))]
     pub problems: Vec<ProblemCategory>,
     /// The main problem; one of `problems`.
     pub principal_problem: ProblemCategory,
@@ -238,7 +238,7 @@ mod tests {
             referring_service: None,
             standing: Standing::Victim,
             penal: true,
-            problems: vec![ProblemCategory::ConjugalViolence, ProblemCategory::HousingOrLossOfShelter],
+            problems: vec![ProblemCategory::ConjugalViolence, ProblemCategory::Housing],
             principal_problem: ProblemCategory::ConjugalViolence,
             children_in_household: Some(2),
         }

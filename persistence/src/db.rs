@@ -20,6 +20,9 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations
 /// Serialises migrations between replicas that start together on one PostgreSQL.
 const MIGRATION_LOCK_KEY: i64 = 0x7265_6c61_6973;
 
+/// diesel's error, for callers that compose queries inside `Database::write`.
+pub use diesel::result::Error as DieselError;
+
 /// The one connection type of Relais.
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
@@ -164,14 +167,17 @@ impl Database {
     }
 
     /// Runs `f` on a reading connection.
-    pub fn read<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut conn = self.readers.get()?;
+    pub fn read<T, E: From<StoreError>>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E> {
+        let mut conn = self.readers.get().map_err(StoreError::from)?;
         f(&mut conn)
     }
 
     /// Runs `f` in one transaction on the writing connection: all of it is written, or nothing.
-    pub fn write<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut pooled = self.writer.get()?;
+    pub fn write<T, E>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError> + From<DieselError>,
+    {
+        let mut pooled = self.writer.get().map_err(StoreError::from)?;
         let conn: &mut DbConnection = &mut pooled;
         conn.transaction(f)
     }

@@ -1,0 +1,9 @@
+//! Authentication: JWT bearer tokens, verified with a pinned algorithm, issuer and audience.
+
+mod keys;
+mod tokens;
+mod user;
+
+pub use keys::{JwtSettings, KeySource, resolve_keys};
+pub use tokens::{Claims, TokenIssuer, TokenVerifier};
+pub use user::CurrentUser;

@@ -1,0 +1,45 @@
+//! Configuration from the environment, with defaults that start the embedded SQLite service at once.
+
+use crate::auth::JwtSettings;
+
+/// Every setting of `relais serve`; see README.md for the table.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `DATABASE_URL`: a SQLite file (default `relais.db`) or `postgres://…`.
+    pub database_url: String,
+    /// `RELAIS_BIND` (default `127.0.0.1:8080`).
+    pub bind: String,
+    /// `RELAIS_DB_POOL_SIZE`: reading connections (default 10).
+    pub pool_size: u32,
+    /// `RELAIS_WORKERS`: HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
+    pub jwt: JwtSettings,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, String> {
+        let number = |name: &str| -> Result<Option<u64>, String> {
+            var(name)
+                .map(|v| v.parse::<u64>().map_err(|_| format!("{name}={v} is not a whole number")))
+                .transpose()
+        };
+        Ok(Self {
+            database_url: var("DATABASE_URL").unwrap_or_else(|| "relais.db".to_owned()),
+            bind: var("RELAIS_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
+            pool_size: number("RELAIS_DB_POOL_SIZE")?.map_or(10, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+            workers: number("RELAIS_WORKERS")?.map(|n| usize::try_from(n).unwrap_or(1)),
+            jwt: JwtSettings {
+                secret: var("RELAIS_JWT_SECRET"),
+                public_key: var("RELAIS_JWT_PUBLIC_KEY"),
+                private_key: var("RELAIS_JWT_PRIVATE_KEY"),
+                algorithm: var("RELAIS_JWT_ALGORITHM"),
+                issuer: var("RELAIS_JWT_ISSUER").unwrap_or_else(|| "relais".to_owned()),
+                audience: var("RELAIS_JWT_AUDIENCE").unwrap_or_else(|| "relais".to_owned()),
+            },
+        })
+    }
+}

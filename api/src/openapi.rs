@@ -1,0 +1,108 @@
+//! The OpenAPI document: paths and schemas are collected from the handlers by utoipa-actix-web;
+//! this module adds what is common to all of them — the security scheme and the standard errors.
+
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+use crate::problem::{PROBLEM_JSON, Problem};
+
+/// Paths anyone may call without a token.
+const PUBLIC_PATHS: [&str; 2] = ["/health", "/api/v1/reference"];
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Relais",
+        description = "Records of the social workers placed in police stations and gendarmerie units (ISCG): \
+people received, situations, interventions, confidential evaluations, hand-offs to partners.\n\n\
+Authenticate with a bearer JWT (`relais token --role social_worker --post <id>` on a development instance). \
+Errors are RFC 9457 problem documents (`application/problem+json`) naming the fields at fault. \
+Updates take `If-Match` with the `ETag` read; lists page with `limit` and `cursor`.",
+        license(name = "EUPL-1.2", identifier = "EUPL-1.2"),
+    ),
+    tags(
+        (name = "health", description = "Service health"),
+        (name = "reference", description = "Reference lists with French labels"),
+        (name = "posts", description = "ISCG posts (administrators manage them)"),
+        (name = "units", description = "Police and gendarmerie units (administrators manage them)"),
+        (name = "beneficiaries", description = "People received, read and rectified by their post's social workers"),
+        (name = "situations", description = "Situations: one episode of one person at one post"),
+        (name = "interventions", description = "Dated acts within a situation"),
+        (name = "evaluations", description = "The confidential social evaluation of a situation"),
+    ),
+    components(schemas(Problem)),
+    modifiers(&CommonContract),
+)]
+pub struct ApiDoc;
+
+/// Adds the bearer scheme and the error responses every operation can give.
+struct CommonContract;
+
+/// Standard error responses: (status, component name, description).
+const STANDARD_ERRORS: [(&str, &str, &str); 8] = [
+    ("400", "BadRequest", "The request cannot be read: malformed JSON, query string or header"),
+    ("401", "Unauthorized", "No valid bearer token: missing, expired, badly signed or for another audience"),
+    ("403", "Forbidden", "Your role or scope does not allow this"),
+    ("413", "PayloadTooLarge", "The body is larger than 128 KiB"),
+    ("415", "UnsupportedMediaType", "The body is not application/json"),
+    ("422", "ValidationFailed", "The request breaks a rule; `errors` names each field at fault"),
+    ("500", "InternalError", "An unexpected failure; the cause is logged, not sent"),
+    ("503", "Unavailable", "The database does not answer"),
+];
+
+impl Modify for CommonContract {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        for (_, name, description) in STANDARD_ERRORS {
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content(PROBLEM_JSON, ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+                .build();
+            components.responses.insert(name.to_owned(), RefOr::T(response));
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let public = PUBLIC_PATHS.contains(&path.as_str());
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                add_standard_errors(operation, public);
+            }
+        }
+    }
+}
+
+fn add_standard_errors(operation: &mut Operation, public: bool) {
+    let has_body = operation.request_body.is_some();
+    let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    if !public {
+        operation.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+    }
+    for (status, name, _) in STANDARD_ERRORS {
+        let applies = match status {
+            "400" => has_body || has_params,
+            "401" | "403" => !public,
+            "413" | "415" | "422" => has_body,
+            _ => true,
+        };
+        if applies {
+            operation
+                .responses
+                .responses
+                .entry(status.to_owned())
+                .or_insert_with(|| RefOr::Ref(Ref::new(format!("#/components/responses/{name}"))));
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! `/api/v1/beneficiaries`: the people received. They are recorded with their first situation;
+//! here their post's social workers read them and rectify their identity.
+
+use actix_web::{HttpResponse, get, put, web};
+use relais_domain::beneficiary::{Beneficiary, BeneficiaryInput};
+use relais_domain::ids::{BeneficiaryId, PostId};
+use relais_persistence::{DbConnection, beneficiaries, situations};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+use super::common::{cursor_is_id, page_request, page_type, require_case_reader, require_case_writer, today, versioned};
+use crate::auth::CurrentUser;
+use crate::extract::{IfMatch, Json, Query};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_beneficiaries)
+        .service(get_beneficiary)
+        .service(replace_beneficiary);
+}
+
+page_type!(BeneficiaryPage, Beneficiary, "A page of people, newest first.");
+
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BeneficiaryListParams {
+    /// Only the people of this post (one of yours).
+    pub post_id: Option<PostId>,
+    /// Most people to return (1–200, default 50).
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200, example = 50)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[validate(custom(function = "cursor_is_id"))]
+    pub cursor: Option<String>,
+}
+
+/// The posts a list may cover: the one asked for if it is the caller's, else all the caller's.
+pub fn scoped_posts(user: &CurrentUser, asked: Option<PostId>) -> Result<Vec<PostId>, ApiError> {
+    match asked {
+        Some(post) if user.can_read_cases(post) => Ok(vec![post]),
+        Some(_) => Err(ApiError::Forbidden("that post is not one of yours".into())),
+        None => Ok(user.readable_case_posts().to_vec()),
+    }
+}
+
+/// The person if the caller may read them; 404 otherwise, so that existence does not leak.
+fn readable(conn: &mut DbConnection, user: &CurrentUser, id: BeneficiaryId) -> Result<Beneficiary, ApiError> {
+    match beneficiaries::get(conn, id) {
+        Ok(person) if user.can_read_cases(person.post_id) => Ok(person),
+        Ok(_) | Err(relais_persistence::StoreError::NotFound) => Err(ApiError::NotFound("no such person".into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// List the people of your posts.
+#[utoipa::path(
+    tag = "beneficiaries",
+    params(BeneficiaryListParams),
+    responses((status = 200, description = "A page of people", body = BeneficiaryPage))
+)]
+#[get("/beneficiaries")]
+async fn list_beneficiaries(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Query(params): Query<BeneficiaryListParams>,
+) -> Result<web::Json<BeneficiaryPage>, ApiError> {
+    require_case_reader(&user)?;
+    let posts = scoped_posts(&user, params.post_id)?;
+    let page = page_request(params.limit, params.cursor);
+    let found = state.read(move |conn| Ok(beneficiaries::list(conn, &posts, &page)?)).await?;
+    Ok(web::Json(found.into()))
+}
+
+/// Read a person.
+#[utoipa::path(
+    tag = "beneficiaries",
+    params(("id" = BeneficiaryId, Path, description = "The person's id")),
+    responses(
+        (status = 200, description = "The person, with the `ETag`", body = Beneficiary, headers(("ETag" = String))),
+        (status = 404, description = "No such person within your posts", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/beneficiaries/{id}")]
+async fn get_beneficiary(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<BeneficiaryId>,
+) -> Result<HttpResponse, ApiError> {
+    require_case_reader(&user)?;
+    let id = id.into_inner();
+    let person = state.read(move |conn| readable(conn, &user, id)).await?;
+    Ok(versioned(person.meta.version, &person))
+}
+
+/// Rectify a person's identity (the whole identity is replaced).
+#[utoipa::path(
+    tag = "beneficiaries",
+    params(
+        ("id" = BeneficiaryId, Path, description = "The person's id"),
+        ("If-Match" = String, Header, description = "The `ETag` of the version read, e.g. `\"1\"`"),
+    ),
+    request_body(content = BeneficiaryInput, example = json!({
+        "first_name": "Camille", "last_name": "Martin", "birth_year": 1987, "sex": "female",
+        "commune_code": "07010", "known_to_social_services": "no"
+    })),
+    responses(
+        (status = 200, description = "The person as rectified, with the new `ETag`", body = Beneficiary, headers(("ETag" = String))),
+        (status = 404, description = "No such person within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The record changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/beneficiaries/{id}")]
+async fn replace_beneficiary(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<BeneficiaryId>,
+    IfMatch(version): IfMatch,
+    Json(input): Json<BeneficiaryInput>,
+) -> Result<HttpResponse, ApiError> {
+    require_case_writer(&user)?;
+    input.validate(today())?;
+    let id = id.into_inner();
+    let person = state
+        .write(move |conn| {
+            readable(conn, &user, id)?;
+            if let Some(first) = situations::earliest_opening(conn, id)? {
+                if !input.birth().is_not_after(first) {
+                    let field = if input.birth_date.is_some() { "birth_date" } else { "birth_year" };
+                    return Err(ApiError::invalid(
+                        field,
+                        "after_situation",
+                        format!("the person has a situation opened on {first}, before this birth"),
+                    ));
+                }
+            }
+            Ok(beneficiaries::replace(conn, id, version, &input)?)
+        })
+        .await?;
+    Ok(versioned(person.meta.version, &person))
+}

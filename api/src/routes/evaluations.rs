@@ -1,0 +1,91 @@
+//! `/api/v1/situations/{id}/evaluation`: the confidential social evaluation, read only by
+//! the post's social workers and coordinators, and written only by its social workers.
+
+use actix_web::{HttpResponse, get, put, web};
+use relais_domain::ids::SituationId;
+use relais_domain::intervention::{Evaluation, EvaluationInput};
+use relais_persistence::interventions;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::common::{created, require_case_reader, require_case_writer, versioned};
+use super::situations::{readable_situation, writable_situation};
+use crate::auth::CurrentUser;
+use crate::extract::{Json, OptionalIfMatch};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(get_evaluation).service(put_evaluation);
+}
+
+/// Read a situation's evaluation.
+#[utoipa::path(
+    tag = "evaluations",
+    params(("id" = SituationId, Path, description = "The situation's id")),
+    responses(
+        (status = 200, description = "The evaluation, with its `ETag`", body = Evaluation, headers(("ETag" = String))),
+        (status = 404, description = "No such situation within your posts, or no evaluation written yet", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/situations/{id}/evaluation")]
+async fn get_evaluation(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<SituationId>,
+) -> Result<HttpResponse, ApiError> {
+    require_case_reader(&user)?;
+    let id = id.into_inner();
+    let evaluation = state
+        .read(move |conn| {
+            readable_situation(conn, &user, id)?;
+            interventions::evaluation(conn, id)?
+                .ok_or_else(|| ApiError::NotFound("no evaluation has been written yet".into()))
+        })
+        .await?;
+    Ok(versioned(evaluation.meta.version, &evaluation))
+}
+
+/// Write a situation's evaluation: the first time without `If-Match`, afterwards with it.
+#[utoipa::path(
+    tag = "evaluations",
+    params(
+        ("id" = SituationId, Path, description = "The situation's id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` of the evaluation read; required once one exists"),
+    ),
+    request_body = EvaluationInput,
+    responses(
+        (status = 200, description = "The evaluation as replaced, with its new `ETag`", body = Evaluation, headers(("ETag" = String))),
+        (status = 201, description = "The first evaluation, with its `ETag`", body = Evaluation,
+            headers(("Location" = String, description = "URL of the evaluation"), ("ETag" = String, description = "Version, for If-Match"))),
+        (status = 404, description = "No such situation within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The evaluation changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "An evaluation exists and If-Match is missing", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/situations/{id}/evaluation")]
+async fn put_evaluation(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<SituationId>,
+    OptionalIfMatch(version): OptionalIfMatch,
+    Json(input): Json<EvaluationInput>,
+) -> Result<HttpResponse, ApiError> {
+    require_case_writer(&user)?;
+    input.validate()?;
+    let id = id.into_inner();
+    let (evaluation, first) = state
+        .write(move |conn| {
+            writable_situation(conn, &user, id)?;
+            Ok(interventions::put_evaluation(conn, id, &input, &user.subject, version)?)
+        })
+        .await?;
+    Ok(if first {
+        created(
+            format!("/api/v1/situations/{id}/evaluation"),
+            evaluation.meta.version,
+            &evaluation,
+        )
+    } else {
+        versioned(evaluation.meta.version, &evaluation)
+    })
+}

@@ -1,0 +1,28 @@
+//! The HTTP resources, one module each, registered with their OpenAPI description.
+
+pub mod beneficiaries;
+mod common;
+pub mod evaluations;
+pub mod interventions;
+pub mod posts;
+pub mod reference;
+pub mod situations;
+pub mod units;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Everything under `/api/v1`.
+pub fn configure_api(cfg: &mut ServiceConfig) {
+    cfg.configure(reference::configure_api)
+        .configure(posts::configure)
+        .configure(units::configure)
+        .configure(beneficiaries::configure)
+        .configure(situations::configure)
+        .configure(interventions::configure)
+        .configure(evaluations::configure);
+}
+
+/// What lives outside `/api/v1`.
+pub fn configure_root(cfg: &mut ServiceConfig) {
+    cfg.configure(reference::configure_root);
+}

@@ -1,0 +1,317 @@
+//! `/api/v1/situations`: the heart of the record. Social workers open and update situations
+//! of their posts; coordinators read them. Evaluations are never part of these answers.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::NaiveDate;
+use relais_domain::beneficiary::{Beneficiary, BeneficiaryInput};
+use relais_domain::ids::{BeneficiaryId, PostId, SituationId};
+use relais_domain::reference::{Origin, ProblemCategory, ReferringService, SituationStatus, Standing};
+use relais_domain::situation::{Situation, SituationDetails, SituationPatch};
+use relais_domain::validation::Validation;
+use relais_persistence::situations::SituationFilter;
+use relais_persistence::{DbConnection, StoreError, beneficiaries, interventions, posts, situations};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+use super::beneficiaries::scoped_posts;
+use super::common::{
+    created, cursor_is_id, page_request, page_type, require_case_reader, require_case_writer, today, versioned,
+};
+use crate::auth::CurrentUser;
+use crate::extract::{IfMatch, Json, Query};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_situation)
+        .service(list_situations)
+        .service(get_situation)
+        .service(update_situation);
+}
+
+page_type!(SituationPage, Situation, "A page of situations, newest first.");
+
+/// A situation to open, with the person: either a new one (`beneficiary`) or one already
+/// recorded at the same post (`beneficiary_id`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "post_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b", "opened_on": "2026-03-14", "origin": "police",
+    "standing": "victim", "penal": true, "problems": ["conjugal_violence", "housing"],
+    "principal_problem": "conjugal_violence",
+    "beneficiary": {"first_name": "Camille", "last_name": "Martin", "birth_year": 1987, "sex": "female",
+                    "commune_code": "07010", "known_to_social_services": "no"}
+}))]
+pub struct NewSituation {
+    /// The post that receives the person; one of your token's posts.
+    pub post_id: PostId,
+    /// A person already recorded at this post.
+    pub beneficiary_id: Option<BeneficiaryId>,
+    /// A new person, recorded with the situation.
+    pub beneficiary: Option<BeneficiaryInput>,
+    #[schema(example = "2026-03-14")]
+    pub opened_on: NaiveDate,
+    pub origin: Origin,
+    /// Required with origin `outside_service`.
+    pub referring_service: Option<ReferringService>,
+    pub standing: Standing,
+    pub penal: bool,
+    #[schema(min_items = 1)]
+    pub problems: Vec<ProblemCategory>,
+    pub principal_problem: ProblemCategory,
+    #[schema(maximum = 30)]
+    pub children_in_household: Option<u8>,
+}
+
+impl NewSituation {
+    fn details(&self) -> SituationDetails {
+        SituationDetails {
+            opened_on: self.opened_on,
+            origin: self.origin,
+            referring_service: self.referring_service,
+            standing: self.standing,
+            penal: self.penal,
+            problems: self.problems.clone(),
+            principal_problem: self.principal_problem,
+            children_in_household: self.children_in_household,
+        }
+    }
+}
+
+/// A situation with the person it concerns.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SituationWithPerson {
+    #[serde(flatten)]
+    pub situation: Situation,
+    pub beneficiary: Beneficiary,
+}
+
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SituationListParams {
+    /// Only this post's situations (one of yours).
+    pub post_id: Option<PostId>,
+    /// Only this person's situations.
+    pub beneficiary_id: Option<BeneficiaryId>,
+    pub status: Option<SituationStatus>,
+    /// Situations with this problem, principal or not.
+    pub problem: Option<ProblemCategory>,
+    pub origin: Option<Origin>,
+    pub standing: Option<Standing>,
+    /// Opened on or after this day.
+    #[param(example = "2026-01-01")]
+    pub opened_from: Option<NaiveDate>,
+    /// Opened on or before this day.
+    #[param(example = "2026-12-31")]
+    pub opened_to: Option<NaiveDate>,
+    /// Most situations to return (1–200, default 50).
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200, example = 20)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[validate(custom(function = "cursor_is_id"))]
+    pub cursor: Option<String>,
+}
+
+/// The situation if the caller may read it; 404 otherwise, so that existence does not leak.
+pub fn readable_situation(conn: &mut DbConnection, user: &CurrentUser, id: SituationId) -> Result<Situation, ApiError> {
+    match situations::get(conn, id) {
+        Ok(situation) if user.can_read_cases(situation.post_id) => Ok(situation),
+        Ok(_) | Err(StoreError::NotFound) => Err(ApiError::NotFound("no such situation".into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The situation if the caller may change it (a social worker of its post).
+pub fn writable_situation(conn: &mut DbConnection, user: &CurrentUser, id: SituationId) -> Result<Situation, ApiError> {
+    require_case_writer(user)?;
+    readable_situation(conn, user, id)
+}
+
+fn open_situation(conn: &mut DbConnection, new: &NewSituation) -> Result<SituationWithPerson, ApiError> {
+    if let Err(StoreError::NotFound) = posts::get(conn, new.post_id) {
+        return Err(ApiError::invalid("post_id", "unknown_post", "no such post"));
+    }
+    let person = match (new.beneficiary_id, &new.beneficiary) {
+        (Some(id), _) => match beneficiaries::get(conn, id) {
+            Ok(person) if person.post_id == new.post_id => person,
+            Ok(_) | Err(StoreError::NotFound) => {
+                return Err(ApiError::invalid(
+                    "beneficiary_id",
+                    "unknown_person",
+                    "no such person at this post",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        },
+        (None, Some(identity)) => beneficiaries::insert(conn, new.post_id, identity)?,
+        (None, None) => {
+            return Err(ApiError::invalid("beneficiary", "required", "give beneficiary or beneficiary_id"));
+        }
+    };
+    let situation = situations::insert(conn, new.post_id, person.id, &new.details())?;
+    Ok(SituationWithPerson {
+        situation,
+        beneficiary: person,
+    })
+}
+
+/// Open a situation, recording the person if new.
+#[utoipa::path(
+    tag = "situations",
+    request_body = NewSituation,
+    responses(
+        (status = 201, description = "The situation with its person, its `Location` and `ETag`", body = SituationWithPerson,
+            headers(("Location" = String, description = "URL of the new situation"), ("ETag" = String, description = "Version, for If-Match"))),
+    )
+)]
+#[post("/situations")]
+async fn create_situation(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Json(new): Json<NewSituation>,
+) -> Result<HttpResponse, ApiError> {
+    require_case_writer(&user)?;
+    if !user.can_write_cases(new.post_id) {
+        return Err(ApiError::Forbidden("that post is not one of yours".into()));
+    }
+    let today = today();
+    let mut v = Validation::new();
+    v.require(
+        new.beneficiary.is_some() != new.beneficiary_id.is_some(),
+        "beneficiary",
+        "exactly_one",
+        "give either beneficiary (a new person) or beneficiary_id (a person of this post), not both",
+    );
+    let birth = new.beneficiary.as_ref().map(|b| b.birth()).unwrap_or_default();
+    if let Some(identity) = &new.beneficiary {
+        v.nest("beneficiary", identity.validate(today));
+    }
+    v.absorb(new.details().validate(today, birth));
+    v.finish()?;
+    let opened = state
+        .write(move |conn| {
+            let opened = open_situation(conn, &new)?;
+            // A known person's birth is only known here, inside the transaction.
+            opened
+                .situation
+                .details
+                .validate(today, opened.beneficiary.identity.birth())?;
+            Ok(opened)
+        })
+        .await?;
+    Ok(created(
+        format!("/api/v1/situations/{}", opened.situation.id),
+        opened.situation.meta.version,
+        &opened,
+    ))
+}
+
+/// List situations of your posts, filtered. Never includes evaluations.
+#[utoipa::path(
+    tag = "situations",
+    params(SituationListParams),
+    responses((status = 200, description = "A page of situations", body = SituationPage))
+)]
+#[get("/situations")]
+async fn list_situations(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Query(params): Query<SituationListParams>,
+) -> Result<web::Json<SituationPage>, ApiError> {
+    require_case_reader(&user)?;
+    let filter = SituationFilter {
+        posts: scoped_posts(&user, params.post_id)?,
+        beneficiary: params.beneficiary_id,
+        status: params.status,
+        problem: params.problem,
+        origin: params.origin,
+        standing: params.standing,
+        opened_from: params.opened_from,
+        opened_to: params.opened_to,
+    };
+    let page = page_request(params.limit, params.cursor);
+    let found = state.read(move |conn| Ok(situations::list(conn, &filter, &page)?)).await?;
+    Ok(web::Json(found.into()))
+}
+
+/// Read a situation with its person.
+#[utoipa::path(
+    tag = "situations",
+    params(("id" = SituationId, Path, description = "The situation's id")),
+    responses(
+        (status = 200, description = "The situation with its person, and its `ETag`", body = SituationWithPerson, headers(("ETag" = String))),
+        (status = 404, description = "No such situation within your posts", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/situations/{id}")]
+async fn get_situation(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<SituationId>,
+) -> Result<HttpResponse, ApiError> {
+    require_case_reader(&user)?;
+    let id = id.into_inner();
+    let found = state
+        .read(move |conn| {
+            let situation = readable_situation(conn, &user, id)?;
+            let beneficiary = beneficiaries::get(conn, situation.beneficiary_id)?;
+            Ok(SituationWithPerson { situation, beneficiary })
+        })
+        .await?;
+    Ok(versioned(found.situation.meta.version, &found))
+}
+
+/// Update a situation: change what it says, orient it, close it with a reason, or reopen it.
+#[utoipa::path(
+    tag = "situations",
+    params(
+        ("id" = SituationId, Path, description = "The situation's id"),
+        ("If-Match" = String, Header, description = "The `ETag` of the version read, e.g. `\"1\"`"),
+    ),
+    request_body(content = SituationPatch, example = json!({"status": "closed", "closing_reason": "needs_met"})),
+    responses(
+        (status = 200, description = "The situation as updated, with its new `ETag`", body = Situation, headers(("ETag" = String))),
+        (status = 404, description = "No such situation within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The situation changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/situations/{id}")]
+async fn update_situation(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<SituationId>,
+    IfMatch(version): IfMatch,
+    Json(patch): Json<SituationPatch>,
+) -> Result<HttpResponse, ApiError> {
+    require_case_writer(&user)?;
+    let id = id.into_inner();
+    let today = today();
+    let updated = state
+        .write(move |conn| {
+            let current = writable_situation(conn, &user, id)?;
+            if current.meta.version != version {
+                return Err(ApiError::StaleVersion {
+                    current: current.meta.version,
+                });
+            }
+            let birth = beneficiaries::get(conn, current.beneficiary_id)?.identity.birth();
+            let next = current.patched(&patch, today, birth)?;
+            if let Some(first) = interventions::earliest(conn, id)? {
+                if next.details.opened_on > first {
+                    return Err(ApiError::invalid(
+                        "opened_on",
+                        "after_intervention",
+                        format!("the situation has an intervention on {first}, before this day"),
+                    ));
+                }
+            }
+            Ok(situations::replace(conn, &next, version)?)
+        })
+        .await?;
+    Ok(versioned(updated.meta.version, &updated))
+}

@@ -1,0 +1,38 @@
+//! What every handler shares, and how handlers reach the database without blocking the event loop.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use relais_persistence::{Database, DbConnection};
+
+use crate::auth::TokenVerifier;
+use crate::problem::ApiError;
+
+pub struct AppState {
+    pub db: Database,
+    pub verifier: Arc<TokenVerifier>,
+}
+
+impl AppState {
+    /// Runs `f` on a reading connection, on the blocking thread pool.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.db.clone();
+        web::block(move || db.read(f))
+            .await
+            .map_err(|e| ApiError::Internal(format!("blocking pool: {e}")))?
+    }
+
+    /// Runs `f` in one write transaction, on the blocking thread pool.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.db.clone();
+        web::block(move || db.write(f))
+            .await
+            .map_err(|e| ApiError::Internal(format!("blocking pool: {e}")))?
+    }
+}
