@@ -12,6 +12,8 @@ pub mod posts;
 pub mod schema;
 pub mod secrets;
 pub mod situations;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod units;
 
 pub use db::{Backend, Database, DbConnection};

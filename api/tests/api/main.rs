@@ -1,0 +1,13 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+//! API tests: each test runs the real application over HTTP on a database of its own.
+//! The same tests run on SQLite (default) and PostgreSQL (`RELAIS_TEST_DATABASE_URL`).
+
+mod auth;
+mod evaluations;
+mod interventions;
+mod posts;
+mod reference;
+mod situations;
+mod support;
+mod units;

@@ -1,0 +1,231 @@
+//! The test harness: a `TestApp` per test — the real application on a database of its own
+//! (SQLite file, or PostgreSQL when `RELAIS_TEST_DATABASE_URL` is set), served over HTTP.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{HttpServer, web};
+use relais_api::auth::{JwtSettings, TokenIssuer, resolve_keys};
+use relais_api::state::AppState;
+use relais_domain::access::Principal;
+use relais_domain::ids::{PostId, UnitId};
+use relais_domain::reference::Role;
+use relais_persistence::Database;
+use relais_persistence::testing::TestDatabase;
+use serde_json::{Value, json};
+
+pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-for-hs256";
+
+pub struct TestApp {
+    pub base: String,
+    pub issuer: TokenIssuer,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<()>>,
+    // Dropped last: the server must be gone before its database is.
+    _database: TestDatabase,
+}
+
+/// An answer: status, headers we care about, and the body as JSON (Null when empty or not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub etag: Option<String>,
+    pub location: Option<String>,
+    pub www_authenticate: Option<String>,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The field names of a problem's `errors`.
+    pub fn fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| errors.iter().map(|e| e["field"].as_str().unwrap_or_default().to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().expect("an id in the answer").to_owned()
+    }
+
+    /// Asserts a problem+json answer with `status`.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16) {
+        assert_eq!(self.status, status, "{:#}", self.body);
+        assert_eq!(self.content_type, "application/problem+json", "{:#}", self.body);
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["type"].is_string() && self.body["title"].is_string() && self.body["detail"].is_string());
+    }
+}
+
+pub fn jwt_settings() -> JwtSettings {
+    JwtSettings {
+        secret: Some(TEST_SECRET.to_owned()),
+        issuer: "relais".to_owned(),
+        audience: "relais".to_owned(),
+        ..JwtSettings::default()
+    }
+}
+
+impl TestApp {
+    pub fn spawn() -> Self {
+        let database = TestDatabase::create();
+        let db = Database::open(&database.url, 4).expect("open the test database");
+        let (verifier, issuer, _) = resolve_keys(&jwt_settings(), &db).expect("keys");
+        let state = web::Data::new(AppState {
+            db,
+            verifier: Arc::new(verifier),
+        });
+        let (sender, receiver) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = HttpServer::new(move || relais_api::app(state.clone()))
+                    .workers(2)
+                    .disable_signals()
+                    .bind(("127.0.0.1", 0))
+                    .expect("bind a free port");
+                let address = server.addrs()[0];
+                let server = server.run();
+                sender.send((address, server.handle())).expect("report the address");
+                server.await.expect("server ran");
+            });
+        });
+        let (address, handle) = receiver.recv().expect("the server started");
+        TestApp {
+            base: format!("http://{address}"),
+            issuer: issuer.expect("HS256 can sign"),
+            handle,
+            thread: Some(thread),
+            _database: database,
+        }
+    }
+
+    pub fn token(&self, role: Role, posts: &[&str]) -> String {
+        let principal = Principal {
+            subject: format!("test-{role}"),
+            role,
+            post_ids: posts.iter().map(|p| p.parse::<PostId>().expect("post id")).collect(),
+            unit_id: (role == Role::Officer).then(UnitId::generate),
+            partner_id: (role == Role::Partner).then(relais_domain::ids::PartnerId::generate),
+        };
+        self.issuer
+            .issue(&principal, chrono::Duration::minutes(10))
+            .expect("sign a token")
+    }
+
+    pub fn admin(&self) -> String {
+        self.token(Role::Admin, &[])
+    }
+
+    /// Sends a request; `body` is sent as JSON when given.
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>, headers: &[(&str, &str)]) -> Answer {
+        let mut request = ureq::request(method, &format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.set("Authorization", &format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.set(name, value);
+        }
+        let result = match body {
+            Some(body) => request.send_json(body.clone()),
+            None => request.call(),
+        };
+        let response = match result {
+            Ok(response) => response,
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        answer(response)
+    }
+
+    /// Sends raw bytes with a content type, for malformed and oversized bodies.
+    pub fn send_raw(&self, method: &str, path: &str, token: &str, content_type: &str, body: &[u8]) -> Answer {
+        let request = ureq::request(method, &format!("{}{path}", self.base))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("Content-Type", content_type);
+        match request.send_bytes(body) {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => answer(response),
+            Err(e) => panic!("{method} {path}: {e}"),
+        }
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Answer {
+        self.call("GET", path, Some(token), None, &[])
+    }
+
+    pub fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call("POST", path, Some(token), Some(&body), &[])
+    }
+
+    pub fn put(&self, path: &str, token: &str, if_match: Option<&str>, body: Value) -> Answer {
+        let headers: Vec<(&str, &str)> = if_match.map(|v| ("If-Match", v)).into_iter().collect();
+        self.call("PUT", path, Some(token), Some(&body), &headers)
+    }
+
+    pub fn patch(&self, path: &str, token: &str, if_match: Option<&str>, body: Value) -> Answer {
+        let headers: Vec<(&str, &str)> = if_match.map(|v| ("If-Match", v)).into_iter().collect();
+        self.call("PATCH", path, Some(token), Some(&body), &headers)
+    }
+
+    /// Creates a post as an administrator and returns its id.
+    pub fn create_post(&self, name: &str) -> String {
+        let answer = self.post("/api/v1/posts", &self.admin(), post_body(name));
+        assert_eq!(answer.status, 201, "{:#}", answer.body);
+        answer.id()
+    }
+
+    /// Opens the issue's example situation at `post` and returns the answer.
+    pub fn create_situation(&self, token: &str, post: &str) -> Answer {
+        let answer = self.post("/api/v1/situations", token, situation_body(post));
+        assert_eq!(answer.status, 201, "{:#}", answer.body);
+        answer
+    }
+}
+
+fn answer(response: ureq::Response) -> Answer {
+    let status = response.status();
+    let header = |name: &str| response.header(name).map(str::to_owned);
+    let content_type = header("content-type").unwrap_or_default();
+    let etag = header("etag");
+    let location = header("location");
+    let www_authenticate = header("www-authenticate");
+    let text = response.into_string().unwrap_or_default();
+    Answer {
+        status,
+        content_type,
+        etag,
+        location,
+        www_authenticate,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // `stop` sends the command at once; the returned future only waits for it.
+        drop(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+pub fn post_body(name: &str) -> Value {
+    json!({
+        "name": name, "kind": "mixed", "department_code": "07",
+        "employer": "Association Le Relais 07", "convention": "tripartite"
+    })
+}
+
+/// The example request of the foundation issue, which must work as written.
+pub fn situation_body(post: &str) -> Value {
+    json!({
+        "post_id": post, "opened_on": "2026-03-14", "origin": "police", "standing": "victim", "penal": true,
+        "problems": ["conjugal_violence", "housing"], "principal_problem": "conjugal_violence",
+        "beneficiary": {"first_name": "Camille", "last_name": "Martin", "birth_year": 1987, "sex": "female",
+                        "commune_code": "07010", "known_to_social_services": "no"}
+    })
+}
