@@ -24,13 +24,17 @@ impl Settings {
     pub fn from_env() -> Result<Self, String> {
         let number = |name: &str| -> Result<Option<u64>, String> {
             var(name)
-                .map(|v| v.parse::<u64>().map_err(|_| format!("{name}={v} is not a whole number")))
+                .map(|v| {
+                    v.parse::<u64>()
+                        .map_err(|_| format!("{name}={v} is not a whole number"))
+                })
                 .transpose()
         };
         Ok(Self {
             database_url: var("DATABASE_URL").unwrap_or_else(|| "relais.db".to_owned()),
             bind: var("RELAIS_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
-            pool_size: number("RELAIS_DB_POOL_SIZE")?.map_or(10, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+            pool_size: number("RELAIS_DB_POOL_SIZE")?
+                .map_or(10, |n| u32::try_from(n).unwrap_or(u32::MAX)),
             workers: number("RELAIS_WORKERS")?.map(|n| usize::try_from(n).unwrap_or(1)),
             jwt: JwtSettings {
                 secret: var("RELAIS_JWT_SECRET"),

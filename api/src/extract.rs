@@ -40,8 +40,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 ));
             }
             let bytes = body.await.map_err(|e| {
-                if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES }
+                if e.as_response_error().status_code()
+                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                {
+                    ApiError::PayloadTooLarge {
+                        limit: MAX_BODY_BYTES,
+                    }
                 } else {
                     ApiError::BadRequest {
                         detail: format!("the body cannot be read: {e}"),
@@ -81,7 +85,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
     })?;
     deserializer.end().map_err(|e| ApiError::BadRequest {
-        detail: format!("the body has trailing characters after the JSON value: {}", without_position(&e.to_string())),
+        detail: format!(
+            "the body has trailing characters after the JSON value: {}",
+            without_position(&e.to_string())
+        ),
         errors: vec![],
     })?;
     Ok(value)
@@ -103,7 +110,9 @@ fn field_of(path: &str, message: &str) -> String {
     match (path, named) {
         (".", Some(name)) => name.to_owned(),
         // Query strings report an unknown key with the key itself as the path.
-        (path, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => path.to_owned(),
+        (path, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => {
+            path.to_owned()
+        }
         (path, Some(name)) => format!("{path}.{name}"),
         (".", None) => "body".to_owned(),
         (path, None) => path.to_owned(),
@@ -124,7 +133,8 @@ impl<T: DeserializeOwned + Validate> FromRequest for Query<T> {
 }
 
 pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, ApiError> {
-    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    let deserializer =
+        serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     let value: T = serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let path = e.path().to_string();
         let message = e.into_inner().to_string();
@@ -155,7 +165,10 @@ fn flatten_validation(prefix: &str, errors: &ValidationErrors) -> Vec<FieldError
         };
         match kind {
             ValidationErrorsKind::Field(list) => flat.extend(list.iter().map(|e| {
-                let message = e.message.as_ref().map_or_else(|| e.code.to_string(), ToString::to_string);
+                let message = e
+                    .message
+                    .as_ref()
+                    .map_or_else(|| e.code.to_string(), ToString::to_string);
                 FieldError::new(path.clone(), &e.code, message)
             })),
             ValidationErrorsKind::Struct(inner) => flat.extend(flatten_validation(&path, inner)),
@@ -253,7 +266,8 @@ mod tests {
 
     #[test]
     fn unknown_and_missing_fields_are_named() {
-        let unknown = parse_json::<Outer>(br#"{"name":"x","inner":{"year":1},"extra":1}"#).unwrap_err();
+        let unknown =
+            parse_json::<Outer>(br#"{"name":"x","inner":{"year":1},"extra":1}"#).unwrap_err();
         assert_eq!(fields(unknown), ["extra"]);
         let missing = parse_json::<Outer>(br#"{"name":"x","inner":{}}"#).unwrap_err();
         assert_eq!(fields(missing), ["inner.year"]);
@@ -261,7 +275,10 @@ mod tests {
 
     #[test]
     fn malformed_json_is_a_bad_request() {
-        assert!(matches!(parse_json::<Outer>(b"{\"name\":"), Err(ApiError::BadRequest { .. })));
+        assert!(matches!(
+            parse_json::<Outer>(b"{\"name\":"),
+            Err(ApiError::BadRequest { .. })
+        ));
         assert!(matches!(
             parse_json::<Outer>(br#"{"name":"x","inner":{"year":1}} trailing"#),
             Err(ApiError::BadRequest { .. })

@@ -13,28 +13,36 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{DefaultHeaders, Logger};
 use actix_web::{App, Error, HttpRequest, HttpResponse, web};
-use utoipa::OpenApi;
+use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::{AppExt, scope};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::extract::MAX_BODY_BYTES;
-use crate::openapi::ApiDoc;
+use crate::openapi::{ApiDoc, CommonContract};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
 /// The application and its OpenAPI document, built from the same registrations.
 fn parts() -> (
     App<
-        impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<impl MessageBody>, Error = Error, InitError = ()>,
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody>,
+            Error = Error,
+            InitError = (),
+        >,
     >,
     utoipa::openapi::OpenApi,
 ) {
-    App::new()
+    let (app, mut document) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .service(scope("/api/v1").configure(routes::configure_api))
         .configure(routes::configure_root)
-        .split_for_parts()
+        .split_for_parts();
+    CommonContract.modify(&mut document);
+    (app, document)
 }
 
 /// The OpenAPI document of the API, as published in `openapi/openapi.json`.
@@ -46,14 +54,22 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 pub fn app(
     state: web::Data<AppState>,
 ) -> App<
-    impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<impl MessageBody>, Error = Error, InitError = ()>,
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
 > {
     let (app, document) = parts();
     app.app_data(state)
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-        .app_data(web::PathConfig::default().error_handler(|err, _| {
-            ApiError::NotFound(format!("no such resource: {err}")).into()
-        }))
+        .app_data(
+            web::PathConfig::default().error_handler(|err, _| {
+                ApiError::NotFound(format!("no such resource: {err}")).into()
+            }),
+        )
         .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", document))
         .default_service(web::to(not_found))
         .wrap(
@@ -66,5 +82,9 @@ pub fn app(
 }
 
 async fn not_found(req: HttpRequest) -> HttpResponse {
-    actix_web::ResponseError::error_response(&ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())))
+    actix_web::ResponseError::error_response(&ApiError::NotFound(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
 }

@@ -14,7 +14,11 @@ use relais_domain::reference::Role;
 use relais_persistence::Database;
 
 #[derive(Parser)]
-#[command(name = "relais", version, about = "Records and hand-offs of the social workers in police stations and gendarmerie units")]
+#[command(
+    name = "relais",
+    version,
+    about = "Records and hand-offs of the social workers in police stations and gendarmerie units"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -88,14 +92,20 @@ fn main() -> ExitCode {
 }
 
 fn open_database(settings: &Settings) -> Result<Database, String> {
-    Database::open(&settings.database_url, settings.pool_size)
-        .map_err(|e| format!("cannot open the database {}: {e}", redact(&settings.database_url)))
+    Database::open(&settings.database_url, settings.pool_size).map_err(|e| {
+        format!(
+            "cannot open the database {}: {e}",
+            redact(&settings.database_url)
+        )
+    })
 }
 
 /// The URL without its password, for messages.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
         _ => url.to_owned(),
     }
 }
@@ -140,9 +150,13 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let db = open_database(&settings)?;
     let (verifier, _, source) = resolve_keys(&settings.jwt, &db).map_err(|e| e.to_string())?;
     match source {
-        KeySource::InstanceSecret => log::info!("tokens: HS256 with this instance's own secret (see `relais token`)"),
+        KeySource::InstanceSecret => {
+            log::info!("tokens: HS256 with this instance's own secret (see `relais token`)")
+        }
         KeySource::ConfiguredSecret => log::info!("tokens: HS256 with RELAIS_JWT_SECRET"),
-        KeySource::ConfiguredPublicKey(alg) => log::info!("tokens: {alg:?} with RELAIS_JWT_PUBLIC_KEY"),
+        KeySource::ConfiguredPublicKey(alg) => {
+            log::info!("tokens: {alg:?} with RELAIS_JWT_PUBLIC_KEY")
+        }
     }
     log::info!(
         "Relais {} on {} ({}), listening on http://{}",

@@ -33,22 +33,42 @@ Updates take `If-Match` with the `ETag` read; lists page with `limit` and `curso
         (name = "evaluations", description = "The confidential social evaluation of a situation"),
     ),
     components(schemas(Problem)),
-    modifiers(&CommonContract),
 )]
 pub struct ApiDoc;
 
 /// Adds the bearer scheme and the error responses every operation can give.
-struct CommonContract;
+/// Applied once the handlers' paths are collected, so that it sees all of them.
+pub struct CommonContract;
 
 /// Standard error responses: (status, component name, description).
 const STANDARD_ERRORS: [(&str, &str, &str); 8] = [
-    ("400", "BadRequest", "The request cannot be read: malformed JSON, query string or header"),
-    ("401", "Unauthorized", "No valid bearer token: missing, expired, badly signed or for another audience"),
+    (
+        "400",
+        "BadRequest",
+        "The request cannot be read: malformed JSON, query string or header",
+    ),
+    (
+        "401",
+        "Unauthorized",
+        "No valid bearer token: missing, expired, badly signed or for another audience",
+    ),
     ("403", "Forbidden", "Your role or scope does not allow this"),
     ("413", "PayloadTooLarge", "The body is larger than 128 KiB"),
-    ("415", "UnsupportedMediaType", "The body is not application/json"),
-    ("422", "ValidationFailed", "The request breaks a rule; `errors` names each field at fault"),
-    ("500", "InternalError", "An unexpected failure; the cause is logged, not sent"),
+    (
+        "415",
+        "UnsupportedMediaType",
+        "The body is not application/json",
+    ),
+    (
+        "422",
+        "ValidationFailed",
+        "The request breaks a rule; `errors` names each field at fault",
+    ),
+    (
+        "500",
+        "InternalError",
+        "An unexpected failure; the cause is logged, not sent",
+    ),
     ("503", "Unavailable", "The database does not answer"),
 ];
 
@@ -57,14 +77,26 @@ impl Modify for CommonContract {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
         for (_, name, description) in STANDARD_ERRORS {
             let response = ResponseBuilder::new()
                 .description(description)
-                .content(PROBLEM_JSON, ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+                .content(
+                    PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
                 .build();
-            components.responses.insert(name.to_owned(), RefOr::T(response));
+            components
+                .responses
+                .insert(name.to_owned(), RefOr::T(response));
         }
         for (path, item) in openapi.paths.paths.iter_mut() {
             let public = PUBLIC_PATHS.contains(&path.as_str());
@@ -88,7 +120,10 @@ fn add_standard_errors(operation: &mut Operation, public: bool) {
     let has_body = operation.request_body.is_some();
     let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
     if !public {
-        operation.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+        operation.security = Some(vec![SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
     }
     for (status, name, _) in STANDARD_ERRORS {
         let applies = match status {

@@ -44,7 +44,10 @@ pub struct Problem {
 pub enum ApiError {
     /// The request cannot be read: malformed JSON, bad query string or header.
     #[error("{detail}")]
-    BadRequest { detail: String, errors: Vec<FieldError> },
+    BadRequest {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     /// The request was read but breaks the rules.
     #[error("{}", .0)]
     Invalid(Invalid),
@@ -93,10 +96,14 @@ impl ApiError {
             ApiError::Forbidden(_) => ("forbidden", "Access is not allowed"),
             ApiError::NotFound(_) => ("not-found", "No such resource"),
             ApiError::Conflict(_) => ("conflict", "The request conflicts with the stored state"),
-            ApiError::StaleVersion { .. } => ("stale-version", "The record has changed since it was read"),
+            ApiError::StaleVersion { .. } => {
+                ("stale-version", "The record has changed since it was read")
+            }
             ApiError::PreconditionRequired(_) => ("precondition-required", "If-Match is required"),
             ApiError::PayloadTooLarge { .. } => ("payload-too-large", "The body is too large"),
-            ApiError::UnsupportedMediaType(_) => ("unsupported-media-type", "The body must be JSON"),
+            ApiError::UnsupportedMediaType(_) => {
+                ("unsupported-media-type", "The body must be JSON")
+            }
             ApiError::Unavailable(_) => ("unavailable", "The service is unavailable"),
             ApiError::Internal(_) => ("internal", "Internal error"),
         }
@@ -168,12 +175,14 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => ApiError::NotFound("no such record".into()),
             StoreError::StaleVersion { current } => ApiError::StaleVersion { current },
-            StoreError::PreconditionRequired => {
-                ApiError::PreconditionRequired("the record exists: send If-Match with its version".into())
-            }
+            StoreError::PreconditionRequired => ApiError::PreconditionRequired(
+                "the record exists: send If-Match with its version".into(),
+            ),
             StoreError::Invalid(invalid) => ApiError::Invalid(invalid),
             StoreError::Conflict(detail) => ApiError::Conflict(detail),
-            StoreError::Pool(e) => ApiError::Unavailable(format!("no database connection available: {e}")),
+            StoreError::Pool(e) => {
+                ApiError::Unavailable(format!("no database connection available: {e}"))
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -34,22 +34,31 @@ pub struct BeneficiaryInput {
     pub sex: Sex,
     /// INSEE code of the commune of residence.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(example = "07010", pattern = "^[0-9AB]{5}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "07010", pattern = "^[0-9AB]{5}$")
+    )]
     pub commune_code: Option<String>,
     /// A phone number at which the person agreed to be called back.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(example = "06 12 34 56 78", max_length = 30))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "06 12 34 56 78", max_length = 30)
+    )]
     pub phone: Option<String>,
     #[serde(default)]
     pub known_to_social_services: KnownToSocialServices,
 }
 
+// `code_list!` enums derive no Default; these two have a meaningful one for anonymous records.
+#[allow(clippy::derivable_impls)]
 impl Default for Sex {
     fn default() -> Self {
         Sex::Unspecified
     }
 }
 
+#[allow(clippy::derivable_impls)]
 impl Default for KnownToSocialServices {
     fn default() -> Self {
         KnownToSocialServices::Unknown
@@ -69,7 +78,12 @@ impl BeneficiaryInput {
             }
         }
         if let Some(date) = self.birth_date {
-            v.require(date <= today, "birth_date", "in_future", "must not be in the future");
+            v.require(
+                date <= today,
+                "birth_date",
+                "in_future",
+                "must not be in the future",
+            );
             v.require(
                 date.year() >= EARLIEST_BIRTH_YEAR,
                 "birth_date",
@@ -225,6 +239,9 @@ mod tests {
     fn defaults_apply_to_missing_fields() {
         let input: BeneficiaryInput = serde_json::from_str("{}").unwrap();
         assert_eq!(input.sex, Sex::Unspecified);
-        assert_eq!(input.known_to_social_services, KnownToSocialServices::Unknown);
+        assert_eq!(
+            input.known_to_social_services,
+            KnownToSocialServices::Unknown
+        );
     }
 }

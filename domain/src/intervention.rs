@@ -29,9 +29,18 @@ pub struct InterventionInput {
 
 impl InterventionInput {
     /// Checks the intervention against the day and the situation's opening day.
-    pub fn validate(&self, today: NaiveDate, situation_opened_on: NaiveDate) -> Result<(), Invalid> {
+    pub fn validate(
+        &self,
+        today: NaiveDate,
+        situation_opened_on: NaiveDate,
+    ) -> Result<(), Invalid> {
         let mut v = Validation::new();
-        v.require(self.occurred_on <= today, "occurred_on", "in_future", "must not be in the future");
+        v.require(
+            self.occurred_on <= today,
+            "occurred_on",
+            "in_future",
+            "must not be in the future",
+        );
         v.require(
             self.occurred_on >= situation_opened_on,
             "occurred_on",
@@ -69,7 +78,13 @@ pub struct Intervention {
 #[serde(deny_unknown_fields)]
 pub struct EvaluationInput {
     /// Free text, read only by the post's social workers and its coordinators.
-    #[cfg_attr(feature = "openapi", schema(example = "Mme M. décrit des violences répétées depuis deux ans ; deux enfants au domicile. Souhaite une mise à l'abri.", max_length = 20000))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "Mme M. décrit des violences répétées depuis deux ans ; deux enfants au domicile. Souhaite une mise à l'abri.",
+            max_length = 20000
+        )
+    )]
     pub text: String,
 }
 
@@ -112,27 +127,53 @@ mod tests {
     }
 
     fn fields(r: Result<(), Invalid>) -> Vec<String> {
-        r.err().map(|Invalid(e)| e.into_iter().map(|e| e.field).collect()).unwrap_or_default()
+        r.err()
+            .map(|Invalid(e)| e.into_iter().map(|e| e.field).collect())
+            .unwrap_or_default()
     }
 
     #[test]
     fn an_intervention_lies_between_the_opening_and_today() {
         assert!(fields(input(day(14), 45).validate(day(20), day(14))).is_empty());
-        assert_eq!(fields(input(day(13), 45).validate(day(20), day(14))), ["occurred_on"]);
-        assert_eq!(fields(input(day(21), 45).validate(day(20), day(14))), ["occurred_on"]);
+        assert_eq!(
+            fields(input(day(13), 45).validate(day(20), day(14))),
+            ["occurred_on"]
+        );
+        assert_eq!(
+            fields(input(day(21), 45).validate(day(20), day(14))),
+            ["occurred_on"]
+        );
     }
 
     #[test]
     fn durations_are_bounded() {
-        assert_eq!(fields(input(day(14), 0).validate(day(20), day(14))), ["duration_minutes"]);
-        assert_eq!(fields(input(day(14), 721).validate(day(20), day(14))), ["duration_minutes"]);
+        assert_eq!(
+            fields(input(day(14), 0).validate(day(20), day(14))),
+            ["duration_minutes"]
+        );
+        assert_eq!(
+            fields(input(day(14), 721).validate(day(20), day(14))),
+            ["duration_minutes"]
+        );
         assert!(fields(input(day(14), 720).validate(day(20), day(14))).is_empty());
     }
 
     #[test]
     fn an_evaluation_is_not_blank_and_bounded() {
         assert!(EvaluationInput { text: " ".into() }.validate().is_err());
-        assert!(EvaluationInput { text: "é".repeat(MAX_EVALUATION_CHARS) }.validate().is_ok());
-        assert!(EvaluationInput { text: "a".repeat(MAX_EVALUATION_CHARS + 1) }.validate().is_err());
+        assert!(
+            EvaluationInput {
+                text: "é".repeat(MAX_EVALUATION_CHARS)
+            }
+            .validate()
+            .is_ok()
+        );
+        assert!(
+            EvaluationInput {
+                text: "a".repeat(MAX_EVALUATION_CHARS + 1)
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

@@ -30,10 +30,16 @@ pub struct PostInput {
     pub name: String,
     pub kind: PostKind,
     /// INSEE department code.
-    #[cfg_attr(feature = "openapi", schema(example = "07", pattern = "^([0-9]{2}|2[AB]|97[1-6])$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "07", pattern = "^([0-9]{2}|2[AB]|97[1-6])$")
+    )]
     pub department_code: String,
     /// The employer of the post's social workers.
-    #[cfg_attr(feature = "openapi", schema(example = "Association Le Relais 07", max_length = 200))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "Association Le Relais 07", max_length = 200)
+    )]
     pub employer: String,
     pub convention: Convention,
 }
@@ -69,10 +75,16 @@ pub struct Post {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UnitInput {
-    #[cfg_attr(feature = "openapi", schema(example = "Commissariat de Privas", max_length = 200))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "Commissariat de Privas", max_length = 200)
+    )]
     pub name: String,
     pub kind: UnitKind,
-    #[cfg_attr(feature = "openapi", schema(example = "07", pattern = "^([0-9]{2}|2[AB]|97[1-6])$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "07", pattern = "^([0-9]{2}|2[AB]|97[1-6])$")
+    )]
     pub department_code: String,
     /// The posts this unit works with.
     #[serde(default)]

@@ -269,7 +269,11 @@ mod tests {
         for v in T::ALL {
             assert_eq!(v.code().parse::<T>().ok().as_ref(), Some(v));
             assert!(!v.label_fr().is_empty());
-            assert!(v.code().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            assert!(
+                v.code()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_')
+            );
         }
         codes.sort_unstable();
         codes.dedup();
@@ -297,7 +301,10 @@ mod tests {
     #[test]
     fn the_grid_problem_categories_are_all_there() {
         assert_eq!(ProblemCategory::ALL.len(), 17);
-        assert_eq!(ProblemCategory::ConjugalViolence.label_fr(), "Violences conjugales");
+        assert_eq!(
+            ProblemCategory::ConjugalViolence.label_fr(),
+            "Violences conjugales"
+        );
     }
 
     #[test]

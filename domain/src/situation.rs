@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use crate::beneficiary::Birth;
 use crate::ids::{BeneficiaryId, PostId, SituationId};
 use crate::post::RecordMeta;
-use crate::reference::{ClosingReason, Origin, ProblemCategory, ReferringService, SituationStatus, Standing};
+use crate::reference::{
+    ClosingReason, Origin, ProblemCategory, ReferringService, SituationStatus, Standing,
+};
 use crate::validation::{Invalid, Validation};
 
 /// The most children a household may be recorded with; more is a typing error.
@@ -39,7 +41,12 @@ impl SituationDetails {
     /// Checks the details against the day and what is known of the person's birth.
     pub fn validate(&self, today: NaiveDate, birth: Birth) -> Result<(), Invalid> {
         let mut v = Validation::new();
-        v.require(self.opened_on <= today, "opened_on", "in_future", "must not be in the future");
+        v.require(
+            self.opened_on <= today,
+            "opened_on",
+            "in_future",
+            "must not be in the future",
+        );
         v.require(
             birth.is_not_after(self.opened_on),
             "opened_on",
@@ -61,7 +68,12 @@ impl SituationDetails {
             ),
             _ => {}
         }
-        v.require(!self.problems.is_empty(), "problems", "empty", "must name at least one problem");
+        v.require(
+            !self.problems.is_empty(),
+            "problems",
+            "empty",
+            "must name at least one problem",
+        );
         let mut unique = self.problems.clone();
         unique.sort_unstable();
         unique.dedup();
@@ -108,11 +120,21 @@ impl SituationState {
     ///
     /// `open → oriented → closed`, `open → closed`, and `closed → open` to reopen;
     /// a closed situation may also have its reason corrected.
-    pub fn move_to(self, status: SituationStatus, reason: Option<ClosingReason>) -> Result<Self, Invalid> {
+    pub fn move_to(
+        self,
+        status: SituationStatus,
+        reason: Option<ClosingReason>,
+    ) -> Result<Self, Invalid> {
         use SituationStatus::{Closed, Open, Oriented};
         let legal = matches!(
             (self.status, status),
-            (Open, Open) | (Open, Oriented) | (Open, Closed) | (Oriented, Oriented) | (Oriented, Closed) | (Closed, Closed) | (Closed, Open)
+            (Open, Open)
+                | (Open, Oriented)
+                | (Open, Closed)
+                | (Oriented, Oriented)
+                | (Oriented, Closed)
+                | (Closed, Closed)
+                | (Closed, Open)
         );
         if !legal {
             return Err(Invalid::one(
@@ -179,7 +201,12 @@ pub struct SituationPatch {
 
 impl Situation {
     /// The situation with `patch` applied, if the result is valid and the status move legal.
-    pub fn patched(&self, patch: &SituationPatch, today: NaiveDate, birth: Birth) -> Result<Self, Invalid> {
+    pub fn patched(
+        &self,
+        patch: &SituationPatch,
+        today: NaiveDate,
+        birth: Birth,
+    ) -> Result<Self, Invalid> {
         let mut next = self.clone();
         let d = &mut next.details;
         if let Some(origin) = patch.origin {
@@ -260,7 +287,10 @@ mod tests {
     }
 
     fn faults(result: Result<(), Invalid>) -> Vec<String> {
-        result.err().map(|Invalid(e)| e.into_iter().map(|e| e.field).collect()).unwrap_or_default()
+        result
+            .err()
+            .map(|Invalid(e)| e.into_iter().map(|e| e.field).collect())
+            .unwrap_or_default()
     }
 
     #[test]
@@ -274,12 +304,18 @@ mod tests {
             opened_on: day(2026, 3, 21),
             ..details()
         };
-        assert_eq!(faults(future.validate(today(), Birth::default())), ["opened_on"]);
+        assert_eq!(
+            faults(future.validate(today(), Birth::default())),
+            ["opened_on"]
+        );
         let born_later = Birth {
             date: Some(day(2026, 3, 15)),
             year: Some(2026),
         };
-        assert_eq!(faults(details().validate(today(), born_later)), ["opened_on"]);
+        assert_eq!(
+            faults(details().validate(today(), born_later)),
+            ["opened_on"]
+        );
     }
 
     #[test]
@@ -288,7 +324,10 @@ mod tests {
             principal_problem: ProblemCategory::Addiction,
             ..details()
         };
-        assert_eq!(faults(d.validate(today(), Birth::default())), ["principal_problem"]);
+        assert_eq!(
+            faults(d.validate(today(), Birth::default())),
+            ["principal_problem"]
+        );
         let none = SituationDetails {
             problems: vec![],
             ..details()
@@ -298,10 +337,16 @@ mod tests {
             ["problems", "principal_problem"]
         );
         let repeated = SituationDetails {
-            problems: vec![ProblemCategory::ConjugalViolence, ProblemCategory::ConjugalViolence],
+            problems: vec![
+                ProblemCategory::ConjugalViolence,
+                ProblemCategory::ConjugalViolence,
+            ],
             ..details()
         };
-        assert_eq!(faults(repeated.validate(today(), Birth::default())), ["problems"]);
+        assert_eq!(
+            faults(repeated.validate(today(), Birth::default())),
+            ["problems"]
+        );
     }
 
     #[test]
@@ -310,12 +355,18 @@ mod tests {
             origin: Origin::OutsideService,
             ..details()
         };
-        assert_eq!(faults(missing.validate(today(), Birth::default())), ["referring_service"]);
+        assert_eq!(
+            faults(missing.validate(today(), Birth::default())),
+            ["referring_service"]
+        );
         let stray = SituationDetails {
             referring_service: Some(ReferringService::Ccas),
             ..details()
         };
-        assert_eq!(faults(stray.validate(today(), Birth::default())), ["referring_service"]);
+        assert_eq!(
+            faults(stray.validate(today(), Birth::default())),
+            ["referring_service"]
+        );
     }
 
     #[test]
@@ -323,12 +374,17 @@ mod tests {
         use SituationStatus::*;
         let open = SituationState::OPEN;
         let oriented = open.move_to(Oriented, None).unwrap();
-        let closed = oriented.move_to(Closed, Some(ClosingReason::HandedOff)).unwrap();
+        let closed = oriented
+            .move_to(Closed, Some(ClosingReason::HandedOff))
+            .unwrap();
         assert_eq!(closed.closing_reason, Some(ClosingReason::HandedOff));
         assert!(oriented.move_to(Open, None).is_err());
         assert!(closed.move_to(Oriented, None).is_err());
         assert_eq!(closed.move_to(Open, None).unwrap(), SituationState::OPEN);
-        assert_eq!(faults(open.move_to(Closed, None).map(drop)), ["closing_reason"]);
+        assert_eq!(
+            faults(open.move_to(Closed, None).map(drop)),
+            ["closing_reason"]
+        );
         assert_eq!(
             faults(open.move_to(Oriented, Some(ClosingReason::Other)).map(drop)),
             ["closing_reason"]
@@ -376,7 +432,11 @@ mod tests {
             status: Some(SituationStatus::Closed),
             ..Default::default()
         };
-        let fields = faults(situation().patched(&patch, today(), Birth::default()).map(drop));
+        let fields = faults(
+            situation()
+                .patched(&patch, today(), Birth::default())
+                .map(drop),
+        );
         assert_eq!(fields, ["closing_reason", "principal_problem"]);
     }
 

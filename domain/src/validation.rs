@@ -14,7 +14,10 @@ pub struct FieldError {
     #[cfg_attr(feature = "openapi", schema(example = "not_among_problems"))]
     pub code: String,
     /// Human-readable explanation.
-    #[cfg_attr(feature = "openapi", schema(example = "the principal problem must be one of the problems"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "the principal problem must be one of the problems")
+    )]
     pub message: String,
 }
 
@@ -76,7 +79,12 @@ impl Validation {
 
     /// Checks a free-text field: trimmed, non-empty when required, at most `max` characters.
     pub fn text(&mut self, field: &str, value: &str, max: usize) {
-        self.require(!value.trim().is_empty(), field, "blank", "must not be blank");
+        self.require(
+            !value.trim().is_empty(),
+            field,
+            "blank",
+            "must not be blank",
+        );
         self.require(
             value.chars().count() <= max,
             field,
@@ -141,7 +149,10 @@ mod tests {
     #[test]
     fn nested_faults_carry_their_path() {
         let mut v = Validation::new();
-        v.nest("beneficiary", Err(Invalid::one("birth_year", "future", "in the future")));
+        v.nest(
+            "beneficiary",
+            Err(Invalid::one("birth_year", "future", "in the future")),
+        );
         v.text("name", "  ", 10);
         let Invalid(errors) = v.finish().unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();

@@ -84,7 +84,11 @@ impl TryFrom<BeneficiaryRow> for Beneficiary {
 }
 
 /// Records a person at `post`. The caller has validated the input and the access.
-pub fn insert(conn: &mut DbConnection, post: PostId, input: &BeneficiaryInput) -> Result<Beneficiary, StoreError> {
+pub fn insert(
+    conn: &mut DbConnection,
+    post: PostId,
+    input: &BeneficiaryInput,
+) -> Result<Beneficiary, StoreError> {
     let id = BeneficiaryId::generate();
     let at = now();
     diesel::insert_into(beneficiaries::table)
@@ -109,7 +113,11 @@ pub fn get(conn: &mut DbConnection, id: BeneficiaryId) -> Result<Beneficiary, St
 }
 
 /// People of the given posts, newest first.
-pub fn list(conn: &mut DbConnection, posts: &[PostId], page: &PageRequest) -> Result<Page<Beneficiary>, StoreError> {
+pub fn list(
+    conn: &mut DbConnection,
+    posts: &[PostId],
+    page: &PageRequest,
+) -> Result<Page<Beneficiary>, StoreError> {
     let keys: Vec<String> = posts.iter().map(ToString::to_string).collect();
     let mut query = beneficiaries::table
         .select(BeneficiaryRow::as_select())
@@ -118,9 +126,17 @@ pub fn list(conn: &mut DbConnection, posts: &[PostId], page: &PageRequest) -> Re
     if let Some(cursor) = &page.cursor {
         query = query.filter(beneficiaries::id.lt(cursor));
     }
-    let rows = query.order(beneficiaries::id.desc()).limit(page.limit + 1).load(conn)?;
-    let people = rows.into_iter().map(Beneficiary::try_from).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_overfetch(people, page.limit, |b| b.id.to_string()))
+    let rows = query
+        .order(beneficiaries::id.desc())
+        .limit(page.limit + 1)
+        .load(conn)?;
+    let people = rows
+        .into_iter()
+        .map(Beneficiary::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_overfetch(people, page.limit, |b| {
+        b.id.to_string()
+    }))
 }
 
 /// Replaces a person's identity if the record is still at `expected_version`.
@@ -131,13 +147,17 @@ pub fn replace(
     input: &BeneficiaryInput,
 ) -> Result<Beneficiary, StoreError> {
     let key = id.to_string();
-    let changed = diesel::update(beneficiaries::table.find(&key).filter(beneficiaries::version.eq(expected_version)))
-        .set((
-            IdentityForm::of(input),
-            beneficiaries::updated_at.eq(now()),
-            beneficiaries::version.eq(expected_version + 1),
-        ))
-        .execute(conn)?;
+    let changed = diesel::update(
+        beneficiaries::table
+            .find(&key)
+            .filter(beneficiaries::version.eq(expected_version)),
+    )
+    .set((
+        IdentityForm::of(input),
+        beneficiaries::updated_at.eq(now()),
+        beneficiaries::version.eq(expected_version + 1),
+    ))
+    .execute(conn)?;
     if changed == 0 {
         let current = beneficiaries::table
             .find(&key)

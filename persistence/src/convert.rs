@@ -12,7 +12,11 @@ pub(crate) fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
 }
 
-pub(crate) fn meta(created_at: NaiveDateTime, updated_at: NaiveDateTime, version: i64) -> RecordMeta {
+pub(crate) fn meta(
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    version: i64,
+) -> RecordMeta {
     RecordMeta {
         created_at: created_at.and_utc(),
         updated_at: updated_at.and_utc(),
@@ -27,6 +31,9 @@ pub(crate) fn parse<T: FromStr>(column: &str, value: &str) -> Result<T, StoreErr
         .map_err(|_| StoreError::Corrupt(format!("{column} = {value:?}")))
 }
 
-pub(crate) fn parse_opt<T: FromStr>(column: &str, value: Option<&str>) -> Result<Option<T>, StoreError> {
+pub(crate) fn parse_opt<T: FromStr>(
+    column: &str,
+    value: Option<&str>,
+) -> Result<Option<T>, StoreError> {
     value.map(|v| parse(column, v)).transpose()
 }

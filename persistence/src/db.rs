@@ -96,7 +96,8 @@ impl ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
@@ -125,7 +126,9 @@ impl Database {
                 .min_idle(Some(1))
                 .connection_timeout(Duration::from_secs(15))
         };
-        let readers = builder().max_size(pool_size.max(1)).build(manager.clone())?;
+        let readers = builder()
+            .max_size(pool_size.max(1))
+            .build(manager.clone())?;
         let writer = match backend {
             Backend::Sqlite => builder().max_size(1).build(manager)?,
             Backend::Postgres => readers.clone(),
@@ -151,15 +154,22 @@ impl Database {
     /// Applies the pending migrations and names the ones applied.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
         let mut conn = self.writer.get()?;
-        let migration_error = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+        let migration_error =
+            |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
         let names = |versions: Vec<diesel::migration::MigrationVersion<'_>>| {
             versions.iter().map(ToString::to_string).collect::<Vec<_>>()
         };
         match &mut *conn {
-            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(names).map_err(migration_error),
+            DbConnection::Sqlite(c) => c
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(names)
+                .map_err(migration_error),
             DbConnection::Postgres(c) => {
                 c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
-                let result = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(names).map_err(migration_error);
+                let result = c
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(names)
+                    .map_err(migration_error);
                 c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
                 result
             }
@@ -167,7 +177,10 @@ impl Database {
     }
 
     /// Runs `f` on a reading connection.
-    pub fn read<T, E: From<StoreError>>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E> {
+    pub fn read<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut conn = self.readers.get().map_err(StoreError::from)?;
         f(&mut conn)
     }

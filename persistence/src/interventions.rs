@@ -36,8 +36,9 @@ impl TryFrom<InterventionRow> for Intervention {
                 occurred_on: row.occurred_on,
                 mode: parse("interventions.mode", &row.mode)?,
                 kind: parse("interventions.kind", &row.kind)?,
-                duration_minutes: u16::try_from(row.duration_minutes)
-                    .map_err(|_| StoreError::Corrupt(format!("duration_minutes = {}", row.duration_minutes)))?,
+                duration_minutes: u16::try_from(row.duration_minutes).map_err(|_| {
+                    StoreError::Corrupt(format!("duration_minutes = {}", row.duration_minutes))
+                })?,
             },
             recorded_by: row.recorded_by,
             meta: meta(row.created_at, row.updated_at, row.version),
@@ -76,7 +77,10 @@ pub fn insert(
 }
 
 /// A situation's interventions in the order they happened.
-pub fn list(conn: &mut DbConnection, situation: SituationId) -> Result<Vec<Intervention>, StoreError> {
+pub fn list(
+    conn: &mut DbConnection,
+    situation: SituationId,
+) -> Result<Vec<Intervention>, StoreError> {
     interventions::table
         .filter(interventions::situation_id.eq(situation.to_string()))
         .order((interventions::occurred_on, interventions::id))
@@ -88,7 +92,10 @@ pub fn list(conn: &mut DbConnection, situation: SituationId) -> Result<Vec<Inter
 }
 
 /// The earliest intervention day of a situation, to keep a changed opening day before it.
-pub fn earliest(conn: &mut DbConnection, situation: SituationId) -> Result<Option<chrono::NaiveDate>, StoreError> {
+pub fn earliest(
+    conn: &mut DbConnection,
+    situation: SituationId,
+) -> Result<Option<chrono::NaiveDate>, StoreError> {
     Ok(interventions::table
         .filter(interventions::situation_id.eq(situation.to_string()))
         .select(diesel::dsl::min(interventions::occurred_on))
@@ -119,7 +126,10 @@ impl TryFrom<EvaluationRow> for Evaluation {
 }
 
 /// The evaluation of a situation, if one was written.
-pub fn evaluation(conn: &mut DbConnection, situation: SituationId) -> Result<Option<Evaluation>, StoreError> {
+pub fn evaluation(
+    conn: &mut DbConnection,
+    situation: SituationId,
+) -> Result<Option<Evaluation>, StoreError> {
     evaluations::table
         .find(situation.to_string())
         .select(EvaluationRow::as_select())
@@ -161,14 +171,18 @@ pub fn put_evaluation(
         (None, Some(_)) => return Err(StoreError::StaleVersion { current: 0 }),
         (Some(_), None) => return Err(StoreError::PreconditionRequired),
         (Some(_), Some(expected)) => {
-            let changed = diesel::update(evaluations::table.find(&key).filter(evaluations::version.eq(expected)))
-                .set((
-                    evaluations::text.eq(&input.text),
-                    evaluations::written_by.eq(written_by),
-                    evaluations::updated_at.eq(at),
-                    evaluations::version.eq(expected + 1),
-                ))
-                .execute(conn)?;
+            let changed = diesel::update(
+                evaluations::table
+                    .find(&key)
+                    .filter(evaluations::version.eq(expected)),
+            )
+            .set((
+                evaluations::text.eq(&input.text),
+                evaluations::written_by.eq(written_by),
+                evaluations::updated_at.eq(at),
+                evaluations::version.eq(expected + 1),
+            ))
+            .execute(conn)?;
             if changed == 0 {
                 return Err(stale_or_missing(current));
             }

@@ -18,7 +18,11 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// Builds a page from rows fetched with `limit + 1`: the extra row only says more exist.
-    pub(crate) fn from_overfetch(mut rows: Vec<T>, limit: i64, id_of: impl Fn(&T) -> String) -> Self {
+    pub(crate) fn from_overfetch(
+        mut rows: Vec<T>,
+        limit: i64,
+        id_of: impl Fn(&T) -> String,
+    ) -> Self {
         let limit = usize::try_from(limit).unwrap_or(0);
         let more = rows.len() > limit;
         rows.truncate(limit);

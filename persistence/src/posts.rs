@@ -101,31 +101,57 @@ pub fn missing(conn: &mut DbConnection, ids: &[PostId]) -> Result<Vec<PostId>, S
 }
 
 /// Posts newest first; `only` restricts the list to those posts.
-pub fn list(conn: &mut DbConnection, only: Option<&[PostId]>, page: &PageRequest) -> Result<Page<Post>, StoreError> {
+pub fn list(
+    conn: &mut DbConnection,
+    only: Option<&[PostId]>,
+    page: &PageRequest,
+) -> Result<Page<Post>, StoreError> {
     let mut query = posts::table.select(PostRow::as_select()).into_boxed();
     if let Some(ids) = only {
-        query = query.filter(posts::id.eq_any(ids.iter().map(ToString::to_string).collect::<Vec<_>>()));
+        query =
+            query.filter(posts::id.eq_any(ids.iter().map(ToString::to_string).collect::<Vec<_>>()));
     }
     if let Some(cursor) = &page.cursor {
         query = query.filter(posts::id.lt(cursor));
     }
-    let rows = query.order(posts::id.desc()).limit(page.limit + 1).load(conn)?;
-    let posts = rows.into_iter().map(Post::try_from).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_overfetch(posts, page.limit, |p| p.id.to_string()))
+    let rows = query
+        .order(posts::id.desc())
+        .limit(page.limit + 1)
+        .load(conn)?;
+    let posts = rows
+        .into_iter()
+        .map(Post::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_overfetch(posts, page.limit, |p| {
+        p.id.to_string()
+    }))
 }
 
 /// Replaces a post's description if it is still at `expected_version`.
-pub fn replace(conn: &mut DbConnection, id: PostId, expected_version: i64, input: &PostInput) -> Result<Post, StoreError> {
+pub fn replace(
+    conn: &mut DbConnection,
+    id: PostId,
+    expected_version: i64,
+    input: &PostInput,
+) -> Result<Post, StoreError> {
     let key = id.to_string();
-    let changed = diesel::update(posts::table.find(&key).filter(posts::version.eq(expected_version)))
-        .set((
-            PostForm::of(input),
-            posts::updated_at.eq(now()),
-            posts::version.eq(expected_version + 1),
-        ))
-        .execute(conn)?;
+    let changed = diesel::update(
+        posts::table
+            .find(&key)
+            .filter(posts::version.eq(expected_version)),
+    )
+    .set((
+        PostForm::of(input),
+        posts::updated_at.eq(now()),
+        posts::version.eq(expected_version + 1),
+    ))
+    .execute(conn)?;
     if changed == 0 {
-        let current = posts::table.find(&key).select(posts::version).first(conn).optional()?;
+        let current = posts::table
+            .find(&key)
+            .select(posts::version)
+            .first(conn)
+            .optional()?;
         return Err(stale_or_missing(current));
     }
     get(conn, id)

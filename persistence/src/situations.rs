@@ -72,27 +72,44 @@ impl SituationRow {
             details: SituationDetails {
                 opened_on: self.opened_on,
                 origin: parse("situations.origin", &self.origin)?,
-                referring_service: parse_opt("situations.referring_service", self.referring_service.as_deref())?,
+                referring_service: parse_opt(
+                    "situations.referring_service",
+                    self.referring_service.as_deref(),
+                )?,
                 standing: parse("situations.standing", &self.standing)?,
                 penal: self.penal,
                 problems,
                 principal_problem: parse("situations.principal_problem", &self.principal_problem)?,
                 children_in_household: self
                     .children_in_household
-                    .map(|n| u8::try_from(n).map_err(|_| StoreError::Corrupt(format!("children_in_household = {n}"))))
+                    .map(|n| {
+                        u8::try_from(n).map_err(|_| {
+                            StoreError::Corrupt(format!("children_in_household = {n}"))
+                        })
+                    })
                     .transpose()?,
             },
             state: SituationState {
                 status: parse("situations.status", &self.status)?,
-                closing_reason: parse_opt("situations.closing_reason", self.closing_reason.as_deref())?,
+                closing_reason: parse_opt(
+                    "situations.closing_reason",
+                    self.closing_reason.as_deref(),
+                )?,
             },
             meta: meta(self.created_at, self.updated_at, self.version),
         })
     }
 }
 
-fn write_problems(conn: &mut DbConnection, situation: &str, problems: &[ProblemCategory]) -> Result<(), StoreError> {
-    diesel::delete(situation_problems::table.filter(situation_problems::situation_id.eq(situation))).execute(conn)?;
+fn write_problems(
+    conn: &mut DbConnection,
+    situation: &str,
+    problems: &[ProblemCategory],
+) -> Result<(), StoreError> {
+    diesel::delete(
+        situation_problems::table.filter(situation_problems::situation_id.eq(situation)),
+    )
+    .execute(conn)?;
     for (position, problem) in (0_i32..).zip(problems) {
         diesel::insert_into(situation_problems::table)
             .values((
@@ -106,11 +123,20 @@ fn write_problems(conn: &mut DbConnection, situation: &str, problems: &[ProblemC
 }
 
 /// The problems of each situation, in the order they were given.
-fn problems_of(conn: &mut DbConnection, keys: &[String]) -> Result<HashMap<String, Vec<ProblemCategory>>, StoreError> {
+fn problems_of(
+    conn: &mut DbConnection,
+    keys: &[String],
+) -> Result<HashMap<String, Vec<ProblemCategory>>, StoreError> {
     let rows: Vec<(String, String)> = situation_problems::table
         .filter(situation_problems::situation_id.eq_any(keys))
-        .order((situation_problems::situation_id, situation_problems::position))
-        .select((situation_problems::situation_id, situation_problems::problem))
+        .order((
+            situation_problems::situation_id,
+            situation_problems::position,
+        ))
+        .select((
+            situation_problems::situation_id,
+            situation_problems::problem,
+        ))
         .load(conn)?;
     let mut by_situation: HashMap<String, Vec<ProblemCategory>> = HashMap::new();
     for (situation, problem) in rows {
@@ -149,7 +175,10 @@ pub fn insert(
 
 pub fn get(conn: &mut DbConnection, id: SituationId) -> Result<Situation, StoreError> {
     let key = id.to_string();
-    let row: SituationRow = situations::table.find(&key).select(SituationRow::as_select()).first(conn)?;
+    let row: SituationRow = situations::table
+        .find(&key)
+        .select(SituationRow::as_select())
+        .first(conn)?;
     let mut problems = problems_of(conn, std::slice::from_ref(&key))?;
     row.into_situation(problems.remove(&key).unwrap_or_default())
 }
@@ -170,7 +199,11 @@ pub struct SituationFilter {
 }
 
 /// Situations matching `filter`, newest first. Never touches evaluations.
-pub fn list(conn: &mut DbConnection, filter: &SituationFilter, page: &PageRequest) -> Result<Page<Situation>, StoreError> {
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &SituationFilter,
+    page: &PageRequest,
+) -> Result<Page<Situation>, StoreError> {
     let posts: Vec<String> = filter.posts.iter().map(ToString::to_string).collect();
     let mut query = situations::table
         .select(SituationRow::as_select())
@@ -206,7 +239,10 @@ pub fn list(conn: &mut DbConnection, filter: &SituationFilter, page: &PageReques
     if let Some(cursor) = &page.cursor {
         query = query.filter(situations::id.lt(cursor));
     }
-    let rows: Vec<SituationRow> = query.order(situations::id.desc()).limit(page.limit + 1).load(conn)?;
+    let rows: Vec<SituationRow> = query
+        .order(situations::id.desc())
+        .limit(page.limit + 1)
+        .load(conn)?;
     let keys: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut problems = problems_of(conn, &keys)?;
     let items = rows
@@ -216,21 +252,35 @@ pub fn list(conn: &mut DbConnection, filter: &SituationFilter, page: &PageReques
             row.into_situation(own)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_overfetch(items, page.limit, |s| s.id.to_string()))
+    Ok(Page::from_overfetch(items, page.limit, |s| {
+        s.id.to_string()
+    }))
 }
 
 /// Stores `next` over the situation if it is still at `expected_version`.
-pub fn replace(conn: &mut DbConnection, next: &Situation, expected_version: i64) -> Result<Situation, StoreError> {
+pub fn replace(
+    conn: &mut DbConnection,
+    next: &Situation,
+    expected_version: i64,
+) -> Result<Situation, StoreError> {
     let key = next.id.to_string();
-    let changed = diesel::update(situations::table.find(&key).filter(situations::version.eq(expected_version)))
-        .set((
-            SituationForm::of(&next.details, next.state),
-            situations::updated_at.eq(now()),
-            situations::version.eq(expected_version + 1),
-        ))
-        .execute(conn)?;
+    let changed = diesel::update(
+        situations::table
+            .find(&key)
+            .filter(situations::version.eq(expected_version)),
+    )
+    .set((
+        SituationForm::of(&next.details, next.state),
+        situations::updated_at.eq(now()),
+        situations::version.eq(expected_version + 1),
+    ))
+    .execute(conn)?;
     if changed == 0 {
-        let current = situations::table.find(&key).select(situations::version).first(conn).optional()?;
+        let current = situations::table
+            .find(&key)
+            .select(situations::version)
+            .first(conn)
+            .optional()?;
         return Err(stale_or_missing(current));
     }
     write_problems(conn, &key, &next.details.problems)?;
@@ -238,7 +288,10 @@ pub fn replace(conn: &mut DbConnection, next: &Situation, expected_version: i64)
 }
 
 /// The earliest opening day among a person's situations, to keep a changed birth before it.
-pub fn earliest_opening(conn: &mut DbConnection, beneficiary: BeneficiaryId) -> Result<Option<NaiveDate>, StoreError> {
+pub fn earliest_opening(
+    conn: &mut DbConnection,
+    beneficiary: BeneficiaryId,
+) -> Result<Option<NaiveDate>, StoreError> {
     Ok(situations::table
         .filter(situations::beneficiary_id.eq(beneficiary.to_string()))
         .select(diesel::dsl::min(situations::opened_on))

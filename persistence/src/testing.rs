@@ -34,7 +34,10 @@ impl TestDatabase {
     /// A new, empty database on the backend the environment selects.
     pub fn create() -> Self {
         let tag = uuid::Uuid::now_v7().simple().to_string();
-        match std::env::var(TEST_DATABASE_VAR).ok().filter(|v| !v.is_empty()) {
+        match std::env::var(TEST_DATABASE_VAR)
+            .ok()
+            .filter(|v| !v.is_empty())
+        {
             Some(admin_url) => {
                 let name = format!("relais_test_{tag}");
                 let mut admin = PgConnection::establish(&admin_url)
@@ -50,7 +53,8 @@ impl TestDatabase {
             }
             None => {
                 let dir = std::env::temp_dir().join(format!("relais-test-{tag}"));
-                std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+                std::fs::create_dir_all(&dir)
+                    .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
                 let url = dir.join("relais.db").display().to_string();
                 TestDatabase {
                     url,
@@ -67,17 +71,19 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
-            if let Ok(mut admin) = PgConnection::establish(admin_url) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
+        if let Cleanup::Postgres { admin_url, name } = &self.cleanup
+            && let Ok(mut admin) = PgConnection::establish(admin_url)
+        {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
 }
 
 /// The URL with its database name replaced.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let authority_end = base.find("://").map_or(0, |i| i + 3);
     let base = match base[authority_end..].find('/') {
         Some(slash) => &base[..authority_end + slash],
@@ -95,8 +101,14 @@ mod tests {
 
     #[test]
     fn the_database_name_is_replaced() {
-        assert_eq!(with_database("postgres://u@h:5432/test", "x"), "postgres://u@h:5432/x");
-        assert_eq!(with_database("postgres://u@h/test?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+        assert_eq!(
+            with_database("postgres://u@h:5432/test", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/test?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
         assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
     }
 }

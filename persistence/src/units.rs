@@ -47,13 +47,21 @@ fn check_posts_exist(conn: &mut DbConnection, input: &UnitInput) -> Result<(), S
         return Ok(());
     }
     let list: Vec<String> = missing.iter().map(ToString::to_string).collect();
-    Err(Invalid::one("post_ids", "unknown_post", format!("no such post: {}", list.join(", "))).into())
+    Err(Invalid::one(
+        "post_ids",
+        "unknown_post",
+        format!("no such post: {}", list.join(", ")),
+    )
+    .into())
 }
 
 fn link_posts(conn: &mut DbConnection, unit: &str, post_ids: &[PostId]) -> Result<(), StoreError> {
     for post in post_ids {
         diesel::insert_into(post_units::table)
-            .values((post_units::unit_id.eq(unit), post_units::post_id.eq(post.to_string())))
+            .values((
+                post_units::unit_id.eq(unit),
+                post_units::post_id.eq(post.to_string()),
+            ))
             .execute(conn)?;
     }
     Ok(())
@@ -79,7 +87,10 @@ pub fn insert(conn: &mut DbConnection, input: &UnitInput) -> Result<Unit, StoreE
     get(conn, id)
 }
 
-fn posts_of(conn: &mut DbConnection, unit_keys: &[String]) -> Result<HashMap<String, Vec<PostId>>, StoreError> {
+fn posts_of(
+    conn: &mut DbConnection,
+    unit_keys: &[String],
+) -> Result<HashMap<String, Vec<PostId>>, StoreError> {
     let links: Vec<(String, String)> = post_units::table
         .filter(post_units::unit_id.eq_any(unit_keys))
         .select((post_units::unit_id, post_units::post_id))
@@ -87,20 +98,30 @@ fn posts_of(conn: &mut DbConnection, unit_keys: &[String]) -> Result<HashMap<Str
         .load(conn)?;
     let mut by_unit: HashMap<String, Vec<PostId>> = HashMap::new();
     for (unit, post) in links {
-        by_unit.entry(unit).or_default().push(parse("post_units.post_id", &post)?);
+        by_unit
+            .entry(unit)
+            .or_default()
+            .push(parse("post_units.post_id", &post)?);
     }
     Ok(by_unit)
 }
 
 pub fn get(conn: &mut DbConnection, id: UnitId) -> Result<Unit, StoreError> {
     let key = id.to_string();
-    let row: UnitRow = units::table.find(&key).select(UnitRow::as_select()).first(conn)?;
+    let row: UnitRow = units::table
+        .find(&key)
+        .select(UnitRow::as_select())
+        .first(conn)?;
     let mut posts = posts_of(conn, std::slice::from_ref(&key))?;
     row.into_unit(posts.remove(&key).unwrap_or_default())
 }
 
 /// Units newest first; with `post`, only the units that work with it.
-pub fn list(conn: &mut DbConnection, post: Option<PostId>, page: &PageRequest) -> Result<Page<Unit>, StoreError> {
+pub fn list(
+    conn: &mut DbConnection,
+    post: Option<PostId>,
+    page: &PageRequest,
+) -> Result<Page<Unit>, StoreError> {
     let mut query = units::table.select(UnitRow::as_select()).into_boxed();
     if let Some(post) = post {
         query = query.filter(
@@ -114,7 +135,10 @@ pub fn list(conn: &mut DbConnection, post: Option<PostId>, page: &PageRequest) -
     if let Some(cursor) = &page.cursor {
         query = query.filter(units::id.lt(cursor));
     }
-    let rows: Vec<UnitRow> = query.order(units::id.desc()).limit(page.limit + 1).load(conn)?;
+    let rows: Vec<UnitRow> = query
+        .order(units::id.desc())
+        .limit(page.limit + 1)
+        .load(conn)?;
     let keys: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut posts = posts_of(conn, &keys)?;
     let units = rows
@@ -124,23 +148,38 @@ pub fn list(conn: &mut DbConnection, post: Option<PostId>, page: &PageRequest) -
             row.into_unit(linked)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_overfetch(units, page.limit, |u| u.id.to_string()))
+    Ok(Page::from_overfetch(units, page.limit, |u| {
+        u.id.to_string()
+    }))
 }
 
 /// Replaces a unit and its links to posts if it is still at `expected_version`.
-pub fn replace(conn: &mut DbConnection, id: UnitId, expected_version: i64, input: &UnitInput) -> Result<Unit, StoreError> {
+pub fn replace(
+    conn: &mut DbConnection,
+    id: UnitId,
+    expected_version: i64,
+    input: &UnitInput,
+) -> Result<Unit, StoreError> {
     let key = id.to_string();
-    let changed = diesel::update(units::table.find(&key).filter(units::version.eq(expected_version)))
-        .set((
-            units::name.eq(input.name.trim()),
-            units::kind.eq(input.kind.code()),
-            units::department_code.eq(&input.department_code),
-            units::updated_at.eq(now()),
-            units::version.eq(expected_version + 1),
-        ))
-        .execute(conn)?;
+    let changed = diesel::update(
+        units::table
+            .find(&key)
+            .filter(units::version.eq(expected_version)),
+    )
+    .set((
+        units::name.eq(input.name.trim()),
+        units::kind.eq(input.kind.code()),
+        units::department_code.eq(&input.department_code),
+        units::updated_at.eq(now()),
+        units::version.eq(expected_version + 1),
+    ))
+    .execute(conn)?;
     if changed == 0 {
-        let current = units::table.find(&key).select(units::version).first(conn).optional()?;
+        let current = units::table
+            .find(&key)
+            .select(units::version)
+            .first(conn)
+            .optional()?;
         return Err(stale_or_missing(current));
     }
     check_posts_exist(conn, input)?;

@@ -6,7 +6,6 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use relais_persistence::{Database, secrets};
 
 use super::{TokenIssuer, TokenVerifier};
-use crate::problem::ApiError;
 
 /// Name of the instance's own HS256 secret in `instance_secrets`.
 const INSTANCE_SECRET: &str = "jwt_hs256_secret";
@@ -30,6 +29,11 @@ pub struct JwtSettings {
     pub audience: String,
 }
 
+/// A key configuration that cannot work; the message names the setting at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct KeyError(String);
+
 /// Which key the service verifies with, for the start-up log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeySource {
@@ -38,30 +42,30 @@ pub enum KeySource {
     InstanceSecret,
 }
 
-fn pem(value: &str) -> Result<Vec<u8>, ApiError> {
+fn pem(value: &str) -> Result<Vec<u8>, KeyError> {
     if value.trim_start().starts_with("-----BEGIN") {
         Ok(value.as_bytes().to_vec())
     } else {
-        std::fs::read(value).map_err(|e| ApiError::Internal(format!("cannot read the key file {value}: {e}")))
+        std::fs::read(value).map_err(|e| KeyError(format!("cannot read the key file {value}: {e}")))
     }
 }
 
-fn key_error(what: &str) -> impl Fn(jsonwebtoken::errors::Error) -> ApiError + '_ {
-    move |e| ApiError::Internal(format!("{what} is not usable: {e}"))
+fn key_error(what: &str) -> impl Fn(jsonwebtoken::errors::Error) -> KeyError + '_ {
+    move |e| KeyError(format!("{what} is not usable: {e}"))
 }
 
 /// The verifier the service uses, and an issuer when this instance can sign tokens.
 pub fn resolve_keys(
     settings: &JwtSettings,
     db: &Database,
-) -> Result<(TokenVerifier, Option<TokenIssuer>, KeySource), ApiError> {
+) -> Result<(TokenVerifier, Option<TokenIssuer>, KeySource), KeyError> {
     let (iss, aud) = (settings.issuer.as_str(), settings.audience.as_str());
     if let Some(public) = &settings.public_key {
         let algorithm = match settings.algorithm.as_deref().unwrap_or("RS256") {
             "RS256" => Algorithm::RS256,
             "ES256" => Algorithm::ES256,
             other => {
-                return Err(ApiError::Internal(format!(
+                return Err(KeyError(format!(
                     "RELAIS_JWT_ALGORITHM={other}: a public key works with RS256 or ES256"
                 )));
             }
@@ -91,13 +95,13 @@ pub fn resolve_keys(
         ));
     }
     if settings.algorithm.as_deref().is_some_and(|a| a != "HS256") {
-        return Err(ApiError::Internal(
+        return Err(KeyError(
             "RELAIS_JWT_ALGORITHM names an asymmetric algorithm but RELAIS_JWT_PUBLIC_KEY is not set".into(),
         ));
     }
     let (secret, source) = match &settings.secret {
         Some(secret) if secret.len() < MIN_SECRET_BYTES => {
-            return Err(ApiError::Internal(format!(
+            return Err(KeyError(format!(
                 "RELAIS_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long"
             )));
         }
@@ -107,13 +111,26 @@ pub fn resolve_keys(
                 secrets::get_or_create(conn, INSTANCE_SECRET, || {
                     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
                 })
+            })
+            .map_err(|e: relais_persistence::StoreError| {
+                KeyError(format!("cannot read or create the instance secret: {e}"))
             })?,
             KeySource::InstanceSecret,
         ),
     };
     Ok((
-        TokenVerifier::new(DecodingKey::from_secret(secret.as_bytes()), Algorithm::HS256, iss, aud),
-        Some(TokenIssuer::new(EncodingKey::from_secret(secret.as_bytes()), Algorithm::HS256, iss, aud)),
+        TokenVerifier::new(
+            DecodingKey::from_secret(secret.as_bytes()),
+            Algorithm::HS256,
+            iss,
+            aud,
+        ),
+        Some(TokenIssuer::new(
+            EncodingKey::from_secret(secret.as_bytes()),
+            Algorithm::HS256,
+            iss,
+            aud,
+        )),
         source,
     ))
 }

@@ -4,6 +4,6 @@ mod keys;
 mod tokens;
 mod user;
 
-pub use keys::{JwtSettings, KeySource, resolve_keys};
+pub use keys::{JwtSettings, KeyError, KeySource, resolve_keys};
 pub use tokens::{Claims, TokenIssuer, TokenVerifier};
 pub use user::CurrentUser;

@@ -89,7 +89,9 @@ impl TokenVerifier {
                 ErrorKind::InvalidAudience => "the token is not meant for this service (audience)",
                 ErrorKind::InvalidIssuer => "the token comes from an unknown issuer",
                 ErrorKind::InvalidSignature => "the token's signature does not verify",
-                ErrorKind::InvalidAlgorithm => "the token is signed with an algorithm this service does not accept",
+                ErrorKind::InvalidAlgorithm => {
+                    "the token is signed with an algorithm this service does not accept"
+                }
                 ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
                 ErrorKind::Json(_) => "the token's claims are not those of a Relais token",
                 _ => "the token is malformed",

@@ -26,17 +26,21 @@ fn authenticate(req: &HttpRequest) -> Result<CurrentUser, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::Unauthorized("send a bearer token in the Authorization header".into()))?;
+    let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::Unauthorized("send a bearer token in the Authorization header".into())
+    })?;
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must read `Bearer <token>`".into()))?;
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header must read `Bearer <token>`".into())
+        })?;
     state.verifier.verify(token).map(CurrentUser)
 }
 

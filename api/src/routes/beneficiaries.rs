@@ -10,7 +10,10 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use super::common::{cursor_is_id, page_request, page_type, require_case_reader, require_case_writer, today, versioned};
+use super::common::{
+    cursor_is_id, page_request, page_type, require_case_reader, require_case_writer, today,
+    versioned,
+};
 use crate::auth::CurrentUser;
 use crate::extract::{IfMatch, Json, Query};
 use crate::problem::{ApiError, Problem};
@@ -22,7 +25,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(replace_beneficiary);
 }
 
-page_type!(BeneficiaryPage, Beneficiary, "A page of people, newest first.");
+page_type!(
+    BeneficiaryPage,
+    Beneficiary,
+    "A page of people, newest first."
+);
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
@@ -49,10 +56,16 @@ pub fn scoped_posts(user: &CurrentUser, asked: Option<PostId>) -> Result<Vec<Pos
 }
 
 /// The person if the caller may read them; 404 otherwise, so that existence does not leak.
-fn readable(conn: &mut DbConnection, user: &CurrentUser, id: BeneficiaryId) -> Result<Beneficiary, ApiError> {
+fn readable(
+    conn: &mut DbConnection,
+    user: &CurrentUser,
+    id: BeneficiaryId,
+) -> Result<Beneficiary, ApiError> {
     match beneficiaries::get(conn, id) {
         Ok(person) if user.can_read_cases(person.post_id) => Ok(person),
-        Ok(_) | Err(relais_persistence::StoreError::NotFound) => Err(ApiError::NotFound("no such person".into())),
+        Ok(_) | Err(relais_persistence::StoreError::NotFound) => {
+            Err(ApiError::NotFound("no such person".into()))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -72,7 +85,9 @@ async fn list_beneficiaries(
     require_case_reader(&user)?;
     let posts = scoped_posts(&user, params.post_id)?;
     let page = page_request(params.limit, params.cursor);
-    let found = state.read(move |conn| Ok(beneficiaries::list(conn, &posts, &page)?)).await?;
+    let found = state
+        .read(move |conn| Ok(beneficiaries::list(conn, &posts, &page)?))
+        .await?;
     Ok(web::Json(found.into()))
 }
 
@@ -129,15 +144,19 @@ async fn replace_beneficiary(
     let person = state
         .write(move |conn| {
             readable(conn, &user, id)?;
-            if let Some(first) = situations::earliest_opening(conn, id)? {
-                if !input.birth().is_not_after(first) {
-                    let field = if input.birth_date.is_some() { "birth_date" } else { "birth_year" };
-                    return Err(ApiError::invalid(
-                        field,
-                        "after_situation",
-                        format!("the person has a situation opened on {first}, before this birth"),
-                    ));
-                }
+            if let Some(first) = situations::earliest_opening(conn, id)?
+                && !input.birth().is_not_after(first)
+            {
+                let field = if input.birth_date.is_some() {
+                    "birth_date"
+                } else {
+                    "birth_year"
+                };
+                return Err(ApiError::invalid(
+                    field,
+                    "after_situation",
+                    format!("the person has a situation opened on {first}, before this birth"),
+                ));
             }
             Ok(beneficiaries::replace(conn, id, version, &input)?)
         })

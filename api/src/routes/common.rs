@@ -29,9 +29,10 @@ pub fn page_request(limit: Option<i64>, cursor: Option<String>) -> PageRequest {
 
 /// `validator` check for a `cursor` parameter: the id of the last item of a previous page.
 pub fn cursor_is_id(cursor: &str) -> Result<(), validator::ValidationError> {
-    uuid::Uuid::parse_str(cursor)
-        .map(drop)
-        .map_err(|_| validator::ValidationError::new("invalid_cursor").with_message("must be a next_cursor value returned by a previous page".into()))
+    uuid::Uuid::parse_str(cursor).map(drop).map_err(|_| {
+        validator::ValidationError::new("invalid_cursor")
+            .with_message("must be a next_cursor value returned by a previous page".into())
+    })
 }
 
 /// Administrators only.
@@ -39,7 +40,9 @@ pub fn require_admin(user: &CurrentUser) -> Result<(), ApiError> {
     if user.is_admin() {
         Ok(())
     } else {
-        Err(ApiError::Forbidden("only administrators manage posts and units".into()))
+        Err(ApiError::Forbidden(
+            "only administrators manage posts and units".into(),
+        ))
     }
 }
 
@@ -47,7 +50,9 @@ pub fn require_admin(user: &CurrentUser) -> Result<(), ApiError> {
 pub fn require_case_reader(user: &CurrentUser) -> Result<(), ApiError> {
     match user.role {
         Role::SocialWorker | Role::Coordinator => Ok(()),
-        role => Err(ApiError::Forbidden(format!("the role {role} does not read case content"))),
+        role => Err(ApiError::Forbidden(format!(
+            "the role {role} does not read case content"
+        ))),
     }
 }
 
@@ -55,7 +60,9 @@ pub fn require_case_reader(user: &CurrentUser) -> Result<(), ApiError> {
 pub fn require_case_writer(user: &CurrentUser) -> Result<(), ApiError> {
     match user.role {
         Role::SocialWorker => Ok(()),
-        role => Err(ApiError::Forbidden(format!("the role {role} does not record case content"))),
+        role => Err(ApiError::Forbidden(format!(
+            "the role {role} does not record case content"
+        ))),
     }
 }
 

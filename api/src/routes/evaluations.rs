@@ -76,7 +76,13 @@ async fn put_evaluation(
     let (evaluation, first) = state
         .write(move |conn| {
             writable_situation(conn, &user, id)?;
-            Ok(interventions::put_evaluation(conn, id, &input, &user.subject, version)?)
+            Ok(interventions::put_evaluation(
+                conn,
+                id,
+                &input,
+                &user.subject,
+                version,
+            )?)
         })
         .await?;
     Ok(if first {

@@ -16,7 +16,10 @@ use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(create_post).service(list_posts).service(get_post).service(replace_post);
+    cfg.service(create_post)
+        .service(list_posts)
+        .service(get_post)
+        .service(replace_post);
 }
 
 page_type!(PostPage, Post, "A page of posts, newest first.");
@@ -54,8 +57,14 @@ async fn create_post(
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&user)?;
     input.validate()?;
-    let post = state.write(move |conn| Ok(posts::insert(conn, &input)?)).await?;
-    Ok(created(format!("/api/v1/posts/{}", post.id), post.meta.version, &post))
+    let post = state
+        .write(move |conn| Ok(posts::insert(conn, &input)?))
+        .await?;
+    Ok(created(
+        format!("/api/v1/posts/{}", post.id),
+        post.meta.version,
+        &post,
+    ))
 }
 
 /// List posts: all of them for administrators, their own for social workers and coordinators.
@@ -73,12 +82,17 @@ async fn list_posts(
     let only = if user.is_admin() {
         None
     } else if user.readable_case_posts().is_empty() {
-        return Err(ApiError::Forbidden(format!("the role {} does not read posts", user.role)));
+        return Err(ApiError::Forbidden(format!(
+            "the role {} does not read posts",
+            user.role
+        )));
     } else {
         Some(user.readable_case_posts().to_vec())
     };
     let page = page_request(params.limit, params.cursor);
-    let found = state.read(move |conn| Ok(posts::list(conn, only.as_deref(), &page)?)).await?;
+    let found = state
+        .read(move |conn| Ok(posts::list(conn, only.as_deref(), &page)?))
+        .await?;
     Ok(web::Json(found.into()))
 }
 
@@ -131,6 +145,8 @@ async fn replace_post(
     require_admin(&user)?;
     input.validate()?;
     let id = id.into_inner();
-    let post = state.write(move |conn| Ok(posts::replace(conn, id, version, &input)?)).await?;
+    let post = state
+        .write(move |conn| Ok(posts::replace(conn, id, version, &input)?))
+        .await?;
     Ok(versioned(post.meta.version, &post))
 }

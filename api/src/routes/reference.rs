@@ -2,8 +2,9 @@
 
 use actix_web::{HttpResponse, get, web};
 use relais_domain::reference::{
-    ClosingReason, CodeList, Convention, InterventionKind, InterventionMode, KnownToSocialServices, Origin, PostKind,
-    ProblemCategory, ReferenceEntry, ReferringService, Role, SituationStatus, Sex, Standing, UnitKind, entries,
+    ClosingReason, CodeList, Convention, InterventionKind, InterventionMode, KnownToSocialServices,
+    Origin, PostKind, ProblemCategory, ReferenceEntry, ReferringService, Role, Sex,
+    SituationStatus, Standing, UnitKind, entries,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -17,7 +18,7 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
 }
 
 pub fn configure_root(cfg: &mut ServiceConfig) {
-    cfg.service(health);
+    cfg.service(get_health);
 }
 
 /// Every reference list, by name: codes with their French labels.
@@ -79,7 +80,7 @@ pub struct Health {
     )
 )]
 #[get("/health")]
-async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn get_health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let db = state.db.clone();
     web::block(move || db.ping())
         .await

@@ -5,11 +5,15 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::NaiveDate;
 use relais_domain::beneficiary::{Beneficiary, BeneficiaryInput};
 use relais_domain::ids::{BeneficiaryId, PostId, SituationId};
-use relais_domain::reference::{Origin, ProblemCategory, ReferringService, SituationStatus, Standing};
+use relais_domain::reference::{
+    Origin, ProblemCategory, ReferringService, SituationStatus, Standing,
+};
 use relais_domain::situation::{Situation, SituationDetails, SituationPatch};
 use relais_domain::validation::Validation;
 use relais_persistence::situations::SituationFilter;
-use relais_persistence::{DbConnection, StoreError, beneficiaries, interventions, posts, situations};
+use relais_persistence::{
+    DbConnection, StoreError, beneficiaries, interventions, posts, situations,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -17,7 +21,8 @@ use validator::Validate;
 
 use super::beneficiaries::scoped_posts;
 use super::common::{
-    created, cursor_is_id, page_request, page_type, require_case_reader, require_case_writer, today, versioned,
+    created, cursor_is_id, page_request, page_type, require_case_reader, require_case_writer,
+    today, versioned,
 };
 use crate::auth::CurrentUser;
 use crate::extract::{IfMatch, Json, Query};
@@ -31,7 +36,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(update_situation);
 }
 
-page_type!(SituationPage, Situation, "A page of situations, newest first.");
+page_type!(
+    SituationPage,
+    Situation,
+    "A page of situations, newest first."
+);
 
 /// A situation to open, with the person: either a new one (`beneficiary`) or one already
 /// recorded at the same post (`beneficiary_id`).
@@ -117,7 +126,11 @@ pub struct SituationListParams {
 }
 
 /// The situation if the caller may read it; 404 otherwise, so that existence does not leak.
-pub fn readable_situation(conn: &mut DbConnection, user: &CurrentUser, id: SituationId) -> Result<Situation, ApiError> {
+pub fn readable_situation(
+    conn: &mut DbConnection,
+    user: &CurrentUser,
+    id: SituationId,
+) -> Result<Situation, ApiError> {
     match situations::get(conn, id) {
         Ok(situation) if user.can_read_cases(situation.post_id) => Ok(situation),
         Ok(_) | Err(StoreError::NotFound) => Err(ApiError::NotFound("no such situation".into())),
@@ -126,12 +139,19 @@ pub fn readable_situation(conn: &mut DbConnection, user: &CurrentUser, id: Situa
 }
 
 /// The situation if the caller may change it (a social worker of its post).
-pub fn writable_situation(conn: &mut DbConnection, user: &CurrentUser, id: SituationId) -> Result<Situation, ApiError> {
+pub fn writable_situation(
+    conn: &mut DbConnection,
+    user: &CurrentUser,
+    id: SituationId,
+) -> Result<Situation, ApiError> {
     require_case_writer(user)?;
     readable_situation(conn, user, id)
 }
 
-fn open_situation(conn: &mut DbConnection, new: &NewSituation) -> Result<SituationWithPerson, ApiError> {
+fn open_situation(
+    conn: &mut DbConnection,
+    new: &NewSituation,
+) -> Result<SituationWithPerson, ApiError> {
     if let Err(StoreError::NotFound) = posts::get(conn, new.post_id) {
         return Err(ApiError::invalid("post_id", "unknown_post", "no such post"));
     }
@@ -149,7 +169,11 @@ fn open_situation(conn: &mut DbConnection, new: &NewSituation) -> Result<Situati
         },
         (None, Some(identity)) => beneficiaries::insert(conn, new.post_id, identity)?,
         (None, None) => {
-            return Err(ApiError::invalid("beneficiary", "required", "give beneficiary or beneficiary_id"));
+            return Err(ApiError::invalid(
+                "beneficiary",
+                "required",
+                "give beneficiary or beneficiary_id",
+            ));
         }
     };
     let situation = situations::insert(conn, new.post_id, person.id, &new.details())?;
@@ -186,7 +210,11 @@ async fn create_situation(
         "exactly_one",
         "give either beneficiary (a new person) or beneficiary_id (a person of this post), not both",
     );
-    let birth = new.beneficiary.as_ref().map(|b| b.birth()).unwrap_or_default();
+    let birth = new
+        .beneficiary
+        .as_ref()
+        .map(|b| b.birth())
+        .unwrap_or_default();
     if let Some(identity) = &new.beneficiary {
         v.nest("beneficiary", identity.validate(today));
     }
@@ -234,7 +262,9 @@ async fn list_situations(
         opened_to: params.opened_to,
     };
     let page = page_request(params.limit, params.cursor);
-    let found = state.read(move |conn| Ok(situations::list(conn, &filter, &page)?)).await?;
+    let found = state
+        .read(move |conn| Ok(situations::list(conn, &filter, &page)?))
+        .await?;
     Ok(web::Json(found.into()))
 }
 
@@ -259,7 +289,10 @@ async fn get_situation(
         .read(move |conn| {
             let situation = readable_situation(conn, &user, id)?;
             let beneficiary = beneficiaries::get(conn, situation.beneficiary_id)?;
-            Ok(SituationWithPerson { situation, beneficiary })
+            Ok(SituationWithPerson {
+                situation,
+                beneficiary,
+            })
         })
         .await?;
     Ok(versioned(found.situation.meta.version, &found))
@@ -299,16 +332,18 @@ async fn update_situation(
                     current: current.meta.version,
                 });
             }
-            let birth = beneficiaries::get(conn, current.beneficiary_id)?.identity.birth();
+            let birth = beneficiaries::get(conn, current.beneficiary_id)?
+                .identity
+                .birth();
             let next = current.patched(&patch, today, birth)?;
-            if let Some(first) = interventions::earliest(conn, id)? {
-                if next.details.opened_on > first {
-                    return Err(ApiError::invalid(
-                        "opened_on",
-                        "after_intervention",
-                        format!("the situation has an intervention on {first}, before this day"),
-                    ));
-                }
+            if let Some(first) = interventions::earliest(conn, id)?
+                && next.details.opened_on > first
+            {
+                return Err(ApiError::invalid(
+                    "opened_on",
+                    "after_intervention",
+                    format!("the situation has an intervention on {first}, before this day"),
+                ));
             }
             Ok(situations::replace(conn, &next, version)?)
         })

@@ -16,7 +16,10 @@ use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(create_unit).service(list_units).service(get_unit).service(replace_unit);
+    cfg.service(create_unit)
+        .service(list_units)
+        .service(get_unit)
+        .service(replace_unit);
 }
 
 page_type!(UnitPage, Unit, "A page of units, newest first.");
@@ -55,8 +58,14 @@ async fn create_unit(
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&user)?;
     input.validate()?;
-    let unit = state.write(move |conn| Ok(units::insert(conn, &input)?)).await?;
-    Ok(created(format!("/api/v1/units/{}", unit.id), unit.meta.version, &unit))
+    let unit = state
+        .write(move |conn| Ok(units::insert(conn, &input)?))
+        .await?;
+    Ok(created(
+        format!("/api/v1/units/{}", unit.id),
+        unit.meta.version,
+        &unit,
+    ))
 }
 
 /// List units.
@@ -74,7 +83,9 @@ async fn list_units(
     require_admin(&user)?;
     let page = page_request(params.limit, params.cursor);
     let post = params.post_id;
-    let found = state.read(move |conn| Ok(units::list(conn, post, &page)?)).await?;
+    let found = state
+        .read(move |conn| Ok(units::list(conn, post, &page)?))
+        .await?;
     Ok(web::Json(found.into()))
 }
 
@@ -125,6 +136,8 @@ async fn replace_unit(
     require_admin(&user)?;
     input.validate()?;
     let id = id.into_inner();
-    let unit = state.write(move |conn| Ok(units::replace(conn, id, version, &input)?)).await?;
+    let unit = state
+        .write(move |conn| Ok(units::replace(conn, id, version, &input)?))
+        .await?;
     Ok(versioned(unit.meta.version, &unit))
 }

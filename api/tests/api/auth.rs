@@ -7,7 +7,12 @@ use serde_json::json;
 use crate::support::{TEST_SECRET, TestApp};
 
 fn sign(claims: serde_json::Value, secret: &str) -> String {
-    encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
 }
 
 fn claims(exp_offset: i64, aud: &str) -> serde_json::Value {
@@ -28,14 +33,24 @@ fn expired_badly_signed_and_foreign_tokens_are_refused() {
     let app = TestApp::spawn();
     let cases = [
         (sign(claims(-3600, "relais"), TEST_SECRET), "expired"),
-        (sign(claims(3600, "relais"), "another-secret-another-secret-another"), "signature"),
+        (
+            sign(
+                claims(3600, "relais"),
+                "another-secret-another-secret-another",
+            ),
+            "signature",
+        ),
         (sign(claims(3600, "somebody-else"), TEST_SECRET), "audience"),
         ("not-a-jwt".to_owned(), "malformed"),
     ];
     for (token, reason) in cases {
         let answer = app.get("/api/v1/posts", &token);
         answer.assert_problem(401);
-        assert!(answer.body["detail"].as_str().unwrap().contains(reason), "{reason}: {}", answer.body);
+        assert!(
+            answer.body["detail"].as_str().unwrap().contains(reason),
+            "{reason}: {}",
+            answer.body
+        );
     }
 }
 

@@ -18,7 +18,13 @@ fn interventions_are_recorded_and_listed_in_order() {
         assert_eq!(answer.body["recorded_by"], "test-social_worker");
     }
     let list = app.get(&path, &sw);
-    let days: Vec<&str> = list.body.as_array().unwrap().iter().map(|i| i["occurred_on"].as_str().unwrap()).collect();
+    let days: Vec<&str> = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["occurred_on"].as_str().unwrap())
+        .collect();
     assert_eq!(days, ["2026-03-14", "2026-03-20"]);
     let coordinator = app.token(Role::Coordinator, &[&post]);
     assert_eq!(app.get(&path, &coordinator).body, list.body);
@@ -42,7 +48,12 @@ fn an_intervention_outside_the_situation_life_is_refused() {
     // Once an intervention exists, the situation cannot be moved after it.
     let recorded = app.post(&path, &sw, json!({"occurred_on": "2026-03-15", "mode": "phone", "kind": "other", "duration_minutes": 10}));
     assert_eq!(recorded.status, 201);
-    let moved = app.patch(&format!("/api/v1/situations/{}", situation.id()), &sw, Some("\"1\""), json!({"opened_on": "2026-03-16"}));
+    let moved = app.patch(
+        &format!("/api/v1/situations/{}", situation.id()),
+        &sw,
+        Some("\"1\""),
+        json!({"opened_on": "2026-03-16"}),
+    );
     moved.assert_problem(422);
     assert_eq!(moved.fields(), ["opened_on"]);
 }

@@ -10,7 +10,10 @@ fn an_administrator_creates_a_post_with_location_and_etag() {
     let app = TestApp::spawn();
     let answer = app.post("/api/v1/posts", &app.admin(), post_body("ISCG Privas"));
     assert_eq!(answer.status, 201);
-    assert_eq!(answer.location, Some(format!("/api/v1/posts/{}", answer.id())));
+    assert_eq!(
+        answer.location,
+        Some(format!("/api/v1/posts/{}", answer.id()))
+    );
     assert_eq!(answer.etag.as_deref(), Some("\"1\""));
     assert_eq!(answer.body["department_code"], "07");
     let read = app.get(answer.location.as_deref().unwrap(), &app.admin());
@@ -30,7 +33,10 @@ fn invalid_posts_name_every_field_and_write_nothing() {
     let unknown_code = app.post("/api/v1/posts", &app.admin(), json!({"name": "P", "kind": "navy", "department_code": "07", "employer": "E", "convention": "state"}));
     unknown_code.assert_problem(422);
     assert_eq!(unknown_code.fields(), ["kind"]);
-    assert_eq!(app.get("/api/v1/posts", &app.admin()).body["items"], json!([]));
+    assert_eq!(
+        app.get("/api/v1/posts", &app.admin()).body["items"],
+        json!([])
+    );
 }
 
 #[test]
@@ -38,7 +44,8 @@ fn only_administrators_create_posts() {
     let app = TestApp::spawn();
     let post = app.create_post("A");
     let social_worker = app.token(Role::SocialWorker, &[&post]);
-    app.post("/api/v1/posts", &social_worker, post_body("B")).assert_problem(403);
+    app.post("/api/v1/posts", &social_worker, post_body("B"))
+        .assert_problem(403);
 }
 
 #[test]
@@ -47,11 +54,22 @@ fn staff_read_only_their_own_posts() {
     let (mine, other) = (app.create_post("Mine"), app.create_post("Other"));
     let social_worker = app.token(Role::SocialWorker, &[&mine]);
     let list = app.get("/api/v1/posts", &social_worker);
-    let ids: Vec<_> = list.body["items"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    let ids: Vec<_> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, [mine.as_str()]);
-    assert_eq!(app.get(&format!("/api/v1/posts/{mine}"), &social_worker).status, 200);
-    app.get(&format!("/api/v1/posts/{other}"), &social_worker).assert_problem(404);
-    app.get("/api/v1/posts", &app.token(Role::Officer, &[])).assert_problem(403);
+    assert_eq!(
+        app.get(&format!("/api/v1/posts/{mine}"), &social_worker)
+            .status,
+        200
+    );
+    app.get(&format!("/api/v1/posts/{other}"), &social_worker)
+        .assert_problem(404);
+    app.get("/api/v1/posts", &app.token(Role::Officer, &[]))
+        .assert_problem(403);
 }
 
 #[test]
@@ -59,7 +77,8 @@ fn replacing_a_post_needs_the_current_version() {
     let app = TestApp::spawn();
     let post = app.create_post("Before");
     let path = format!("/api/v1/posts/{post}");
-    app.put(&path, &app.admin(), None, post_body("After")).assert_problem(428);
+    app.put(&path, &app.admin(), None, post_body("After"))
+        .assert_problem(428);
     let replaced = app.put(&path, &app.admin(), Some("\"1\""), post_body("After"));
     assert_eq!(replaced.status, 200, "{:#}", replaced.body);
     assert_eq!(replaced.etag.as_deref(), Some("\"2\""));
@@ -67,7 +86,8 @@ fn replacing_a_post_needs_the_current_version() {
     let stale = app.put(&path, &app.admin(), Some("\"1\""), post_body("Lost update"));
     stale.assert_problem(412);
     assert_eq!(app.get(&path, &app.admin()).body["name"], "After");
-    app.put(&path, &app.admin(), Some("one"), post_body("x")).assert_problem(400);
+    app.put(&path, &app.admin(), Some("one"), post_body("x"))
+        .assert_problem(400);
 }
 
 #[test]
@@ -76,12 +96,28 @@ fn posts_page_with_a_cursor() {
     let created: Vec<String> = (0..5).map(|i| app.create_post(&format!("P{i}"))).collect();
     let first = app.get("/api/v1/posts?limit=2", &app.admin());
     let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
-    let second = app.get(&format!("/api/v1/posts?limit=2&cursor={cursor}"), &app.admin());
-    let third = app.get(&format!("/api/v1/posts?limit=2&cursor={}", second.body["next_cursor"].as_str().unwrap()), &app.admin());
+    let second = app.get(
+        &format!("/api/v1/posts?limit=2&cursor={cursor}"),
+        &app.admin(),
+    );
+    let third = app.get(
+        &format!(
+            "/api/v1/posts?limit=2&cursor={}",
+            second.body["next_cursor"].as_str().unwrap()
+        ),
+        &app.admin(),
+    );
     assert!(third.body["next_cursor"].is_null());
     let seen: Vec<String> = [first, second, third]
         .iter()
-        .flat_map(|page| page.body["items"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>())
+        .flat_map(|page| {
+            page.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        })
         .collect();
     let newest_first: Vec<String> = created.into_iter().rev().collect();
     assert_eq!(seen, newest_first);

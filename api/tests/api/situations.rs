@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 use crate::support::{TestApp, situation_body};
 
 fn count(app: &TestApp, token: &str) -> usize {
-    app.get("/api/v1/situations?limit=200", token).body["items"].as_array().unwrap().len()
+    app.get("/api/v1/situations?limit=200", token).body["items"]
+        .as_array()
+        .unwrap()
+        .len()
 }
 
 fn with(mut body: Value, pointer: &str, value: Value) -> Value {
@@ -21,12 +24,21 @@ fn the_issue_example_opens_a_situation_with_its_person() {
     let post = app.create_post("Privas");
     let sw = app.token(Role::SocialWorker, &[&post]);
     let answer = app.create_situation(&sw, &post);
-    assert_eq!(answer.location, Some(format!("/api/v1/situations/{}", answer.id())));
+    assert_eq!(
+        answer.location,
+        Some(format!("/api/v1/situations/{}", answer.id()))
+    );
     assert_eq!(answer.etag.as_deref(), Some("\"1\""));
     assert_eq!(answer.body["status"], "open");
-    assert_eq!(answer.body["problems"], json!(["conjugal_violence", "housing"]));
+    assert_eq!(
+        answer.body["problems"],
+        json!(["conjugal_violence", "housing"])
+    );
     assert_eq!(answer.body["beneficiary"]["last_name"], "Martin");
-    assert_eq!(answer.body["beneficiary_id"], answer.body["beneficiary"]["id"]);
+    assert_eq!(
+        answer.body["beneficiary_id"],
+        answer.body["beneficiary"]["id"]
+    );
     let read = app.get(answer.location.as_deref().unwrap(), &sw);
     assert_eq!(read.body, answer.body);
 }
@@ -45,7 +57,11 @@ fn a_second_situation_can_name_a_known_person_of_the_same_post_only() {
     let second = app.post("/api/v1/situations", &sw, again.clone());
     assert_eq!(second.status, 201, "{:#}", second.body);
     assert_eq!(second.body["beneficiary_id"], person);
-    let elsewhere = app.post("/api/v1/situations", &sw, with(again, "/post_id", json!(other)));
+    let elsewhere = app.post(
+        "/api/v1/situations",
+        &sw,
+        with(again, "/post_id", json!(other)),
+    );
     elsewhere.assert_problem(422);
     assert_eq!(elsewhere.fields(), ["beneficiary_id"]);
     let both = with(situation_body(&post), "/opened_on", json!("2026-03-15"));
@@ -65,45 +81,122 @@ fn bad_input_is_refused_with_the_field_at_fault_and_writes_nothing() {
     let mut body = body;
     body["beneficiary"]["birth_date"] = Value::Null;
     let cases: Vec<(Value, u16, Vec<&str>)> = vec![
-        (with(body.clone(), "/problems/1", json!("alien_abduction")), 422, vec!["problems[1]"]),
-        (with(body.clone(), "/penal", json!("yes")), 422, vec!["penal"]),
-        (with(body.clone(), "/beneficiary/birth_year", json!("1987")), 422, vec!["beneficiary.birth_year"]),
-        (with(body.clone(), "/principal_problem", json!("addiction")), 422, vec!["principal_problem"]),
-        (with(body.clone(), "/opened_on", json!("2999-01-01")), 422, vec!["opened_on"]),
-        (with(body.clone(), "/opened_on", json!("14/03/2026")), 422, vec!["opened_on"]),
-        (with(with(body.clone(), "/beneficiary/birth_year", json!(2026)), "/beneficiary/birth_date", json!("2026-03-15")), 422, vec!["opened_on"]),
-        (with(body.clone(), "/beneficiary/commune_code", json!("7010")), 422, vec!["beneficiary.commune_code"]),
-        (with(body.clone(), "/origin", json!("outside_service")), 422, vec!["referring_service"]),
-        ({
-            let mut b = body.clone();
-            b["colour"] = json!("blue");
-            b
-        }, 422, vec!["colour"]),
-        ({
-            let mut b = body.clone();
-            b["beneficiary"]["nickname"] = json!("Cam");
-            b
-        }, 422, vec!["beneficiary.nickname"]),
-        ({
-            let mut b = body.clone();
-            b.as_object_mut().unwrap().remove("standing");
-            b
-        }, 422, vec!["standing"]),
+        (
+            with(body.clone(), "/problems/1", json!("alien_abduction")),
+            422,
+            vec!["problems[1]"],
+        ),
+        (
+            with(body.clone(), "/penal", json!("yes")),
+            422,
+            vec!["penal"],
+        ),
+        (
+            with(body.clone(), "/beneficiary/birth_year", json!("1987")),
+            422,
+            vec!["beneficiary.birth_year"],
+        ),
+        (
+            with(body.clone(), "/principal_problem", json!("addiction")),
+            422,
+            vec!["principal_problem"],
+        ),
+        (
+            with(body.clone(), "/opened_on", json!("2999-01-01")),
+            422,
+            vec!["opened_on"],
+        ),
+        (
+            with(body.clone(), "/opened_on", json!("14/03/2026")),
+            422,
+            vec!["opened_on"],
+        ),
+        (
+            with(
+                with(body.clone(), "/beneficiary/birth_year", json!(2026)),
+                "/beneficiary/birth_date",
+                json!("2026-03-15"),
+            ),
+            422,
+            vec!["opened_on"],
+        ),
+        (
+            with(body.clone(), "/beneficiary/commune_code", json!("7010")),
+            422,
+            vec!["beneficiary.commune_code"],
+        ),
+        (
+            with(body.clone(), "/origin", json!("outside_service")),
+            422,
+            vec!["referring_service"],
+        ),
+        (
+            {
+                let mut b = body.clone();
+                b["colour"] = json!("blue");
+                b
+            },
+            422,
+            vec!["colour"],
+        ),
+        (
+            {
+                let mut b = body.clone();
+                b["beneficiary"]["nickname"] = json!("Cam");
+                b
+            },
+            422,
+            vec!["beneficiary.nickname"],
+        ),
+        (
+            {
+                let mut b = body.clone();
+                b.as_object_mut().unwrap().remove("standing");
+                b
+            },
+            422,
+            vec!["standing"],
+        ),
     ];
     for (bad, status, fields) in cases {
         let answer = app.post("/api/v1/situations", &sw, bad.clone());
         answer.assert_problem(status);
         assert_eq!(answer.fields(), fields, "{bad}");
     }
-    let malformed = app.send_raw("POST", "/api/v1/situations", &sw, "application/json", b"{\"post_id\": ");
+    let malformed = app.send_raw(
+        "POST",
+        "/api/v1/situations",
+        &sw,
+        "application/json",
+        b"{\"post_id\": ",
+    );
     malformed.assert_problem(400);
-    let not_json = app.send_raw("POST", "/api/v1/situations", &sw, "text/plain", body.to_string().as_bytes());
+    let not_json = app.send_raw(
+        "POST",
+        "/api/v1/situations",
+        &sw,
+        "text/plain",
+        body.to_string().as_bytes(),
+    );
     not_json.assert_problem(415);
-    let huge = with(body.clone(), "/beneficiary/first_name", json!("x".repeat(200 * 1024)));
-    let oversized = app.send_raw("POST", "/api/v1/situations", &sw, "application/json", huge.to_string().as_bytes());
+    let huge = with(
+        body.clone(),
+        "/beneficiary/first_name",
+        json!("x".repeat(200 * 1024)),
+    );
+    let oversized = app.send_raw(
+        "POST",
+        "/api/v1/situations",
+        &sw,
+        "application/json",
+        huge.to_string().as_bytes(),
+    );
     oversized.assert_problem(413);
     assert_eq!(count(&app, &sw), 0);
-    assert_eq!(app.get("/api/v1/beneficiaries", &sw).body["items"], json!([]));
+    assert_eq!(
+        app.get("/api/v1/beneficiaries", &sw).body["items"],
+        json!([])
+    );
 }
 
 #[test]
@@ -112,24 +205,30 @@ fn scope_decides_who_writes_and_reads() {
     let (mine, theirs) = (app.create_post("Mine"), app.create_post("Theirs"));
     let me = app.token(Role::SocialWorker, &[&mine]);
     let them = app.token(Role::SocialWorker, &[&theirs]);
-    app.post("/api/v1/situations", &me, situation_body(&theirs)).assert_problem(403);
+    app.post("/api/v1/situations", &me, situation_body(&theirs))
+        .assert_problem(403);
     let theirs_situation = app.create_situation(&them, &theirs);
     let path = format!("/api/v1/situations/{}", theirs_situation.id());
     app.get(&path, &me).assert_problem(404);
-    app.patch(&path, &me, Some("\"1\""), json!({"penal": false})).assert_problem(404);
-    app.get(&format!("/api/v1/situations?post_id={theirs}"), &me).assert_problem(403);
+    app.patch(&path, &me, Some("\"1\""), json!({"penal": false}))
+        .assert_problem(404);
+    app.get(&format!("/api/v1/situations?post_id={theirs}"), &me)
+        .assert_problem(403);
     assert_eq!(count(&app, &me), 0);
     for role in [Role::Admin, Role::Officer, Role::Partner, Role::Statistics] {
         let token = app.token(role, &[&theirs]);
         app.get(&path, &token).assert_problem(403);
         app.get("/api/v1/situations", &token).assert_problem(403);
-        app.post("/api/v1/situations", &token, situation_body(&theirs)).assert_problem(403);
+        app.post("/api/v1/situations", &token, situation_body(&theirs))
+            .assert_problem(403);
     }
     let coordinator = app.token(Role::Coordinator, &[&mine, &theirs]);
     assert_eq!(app.get(&path, &coordinator).status, 200);
     assert_eq!(count(&app, &coordinator), 1);
-    app.patch(&path, &coordinator, Some("\"1\""), json!({"penal": false})).assert_problem(403);
-    app.post("/api/v1/situations", &coordinator, situation_body(&mine)).assert_problem(403);
+    app.patch(&path, &coordinator, Some("\"1\""), json!({"penal": false}))
+        .assert_problem(403);
+    app.post("/api/v1/situations", &coordinator, situation_body(&mine))
+        .assert_problem(403);
 }
 
 #[test]
@@ -139,9 +238,30 @@ fn lists_filter_by_post_period_status_problem_origin_and_standing() {
     let sw = app.token(Role::SocialWorker, &[&a, &b]);
     let base = situation_body(&a);
     let specs = [
-        (&a, "2026-01-10", "police", "victim", json!(["conjugal_violence"]), "conjugal_violence"),
-        (&a, "2026-02-10", "gendarmerie", "author", json!(["mental_health", "addiction"]), "addiction"),
-        (&b, "2026-03-10", "spontaneous", "victim", json!(["precarity", "housing"]), "housing"),
+        (
+            &a,
+            "2026-01-10",
+            "police",
+            "victim",
+            json!(["conjugal_violence"]),
+            "conjugal_violence",
+        ),
+        (
+            &a,
+            "2026-02-10",
+            "gendarmerie",
+            "author",
+            json!(["mental_health", "addiction"]),
+            "addiction",
+        ),
+        (
+            &b,
+            "2026-03-10",
+            "spontaneous",
+            "victim",
+            json!(["precarity", "housing"]),
+            "housing",
+        ),
     ];
     let mut ids = vec![];
     for (post, day, origin, standing, problems, principal) in specs {
@@ -155,12 +275,22 @@ fn lists_filter_by_post_period_status_problem_origin_and_standing() {
         assert_eq!(answer.status, 201, "{:#}", answer.body);
         ids.push(answer.id());
     }
-    let closed = app.patch(&format!("/api/v1/situations/{}", ids[0]), &sw, Some("\"1\""), json!({"status": "closed", "closing_reason": "needs_met"}));
+    let closed = app.patch(
+        &format!("/api/v1/situations/{}", ids[0]),
+        &sw,
+        Some("\"1\""),
+        json!({"status": "closed", "closing_reason": "needs_met"}),
+    );
     assert_eq!(closed.status, 200, "{:#}", closed.body);
     let found = |query: &str| -> Vec<String> {
         let answer = app.get(&format!("/api/v1/situations?{query}"), &sw);
         assert_eq!(answer.status, 200, "{query}: {:#}", answer.body);
-        let mut got: Vec<String> = answer.body["items"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
+        let mut got: Vec<String> = answer.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect();
         got.sort();
         got
     };
@@ -176,7 +306,10 @@ fn lists_filter_by_post_period_status_problem_origin_and_standing() {
     assert_eq!(found("problem=housing"), sorted(&[2]));
     assert_eq!(found("origin=gendarmerie"), sorted(&[1]));
     assert_eq!(found("standing=victim"), sorted(&[0, 2]));
-    assert_eq!(found("opened_from=2026-02-01&opened_to=2026-02-28"), sorted(&[1]));
+    assert_eq!(
+        found("opened_from=2026-02-01&opened_to=2026-02-28"),
+        sorted(&[1])
+    );
     assert_eq!(found("opened_from=2026-02-10"), sorted(&[1, 2]));
     assert_eq!(found(&format!("standing=victim&post_id={b}")), sorted(&[2]));
     let bad = app.get("/api/v1/situations?problem=unicorns", &sw);
@@ -194,11 +327,22 @@ fn lists_never_carry_the_evaluation() {
     let sw = app.token(Role::SocialWorker, &[&post]);
     let situation = app.create_situation(&sw, &post);
     let secret = "Révélations confidentielles sur la situation";
-    let written = app.put(&format!("/api/v1/situations/{}/evaluation", situation.id()), &sw, None, json!({"text": secret}));
+    let written = app.put(
+        &format!("/api/v1/situations/{}/evaluation", situation.id()),
+        &sw,
+        None,
+        json!({"text": secret}),
+    );
     assert_eq!(written.status, 201, "{:#}", written.body);
-    for path in ["/api/v1/situations".to_owned(), format!("/api/v1/situations/{}", situation.id())] {
+    for path in [
+        "/api/v1/situations".to_owned(),
+        format!("/api/v1/situations/{}", situation.id()),
+    ] {
         let answer = app.get(&path, &sw);
-        assert!(!answer.body.to_string().contains("confidentielles"), "{path}");
+        assert!(
+            !answer.body.to_string().contains("confidentielles"),
+            "{path}"
+        );
     }
 }
 
@@ -209,12 +353,19 @@ fn updates_need_the_current_version_and_follow_the_status_rules() {
     let sw = app.token(Role::SocialWorker, &[&post]);
     let situation = app.create_situation(&sw, &post);
     let path = format!("/api/v1/situations/{}", situation.id());
-    app.patch(&path, &sw, None, json!({"penal": false})).assert_problem(428);
-    let changed = app.patch(&path, &sw, Some("\"1\""), json!({"penal": false, "problems": ["housing"], "principal_problem": "housing"}));
+    app.patch(&path, &sw, None, json!({"penal": false}))
+        .assert_problem(428);
+    let changed = app.patch(
+        &path,
+        &sw,
+        Some("\"1\""),
+        json!({"penal": false, "problems": ["housing"], "principal_problem": "housing"}),
+    );
     assert_eq!(changed.status, 200, "{:#}", changed.body);
     assert_eq!(changed.etag.as_deref(), Some("\"2\""));
     assert_eq!(changed.body["problems"], json!(["housing"]));
-    app.patch(&path, &sw, Some("\"1\""), json!({"penal": true})).assert_problem(412);
+    app.patch(&path, &sw, Some("\"1\""), json!({"penal": true}))
+        .assert_problem(412);
 
     let no_reason = app.patch(&path, &sw, Some("\"2\""), json!({"status": "closed"}));
     no_reason.assert_problem(422);
@@ -224,7 +375,12 @@ fn updates_need_the_current_version_and_follow_the_status_rules() {
     let back = app.patch(&path, &sw, Some("\"3\""), json!({"status": "open"}));
     back.assert_problem(422);
     assert_eq!(back.fields(), ["status"]);
-    let closed = app.patch(&path, &sw, Some("\"3\""), json!({"status": "closed", "closing_reason": "handed_off"}));
+    let closed = app.patch(
+        &path,
+        &sw,
+        Some("\"3\""),
+        json!({"status": "closed", "closing_reason": "handed_off"}),
+    );
     assert_eq!(closed.body["closing_reason"], "handed_off");
     let read = app.get(&path, &sw);
     assert_eq!(read.body["status"], "closed");
@@ -254,17 +410,27 @@ fn a_person_is_rectified_with_if_match() {
     let post = app.create_post("A");
     let sw = app.token(Role::SocialWorker, &[&post]);
     let situation = app.create_situation(&sw, &post);
-    let path = format!("/api/v1/beneficiaries/{}", situation.body["beneficiary_id"].as_str().unwrap());
+    let path = format!(
+        "/api/v1/beneficiaries/{}",
+        situation.body["beneficiary_id"].as_str().unwrap()
+    );
     let identity = json!({"first_name": "Camille", "last_name": "Martin-Durand", "birth_date": "1987-05-02", "sex": "female"});
-    app.put(&path, &sw, None, identity.clone()).assert_problem(428);
+    app.put(&path, &sw, None, identity.clone())
+        .assert_problem(428);
     let rectified = app.put(&path, &sw, Some("\"1\""), identity);
     assert_eq!(rectified.status, 200, "{:#}", rectified.body);
     assert_eq!(rectified.body["last_name"], "Martin-Durand");
     assert_eq!(rectified.body["birth_year"], 1987);
     assert!(rectified.body["commune_code"].is_null());
-    let born_later = app.put(&path, &sw, Some("\"2\""), json!({"birth_date": "2026-04-01"}));
+    let born_later = app.put(
+        &path,
+        &sw,
+        Some("\"2\""),
+        json!({"birth_date": "2026-04-01"}),
+    );
     born_later.assert_problem(422);
     assert_eq!(born_later.fields(), ["birth_date"]);
     let other = app.create_post("B");
-    app.get(&path, &app.token(Role::SocialWorker, &[&other])).assert_problem(404);
+    app.get(&path, &app.token(Role::SocialWorker, &[&other]))
+        .assert_problem(404);
 }

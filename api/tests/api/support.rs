@@ -43,21 +43,37 @@ impl Answer {
     pub fn fields(&self) -> Vec<String> {
         self.body["errors"]
             .as_array()
-            .map(|errors| errors.iter().map(|e| e["field"].as_str().unwrap_or_default().to_owned()).collect())
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     pub fn id(&self) -> String {
-        self.body["id"].as_str().expect("an id in the answer").to_owned()
+        self.body["id"]
+            .as_str()
+            .expect("an id in the answer")
+            .to_owned()
     }
 
     /// Asserts a problem+json answer with `status`.
     #[track_caller]
     pub fn assert_problem(&self, status: u16) {
         assert_eq!(self.status, status, "{:#}", self.body);
-        assert_eq!(self.content_type, "application/problem+json", "{:#}", self.body);
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "{:#}",
+            self.body
+        );
         assert_eq!(self.body["status"], status);
-        assert!(self.body["type"].is_string() && self.body["title"].is_string() && self.body["detail"].is_string());
+        assert!(
+            self.body["type"].is_string()
+                && self.body["title"].is_string()
+                && self.body["detail"].is_string()
+        );
     }
 }
 
@@ -89,7 +105,9 @@ impl TestApp {
                     .expect("bind a free port");
                 let address = server.addrs()[0];
                 let server = server.run();
-                sender.send((address, server.handle())).expect("report the address");
+                sender
+                    .send((address, server.handle()))
+                    .expect("report the address");
                 server.await.expect("server ran");
             });
         });
@@ -107,7 +125,10 @@ impl TestApp {
         let principal = Principal {
             subject: format!("test-{role}"),
             role,
-            post_ids: posts.iter().map(|p| p.parse::<PostId>().expect("post id")).collect(),
+            post_ids: posts
+                .iter()
+                .map(|p| p.parse::<PostId>().expect("post id"))
+                .collect(),
             unit_id: (role == Role::Officer).then(UnitId::generate),
             partner_id: (role == Role::Partner).then(relais_domain::ids::PartnerId::generate),
         };
@@ -121,7 +142,14 @@ impl TestApp {
     }
 
     /// Sends a request; `body` is sent as JSON when given.
-    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>, headers: &[(&str, &str)]) -> Answer {
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let mut request = ureq::request(method, &format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.set("Authorization", &format!("Bearer {token}"));
@@ -142,7 +170,14 @@ impl TestApp {
     }
 
     /// Sends raw bytes with a content type, for malformed and oversized bodies.
-    pub fn send_raw(&self, method: &str, path: &str, token: &str, content_type: &str, body: &[u8]) -> Answer {
+    pub fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Answer {
         let request = ureq::request(method, &format!("{}{path}", self.base))
             .set("Authorization", &format!("Bearer {token}"))
             .set("Content-Type", content_type);

@@ -29,7 +29,12 @@ fn units_link_to_posts_and_list_by_post() {
         json!({"name": "Brigade de Privas", "kind": "gendarmerie_brigade", "department_code": "07", "post_ids": [b, a]}),
     );
     assert_eq!(moved.status, 200, "{:#}", moved.body);
-    let linked: Vec<&str> = moved.body["post_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let linked: Vec<&str> = moved.body["post_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert_eq!(linked.len(), 2);
 }
 
@@ -43,7 +48,10 @@ fn a_unit_cannot_link_to_an_unknown_post() {
     );
     answer.assert_problem(422);
     assert_eq!(answer.fields(), ["post_ids"]);
-    assert_eq!(app.get("/api/v1/units", &app.admin()).body["items"], json!([]));
+    assert_eq!(
+        app.get("/api/v1/units", &app.admin()).body["items"],
+        json!([])
+    );
 }
 
 #[test]
@@ -52,6 +60,10 @@ fn only_administrators_manage_units() {
     let post = app.create_post("A");
     let social_worker = app.token(Role::SocialWorker, &[&post]);
     app.get("/api/v1/units", &social_worker).assert_problem(403);
-    app.post("/api/v1/units", &social_worker, json!({"name": "U", "kind": "commissariat", "department_code": "07"}))
-        .assert_problem(403);
+    app.post(
+        "/api/v1/units",
+        &social_worker,
+        json!({"name": "U", "kind": "commissariat", "department_code": "07"}),
+    )
+    .assert_problem(403);
 }
