@@ -1,14 +1,13 @@
-//! Interventions and the confidential evaluation of a situation.
+//! Interventions: the dated acts of a situation.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use relais_domain::ids::{InterventionId, SituationId};
-use relais_domain::intervention::{Evaluation, EvaluationInput, Intervention, InterventionInput};
+use relais_domain::intervention::{Intervention, InterventionInput};
 use relais_domain::reference::CodeList;
 
 use crate::convert::{meta, now, parse};
-use crate::error::stale_or_missing;
-use crate::schema::{evaluations, interventions};
+use crate::schema::interventions;
 use crate::{DbConnection, StoreError};
 
 #[derive(Queryable, Selectable)]
@@ -100,95 +99,4 @@ pub fn earliest(
         .filter(interventions::situation_id.eq(situation.to_string()))
         .select(diesel::dsl::min(interventions::occurred_on))
         .first::<Option<chrono::NaiveDate>>(conn)?)
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = evaluations)]
-struct EvaluationRow {
-    situation_id: String,
-    text: String,
-    written_by: String,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    version: i64,
-}
-
-impl TryFrom<EvaluationRow> for Evaluation {
-    type Error = StoreError;
-    fn try_from(row: EvaluationRow) -> Result<Self, StoreError> {
-        Ok(Evaluation {
-            situation_id: parse("evaluations.situation_id", &row.situation_id)?,
-            text: row.text,
-            written_by: row.written_by,
-            meta: meta(row.created_at, row.updated_at, row.version),
-        })
-    }
-}
-
-/// The evaluation of a situation, if one was written.
-pub fn evaluation(
-    conn: &mut DbConnection,
-    situation: SituationId,
-) -> Result<Option<Evaluation>, StoreError> {
-    evaluations::table
-        .find(situation.to_string())
-        .select(EvaluationRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(Evaluation::try_from)
-        .transpose()
-}
-
-/// Writes the evaluation: the first time freely, afterwards only over the version the writer read.
-pub fn put_evaluation(
-    conn: &mut DbConnection,
-    situation: SituationId,
-    input: &EvaluationInput,
-    written_by: &str,
-    expected_version: Option<i64>,
-) -> Result<(Evaluation, bool), StoreError> {
-    let key = situation.to_string();
-    let at = now();
-    let current: Option<i64> = evaluations::table
-        .find(&key)
-        .select(evaluations::version)
-        .first(conn)
-        .optional()?;
-    let created = match (current, expected_version) {
-        (None, None) => {
-            diesel::insert_into(evaluations::table)
-                .values((
-                    evaluations::situation_id.eq(&key),
-                    evaluations::text.eq(&input.text),
-                    evaluations::written_by.eq(written_by),
-                    evaluations::created_at.eq(at),
-                    evaluations::updated_at.eq(at),
-                    evaluations::version.eq(1_i64),
-                ))
-                .execute(conn)?;
-            true
-        }
-        (None, Some(_)) => return Err(StoreError::StaleVersion { current: 0 }),
-        (Some(_), None) => return Err(StoreError::PreconditionRequired),
-        (Some(_), Some(expected)) => {
-            let changed = diesel::update(
-                evaluations::table
-                    .find(&key)
-                    .filter(evaluations::version.eq(expected)),
-            )
-            .set((
-                evaluations::text.eq(&input.text),
-                evaluations::written_by.eq(written_by),
-                evaluations::updated_at.eq(at),
-                evaluations::version.eq(expected + 1),
-            ))
-            .execute(conn)?;
-            if changed == 0 {
-                return Err(stale_or_missing(current));
-            }
-            false
-        }
-    };
-    let stored = evaluation(conn, situation)?.ok_or(StoreError::NotFound)?;
-    Ok((stored, created))
 }

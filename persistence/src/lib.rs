@@ -6,6 +6,7 @@ pub mod beneficiaries;
 mod convert;
 pub mod db;
 pub mod error;
+pub mod evaluations;
 pub mod interventions;
 pub mod page;
 pub mod posts;

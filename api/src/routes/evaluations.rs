@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, get, put, web};
 use relais_domain::ids::SituationId;
 use relais_domain::intervention::{Evaluation, EvaluationInput};
-use relais_persistence::interventions;
+use relais_persistence::evaluations;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::common::{created, require_case_reader, require_case_writer, versioned};
@@ -38,7 +38,7 @@ async fn get_evaluation(
     let evaluation = state
         .read(move |conn| {
             readable_situation(conn, &user, id)?;
-            interventions::evaluation(conn, id)?
+            evaluations::get(conn, id)?
                 .ok_or_else(|| ApiError::NotFound("no evaluation has been written yet".into()))
         })
         .await?;
@@ -76,13 +76,7 @@ async fn put_evaluation(
     let (evaluation, first) = state
         .write(move |conn| {
             writable_situation(conn, &user, id)?;
-            Ok(interventions::put_evaluation(
-                conn,
-                id,
-                &input,
-                &user.subject,
-                version,
-            )?)
+            Ok(evaluations::put(conn, id, &input, &user.subject, version)?)
         })
         .await?;
     Ok(if first {
