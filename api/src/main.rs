@@ -123,24 +123,9 @@ fn token(settings: &Settings, principal: &Principal, ttl_minutes: i64) -> Result
     let issuer = issuer.ok_or(
         "this instance verifies tokens of an identity provider (RELAIS_JWT_PUBLIC_KEY) and has no private key to sign with",
     )?;
-    let claims_ok = relais_api::auth::Claims {
-        sub: principal.subject.clone(),
-        role: principal.role,
-        post_ids: principal.post_ids.clone(),
-        post_id: None,
-        unit_id: principal.unit_id,
-        partner_id: principal.partner_id,
-        iss: String::new(),
-        aud: String::new(),
-        iat: 0,
-        nbf: 0,
-        exp: 0,
-    }
-    .into_principal();
-    claims_ok.map_err(|e| e.to_string())?;
     let token = issuer
         .issue(principal, chrono::Duration::minutes(ttl_minutes))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.problem().detail)?;
     println!("{token}");
     Ok(())
 }

@@ -292,6 +292,15 @@ fn bad_settings_fail_at_start_with_a_message() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("RELAIS_JWT_SECRET"));
+    let scopeless = relais(&db.url, &[])
+        .args(["token", "--role", "social_worker"])
+        .output()
+        .unwrap();
+    assert!(
+        !scopeless.status.success(),
+        "a social worker token needs a post"
+    );
+    assert!(String::from_utf8_lossy(&scopeless.stderr).contains("post_ids"));
 }
 
 fn fixture(name: &str) -> String {

@@ -42,25 +42,30 @@ impl Claims {
         if let Some(post) = self.post_id.filter(|p| !post_ids.contains(p)) {
             post_ids.push(post);
         }
-        let missing = match self.role {
-            Role::SocialWorker | Role::Coordinator if post_ids.is_empty() => Some("post_ids"),
-            Role::Officer if self.unit_id.is_none() => Some("unit_id"),
-            Role::Partner if self.partner_id.is_none() => Some("partner_id"),
-            _ => None,
-        };
-        if let Some(claim) = missing {
-            return Err(ApiError::Unauthorized(format!(
-                "a token for the role {} must carry the claim {claim}",
-                self.role
-            )));
-        }
-        Ok(Principal {
+        let principal = Principal {
             subject: self.sub,
             role: self.role,
             post_ids,
             unit_id: self.unit_id,
             partner_id: self.partner_id,
-        })
+        };
+        match missing_scope_claim(&principal) {
+            Some(claim) => Err(ApiError::Unauthorized(format!(
+                "a token for the role {} must carry the claim {claim}",
+                principal.role
+            ))),
+            None => Ok(principal),
+        }
+    }
+}
+
+/// The scope claim a role needs and the principal lacks, if any.
+pub fn missing_scope_claim(principal: &Principal) -> Option<&'static str> {
+    match principal.role {
+        Role::SocialWorker | Role::Coordinator if principal.post_ids.is_empty() => Some("post_ids"),
+        Role::Officer if principal.unit_id.is_none() => Some("unit_id"),
+        Role::Partner if principal.partner_id.is_none() => Some("partner_id"),
+        _ => None,
     }
 }
 
@@ -120,8 +125,16 @@ impl TokenIssuer {
         }
     }
 
-    /// A token for `principal`, valid for `ttl` from now.
+    /// A token for `principal`, valid for `ttl` from now; refused if the role's scope is missing,
+    /// since the service would refuse the token anyway.
     pub fn issue(&self, principal: &Principal, ttl: Duration) -> Result<String, ApiError> {
+        if let Some(claim) = missing_scope_claim(principal) {
+            return Err(ApiError::invalid(
+                claim,
+                "required",
+                format!("a token for the role {} needs {claim}", principal.role),
+            ));
+        }
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: principal.subject.clone(),
