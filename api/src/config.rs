@@ -1,6 +1,9 @@
 //! Configuration from the environment, with defaults that start the embedded SQLite service at once.
 
+use std::time::Duration;
+
 use crate::auth::JwtSettings;
+use crate::webhooks::worker::WorkerSettings;
 
 /// Every setting of `relais serve`; see README.md for the table.
 #[derive(Debug, Clone)]
@@ -14,6 +17,8 @@ pub struct Settings {
     /// `RELAIS_WORKERS`: HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
     pub jwt: JwtSettings,
+    /// `RELAIS_WEBHOOKS` and `RELAIS_WEBHOOK_*`: the webhook delivery worker.
+    pub webhooks: WorkerSettings,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -43,6 +48,26 @@ impl Settings {
                 algorithm: var("RELAIS_JWT_ALGORITHM"),
                 issuer: var("RELAIS_JWT_ISSUER").unwrap_or_else(|| "relais".to_owned()),
                 audience: var("RELAIS_JWT_AUDIENCE").unwrap_or_else(|| "relais".to_owned()),
+            },
+            webhooks: WorkerSettings {
+                enabled: match var("RELAIS_WEBHOOKS").as_deref() {
+                    None | Some("on") => true,
+                    Some("off") => false,
+                    Some(other) => {
+                        return Err(format!("RELAIS_WEBHOOKS={other} is neither on nor off"));
+                    }
+                },
+                poll: Duration::from_millis(
+                    number("RELAIS_WEBHOOK_POLL_MS")?.unwrap_or(1000).max(1),
+                ),
+                retry_base: Duration::from_millis(
+                    number("RELAIS_WEBHOOK_RETRY_BASE_MS")?
+                        .unwrap_or(5000)
+                        .max(1),
+                ),
+                lease: Duration::from_secs(
+                    number("RELAIS_WEBHOOK_LEASE_SECONDS")?.unwrap_or(60).max(1),
+                ),
             },
         })
     }

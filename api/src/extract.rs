@@ -25,35 +25,60 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let json_media_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|v| v.trim().to_ascii_lowercase())
-            .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
+        let json_media_type = is_json(req);
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !json_media_type {
-                return Err(ApiError::UnsupportedMediaType(
-                    "send the body as application/json".into(),
-                ));
+                return Err(ApiError::UnsupportedMediaType("send the body as application/json".into()));
             }
-            let bytes = body.await.map_err(|e| {
-                if e.as_response_error().status_code()
-                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
-                {
-                    ApiError::PayloadTooLarge {
-                        limit: MAX_BODY_BYTES,
-                    }
-                } else {
-                    ApiError::BadRequest {
-                        detail: format!("the body cannot be read: {e}"),
-                        errors: vec![],
-                    }
-                }
-            })?;
+            let bytes = body.await.map_err(body_error)?;
             parse_json(&bytes).map(Json)
+        })
+    }
+}
+
+/// Whether the request says its body is JSON (`application/json` or `…+json`).
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|v| v == "application/json" || v.ends_with("+json"))
+}
+
+fn body_error(e: actix_web::Error) -> ApiError {
+    if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES }
+    } else {
+        ApiError::BadRequest {
+            detail: format!("the body cannot be read: {e}"),
+            errors: vec![],
+        }
+    }
+}
+
+/// A JSON body that may be left out entirely (then `T::default()`), for actions whose
+/// body only carries optional details.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json_media_type = is_json(req);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = body.await.map_err(body_error)?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                Ok(OptionalJson(T::default()))
+            } else if json_media_type {
+                parse_json(&bytes).map(OptionalJson)
+            } else {
+                Err(ApiError::UnsupportedMediaType("send the body as application/json".into()))
+            }
         })
     }
 }

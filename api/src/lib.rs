@@ -4,10 +4,12 @@
 pub mod auth;
 pub mod config;
 pub mod extract;
+pub mod idempotency;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
 pub mod state;
+pub mod webhooks;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -42,6 +44,7 @@ fn parts() -> (
         .configure(routes::configure_root)
         .split_for_parts();
     CommonContract.modify(&mut document);
+    webhooks::WebhookContract.modify(&mut document);
     (app, document)
 }
 

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use relais_api::auth::{KeySource, resolve_keys};
 use relais_api::config::Settings;
 use relais_api::state::AppState;
+use relais_api::webhooks::worker::WebhookWorker;
 use relais_domain::access::Principal;
 use relais_domain::ids::{PartnerId, PostId, UnitId};
 use relais_domain::reference::Role;
@@ -150,6 +151,9 @@ async fn serve(settings: Settings) -> Result<(), String> {
         redact(&settings.database_url),
         settings.bind
     );
+    // Stopped after the server returns, or dropped (and so stopped) if it cannot start.
+    let webhooks = (settings.webhooks.enabled)
+        .then(|| WebhookWorker::spawn(db.clone(), settings.webhooks.clone()));
     let state = web::Data::new(AppState {
         db,
         verifier: Arc::new(verifier),
@@ -158,10 +162,14 @@ async fn serve(settings: Settings) -> Result<(), String> {
     if let Some(workers) = settings.workers {
         server = server.workers(workers.max(1));
     }
-    server
+    let served = server
         .bind(&settings.bind)
         .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?
         .run()
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    if let Some(worker) = webhooks {
+        worker.stop();
+    }
+    served
 }

@@ -31,6 +31,11 @@ Updates take `If-Match` with the `ETag` read; lists page with `limit` and `curso
         (name = "situations", description = "Situations: one episode of one person at one post"),
         (name = "interventions", description = "Dated acts within a situation"),
         (name = "evaluations", description = "The confidential social evaluation of a situation"),
+        (name = "partners", description = "The directory of partner organisations"),
+        (name = "hand-offs", description = "Hand-offs to partners, with consent; the partner-system API"),
+        (name = "events", description = "The feed of changes, polled with a cursor"),
+        (name = "referrals", description = "People referred to a post by officers and partners"),
+        (name = "webhooks", description = "A partner's signed webhooks and their deliveries; `webhooks` below describes what is POSTed"),
     ),
     components(schemas(Problem)),
 )]

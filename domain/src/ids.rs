@@ -63,6 +63,22 @@ id_type!(
     /// Identifies a partner organisation.
     PartnerId
 );
+id_type!(
+    /// Identifies an incoming referral.
+    ReferralId
+);
+id_type!(
+    /// Identifies a hand-off to a partner.
+    HandOffId
+);
+id_type!(
+    /// Identifies a partner's webhook subscription.
+    WebhookId
+);
+id_type!(
+    /// Identifies an event of the feed (the `webhook-id` of its deliveries).
+    EventId
+);
 
 #[cfg(test)]
 mod tests {

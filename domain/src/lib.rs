@@ -5,11 +5,15 @@
 
 pub mod access;
 pub mod beneficiary;
+pub mod handoff;
 pub mod ids;
 pub mod intervention;
+pub mod partner;
 pub mod post;
 pub mod reference;
+pub mod referral;
 pub mod situation;
 pub mod validation;
+pub mod webhook;
 
 pub use validation::{FieldError, Validation};

@@ -239,6 +239,98 @@ code_list! {
     }
 }
 
+code_list! {
+    /// Kinds of partner organisations (data·inclusion `typologie`-like).
+    PartnerKind, "partner_kinds" {
+        DepartmentalSocialServices = "departmental_social_services": "Service social départemental",
+        Ccas = "ccas": "CCAS / CIAS",
+        Charity = "charity": "Association caritative",
+        EmergencyHousing = "emergency_housing": "Hébergement d'urgence / SIAO (115)",
+        Hospital = "hospital": "Hôpital",
+        MentalHealth = "mental_health": "Santé mentale / CMP",
+        VictimSupport = "victim_support": "Association d'aide aux victimes",
+        Justice = "justice": "Justice",
+        ChildProtection = "child_protection": "Protection de l'enfance (ASE / CRIP)",
+        Housing = "housing": "Logement",
+        AddictionCare = "addiction_care": "Addictologie (CSAPA, CAARUD)",
+        Cidff = "cidff": "CIDFF",
+        Other = "other": "Autre partenaire",
+    }
+}
+
+code_list! {
+    /// Where an incoming referral stands, as its sender sees it.
+    ReferralStatus, "referral_statuses" {
+        Received = "received": "Reçu",
+        PersonContacted = "person_contacted": "Personne contactée",
+        TakenUp = "taken_up": "Pris en charge",
+        NoFollowUp = "no_follow_up": "Sans suite",
+    }
+}
+
+code_list! {
+    /// Why a referral had no follow-up; shown to its sender, so never confidential.
+    NoFollowUpReason, "no_follow_up_reasons" {
+        PersonUnreachable = "person_unreachable": "Personne injoignable",
+        PersonDeclined = "person_declined": "Refus de la personne",
+        OutOfScope = "out_of_scope": "Hors du champ de l'intervention sociale",
+        Duplicate = "duplicate": "Doublon",
+        Other = "other": "Autre motif",
+    }
+}
+
+code_list! {
+    /// Where a hand-off stands.
+    HandOffStatus, "hand_off_statuses" {
+        Draft = "draft": "Brouillon",
+        Sent = "sent": "Envoyée",
+        Received = "received": "Reçue par le partenaire",
+        Accepted = "accepted": "Acceptée",
+        Declined = "declined": "Refusée",
+        Completed = "completed": "Terminée",
+        Cancelled = "cancelled": "Annulée",
+    }
+}
+
+code_list! {
+    /// Why a partner declined a hand-off.
+    DeclineReason, "decline_reasons" {
+        OutOfScope = "out_of_scope": "Hors du champ du partenaire",
+        NoCapacity = "no_capacity": "Pas de place ou de disponibilité",
+        OutOfTerritory = "out_of_territory": "Hors du territoire",
+        AlreadyFollowed = "already_followed": "Déjà suivie par ailleurs",
+        PersonUnreachable = "person_unreachable": "Personne injoignable",
+        Other = "other": "Autre motif",
+    }
+}
+
+code_list! {
+    /// How consent was given or refused.
+    ConsentForm, "consent_forms" {
+        Oral = "oral": "Oral",
+        Written = "written": "Écrit",
+    }
+}
+
+code_list! {
+    /// What a partner may read of a handed-off person, each item consented to.
+    SharedData, "shared_data" {
+        Identity = "identity": "Nom et prénom",
+        Contact = "contact": "Téléphone",
+        Birth = "birth": "Date ou année de naissance",
+        Commune = "commune": "Commune de résidence",
+        Problems = "problems": "Problématiques à l'origine de l'orientation",
+        Message = "message": "Message de l'intervenant social au partenaire",
+    }
+}
+
+code_list! {
+    /// The legal grounds on which a hand-off may go without consent.
+    LegalException, "legal_exceptions" {
+        InformationPreoccupante = "information_preoccupante": "Information préoccupante à la CRIP (art. L226-2-1 CASF)",
+    }
+}
+
 /// One entry of a list, as served.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -296,6 +388,14 @@ mod tests {
         assert_well_formed::<Convention>();
         assert_well_formed::<UnitKind>();
         assert_well_formed::<Role>();
+        assert_well_formed::<PartnerKind>();
+        assert_well_formed::<ReferralStatus>();
+        assert_well_formed::<NoFollowUpReason>();
+        assert_well_formed::<HandOffStatus>();
+        assert_well_formed::<DeclineReason>();
+        assert_well_formed::<ConsentForm>();
+        assert_well_formed::<SharedData>();
+        assert_well_formed::<LegalException>();
     }
 
     #[test]

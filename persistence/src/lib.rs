@@ -3,19 +3,26 @@
 //! few statements that must differ sit side by side in one `match` on the backend.
 
 pub mod beneficiaries;
+mod codes;
 mod convert;
 pub mod db;
 pub mod error;
 pub mod evaluations;
+pub mod events;
+pub mod hand_offs;
+pub mod idempotency;
 pub mod interventions;
 pub mod page;
+pub mod partners;
 pub mod posts;
+pub mod referrals;
 pub mod schema;
 pub mod secrets;
 pub mod situations;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod units;
+pub mod webhooks;
 
 pub use db::{Backend, Database, DbConnection};
 pub use error::StoreError;

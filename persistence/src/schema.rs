@@ -114,6 +114,153 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    partners (id) {
+        id -> Text,
+        name -> Text,
+        kind -> Text,
+        siret -> Nullable<Text>,
+        department_codes -> Text,
+        commune_codes -> Text,
+        themes -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        address -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    referrals (id) {
+        id -> Text,
+        post_id -> Text,
+        sender_role -> Text,
+        sender_subject -> Text,
+        sender_unit_id -> Nullable<Text>,
+        sender_partner_id -> Nullable<Text>,
+        first_name -> Nullable<Text>,
+        last_name -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        birth_year -> Nullable<Integer>,
+        sex -> Text,
+        commune_code -> Nullable<Text>,
+        reason -> Text,
+        agreed_to_be_contacted -> Bool,
+        status -> Text,
+        no_follow_up_reason -> Nullable<Text>,
+        situation_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    hand_offs (id) {
+        id -> Text,
+        situation_id -> Text,
+        post_id -> Text,
+        partner_id -> Text,
+        status -> Text,
+        reasons -> Text,
+        message -> Nullable<Text>,
+        legal_exception -> Nullable<Text>,
+        decline_reason -> Nullable<Text>,
+        outcome -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    hand_off_transitions (hand_off_id, position) {
+        hand_off_id -> Text,
+        position -> Integer,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        at -> Timestamp,
+        by_subject -> Text,
+        by_role -> Text,
+        reason -> Nullable<Text>,
+        comment -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    consents (hand_off_id) {
+        hand_off_id -> Text,
+        given -> Bool,
+        form -> Text,
+        answered_at -> Timestamp,
+        shared_data -> Text,
+        recorded_by -> Text,
+        withdrawn_at -> Nullable<Timestamp>,
+        withdrawn_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        kind -> Text,
+        occurred_at -> Timestamp,
+        post_id -> Nullable<Text>,
+        partner_id -> Nullable<Text>,
+        unit_id -> Nullable<Text>,
+        record_type -> Text,
+        record_id -> Text,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        partner_id -> Text,
+        url -> Text,
+        secret -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        webhook_id -> Text,
+        event_seq -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (subject, key) {
+        subject -> Text,
+        key -> Text,
+        request_hash -> Text,
+        response_status -> Integer,
+        response_body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(post_units -> posts (post_id));
 diesel::joinable!(post_units -> units (unit_id));
 diesel::joinable!(beneficiaries -> posts (post_id));
@@ -122,6 +269,14 @@ diesel::joinable!(situations -> beneficiaries (beneficiary_id));
 diesel::joinable!(situation_problems -> situations (situation_id));
 diesel::joinable!(interventions -> situations (situation_id));
 diesel::joinable!(evaluations -> situations (situation_id));
+diesel::joinable!(referrals -> posts (post_id));
+diesel::joinable!(hand_offs -> situations (situation_id));
+diesel::joinable!(hand_offs -> partners (partner_id));
+diesel::joinable!(hand_off_transitions -> hand_offs (hand_off_id));
+diesel::joinable!(consents -> hand_offs (hand_off_id));
+diesel::joinable!(webhooks -> partners (partner_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhook_deliveries -> events (event_seq));
 
 diesel::allow_tables_to_appear_in_same_query!(
     instance_secrets,
@@ -133,4 +288,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     situation_problems,
     interventions,
     evaluations,
+    partners,
+    referrals,
+    hand_offs,
+    hand_off_transitions,
+    consents,
+    events,
+    webhooks,
+    webhook_deliveries,
+    idempotency_keys,
 );

@@ -116,6 +116,16 @@ pub fn get(conn: &mut DbConnection, id: UnitId) -> Result<Unit, StoreError> {
     row.into_unit(posts.remove(&key).unwrap_or_default())
 }
 
+/// Whether `unit` works with `post`.
+pub fn works_with(conn: &mut DbConnection, unit: UnitId, post: PostId) -> Result<bool, StoreError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        post_units::table
+            .filter(post_units::unit_id.eq(unit.to_string()))
+            .filter(post_units::post_id.eq(post.to_string())),
+    ))
+    .get_result(conn)?)
+}
+
 /// Units newest first; with `post`, only the units that work with it.
 pub fn list(
     conn: &mut DbConnection,

@@ -3,11 +3,16 @@
 pub mod beneficiaries;
 mod common;
 pub mod evaluations;
+pub mod events;
+pub mod hand_offs;
 pub mod interventions;
+pub mod partners;
 pub mod posts;
 pub mod reference;
+pub mod referrals;
 pub mod situations;
 pub mod units;
+pub mod webhooks;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -19,7 +24,12 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
         .configure(beneficiaries::configure)
         .configure(situations::configure)
         .configure(interventions::configure)
-        .configure(evaluations::configure);
+        .configure(evaluations::configure)
+        .configure(partners::configure)
+        .configure(hand_offs::configure)
+        .configure(events::configure)
+        .configure(referrals::configure)
+        .configure(webhooks::configure);
 }
 
 /// What lives outside `/api/v1`.

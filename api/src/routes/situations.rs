@@ -75,6 +75,23 @@ pub struct NewSituation {
 }
 
 impl NewSituation {
+    /// Checks what can be checked before reading the database.
+    pub(crate) fn validate(&self, today: NaiveDate) -> Result<(), relais_domain::validation::Invalid> {
+        let mut v = Validation::new();
+        v.require(
+            self.beneficiary.is_some() != self.beneficiary_id.is_some(),
+            "beneficiary",
+            "exactly_one",
+            "give either beneficiary (a new person) or beneficiary_id (a person of this post), not both",
+        );
+        let birth = self.beneficiary.as_ref().map(|b| b.birth()).unwrap_or_default();
+        if let Some(identity) = &self.beneficiary {
+            v.nest("beneficiary", identity.validate(today));
+        }
+        v.absorb(self.details().validate(today, birth));
+        v.finish()
+    }
+
     fn details(&self) -> SituationDetails {
         SituationDetails {
             opened_on: self.opened_on,
@@ -148,9 +165,11 @@ pub fn writable_situation(
     readable_situation(conn, user, id)
 }
 
-fn open_situation(
+/// Records the situation (and the person if new) in the caller's transaction.
+pub(crate) fn open_situation(
     conn: &mut DbConnection,
     new: &NewSituation,
+    today: NaiveDate,
 ) -> Result<SituationWithPerson, ApiError> {
     if let Err(StoreError::NotFound) = posts::get(conn, new.post_id) {
         return Err(ApiError::invalid("post_id", "unknown_post", "no such post"));
@@ -176,6 +195,8 @@ fn open_situation(
             ));
         }
     };
+    // A known person's birth is only known here, inside the transaction.
+    new.details().validate(today, person.identity.birth())?;
     let situation = situations::insert(conn, new.post_id, person.id, &new.details())?;
     Ok(SituationWithPerson {
         situation,
@@ -203,34 +224,8 @@ async fn create_situation(
         return Err(ApiError::Forbidden("that post is not one of yours".into()));
     }
     let today = today();
-    let mut v = Validation::new();
-    v.require(
-        new.beneficiary.is_some() != new.beneficiary_id.is_some(),
-        "beneficiary",
-        "exactly_one",
-        "give either beneficiary (a new person) or beneficiary_id (a person of this post), not both",
-    );
-    let birth = new
-        .beneficiary
-        .as_ref()
-        .map(|b| b.birth())
-        .unwrap_or_default();
-    if let Some(identity) = &new.beneficiary {
-        v.nest("beneficiary", identity.validate(today));
-    }
-    v.absorb(new.details().validate(today, birth));
-    v.finish()?;
-    let opened = state
-        .write(move |conn| {
-            let opened = open_situation(conn, &new)?;
-            // A known person's birth is only known here, inside the transaction.
-            opened
-                .situation
-                .details
-                .validate(today, opened.beneficiary.identity.birth())?;
-            Ok(opened)
-        })
-        .await?;
+    new.validate(today)?;
+    let opened = state.write(move |conn| open_situation(conn, &new, today)).await?;
     Ok(created(
         format!("/api/v1/situations/{}", opened.situation.id),
         opened.situation.meta.version,

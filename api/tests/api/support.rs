@@ -4,11 +4,13 @@
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{HttpServer, web};
 use relais_api::auth::{JwtSettings, TokenIssuer, resolve_keys};
 use relais_api::state::AppState;
+use relais_api::webhooks::worker::{WebhookWorker, WorkerSettings};
 use relais_domain::access::Principal;
 use relais_domain::ids::{PostId, UnitId};
 use relais_domain::reference::Role;
@@ -21,6 +23,8 @@ pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-for-hs256";
 pub struct TestApp {
     pub base: String,
     pub issuer: TokenIssuer,
+    /// The application's database, for tests that write or read behind the API.
+    pub db: Database,
     handle: ServerHandle,
     thread: Option<JoinHandle<()>>,
     // Dropped last: the server must be gone before its database is.
@@ -92,7 +96,7 @@ impl TestApp {
         let db = Database::open(&database.url, 4).expect("open the test database");
         let (verifier, issuer, _) = resolve_keys(&jwt_settings(), &db).expect("keys");
         let state = web::Data::new(AppState {
-            db,
+            db: db.clone(),
             verifier: Arc::new(verifier),
         });
         let (sender, receiver) = mpsc::channel();
@@ -115,6 +119,7 @@ impl TestApp {
         TestApp {
             base: format!("http://{address}"),
             issuer: issuer.expect("HS256 can sign"),
+            db,
             handle,
             thread: Some(thread),
             _database: database,
@@ -139,6 +144,20 @@ impl TestApp {
 
     pub fn admin(&self) -> String {
         self.token(Role::Admin, &[])
+    }
+
+    /// A webhook worker on this app's database with a fast schedule (poll 20 ms, retry base 50 ms),
+    /// stopped when dropped.
+    pub fn webhook_worker(&self) -> WebhookWorker {
+        WebhookWorker::spawn(
+            self.db.clone(),
+            WorkerSettings {
+                enabled: true,
+                poll: Duration::from_millis(20),
+                retry_base: Duration::from_millis(50),
+                lease: Duration::from_secs(5),
+            },
+        )
     }
 
     /// Sends a request; `body` is sent as JSON when given.

@@ -1,0 +1,237 @@
+//! `/api/v1/partners`: the directory of organisations a situation can be handed to.
+//! Administrators manage it; social workers and coordinators search it.
+
+use actix_web::{HttpResponse, get, post, put, web};
+use relais_domain::ids::PartnerId;
+use relais_domain::partner::{Partner, PartnerInput};
+use relais_domain::reference::{CodeList, PartnerKind, ProblemCategory, Role};
+use relais_persistence::partners::{self, PartnerFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+use super::common::{created, cursor_is_id, page_request, page_type, require_admin, versioned};
+use crate::auth::CurrentUser;
+use crate::extract::{IfMatch, Json, Query};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_partner)
+        .service(list_partners)
+        .service(export_partners_hsds)
+        .service(get_partner)
+        .service(replace_partner);
+}
+
+page_type!(PartnerPage, Partner, "A page of partners, newest first.");
+
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PartnerListParams {
+    pub kind: Option<PartnerKind>,
+    /// Partners helping with this problem.
+    pub theme: Option<ProblemCategory>,
+    /// Partners serving this commune (INSEE code).
+    #[validate(length(equal = 5))]
+    #[param(example = "07186")]
+    pub commune_code: Option<String>,
+    /// Partners serving this department (INSEE code).
+    #[validate(length(min = 2, max = 3))]
+    #[param(example = "07")]
+    pub department_code: Option<String>,
+    /// Most partners to return (1–200, default 50).
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200, example = 50)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[validate(custom(function = "cursor_is_id"))]
+    pub cursor: Option<String>,
+}
+
+fn require_directory_reader(user: &CurrentUser) -> Result<(), ApiError> {
+    match user.role {
+        Role::Admin | Role::SocialWorker | Role::Coordinator => Ok(()),
+        role => Err(ApiError::Forbidden(format!("the role {role} does not search the directory"))),
+    }
+}
+
+/// Add a partner to the directory.
+#[utoipa::path(
+    tag = "partners",
+    request_body(content = PartnerInput, example = json!({
+        "name": "CCAS de Privas", "kind": "ccas", "siret": "21070186000015", "department_codes": ["07"],
+        "commune_codes": ["07186"], "themes": ["precarity", "housing", "access_to_rights"],
+        "email": "accueil@ccas-privas.fr", "phone": "04 75 00 00 00"
+    })),
+    responses(
+        (status = 201, description = "The partner, with its `Location` and `ETag`", body = Partner,
+            headers(("Location" = String, description = "URL of the new partner"), ("ETag" = String, description = "Version, for If-Match"))),
+    )
+)]
+#[post("/partners")]
+async fn create_partner(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Json(input): Json<PartnerInput>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&user)?;
+    input.validate()?;
+    let partner = state.write(move |conn| Ok(partners::insert(conn, &input)?)).await?;
+    Ok(created(format!("/api/v1/partners/{}", partner.id), partner.meta.version, &partner))
+}
+
+/// Search the directory by kind, theme and territory.
+#[utoipa::path(
+    tag = "partners",
+    params(PartnerListParams),
+    responses((status = 200, description = "A page of partners", body = PartnerPage))
+)]
+#[get("/partners")]
+async fn list_partners(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Query(params): Query<PartnerListParams>,
+) -> Result<web::Json<PartnerPage>, ApiError> {
+    search(&state, &user, params).await.map(web::Json)
+}
+
+async fn search(state: &AppState, user: &CurrentUser, params: PartnerListParams) -> Result<PartnerPage, ApiError> {
+    require_directory_reader(user)?;
+    let filter = PartnerFilter {
+        kind: params.kind,
+        theme: params.theme,
+        commune_code: params.commune_code,
+        department_code: params.department_code,
+    };
+    let page = page_request(params.limit, params.cursor);
+    let found = state.read(move |conn| Ok(partners::list(conn, &filter, &page)?)).await?;
+    Ok(found.into())
+}
+
+/// Read a partner. A partner system may read its own record.
+#[utoipa::path(
+    tag = "partners",
+    params(("id" = PartnerId, Path, description = "The partner's id")),
+    responses(
+        (status = 200, description = "The partner, with its `ETag`", body = Partner, headers(("ETag" = String))),
+        (status = 404, description = "No such partner", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/partners/{id}")]
+async fn get_partner(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<PartnerId>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    if user.role == Role::Partner {
+        if user.partner_id != Some(id) {
+            return Err(ApiError::NotFound("no such partner".into()));
+        }
+    } else {
+        require_directory_reader(&user)?;
+    }
+    let partner = state.read(move |conn| Ok(partners::get(conn, id)?)).await?;
+    Ok(versioned(partner.meta.version, &partner))
+}
+
+/// Replace a partner's description.
+#[utoipa::path(
+    tag = "partners",
+    params(
+        ("id" = PartnerId, Path, description = "The partner's id"),
+        ("If-Match" = String, Header, description = "The `ETag` of the version read, e.g. `\"1\"`"),
+    ),
+    request_body = PartnerInput,
+    responses(
+        (status = 200, description = "The partner as replaced, with its new `ETag`", body = Partner, headers(("ETag" = String))),
+        (status = 404, description = "No such partner", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The partner changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/partners/{id}")]
+async fn replace_partner(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<PartnerId>,
+    IfMatch(version): IfMatch,
+    Json(input): Json<PartnerInput>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&user)?;
+    input.validate()?;
+    let id = id.into_inner();
+    let partner = state.write(move |conn| Ok(partners::replace(conn, id, version, &input)?)).await?;
+    Ok(versioned(partner.meta.version, &partner))
+}
+
+/// An organisation in the Open Referral HSDS 3 shape (the fields Relais knows).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HsdsOrganization {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub email: Option<String>,
+    /// SIRET, as HSDS `tax_id`.
+    pub tax_id: Option<String>,
+    pub phones: Vec<HsdsPhone>,
+    pub services: Vec<HsdsService>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HsdsPhone {
+    pub number: String,
+}
+
+/// One service per theme, as HSDS services with the theme as their name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HsdsService {
+    pub id: String,
+    pub name: String,
+    pub status: &'static str,
+    /// data·inclusion-style theme code.
+    pub description: String,
+}
+
+impl From<Partner> for HsdsOrganization {
+    fn from(partner: Partner) -> Self {
+        let d = partner.details;
+        HsdsOrganization {
+            id: partner.id.to_string(),
+            description: format!("{} — départements {}", d.kind.label_fr(), d.department_codes.join(", ")),
+            name: d.name,
+            email: d.email,
+            tax_id: d.siret,
+            phones: d.phone.into_iter().map(|number| HsdsPhone { number }).collect(),
+            services: d
+                .themes
+                .iter()
+                .map(|theme| HsdsService {
+                    id: format!("{}-{}", partner.id, theme.code()),
+                    name: theme.label_fr().to_owned(),
+                    status: "active",
+                    description: theme.code().to_owned(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Export directory entries as Open Referral HSDS organisations (same filters as the search).
+#[utoipa::path(
+    tag = "partners",
+    params(PartnerListParams),
+    responses((status = 200, description = "The page's partners as HSDS organisations", body = Vec<HsdsOrganization>))
+)]
+#[get("/partners/export/hsds")]
+async fn export_partners_hsds(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Query(params): Query<PartnerListParams>,
+) -> Result<web::Json<Vec<HsdsOrganization>>, ApiError> {
+    let page = search(&state, &user, params).await?;
+    Ok(web::Json(page.items.into_iter().map(HsdsOrganization::from).collect()))
+}

@@ -1,0 +1,9 @@
+DROP TABLE idempotency_keys;
+DROP TABLE webhook_deliveries;
+DROP TABLE webhooks;
+DROP TABLE events;
+DROP TABLE consents;
+DROP TABLE hand_off_transitions;
+DROP TABLE hand_offs;
+DROP TABLE referrals;
+DROP TABLE partners;

@@ -1,0 +1,323 @@
+//! Hand-offs, their history of transitions, and the person's consent.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use relais_domain::handoff::{Consent, ConsentInput, HandOff, HandOffInput, Transition};
+use relais_domain::ids::{HandOffId, PartnerId, PostId, SituationId};
+use relais_domain::reference::{CodeList, DeclineReason, HandOffStatus, Role};
+
+use crate::codes::{join, split};
+use crate::convert::{meta, now, parse, parse_opt};
+use crate::error::stale_or_missing;
+use crate::schema::{consents, hand_off_transitions, hand_offs};
+use crate::{DbConnection, Page, PageRequest, StoreError};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = hand_offs)]
+struct HandOffRow {
+    id: String,
+    situation_id: String,
+    post_id: String,
+    partner_id: String,
+    status: String,
+    reasons: String,
+    message: Option<String>,
+    legal_exception: Option<String>,
+    decline_reason: Option<String>,
+    outcome: Option<String>,
+    created_by: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    version: i64,
+}
+
+impl TryFrom<HandOffRow> for HandOff {
+    type Error = StoreError;
+    fn try_from(row: HandOffRow) -> Result<Self, StoreError> {
+        Ok(HandOff {
+            id: parse("hand_offs.id", &row.id)?,
+            situation_id: parse("hand_offs.situation_id", &row.situation_id)?,
+            post_id: parse("hand_offs.post_id", &row.post_id)?,
+            partner_id: parse("hand_offs.partner_id", &row.partner_id)?,
+            status: parse("hand_offs.status", &row.status)?,
+            reasons: split("hand_offs.reasons", &row.reasons)?,
+            message: row.message,
+            legal_exception: parse_opt("hand_offs.legal_exception", row.legal_exception.as_deref())?,
+            decline_reason: parse_opt("hand_offs.decline_reason", row.decline_reason.as_deref())?,
+            outcome: row.outcome,
+            created_by: row.created_by,
+            meta: meta(row.created_at, row.updated_at, row.version),
+        })
+    }
+}
+
+/// Who makes a move, for the history.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub subject: &'a str,
+    pub role: Role,
+}
+
+fn record_transition(
+    conn: &mut DbConnection,
+    hand_off: &str,
+    from: Option<HandOffStatus>,
+    to: HandOffStatus,
+    by: Actor<'_>,
+    comment: Option<&str>,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let position: i32 = hand_off_transitions::table
+        .filter(hand_off_transitions::hand_off_id.eq(hand_off))
+        .count()
+        .get_result::<i64>(conn)?
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("too many transitions".into()))?;
+    diesel::insert_into(hand_off_transitions::table)
+        .values((
+            hand_off_transitions::hand_off_id.eq(hand_off),
+            hand_off_transitions::position.eq(position),
+            hand_off_transitions::from_status.eq(from.map(CodeList::code)),
+            hand_off_transitions::to_status.eq(to.code()),
+            hand_off_transitions::at.eq(at),
+            hand_off_transitions::by_subject.eq(by.subject),
+            hand_off_transitions::by_role.eq(by.role.code()),
+            hand_off_transitions::comment.eq(comment),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Creates a draft hand-off of a situation. The caller has validated it and checked access.
+pub fn insert(
+    conn: &mut DbConnection,
+    situation: SituationId,
+    post: PostId,
+    input: &HandOffInput,
+    by: Actor<'_>,
+) -> Result<HandOff, StoreError> {
+    let id = HandOffId::generate();
+    let key = id.to_string();
+    let at = now();
+    diesel::insert_into(hand_offs::table)
+        .values((
+            hand_offs::id.eq(&key),
+            hand_offs::situation_id.eq(situation.to_string()),
+            hand_offs::post_id.eq(post.to_string()),
+            hand_offs::partner_id.eq(input.partner_id.to_string()),
+            hand_offs::status.eq(HandOffStatus::Draft.code()),
+            hand_offs::reasons.eq(join(&input.reasons)),
+            hand_offs::message.eq(input.message.as_deref()),
+            hand_offs::legal_exception.eq(input.legal_exception.map(CodeList::code)),
+            hand_offs::created_by.eq(by.subject),
+            hand_offs::created_at.eq(at),
+            hand_offs::updated_at.eq(at),
+            hand_offs::version.eq(1_i64),
+        ))
+        .execute(conn)?;
+    record_transition(conn, &key, None, HandOffStatus::Draft, by, None, at)?;
+    get(conn, id)
+}
+
+pub fn get(conn: &mut DbConnection, id: HandOffId) -> Result<HandOff, StoreError> {
+    hand_offs::table
+        .find(id.to_string())
+        .select(HandOffRow::as_select())
+        .first(conn)?
+        .try_into()
+}
+
+/// What a list of hand-offs may be narrowed to.
+#[derive(Debug, Clone, Default)]
+pub struct HandOffFilter {
+    /// Only these posts' hand-offs.
+    pub posts: Option<Vec<PostId>>,
+    /// Only this partner's hand-offs, never its drafts.
+    pub partner: Option<PartnerId>,
+    pub situation: Option<SituationId>,
+    pub status: Option<HandOffStatus>,
+}
+
+pub fn list(conn: &mut DbConnection, filter: &HandOffFilter, page: &PageRequest) -> Result<Page<HandOff>, StoreError> {
+    let mut query = hand_offs::table.select(HandOffRow::as_select()).into_boxed();
+    if let Some(posts) = &filter.posts {
+        query = query.filter(hand_offs::post_id.eq_any(posts.iter().map(ToString::to_string).collect::<Vec<_>>()));
+    }
+    if let Some(partner) = filter.partner {
+        query = query
+            .filter(hand_offs::partner_id.eq(partner.to_string()))
+            .filter(hand_offs::status.ne(HandOffStatus::Draft.code()));
+    }
+    if let Some(situation) = filter.situation {
+        query = query.filter(hand_offs::situation_id.eq(situation.to_string()));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(hand_offs::status.eq(status.code()));
+    }
+    if let Some(cursor) = &page.cursor {
+        query = query.filter(hand_offs::id.lt(cursor));
+    }
+    let rows = query.order(hand_offs::id.desc()).limit(page.limit + 1).load(conn)?;
+    let items = rows.into_iter().map(HandOff::try_from).collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_overfetch(items, page.limit, |h| h.id.to_string()))
+}
+
+/// What a move writes besides the status.
+#[derive(Debug, Clone, Default)]
+pub struct MoveDetails<'a> {
+    pub comment: Option<&'a str>,
+    pub decline_reason: Option<DeclineReason>,
+    pub outcome: Option<&'a str>,
+}
+
+/// Moves a hand-off to `to` if it is still at `expected_version`, and records the move.
+/// The caller has checked that the move is legal from the current status.
+pub fn move_to(
+    conn: &mut DbConnection,
+    current: &HandOff,
+    to: HandOffStatus,
+    expected_version: i64,
+    by: Actor<'_>,
+    details: &MoveDetails<'_>,
+) -> Result<HandOff, StoreError> {
+    let key = current.id.to_string();
+    let at = now();
+    let changed = diesel::update(hand_offs::table.find(&key).filter(hand_offs::version.eq(expected_version)))
+        .set((
+            hand_offs::status.eq(to.code()),
+            hand_offs::decline_reason.eq(details.decline_reason.map(CodeList::code).or(current.decline_reason.map(CodeList::code))),
+            hand_offs::outcome.eq(details.outcome.or(current.outcome.as_deref())),
+            hand_offs::updated_at.eq(at),
+            hand_offs::version.eq(expected_version + 1),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        let version = hand_offs::table.find(&key).select(hand_offs::version).first(conn).optional()?;
+        return Err(stale_or_missing(version));
+    }
+    record_transition(conn, &key, Some(current.status), to, by, details.comment, at)?;
+    get(conn, current.id)
+}
+
+/// Every move of a hand-off, oldest first.
+pub fn history(conn: &mut DbConnection, id: HandOffId) -> Result<Vec<Transition>, StoreError> {
+    let rows: Vec<(Option<String>, String, NaiveDateTime, String, String, Option<String>)> = hand_off_transitions::table
+        .filter(hand_off_transitions::hand_off_id.eq(id.to_string()))
+        .order(hand_off_transitions::position)
+        .select((
+            hand_off_transitions::from_status,
+            hand_off_transitions::to_status,
+            hand_off_transitions::at,
+            hand_off_transitions::by_subject,
+            hand_off_transitions::by_role,
+            hand_off_transitions::comment,
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(from, to, at, by, role, comment)| {
+            Ok(Transition {
+                from: parse_opt("hand_off_transitions.from_status", from.as_deref())?,
+                to: parse("hand_off_transitions.to_status", &to)?,
+                at: at.and_utc(),
+                by,
+                by_role: parse("hand_off_transitions.by_role", &role)?,
+                comment,
+            })
+        })
+        .collect()
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = consents)]
+struct ConsentRow {
+    given: bool,
+    form: String,
+    answered_at: NaiveDateTime,
+    shared_data: String,
+    recorded_by: String,
+    withdrawn_at: Option<NaiveDateTime>,
+    withdrawn_by: Option<String>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    version: i64,
+}
+
+impl TryFrom<ConsentRow> for Consent {
+    type Error = StoreError;
+    fn try_from(row: ConsentRow) -> Result<Self, StoreError> {
+        Ok(Consent {
+            given: row.given,
+            form: parse("consents.form", &row.form)?,
+            answered_at: row.answered_at.and_utc(),
+            shared_data: split("consents.shared_data", &row.shared_data)?,
+            recorded_by: row.recorded_by,
+            withdrawn_at: row.withdrawn_at.map(|at| at.and_utc()),
+            withdrawn_by: row.withdrawn_by,
+            meta: meta(row.created_at, row.updated_at, row.version),
+        })
+    }
+}
+
+pub fn consent(conn: &mut DbConnection, id: HandOffId) -> Result<Option<Consent>, StoreError> {
+    consents::table
+        .find(id.to_string())
+        .select(ConsentRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Consent::try_from)
+        .transpose()
+}
+
+/// Records the person's answer, replacing an earlier one (allowed while the hand-off is a draft).
+pub fn record_consent(
+    conn: &mut DbConnection,
+    id: HandOffId,
+    input: &ConsentInput,
+    recorded_by: &str,
+    answered_at: DateTime<Utc>,
+) -> Result<Consent, StoreError> {
+    let key = id.to_string();
+    let at = now();
+    let values = (
+        consents::given.eq(input.given),
+        consents::form.eq(input.form.code()),
+        consents::answered_at.eq(answered_at.naive_utc()),
+        consents::shared_data.eq(join(&input.shared_data)),
+        consents::recorded_by.eq(recorded_by),
+        consents::updated_at.eq(at),
+    );
+    let current: Option<i64> = consents::table.find(&key).select(consents::version).first(conn).optional()?;
+    match current {
+        Some(version) => {
+            diesel::update(consents::table.find(&key))
+                .set((values, consents::version.eq(version + 1)))
+                .execute(conn)?;
+        }
+        None => {
+            diesel::insert_into(consents::table)
+                .values((
+                    consents::hand_off_id.eq(&key),
+                    values,
+                    consents::created_at.eq(at),
+                    consents::version.eq(1_i64),
+                ))
+                .execute(conn)?;
+        }
+    }
+    consent(conn, id)?.ok_or(StoreError::NotFound)
+}
+
+/// Records the withdrawal of consent.
+pub fn withdraw_consent(conn: &mut DbConnection, id: HandOffId, by: &str) -> Result<Consent, StoreError> {
+    let key = id.to_string();
+    let at = now();
+    diesel::update(consents::table.find(&key).filter(consents::withdrawn_at.is_null()))
+        .set((
+            consents::withdrawn_at.eq(at),
+            consents::withdrawn_by.eq(by),
+            consents::updated_at.eq(at),
+            consents::version.eq(consents::version + 1),
+        ))
+        .execute(conn)?;
+    consent(conn, id)?.ok_or(StoreError::NotFound)
+}

@@ -1,0 +1,164 @@
+//! Incoming referrals.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use relais_domain::ids::{PartnerId, PostId, ReferralId, SituationId, UnitId};
+use relais_domain::reference::{CodeList, NoFollowUpReason, ReferralStatus};
+use relais_domain::referral::{Referral, ReferralInput, ReferralSender, ReferredPerson};
+
+use crate::convert::{meta, now, parse, parse_opt};
+use crate::error::stale_or_missing;
+use crate::schema::referrals;
+use crate::{DbConnection, Page, PageRequest, StoreError};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = referrals)]
+struct ReferralRow {
+    id: String,
+    post_id: String,
+    sender_role: String,
+    sender_subject: String,
+    sender_unit_id: Option<String>,
+    sender_partner_id: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone: Option<String>,
+    birth_year: Option<i32>,
+    sex: String,
+    commune_code: Option<String>,
+    reason: String,
+    agreed_to_be_contacted: bool,
+    status: String,
+    no_follow_up_reason: Option<String>,
+    situation_id: Option<String>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    version: i64,
+}
+
+impl TryFrom<ReferralRow> for Referral {
+    type Error = StoreError;
+    fn try_from(row: ReferralRow) -> Result<Self, StoreError> {
+        Ok(Referral {
+            id: parse("referrals.id", &row.id)?,
+            post_id: parse("referrals.post_id", &row.post_id)?,
+            sender: ReferralSender {
+                role: parse("referrals.sender_role", &row.sender_role)?,
+                subject: row.sender_subject,
+                unit_id: parse_opt("referrals.sender_unit_id", row.sender_unit_id.as_deref())?,
+                partner_id: parse_opt("referrals.sender_partner_id", row.sender_partner_id.as_deref())?,
+            },
+            person: ReferredPerson {
+                first_name: row.first_name,
+                last_name: row.last_name,
+                phone: row.phone,
+                birth_year: row.birth_year,
+                sex: parse("referrals.sex", &row.sex)?,
+                commune_code: row.commune_code,
+            },
+            reason: row.reason,
+            agreed_to_be_contacted: row.agreed_to_be_contacted,
+            status: parse("referrals.status", &row.status)?,
+            no_follow_up_reason: parse_opt("referrals.no_follow_up_reason", row.no_follow_up_reason.as_deref())?,
+            situation_id: parse_opt("referrals.situation_id", row.situation_id.as_deref())?,
+            meta: meta(row.created_at, row.updated_at, row.version),
+        })
+    }
+}
+
+/// Records a referral as received. The caller has validated it and checked the sender.
+pub fn insert(conn: &mut DbConnection, input: &ReferralInput, sender: &ReferralSender) -> Result<Referral, StoreError> {
+    let id = ReferralId::generate();
+    let at = now();
+    let p = &input.person;
+    diesel::insert_into(referrals::table)
+        .values((
+            referrals::id.eq(id.to_string()),
+            referrals::post_id.eq(input.post_id.to_string()),
+            referrals::sender_role.eq(sender.role.code()),
+            referrals::sender_subject.eq(&sender.subject),
+            referrals::sender_unit_id.eq(sender.unit_id.map(|u| u.to_string())),
+            referrals::sender_partner_id.eq(sender.partner_id.map(|p| p.to_string())),
+            referrals::first_name.eq(p.first_name.as_deref().map(str::trim)),
+            referrals::last_name.eq(p.last_name.as_deref().map(str::trim)),
+            referrals::phone.eq(p.phone.as_deref().map(str::trim)),
+            referrals::birth_year.eq(p.birth_year),
+            referrals::sex.eq(p.sex.code()),
+            referrals::commune_code.eq(p.commune_code.as_deref()),
+            referrals::reason.eq(input.reason.trim()),
+            referrals::agreed_to_be_contacted.eq(input.agreed_to_be_contacted),
+            referrals::status.eq(ReferralStatus::Received.code()),
+            referrals::created_at.eq(at),
+            referrals::updated_at.eq(at),
+            referrals::version.eq(1_i64),
+        ))
+        .execute(conn)?;
+    get(conn, id)
+}
+
+pub fn get(conn: &mut DbConnection, id: ReferralId) -> Result<Referral, StoreError> {
+    referrals::table
+        .find(id.to_string())
+        .select(ReferralRow::as_select())
+        .first(conn)?
+        .try_into()
+}
+
+/// Whose referrals a list shows.
+#[derive(Debug, Clone)]
+pub enum ReferralScope {
+    Posts(Vec<PostId>),
+    Unit(UnitId),
+    Partner(PartnerId),
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    scope: &ReferralScope,
+    status: Option<ReferralStatus>,
+    page: &PageRequest,
+) -> Result<Page<Referral>, StoreError> {
+    let mut query = referrals::table.select(ReferralRow::as_select()).into_boxed();
+    query = match scope {
+        ReferralScope::Posts(posts) => {
+            query.filter(referrals::post_id.eq_any(posts.iter().map(ToString::to_string).collect::<Vec<_>>()))
+        }
+        ReferralScope::Unit(unit) => query.filter(referrals::sender_unit_id.eq(unit.to_string())),
+        ReferralScope::Partner(partner) => query.filter(referrals::sender_partner_id.eq(partner.to_string())),
+    };
+    if let Some(status) = status {
+        query = query.filter(referrals::status.eq(status.code()));
+    }
+    if let Some(cursor) = &page.cursor {
+        query = query.filter(referrals::id.lt(cursor));
+    }
+    let rows = query.order(referrals::id.desc()).limit(page.limit + 1).load(conn)?;
+    let items = rows.into_iter().map(Referral::try_from).collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_overfetch(items, page.limit, |r| r.id.to_string()))
+}
+
+/// Stores a new status (with its reason or situation) if the referral is still at `expected_version`.
+pub fn set_status(
+    conn: &mut DbConnection,
+    id: ReferralId,
+    expected_version: i64,
+    status: ReferralStatus,
+    reason: Option<NoFollowUpReason>,
+    situation: Option<SituationId>,
+) -> Result<Referral, StoreError> {
+    let key = id.to_string();
+    let changed = diesel::update(referrals::table.find(&key).filter(referrals::version.eq(expected_version)))
+        .set((
+            referrals::status.eq(status.code()),
+            referrals::no_follow_up_reason.eq(reason.map(CodeList::code)),
+            referrals::situation_id.eq(situation.map(|s| s.to_string())),
+            referrals::updated_at.eq(now()),
+            referrals::version.eq(expected_version + 1),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        let current = referrals::table.find(&key).select(referrals::version).first(conn).optional()?;
+        return Err(stale_or_missing(current));
+    }
+    get(conn, id)
+}
