@@ -29,7 +29,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !json_media_type {
-                return Err(ApiError::UnsupportedMediaType("send the body as application/json".into()));
+                return Err(ApiError::UnsupportedMediaType(
+                    "send the body as application/json".into(),
+                ));
             }
             let bytes = body.await.map_err(body_error)?;
             parse_json(&bytes).map(Json)
@@ -49,7 +51,9 @@ fn is_json(req: &HttpRequest) -> bool {
 
 fn body_error(e: actix_web::Error) -> ApiError {
     if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES }
+        ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        }
     } else {
         ApiError::BadRequest {
             detail: format!("the body cannot be read: {e}"),
@@ -77,7 +81,9 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
             } else if json_media_type {
                 parse_json(&bytes).map(OptionalJson)
             } else {
-                Err(ApiError::UnsupportedMediaType("send the body as application/json".into()))
+                Err(ApiError::UnsupportedMediaType(
+                    "send the body as application/json".into(),
+                ))
             }
         })
     }

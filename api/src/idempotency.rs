@@ -30,10 +30,14 @@ impl FromRequest for IdempotencyKey {
         let key = match req.headers().get("Idempotency-Key") {
             None => Ok(None),
             Some(value) => match value.to_str() {
-                Ok(text) if !text.trim().is_empty() && text.len() <= MAX_KEY_CHARS => Ok(Some(text.trim().to_owned())),
+                Ok(text) if !text.trim().is_empty() && text.len() <= MAX_KEY_CHARS => {
+                    Ok(Some(text.trim().to_owned()))
+                }
                 _ => Err(ApiError::bad_field(
                     "Idempotency-Key",
-                    format!("Idempotency-Key must be 1 to {MAX_KEY_CHARS} visible ASCII characters"),
+                    format!(
+                        "Idempotency-Key must be 1 to {MAX_KEY_CHARS} visible ASCII characters"
+                    ),
                 )),
             },
         };
@@ -50,8 +54,12 @@ pub struct Answer {
 
 impl Answer {
     pub fn ok(body: &impl serde::Serialize) -> Result<Self, ApiError> {
-        let body = serde_json::to_value(body).map_err(|e| ApiError::Internal(format!("serialise answer: {e}")))?;
-        Ok(Answer { status: StatusCode::OK, body })
+        let body = serde_json::to_value(body)
+            .map_err(|e| ApiError::Internal(format!("serialise answer: {e}")))?;
+        Ok(Answer {
+            status: StatusCode::OK,
+            body,
+        })
     }
 
     fn into_response(self) -> HttpResponse {
@@ -71,8 +79,10 @@ fn replay(stored: StoredAnswer, fingerprint: &str) -> Result<HttpResponse, ApiEr
             "this Idempotency-Key was used for another request; use a new key",
         ));
     }
-    let body = serde_json::from_str(&stored.body).map_err(|e| ApiError::Internal(format!("stored answer: {e}")))?;
-    let status = StatusCode::from_u16(stored.status).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body = serde_json::from_str(&stored.body)
+        .map_err(|e| ApiError::Internal(format!("stored answer: {e}")))?;
+    let status =
+        StatusCode::from_u16(stored.status).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Answer { status, body }.into_response())
 }
 
@@ -100,12 +110,22 @@ pub async fn run_once(
             if let Some(stored) = idempotency::find(conn, &subject_w, &key_w)? {
                 return Ok(Outcome::Replay(stored));
             }
-            idempotency::reserve(conn, &subject_w, &key_w, &fingerprint_w).map_err(|e| match e {
-                StoreError::Conflict(_) => ApiError::Conflict("idempotency key taken concurrently".into()),
-                other => other.into(),
-            })?;
+            idempotency::reserve(conn, &subject_w, &key_w, &fingerprint_w).map_err(
+                |e| match e {
+                    StoreError::Conflict(_) => {
+                        ApiError::Conflict("idempotency key taken concurrently".into())
+                    }
+                    other => other.into(),
+                },
+            )?;
             let answer = work(conn)?;
-            idempotency::complete(conn, &subject_w, &key_w, answer.status.as_u16(), &answer.body.to_string())?;
+            idempotency::complete(
+                conn,
+                &subject_w,
+                &key_w,
+                answer.status.as_u16(),
+                &answer.body.to_string(),
+            )?;
             Ok(Outcome::Fresh(answer))
         })
         .await;

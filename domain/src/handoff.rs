@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{HandOffId, PartnerId, PostId, SituationId};
 use crate::post::RecordMeta;
 use crate::reference::{
-    ConsentForm, DeclineReason, HandOffStatus, LegalException, PartnerKind, ProblemCategory, Role, SharedData,
+    ConsentForm, DeclineReason, HandOffStatus, LegalException, PartnerKind, ProblemCategory, Role,
+    SharedData,
 };
 use crate::validation::{Invalid, Validation};
 
@@ -114,7 +115,10 @@ fn next_status(from: HandOffStatus, action: HandOffAction) -> Option<HandOffStat
 }
 
 /// The status after `action`, if the move is legal.
-pub fn transition(from: HandOffStatus, action: HandOffAction) -> Result<HandOffStatus, IllegalTransition> {
+pub fn transition(
+    from: HandOffStatus,
+    action: HandOffAction,
+) -> Result<HandOffStatus, IllegalTransition> {
     next_status(from, action).ok_or(IllegalTransition { from, action })
 }
 
@@ -147,7 +151,12 @@ impl ConsentInput {
     pub fn validate(&self, now: DateTime<Utc>) -> Result<(), Invalid> {
         let mut v = Validation::new();
         if let Some(at) = self.answered_at {
-            v.require(at <= now, "answered_at", "in_future", "must not be in the future");
+            v.require(
+                at <= now,
+                "answered_at",
+                "in_future",
+                "must not be in the future",
+            );
         }
         if self.given {
             v.require(
@@ -191,7 +200,9 @@ impl SendCheck<'_> {
     /// information préoccupante to the child-protection unit.
     pub fn check(self) -> Result<(), Invalid> {
         match self.legal_exception {
-            Some(LegalException::InformationPreoccupante) if self.partner_kind != PartnerKind::ChildProtection => {
+            Some(LegalException::InformationPreoccupante)
+                if self.partner_kind != PartnerKind::ChildProtection =>
+            {
                 Err(Invalid::one(
                     "legal_exception",
                     "wrong_partner",
@@ -211,7 +222,11 @@ impl SendCheck<'_> {
 
 /// Whether the partner may read `item` under the consent (or the legal exception, which
 /// shares what the child-protection unit needs: everything recorded for the hand-off).
-pub fn partner_may_read(item: SharedData, consent: Option<&[SharedData]>, legal_exception: Option<LegalException>) -> bool {
+pub fn partner_may_read(
+    item: SharedData,
+    consent: Option<&[SharedData]>,
+    legal_exception: Option<LegalException>,
+) -> bool {
     legal_exception.is_some() || consent.is_some_and(|shared| shared.contains(&item))
 }
 
@@ -236,7 +251,13 @@ pub struct HandOffInput {
     pub reasons: Vec<ProblemCategory>,
     /// A note for the partner, shared only if the person consents to `message`.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(example = "Besoin d'une aide alimentaire et d'un accompagnement vers l'emploi.", max_length = 2000))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "Besoin d'une aide alimentaire et d'un accompagnement vers l'emploi.",
+            max_length = 2000
+        )
+    )]
     pub message: Option<String>,
     /// Set only for an information préoccupante to the child-protection unit, which goes without consent.
     #[serde(default)]
@@ -246,11 +267,21 @@ pub struct HandOffInput {
 impl HandOffInput {
     pub fn validate(&self) -> Result<(), Invalid> {
         let mut v = Validation::new();
-        v.require(!self.reasons.is_empty(), "reasons", "empty", "name at least one reason");
+        v.require(
+            !self.reasons.is_empty(),
+            "reasons",
+            "empty",
+            "name at least one reason",
+        );
         let mut unique = self.reasons.clone();
         unique.sort_unstable();
         unique.dedup();
-        v.require(unique.len() == self.reasons.len(), "reasons", "duplicate", "must not repeat a reason");
+        v.require(
+            unique.len() == self.reasons.len(),
+            "reasons",
+            "duplicate",
+            "must not repeat a reason",
+        );
         v.absorb(validate_message(self.message.as_deref()));
         v.finish()
     }
@@ -380,7 +411,10 @@ mod tests {
             consent: Some(&shared),
         };
         assert!(with_consent.check().is_ok());
-        let without = SendCheck { consent: None, ..with_consent };
+        let without = SendCheck {
+            consent: None,
+            ..with_consent
+        };
         assert_eq!(without.check().unwrap_err().0[0].field, "consent");
         let crip = SendCheck {
             partner_kind: PartnerKind::ChildProtection,

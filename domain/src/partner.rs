@@ -13,12 +13,18 @@ use crate::validation::{Invalid, Validation, is_commune_code, is_department_code
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PartnerInput {
-    #[cfg_attr(feature = "openapi", schema(example = "CCAS de Privas", max_length = 200))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "CCAS de Privas", max_length = 200)
+    )]
     pub name: String,
     pub kind: PartnerKind,
     /// SIRET of the structure, when it has one (14 digits).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(example = "21070186000015", pattern = "^[0-9]{14}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "21070186000015", pattern = "^[0-9]{14}$")
+    )]
     pub siret: Option<String>,
     /// Departments served (INSEE codes).
     #[cfg_attr(feature = "openapi", schema(example = json!(["07"])))]
@@ -31,13 +37,25 @@ pub struct PartnerInput {
     #[cfg_attr(feature = "openapi", schema(example = json!(["precarity", "housing", "access_to_rights"])))]
     pub themes: Vec<ProblemCategory>,
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(example = "accueil@ccas-privas.fr", max_length = 200))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "accueil@ccas-privas.fr", max_length = 200)
+    )]
     pub email: Option<String>,
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(example = "04 75 00 00 00", max_length = 30))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "04 75 00 00 00", max_length = 30)
+    )]
     pub phone: Option<String>,
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(example = "1 place de l'Hôtel de Ville, 07000 Privas", max_length = 300))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "1 place de l'Hôtel de Ville, 07000 Privas",
+            max_length = 300
+        )
+    )]
     pub address: Option<String>,
 }
 
@@ -75,10 +93,18 @@ impl PartnerInput {
                 "must be an INSEE commune code",
             );
         }
-        v.require(!self.themes.is_empty(), "themes", "empty", "name at least one theme");
+        v.require(
+            !self.themes.is_empty(),
+            "themes",
+            "empty",
+            "name at least one theme",
+        );
         if let Some(email) = &self.email {
             v.require(
-                email.len() <= 200 && email.split_once('@').is_some_and(|(a, b)| !a.is_empty() && b.contains('.')),
+                email.len() <= 200
+                    && email
+                        .split_once('@')
+                        .is_some_and(|(a, b)| !a.is_empty() && b.contains('.')),
                 "email",
                 "invalid_email",
                 "must be an e-mail address",
@@ -97,7 +123,9 @@ impl PartnerInput {
     /// when no commune is listed.
     pub fn serves_commune(&self, code: &str) -> bool {
         if self.commune_codes.is_empty() {
-            self.department_codes.iter().any(|d| code.starts_with(d.as_str()))
+            self.department_codes
+                .iter()
+                .any(|d| code.starts_with(d.as_str()))
         } else {
             self.commune_codes.iter().any(|c| c == code)
         }
@@ -147,7 +175,13 @@ mod tests {
             email: Some("nobody".into()),
             ..ccas()
         };
-        let fields: Vec<String> = bad.validate().unwrap_err().0.into_iter().map(|e| e.field).collect();
+        let fields: Vec<String> = bad
+            .validate()
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
         assert_eq!(fields, ["siret", "department_codes[0]", "themes", "email"]);
     }
 

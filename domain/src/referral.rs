@@ -20,7 +20,10 @@ pub struct ReferredPerson {
     pub first_name: Option<String>,
     #[cfg_attr(feature = "openapi", schema(example = "Martin", max_length = 100))]
     pub last_name: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(example = "06 12 34 56 78", max_length = 30))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "06 12 34 56 78", max_length = 30)
+    )]
     pub phone: Option<String>,
     #[cfg_attr(feature = "openapi", schema(example = 1987))]
     pub birth_year: Option<i32>,
@@ -39,7 +42,13 @@ pub struct ReferralInput {
     pub post_id: PostId,
     pub person: ReferredPerson,
     /// Why the person is referred, briefly and without confidential detail.
-    #[cfg_attr(feature = "openapi", schema(example = "Intervention au domicile pour différend conjugal, deux enfants présents.", max_length = 500))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "Intervention au domicile pour différend conjugal, deux enfants présents.",
+            max_length = 500
+        )
+    )]
     pub reason: String,
     /// Whether the person agreed to be contacted by the social worker.
     pub agreed_to_be_contacted: bool,
@@ -64,11 +73,19 @@ impl ReferralInput {
                 (crate::beneficiary::EARLIEST_BIRTH_YEAR..=this_year).contains(&year),
                 "person.birth_year",
                 "out_of_range",
-                format!("must be between {} and {this_year}", crate::beneficiary::EARLIEST_BIRTH_YEAR),
+                format!(
+                    "must be between {} and {this_year}",
+                    crate::beneficiary::EARLIEST_BIRTH_YEAR
+                ),
             );
         }
         if let Some(code) = &p.commune_code {
-            v.require(is_commune_code(code), "person.commune_code", "invalid_commune", "must be an INSEE commune code");
+            v.require(
+                is_commune_code(code),
+                "person.commune_code",
+                "invalid_commune",
+                "must be an INSEE commune code",
+            );
         }
         v.finish()
     }
@@ -109,7 +126,9 @@ pub fn move_referral(from: ReferralStatus, to: ReferralStatus) -> Result<Referra
     use ReferralStatus::*;
     let legal = matches!(
         (from, to),
-        (Received, PersonContacted) | (Received | PersonContacted, TakenUp) | (Received | PersonContacted, NoFollowUp)
+        (Received, PersonContacted)
+            | (Received | PersonContacted, TakenUp)
+            | (Received | PersonContacted, NoFollowUp)
     );
     if legal {
         Ok(to)
@@ -129,7 +148,10 @@ mod tests {
 
     #[test]
     fn referral_moves() {
-        assert_eq!(move_referral(Received, PersonContacted), Ok(PersonContacted));
+        assert_eq!(
+            move_referral(Received, PersonContacted),
+            Ok(PersonContacted)
+        );
         assert_eq!(move_referral(PersonContacted, TakenUp), Ok(TakenUp));
         assert_eq!(move_referral(Received, NoFollowUp), Ok(NoFollowUp));
         assert!(move_referral(TakenUp, NoFollowUp).is_err());
@@ -154,6 +176,9 @@ mod tests {
             },
             ..input
         };
-        assert_eq!(fine.validate(2026).unwrap_err().0[0].field, "person.birth_year");
+        assert_eq!(
+            fine.validate(2026).unwrap_err().0[0].field,
+            "person.birth_year"
+        );
     }
 }

@@ -98,16 +98,21 @@ pub enum Audience {
 }
 
 /// Events after `after` for `audience`, in order, at most `limit`.
-pub fn feed(conn: &mut DbConnection, audience: &Audience, after: i64, limit: i64) -> Result<Vec<EventRow>, StoreError> {
+pub fn feed(
+    conn: &mut DbConnection,
+    audience: &Audience,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<EventRow>, StoreError> {
     let mut query = events::table
         .select(EventRow::as_select())
         .filter(events::seq.gt(after))
         .into_boxed();
     query = match audience {
         Audience::Partner(partner) => query.filter(events::partner_id.eq(partner.to_string())),
-        Audience::Posts(posts) => {
-            query.filter(events::post_id.eq_any(posts.iter().map(ToString::to_string).collect::<Vec<_>>()))
-        }
+        Audience::Posts(posts) => query.filter(
+            events::post_id.eq_any(posts.iter().map(ToString::to_string).collect::<Vec<_>>()),
+        ),
         Audience::Unit(unit) => query.filter(events::unit_id.eq(unit.to_string())),
     };
     Ok(query.order(events::seq.asc()).limit(limit).load(conn)?)
@@ -115,5 +120,8 @@ pub fn feed(conn: &mut DbConnection, audience: &Audience, after: i64, limit: i64
 
 /// One event by its sequence number.
 pub fn get(conn: &mut DbConnection, seq: i64) -> Result<EventRow, StoreError> {
-    Ok(events::table.find(seq).select(EventRow::as_select()).first(conn)?)
+    Ok(events::table
+        .find(seq)
+        .select(EventRow::as_select())
+        .first(conn)?)
 }

@@ -42,7 +42,10 @@ impl TryFrom<HandOffRow> for HandOff {
             status: parse("hand_offs.status", &row.status)?,
             reasons: split("hand_offs.reasons", &row.reasons)?,
             message: row.message,
-            legal_exception: parse_opt("hand_offs.legal_exception", row.legal_exception.as_deref())?,
+            legal_exception: parse_opt(
+                "hand_offs.legal_exception",
+                row.legal_exception.as_deref(),
+            )?,
             decline_reason: parse_opt("hand_offs.decline_reason", row.decline_reason.as_deref())?,
             outcome: row.outcome,
             created_by: row.created_by,
@@ -138,10 +141,18 @@ pub struct HandOffFilter {
     pub status: Option<HandOffStatus>,
 }
 
-pub fn list(conn: &mut DbConnection, filter: &HandOffFilter, page: &PageRequest) -> Result<Page<HandOff>, StoreError> {
-    let mut query = hand_offs::table.select(HandOffRow::as_select()).into_boxed();
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &HandOffFilter,
+    page: &PageRequest,
+) -> Result<Page<HandOff>, StoreError> {
+    let mut query = hand_offs::table
+        .select(HandOffRow::as_select())
+        .into_boxed();
     if let Some(posts) = &filter.posts {
-        query = query.filter(hand_offs::post_id.eq_any(posts.iter().map(ToString::to_string).collect::<Vec<_>>()));
+        query = query.filter(
+            hand_offs::post_id.eq_any(posts.iter().map(ToString::to_string).collect::<Vec<_>>()),
+        );
     }
     if let Some(partner) = filter.partner {
         query = query
@@ -157,9 +168,17 @@ pub fn list(conn: &mut DbConnection, filter: &HandOffFilter, page: &PageRequest)
     if let Some(cursor) = &page.cursor {
         query = query.filter(hand_offs::id.lt(cursor));
     }
-    let rows = query.order(hand_offs::id.desc()).limit(page.limit + 1).load(conn)?;
-    let items = rows.into_iter().map(HandOff::try_from).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_overfetch(items, page.limit, |h| h.id.to_string()))
+    let rows = query
+        .order(hand_offs::id.desc())
+        .limit(page.limit + 1)
+        .load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(HandOff::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_overfetch(items, page.limit, |h| {
+        h.id.to_string()
+    }))
 }
 
 /// What a move writes besides the status.
@@ -182,46 +201,72 @@ pub fn move_to(
 ) -> Result<HandOff, StoreError> {
     let key = current.id.to_string();
     let at = now();
-    let changed = diesel::update(hand_offs::table.find(&key).filter(hand_offs::version.eq(expected_version)))
-        .set((
-            hand_offs::status.eq(to.code()),
-            hand_offs::decline_reason.eq(details.decline_reason.map(CodeList::code).or(current.decline_reason.map(CodeList::code))),
-            hand_offs::outcome.eq(details.outcome.or(current.outcome.as_deref())),
-            hand_offs::updated_at.eq(at),
-            hand_offs::version.eq(expected_version + 1),
-        ))
-        .execute(conn)?;
+    let changed = diesel::update(
+        hand_offs::table
+            .find(&key)
+            .filter(hand_offs::version.eq(expected_version)),
+    )
+    .set((
+        hand_offs::status.eq(to.code()),
+        hand_offs::decline_reason.eq(details
+            .decline_reason
+            .map(CodeList::code)
+            .or(current.decline_reason.map(CodeList::code))),
+        hand_offs::outcome.eq(details.outcome.or(current.outcome.as_deref())),
+        hand_offs::updated_at.eq(at),
+        hand_offs::version.eq(expected_version + 1),
+    ))
+    .execute(conn)?;
     if changed == 0 {
-        let version = hand_offs::table.find(&key).select(hand_offs::version).first(conn).optional()?;
+        let version = hand_offs::table
+            .find(&key)
+            .select(hand_offs::version)
+            .first(conn)
+            .optional()?;
         return Err(stale_or_missing(version));
     }
-    record_transition(conn, &key, Some(current.status), to, by, details.comment, at)?;
+    record_transition(
+        conn,
+        &key,
+        Some(current.status),
+        to,
+        by,
+        details.comment,
+        at,
+    )?;
     get(conn, current.id)
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = hand_off_transitions)]
+struct TransitionRow {
+    from_status: Option<String>,
+    to_status: String,
+    at: NaiveDateTime,
+    by_subject: String,
+    by_role: String,
+    comment: Option<String>,
 }
 
 /// Every move of a hand-off, oldest first.
 pub fn history(conn: &mut DbConnection, id: HandOffId) -> Result<Vec<Transition>, StoreError> {
-    let rows: Vec<(Option<String>, String, NaiveDateTime, String, String, Option<String>)> = hand_off_transitions::table
+    let rows: Vec<TransitionRow> = hand_off_transitions::table
         .filter(hand_off_transitions::hand_off_id.eq(id.to_string()))
         .order(hand_off_transitions::position)
-        .select((
-            hand_off_transitions::from_status,
-            hand_off_transitions::to_status,
-            hand_off_transitions::at,
-            hand_off_transitions::by_subject,
-            hand_off_transitions::by_role,
-            hand_off_transitions::comment,
-        ))
+        .select(TransitionRow::as_select())
         .load(conn)?;
     rows.into_iter()
-        .map(|(from, to, at, by, role, comment)| {
+        .map(|row| {
             Ok(Transition {
-                from: parse_opt("hand_off_transitions.from_status", from.as_deref())?,
-                to: parse("hand_off_transitions.to_status", &to)?,
-                at: at.and_utc(),
-                by,
-                by_role: parse("hand_off_transitions.by_role", &role)?,
-                comment,
+                from: parse_opt(
+                    "hand_off_transitions.from_status",
+                    row.from_status.as_deref(),
+                )?,
+                to: parse("hand_off_transitions.to_status", &row.to_status)?,
+                at: row.at.and_utc(),
+                by: row.by_subject,
+                by_role: parse("hand_off_transitions.by_role", &row.by_role)?,
+                comment: row.comment,
             })
         })
         .collect()
@@ -286,7 +331,11 @@ pub fn record_consent(
         consents::recorded_by.eq(recorded_by),
         consents::updated_at.eq(at),
     );
-    let current: Option<i64> = consents::table.find(&key).select(consents::version).first(conn).optional()?;
+    let current: Option<i64> = consents::table
+        .find(&key)
+        .select(consents::version)
+        .first(conn)
+        .optional()?;
     match current {
         Some(version) => {
             diesel::update(consents::table.find(&key))
@@ -308,16 +357,24 @@ pub fn record_consent(
 }
 
 /// Records the withdrawal of consent.
-pub fn withdraw_consent(conn: &mut DbConnection, id: HandOffId, by: &str) -> Result<Consent, StoreError> {
+pub fn withdraw_consent(
+    conn: &mut DbConnection,
+    id: HandOffId,
+    by: &str,
+) -> Result<Consent, StoreError> {
     let key = id.to_string();
     let at = now();
-    diesel::update(consents::table.find(&key).filter(consents::withdrawn_at.is_null()))
-        .set((
-            consents::withdrawn_at.eq(at),
-            consents::withdrawn_by.eq(by),
-            consents::updated_at.eq(at),
-            consents::version.eq(consents::version + 1),
-        ))
-        .execute(conn)?;
+    diesel::update(
+        consents::table
+            .find(&key)
+            .filter(consents::withdrawn_at.is_null()),
+    )
+    .set((
+        consents::withdrawn_at.eq(at),
+        consents::withdrawn_by.eq(by),
+        consents::updated_at.eq(at),
+        consents::version.eq(consents::version + 1),
+    ))
+    .execute(conn)?;
     consent(conn, id)?.ok_or(StoreError::NotFound)
 }

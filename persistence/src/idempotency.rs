@@ -15,7 +15,11 @@ pub struct StoredAnswer {
     pub body: String,
 }
 
-pub fn find(conn: &mut DbConnection, subject: &str, key: &str) -> Result<Option<StoredAnswer>, StoreError> {
+pub fn find(
+    conn: &mut DbConnection,
+    subject: &str,
+    key: &str,
+) -> Result<Option<StoredAnswer>, StoreError> {
     let row: Option<(String, i32, String)> = idempotency_keys::table
         .find((subject, key))
         .select((
@@ -28,7 +32,8 @@ pub fn find(conn: &mut DbConnection, subject: &str, key: &str) -> Result<Option<
     row.map(|(fingerprint, status, body)| {
         Ok(StoredAnswer {
             fingerprint,
-            status: u16::try_from(status).map_err(|_| StoreError::Corrupt(format!("response_status = {status}")))?,
+            status: u16::try_from(status)
+                .map_err(|_| StoreError::Corrupt(format!("response_status = {status}")))?,
             body,
         })
     })
@@ -37,7 +42,12 @@ pub fn find(conn: &mut DbConnection, subject: &str, key: &str) -> Result<Option<
 
 /// Claims the key before the work starts. On PostgreSQL a concurrent request with the same
 /// key waits here until the first commits, then fails with `Conflict` and replays its answer.
-pub fn reserve(conn: &mut DbConnection, subject: &str, key: &str, fingerprint: &str) -> Result<(), StoreError> {
+pub fn reserve(
+    conn: &mut DbConnection,
+    subject: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<(), StoreError> {
     diesel::insert_into(idempotency_keys::table)
         .values((
             idempotency_keys::subject.eq(subject),
@@ -52,7 +62,13 @@ pub fn reserve(conn: &mut DbConnection, subject: &str, key: &str, fingerprint: &
 }
 
 /// Stores the answer of a reserved key, in the same transaction as the work.
-pub fn complete(conn: &mut DbConnection, subject: &str, key: &str, status: u16, body: &str) -> Result<(), StoreError> {
+pub fn complete(
+    conn: &mut DbConnection,
+    subject: &str,
+    key: &str,
+    status: u16,
+    body: &str,
+) -> Result<(), StoreError> {
     diesel::update(idempotency_keys::table.find((subject, key)))
         .set((
             idempotency_keys::response_status.eq(i32::from(status)),

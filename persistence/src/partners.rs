@@ -117,7 +117,11 @@ pub struct PartnerFilter {
     pub department_code: Option<String>,
 }
 
-pub fn list(conn: &mut DbConnection, filter: &PartnerFilter, page: &PageRequest) -> Result<Page<Partner>, StoreError> {
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &PartnerFilter,
+    page: &PageRequest,
+) -> Result<Page<Partner>, StoreError> {
     let mut query = partners::table.select(PartnerRow::as_select()).into_boxed();
     if let Some(kind) = filter.kind {
         query = query.filter(partners::kind.eq(kind.code()));
@@ -130,32 +134,59 @@ pub fn list(conn: &mut DbConnection, filter: &PartnerFilter, page: &PageRequest)
     }
     if let Some(commune) = &filter.commune_code {
         // The department of a commune is its first two characters, three overseas (97x).
-        let department = if commune.starts_with("97") { &commune[..3.min(commune.len())] } else { &commune[..2.min(commune.len())] };
+        let department = if commune.starts_with("97") {
+            &commune[..3.min(commune.len())]
+        } else {
+            &commune[..2.min(commune.len())]
+        };
         query = query.filter(
-            partners::commune_codes.like(contains_pattern(commune)).or(partners::commune_codes
-                .eq("")
-                .and(partners::department_codes.like(contains_pattern(department)))),
+            partners::commune_codes
+                .like(contains_pattern(commune))
+                .or(partners::commune_codes
+                    .eq("")
+                    .and(partners::department_codes.like(contains_pattern(department)))),
         );
     }
     if let Some(cursor) = &page.cursor {
         query = query.filter(partners::id.lt(cursor));
     }
-    let rows = query.order(partners::id.desc()).limit(page.limit + 1).load(conn)?;
-    let items = rows.into_iter().map(Partner::try_from).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_overfetch(items, page.limit, |p| p.id.to_string()))
+    let rows = query
+        .order(partners::id.desc())
+        .limit(page.limit + 1)
+        .load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(Partner::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_overfetch(items, page.limit, |p| {
+        p.id.to_string()
+    }))
 }
 
-pub fn replace(conn: &mut DbConnection, id: PartnerId, expected_version: i64, input: &PartnerInput) -> Result<Partner, StoreError> {
+pub fn replace(
+    conn: &mut DbConnection,
+    id: PartnerId,
+    expected_version: i64,
+    input: &PartnerInput,
+) -> Result<Partner, StoreError> {
     let key = id.to_string();
-    let changed = diesel::update(partners::table.find(&key).filter(partners::version.eq(expected_version)))
-        .set((
-            PartnerForm::of(input),
-            partners::updated_at.eq(now()),
-            partners::version.eq(expected_version + 1),
-        ))
-        .execute(conn)?;
+    let changed = diesel::update(
+        partners::table
+            .find(&key)
+            .filter(partners::version.eq(expected_version)),
+    )
+    .set((
+        PartnerForm::of(input),
+        partners::updated_at.eq(now()),
+        partners::version.eq(expected_version + 1),
+    ))
+    .execute(conn)?;
     if changed == 0 {
-        let current = partners::table.find(&key).select(partners::version).first(conn).optional()?;
+        let current = partners::table
+            .find(&key)
+            .select(partners::version)
+            .first(conn)
+            .optional()?;
         return Err(stale_or_missing(current));
     }
     get(conn, id)

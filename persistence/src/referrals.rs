@@ -46,7 +46,10 @@ impl TryFrom<ReferralRow> for Referral {
                 role: parse("referrals.sender_role", &row.sender_role)?,
                 subject: row.sender_subject,
                 unit_id: parse_opt("referrals.sender_unit_id", row.sender_unit_id.as_deref())?,
-                partner_id: parse_opt("referrals.sender_partner_id", row.sender_partner_id.as_deref())?,
+                partner_id: parse_opt(
+                    "referrals.sender_partner_id",
+                    row.sender_partner_id.as_deref(),
+                )?,
             },
             person: ReferredPerson {
                 first_name: row.first_name,
@@ -59,7 +62,10 @@ impl TryFrom<ReferralRow> for Referral {
             reason: row.reason,
             agreed_to_be_contacted: row.agreed_to_be_contacted,
             status: parse("referrals.status", &row.status)?,
-            no_follow_up_reason: parse_opt("referrals.no_follow_up_reason", row.no_follow_up_reason.as_deref())?,
+            no_follow_up_reason: parse_opt(
+                "referrals.no_follow_up_reason",
+                row.no_follow_up_reason.as_deref(),
+            )?,
             situation_id: parse_opt("referrals.situation_id", row.situation_id.as_deref())?,
             meta: meta(row.created_at, row.updated_at, row.version),
         })
@@ -67,7 +73,11 @@ impl TryFrom<ReferralRow> for Referral {
 }
 
 /// Records a referral as received. The caller has validated it and checked the sender.
-pub fn insert(conn: &mut DbConnection, input: &ReferralInput, sender: &ReferralSender) -> Result<Referral, StoreError> {
+pub fn insert(
+    conn: &mut DbConnection,
+    input: &ReferralInput,
+    sender: &ReferralSender,
+) -> Result<Referral, StoreError> {
     let id = ReferralId::generate();
     let at = now();
     let p = &input.person;
@@ -118,13 +128,17 @@ pub fn list(
     status: Option<ReferralStatus>,
     page: &PageRequest,
 ) -> Result<Page<Referral>, StoreError> {
-    let mut query = referrals::table.select(ReferralRow::as_select()).into_boxed();
+    let mut query = referrals::table
+        .select(ReferralRow::as_select())
+        .into_boxed();
     query = match scope {
-        ReferralScope::Posts(posts) => {
-            query.filter(referrals::post_id.eq_any(posts.iter().map(ToString::to_string).collect::<Vec<_>>()))
-        }
+        ReferralScope::Posts(posts) => query.filter(
+            referrals::post_id.eq_any(posts.iter().map(ToString::to_string).collect::<Vec<_>>()),
+        ),
         ReferralScope::Unit(unit) => query.filter(referrals::sender_unit_id.eq(unit.to_string())),
-        ReferralScope::Partner(partner) => query.filter(referrals::sender_partner_id.eq(partner.to_string())),
+        ReferralScope::Partner(partner) => {
+            query.filter(referrals::sender_partner_id.eq(partner.to_string()))
+        }
     };
     if let Some(status) = status {
         query = query.filter(referrals::status.eq(status.code()));
@@ -132,9 +146,17 @@ pub fn list(
     if let Some(cursor) = &page.cursor {
         query = query.filter(referrals::id.lt(cursor));
     }
-    let rows = query.order(referrals::id.desc()).limit(page.limit + 1).load(conn)?;
-    let items = rows.into_iter().map(Referral::try_from).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_overfetch(items, page.limit, |r| r.id.to_string()))
+    let rows = query
+        .order(referrals::id.desc())
+        .limit(page.limit + 1)
+        .load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(Referral::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_overfetch(items, page.limit, |r| {
+        r.id.to_string()
+    }))
 }
 
 /// Stores a new status (with its reason or situation) if the referral is still at `expected_version`.
@@ -147,17 +169,25 @@ pub fn set_status(
     situation: Option<SituationId>,
 ) -> Result<Referral, StoreError> {
     let key = id.to_string();
-    let changed = diesel::update(referrals::table.find(&key).filter(referrals::version.eq(expected_version)))
-        .set((
-            referrals::status.eq(status.code()),
-            referrals::no_follow_up_reason.eq(reason.map(CodeList::code)),
-            referrals::situation_id.eq(situation.map(|s| s.to_string())),
-            referrals::updated_at.eq(now()),
-            referrals::version.eq(expected_version + 1),
-        ))
-        .execute(conn)?;
+    let changed = diesel::update(
+        referrals::table
+            .find(&key)
+            .filter(referrals::version.eq(expected_version)),
+    )
+    .set((
+        referrals::status.eq(status.code()),
+        referrals::no_follow_up_reason.eq(reason.map(CodeList::code)),
+        referrals::situation_id.eq(situation.map(|s| s.to_string())),
+        referrals::updated_at.eq(now()),
+        referrals::version.eq(expected_version + 1),
+    ))
+    .execute(conn)?;
     if changed == 0 {
-        let current = referrals::table.find(&key).select(referrals::version).first(conn).optional()?;
+        let current = referrals::table
+            .find(&key)
+            .select(referrals::version)
+            .first(conn)
+            .optional()?;
         return Err(stale_or_missing(current));
     }
     get(conn, id)

@@ -6,14 +6,13 @@
 //! and the row is claimed again (at least once, under the same `webhook-id`).
 
 use chrono::{DateTime, Duration, NaiveDateTime, SubsecRound, Utc};
-use diesel::dsl::exists;
 use diesel::prelude::*;
 use relais_domain::ids::{PartnerId, WebhookId};
 use relais_domain::webhook::{Delivery, DeliveryStatus, Webhook};
 
 use crate::convert::{meta, now, parse};
 use crate::events::EventRow;
-use crate::schema::{events, partners, webhook_deliveries, webhooks};
+use crate::schema::{events, webhook_deliveries, webhooks};
 use crate::{DbConnection, Page, PageRequest, StoreError};
 
 const PENDING: &str = "pending";
@@ -85,11 +84,6 @@ impl DeliveryRow {
 /// An instant as stored: UTC, to the microsecond.
 fn stored(at: DateTime<Utc>) -> NaiveDateTime {
     at.naive_utc().trunc_subsecs(6)
-}
-
-/// Whether `partner` is in the directory.
-pub fn partner_exists(conn: &mut DbConnection, partner: PartnerId) -> Result<bool, StoreError> {
-    Ok(diesel::select(exists(partners::table.find(partner.to_string()))).get_result(conn)?)
 }
 
 /// Registers a webhook of `partner`, active at once.

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use relais_persistence::testing::TestDatabase;
 use serde_json::{Value, json};
 
+mod webhooks;
+
 const BINARY: &str = env!("CARGO_BIN_EXE_relais");
 
 /// A `relais serve` process, killed on drop.

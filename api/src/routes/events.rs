@@ -92,12 +92,20 @@ async fn list_events(
     let audience = match (user.role, user.partner_id, user.unit_id) {
         (Role::Partner, Some(partner), _) => Audience::Partner(partner),
         (Role::Officer, _, Some(unit)) => Audience::Unit(unit),
-        (Role::SocialWorker | Role::Coordinator, _, _) => Audience::Posts(user.readable_case_posts().to_vec()),
-        (role, _, _) => return Err(ApiError::Forbidden(format!("the role {role} has no event feed"))),
+        (Role::SocialWorker | Role::Coordinator, _, _) => {
+            Audience::Posts(user.readable_case_posts().to_vec())
+        }
+        (role, _, _) => {
+            return Err(ApiError::Forbidden(format!(
+                "the role {role} has no event feed"
+            )));
+        }
     };
     let after = params.after.unwrap_or(0);
     let limit = params.limit.unwrap_or(100);
-    let rows = state.read(move |conn| Ok(events::feed(conn, &audience, after, limit)?)).await?;
+    let rows = state
+        .read(move |conn| Ok(events::feed(conn, &audience, after, limit)?))
+        .await?;
     let next_after = rows.last().map_or(after, |e| e.seq);
     Ok(web::Json(EventPage {
         items: rows.into_iter().map(Event::from).collect(),

@@ -4,12 +4,13 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use relais_domain::handoff::{
-    self, Consent, ConsentInput, HandOff, HandOffAction, HandOffInput, SendCheck, Side, Transition, partner_may_read,
+    self, Consent, ConsentInput, HandOff, HandOffAction, HandOffInput, SendCheck, Side, Transition,
+    partner_may_read,
 };
 use relais_domain::ids::{HandOffId, PartnerId, SituationId};
 use relais_domain::reference::{
-    DeclineReason, HandOffStatus, LegalException, PartnerKind, ProblemCategory, Role, SharedData, Sex,
-    SituationStatus,
+    DeclineReason, HandOffStatus, LegalException, PartnerKind, ProblemCategory, Role, Sex,
+    SharedData, SituationStatus,
 };
 use relais_domain::situation::SituationState;
 use relais_domain::validation::{Invalid, Validation};
@@ -21,7 +22,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use super::common::{created, cursor_is_id, page_request, require_case_reader, require_case_writer, versioned};
+use super::common::{
+    created, cursor_is_id, page_request, require_case_reader, require_case_writer, versioned,
+};
 use super::situations::{readable_situation, writable_situation};
 use crate::auth::CurrentUser;
 use crate::extract::{Json, OptionalIfMatch, OptionalJson, Query};
@@ -184,7 +187,11 @@ fn partner_view(conn: &mut DbConnection, hand_off: HandOff) -> Result<PartnerHan
 }
 
 /// The view the reader is entitled to.
-fn view_for(conn: &mut DbConnection, user: &CurrentUser, hand_off: HandOff) -> Result<HandOffView, ApiError> {
+fn view_for(
+    conn: &mut DbConnection,
+    user: &CurrentUser,
+    hand_off: HandOff,
+) -> Result<HandOffView, ApiError> {
     if user.role == Role::Partner {
         partner_view(conn, hand_off).map(|v| HandOffView::Partner(Box::new(v)))
     } else {
@@ -194,14 +201,20 @@ fn view_for(conn: &mut DbConnection, user: &CurrentUser, hand_off: HandOff) -> R
 
 /// The hand-off if the caller may see it: staff of its post, or its partner once sent.
 /// 404 otherwise, so that existence does not leak.
-fn visible_hand_off(conn: &mut DbConnection, user: &CurrentUser, id: HandOffId) -> Result<HandOff, ApiError> {
+fn visible_hand_off(
+    conn: &mut DbConnection,
+    user: &CurrentUser,
+    id: HandOffId,
+) -> Result<HandOff, ApiError> {
     let hand_off = match hand_offs::get(conn, id) {
         Ok(h) => h,
         Err(StoreError::NotFound) => return Err(ApiError::NotFound("no such hand-off".into())),
         Err(e) => return Err(e.into()),
     };
     let visible = match user.role {
-        Role::Partner => user.partner_id == Some(hand_off.partner_id) && hand_off.status != HandOffStatus::Draft,
+        Role::Partner => {
+            user.partner_id == Some(hand_off.partner_id) && hand_off.status != HandOffStatus::Draft
+        }
         _ => user.can_read_cases(hand_off.post_id),
     };
     if visible {
@@ -214,7 +227,8 @@ fn visible_hand_off(conn: &mut DbConnection, user: &CurrentUser, id: HandOffId) 
 /// Records the event of a hand-off's new state, for its post and (once sent) its partner.
 fn emit(conn: &mut DbConnection, hand_off: &HandOff, kind: &str) -> Result<(), ApiError> {
     let partner = (hand_off.status != HandOffStatus::Draft).then_some(hand_off.partner_id);
-    let data = serde_json::json!({"hand_off_id": hand_off.id, "status": hand_off.status}).to_string();
+    let data =
+        serde_json::json!({"hand_off_id": hand_off.id, "status": hand_off.status}).to_string();
     events::append(
         conn,
         &NewEvent {
@@ -362,7 +376,11 @@ async fn list_hand_offs(
             posts: Some(user.readable_case_posts().to_vec()),
             ..HandOffFilter::default()
         },
-        role => return Err(ApiError::Forbidden(format!("the role {role} does not read hand-offs"))),
+        role => {
+            return Err(ApiError::Forbidden(format!(
+                "the role {role} does not read hand-offs"
+            )));
+        }
     };
     let filter = HandOffFilter {
         status: params.status,
@@ -417,7 +435,9 @@ async fn get_hand_off(
 fn require_hand_off_reader(user: &CurrentUser) -> Result<(), ApiError> {
     match user.role {
         Role::Partner | Role::SocialWorker | Role::Coordinator => Ok(()),
-        role => Err(ApiError::Forbidden(format!("the role {role} does not read hand-offs"))),
+        role => Err(ApiError::Forbidden(format!(
+            "the role {role} does not read hand-offs"
+        ))),
     }
 }
 
@@ -478,12 +498,18 @@ async fn record_consent(
 }
 
 /// The hand-off if the caller may act for its post (a social worker of the post).
-fn writable_hand_off(conn: &mut DbConnection, user: &CurrentUser, id: HandOffId) -> Result<HandOff, ApiError> {
+fn writable_hand_off(
+    conn: &mut DbConnection,
+    user: &CurrentUser,
+    id: HandOffId,
+) -> Result<HandOff, ApiError> {
     let hand_off = visible_hand_off(conn, user, id)?;
     if user.can_write_cases(hand_off.post_id) {
         Ok(hand_off)
     } else {
-        Err(ApiError::Forbidden("only the post's social workers act on its hand-offs".into()))
+        Err(ApiError::Forbidden(
+            "only the post's social workers act on its hand-offs".into(),
+        ))
     }
 }
 
@@ -511,7 +537,9 @@ async fn withdraw_consent(
             let mut hand_off = writable_hand_off(conn, &user, id)?;
             let in_force = hand_offs::consent(conn, id)?.is_some_and(|c| c.in_force().is_some());
             if !in_force {
-                return Err(ApiError::Conflict("there is no consent in force to withdraw".into()));
+                return Err(ApiError::Conflict(
+                    "there is no consent in force to withdraw".into(),
+                ));
             }
             hand_offs::withdraw_consent(conn, id, &user.subject)?;
             emit(conn, &hand_off, "hand_off.consent_withdrawn")?;
@@ -520,7 +548,14 @@ async fn withdraw_consent(
                     comment: Some("consent withdrawn"),
                     ..MoveDetails::default()
                 };
-                hand_off = hand_offs::move_to(conn, &hand_off, cancelled, hand_off.meta.version, actor(&user), &details)?;
+                hand_off = hand_offs::move_to(
+                    conn,
+                    &hand_off,
+                    cancelled,
+                    hand_off.meta.version,
+                    actor(&user),
+                    &details,
+                )?;
                 emit(conn, &hand_off, &status_event(cancelled))?;
             }
             detail(conn, hand_off)
@@ -538,7 +573,10 @@ pub struct MoveInput {
     pub reason: Option<DeclineReason>,
     /// What was done for the person (required to complete).
     #[serde(default)]
-    #[schema(example = "Ouverture des droits RSA et orientation vers l'épicerie solidaire.", max_length = 2000)]
+    #[schema(
+        example = "Ouverture des droits RSA et orientation vers l'épicerie solidaire.",
+        max_length = 2000
+    )]
     pub outcome: Option<String>,
     /// A free comment for the history.
     #[serde(default)]
@@ -554,13 +592,28 @@ impl MoveInput {
         v.require(
             self.reason.is_some() == needs_reason,
             "reason",
-            if needs_reason { "required" } else { "not_applicable" },
-            if needs_reason { "is required to decline" } else { "is only for declining" },
+            if needs_reason {
+                "required"
+            } else {
+                "not_applicable"
+            },
+            if needs_reason {
+                "is required to decline"
+            } else {
+                "is only for declining"
+            },
         );
         match &self.outcome {
-            Some(outcome) if needs_outcome => v.text("outcome", outcome, handoff::MAX_OUTCOME_CHARS),
+            Some(outcome) if needs_outcome => {
+                v.text("outcome", outcome, handoff::MAX_OUTCOME_CHARS)
+            }
             Some(_) => v.require(false, "outcome", "not_applicable", "is only for completing"),
-            None => v.require(!needs_outcome, "outcome", "required", "is required to complete"),
+            None => v.require(
+                !needs_outcome,
+                "outcome",
+                "required",
+                "is required to complete",
+            ),
         }
         if let Some(comment) = &self.comment {
             v.text("comment", comment, handoff::MAX_OUTCOME_CHARS);
@@ -571,20 +624,36 @@ impl MoveInput {
 
 /// Performs `action` on the hand-off for the side entitled to it, in one transaction with its
 /// event; partner moves run at most once per `Idempotency-Key`.
-async fn perform(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    req: HttpRequest,
+/// One move asked of a hand-off, with its guards.
+struct MoveRequest {
     id: HandOffId,
     action: HandOffAction,
     if_match: Option<i64>,
     key: IdempotencyKey,
     input: MoveInput,
+}
+
+async fn perform(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    req: HttpRequest,
+    request: MoveRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let MoveRequest {
+        id,
+        action,
+        if_match,
+        key,
+        input,
+    } = request;
     match action.side() {
         Side::Post => require_case_writer(&user)?,
         Side::Partner if user.role == Role::Partner => {}
-        Side::Partner => return Err(ApiError::Forbidden(format!("only the partner's system may {action} a hand-off"))),
+        Side::Partner => {
+            return Err(ApiError::Forbidden(format!(
+                "only the partner's system may {action} a hand-off"
+            )));
+        }
     }
     input.validate(action)?;
     let subject = match user.partner_id {
@@ -600,14 +669,17 @@ async fn perform(
     run_once(&state, subject, key, fingerprint, move |conn| {
         let hand_off = visible_hand_off(conn, &user, id)?;
         if action.side() == Side::Post && !user.can_write_cases(hand_off.post_id) {
-            return Err(ApiError::Forbidden("only the post's social workers act on its hand-offs".into()));
+            return Err(ApiError::Forbidden(
+                "only the post's social workers act on its hand-offs".into(),
+            ));
         }
         if if_match.is_some_and(|expected| expected != hand_off.meta.version) {
             return Err(ApiError::StaleVersion {
                 current: hand_off.meta.version,
             });
         }
-        let next = handoff::transition(hand_off.status, action).map_err(|e| ApiError::Conflict(e.to_string()))?;
+        let next = handoff::transition(hand_off.status, action)
+            .map_err(|e| ApiError::Conflict(e.to_string()))?;
         if action == HandOffAction::Send {
             let partner = partners::get(conn, hand_off.partner_id)?;
             let consent = hand_offs::consent(conn, id)?;
@@ -624,7 +696,14 @@ async fn perform(
             decline_reason: input.reason,
             outcome: input.outcome.as_deref(),
         };
-        let moved = hand_offs::move_to(conn, &hand_off, next, hand_off.meta.version, actor(&user), &details)?;
+        let moved = hand_offs::move_to(
+            conn,
+            &hand_off,
+            next,
+            hand_off.meta.version,
+            actor(&user),
+            &details,
+        )?;
         emit(conn, &moved, &status_event(next))?;
         Answer::ok(&view_for(conn, &user, moved)?)
     })
@@ -674,20 +753,57 @@ macro_rules! move_endpoint {
             key: IdempotencyKey,
             OptionalJson(input): OptionalJson<MoveInput>,
         ) -> Result<HttpResponse, ApiError> {
-            perform(state, user, req, id.into_inner(), $action, if_match, key, input).await
+            let request = MoveRequest {
+                id: id.into_inner(),
+                action: $action,
+                if_match,
+                key,
+                input,
+            };
+            perform(state, user, req, request).await
         }
     };
 }
 
-move_endpoint!(send_hand_off, "/hand-offs/{id}/send", HandOffAction::Send,
-    "Send a draft to the partner (needs consent given, or the legal exception).", "Social worker of the post.");
-move_endpoint!(cancel_hand_off, "/hand-offs/{id}/cancel", HandOffAction::Cancel,
-    "Cancel a hand-off before its outcome.", "Social worker of the post.");
-move_endpoint!(acknowledge_hand_off, "/hand-offs/{id}/acknowledge", HandOffAction::Acknowledge,
-    "Acknowledge receipt of a sent hand-off.", "The partner's system.");
-move_endpoint!(accept_hand_off, "/hand-offs/{id}/accept", HandOffAction::Accept,
-    "Accept a received hand-off.", "The partner's system.");
-move_endpoint!(decline_hand_off, "/hand-offs/{id}/decline", HandOffAction::Decline,
-    "Decline a received hand-off, with a reason.", "The partner's system.");
-move_endpoint!(complete_hand_off, "/hand-offs/{id}/complete", HandOffAction::Complete,
-    "Report the outcome of an accepted hand-off.", "The partner's system.");
+move_endpoint!(
+    send_hand_off,
+    "/hand-offs/{id}/send",
+    HandOffAction::Send,
+    "Send a draft to the partner (needs consent given, or the legal exception).",
+    "Social worker of the post."
+);
+move_endpoint!(
+    cancel_hand_off,
+    "/hand-offs/{id}/cancel",
+    HandOffAction::Cancel,
+    "Cancel a hand-off before its outcome.",
+    "Social worker of the post."
+);
+move_endpoint!(
+    acknowledge_hand_off,
+    "/hand-offs/{id}/acknowledge",
+    HandOffAction::Acknowledge,
+    "Acknowledge receipt of a sent hand-off.",
+    "The partner's system."
+);
+move_endpoint!(
+    accept_hand_off,
+    "/hand-offs/{id}/accept",
+    HandOffAction::Accept,
+    "Accept a received hand-off.",
+    "The partner's system."
+);
+move_endpoint!(
+    decline_hand_off,
+    "/hand-offs/{id}/decline",
+    HandOffAction::Decline,
+    "Decline a received hand-off, with a reason.",
+    "The partner's system."
+);
+move_endpoint!(
+    complete_hand_off,
+    "/hand-offs/{id}/complete",
+    HandOffAction::Complete,
+    "Report the outcome of an accepted hand-off.",
+    "The partner's system."
+);

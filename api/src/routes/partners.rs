@@ -54,7 +54,9 @@ pub struct PartnerListParams {
 fn require_directory_reader(user: &CurrentUser) -> Result<(), ApiError> {
     match user.role {
         Role::Admin | Role::SocialWorker | Role::Coordinator => Ok(()),
-        role => Err(ApiError::Forbidden(format!("the role {role} does not search the directory"))),
+        role => Err(ApiError::Forbidden(format!(
+            "the role {role} does not search the directory"
+        ))),
     }
 }
 
@@ -79,8 +81,14 @@ async fn create_partner(
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&user)?;
     input.validate()?;
-    let partner = state.write(move |conn| Ok(partners::insert(conn, &input)?)).await?;
-    Ok(created(format!("/api/v1/partners/{}", partner.id), partner.meta.version, &partner))
+    let partner = state
+        .write(move |conn| Ok(partners::insert(conn, &input)?))
+        .await?;
+    Ok(created(
+        format!("/api/v1/partners/{}", partner.id),
+        partner.meta.version,
+        &partner,
+    ))
 }
 
 /// Search the directory by kind, theme and territory.
@@ -98,7 +106,11 @@ async fn list_partners(
     search(&state, &user, params).await.map(web::Json)
 }
 
-async fn search(state: &AppState, user: &CurrentUser, params: PartnerListParams) -> Result<PartnerPage, ApiError> {
+async fn search(
+    state: &AppState,
+    user: &CurrentUser,
+    params: PartnerListParams,
+) -> Result<PartnerPage, ApiError> {
     require_directory_reader(user)?;
     let filter = PartnerFilter {
         kind: params.kind,
@@ -107,7 +119,9 @@ async fn search(state: &AppState, user: &CurrentUser, params: PartnerListParams)
         department_code: params.department_code,
     };
     let page = page_request(params.limit, params.cursor);
-    let found = state.read(move |conn| Ok(partners::list(conn, &filter, &page)?)).await?;
+    let found = state
+        .read(move |conn| Ok(partners::list(conn, &filter, &page)?))
+        .await?;
     Ok(found.into())
 }
 
@@ -164,7 +178,9 @@ async fn replace_partner(
     require_admin(&user)?;
     input.validate()?;
     let id = id.into_inner();
-    let partner = state.write(move |conn| Ok(partners::replace(conn, id, version, &input)?)).await?;
+    let partner = state
+        .write(move |conn| Ok(partners::replace(conn, id, version, &input)?))
+        .await?;
     Ok(versioned(partner.meta.version, &partner))
 }
 
@@ -183,16 +199,21 @@ pub struct HsdsOrganization {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HsdsPhone {
+    #[schema(example = "04 75 00 00 00")]
     pub number: String,
 }
 
 /// One service per theme, as HSDS services with the theme as their name.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HsdsService {
+    #[schema(example = "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b-precarity")]
     pub id: String,
+    #[schema(example = "Précarité, difficultés financières")]
     pub name: String,
+    #[schema(example = "active")]
     pub status: &'static str,
     /// data·inclusion-style theme code.
+    #[schema(example = "precarity")]
     pub description: String,
 }
 
@@ -201,11 +222,19 @@ impl From<Partner> for HsdsOrganization {
         let d = partner.details;
         HsdsOrganization {
             id: partner.id.to_string(),
-            description: format!("{} — départements {}", d.kind.label_fr(), d.department_codes.join(", ")),
+            description: format!(
+                "{} — départements {}",
+                d.kind.label_fr(),
+                d.department_codes.join(", ")
+            ),
             name: d.name,
             email: d.email,
             tax_id: d.siret,
-            phones: d.phone.into_iter().map(|number| HsdsPhone { number }).collect(),
+            phones: d
+                .phone
+                .into_iter()
+                .map(|number| HsdsPhone { number })
+                .collect(),
             services: d
                 .themes
                 .iter()
@@ -233,5 +262,7 @@ async fn export_partners_hsds(
     Query(params): Query<PartnerListParams>,
 ) -> Result<web::Json<Vec<HsdsOrganization>>, ApiError> {
     let page = search(&state, &user, params).await?;
-    Ok(web::Json(page.items.into_iter().map(HsdsOrganization::from).collect()))
+    Ok(web::Json(
+        page.items.into_iter().map(HsdsOrganization::from).collect(),
+    ))
 }

@@ -3,12 +3,12 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::NaiveDate;
+use relais_domain::beneficiary::BeneficiaryInput;
 use relais_domain::ids::{BeneficiaryId, PostId, ReferralId};
 use relais_domain::reference::{
     NoFollowUpReason, Origin, ProblemCategory, ReferralStatus, ReferringService, Role, Standing,
 };
 use relais_domain::referral::{Referral, ReferralInput, ReferralSender, move_referral};
-use relais_domain::beneficiary::BeneficiaryInput;
 use relais_persistence::events::{self, NewEvent};
 use relais_persistence::referrals::{self, ReferralScope};
 use relais_persistence::{DbConnection, StoreError, partners, posts, units};
@@ -87,13 +87,21 @@ fn scope_of(user: &CurrentUser) -> Result<ReferralScope, ApiError> {
     match (user.role, user.unit_id, user.partner_id) {
         (Role::Officer, Some(unit), _) => Ok(ReferralScope::Unit(unit)),
         (Role::Partner, _, Some(partner)) => Ok(ReferralScope::Partner(partner)),
-        (Role::SocialWorker | Role::Coordinator, _, _) => Ok(ReferralScope::Posts(user.readable_case_posts().to_vec())),
-        (role, _, _) => Err(ApiError::Forbidden(format!("the role {role} does not read referrals"))),
+        (Role::SocialWorker | Role::Coordinator, _, _) => {
+            Ok(ReferralScope::Posts(user.readable_case_posts().to_vec()))
+        }
+        (role, _, _) => Err(ApiError::Forbidden(format!(
+            "the role {role} does not read referrals"
+        ))),
     }
 }
 
 /// The referral if the caller may see it (its post's staff, or its sender); 404 otherwise.
-fn visible_referral(conn: &mut DbConnection, user: &CurrentUser, id: ReferralId) -> Result<Referral, ApiError> {
+fn visible_referral(
+    conn: &mut DbConnection,
+    user: &CurrentUser,
+    id: ReferralId,
+) -> Result<Referral, ApiError> {
     let referral = match referrals::get(conn, id) {
         Ok(r) => r,
         Err(StoreError::NotFound) => return Err(ApiError::NotFound("no such referral".into())),
@@ -122,7 +130,8 @@ fn emit(conn: &mut DbConnection, referral: &Referral) -> Result<(), ApiError> {
             unit: referral.sender.unit_id,
             record_type: "referral",
             record_id: referral.id.to_string(),
-            data: serde_json::json!({"referral_id": referral.id, "status": referral.status}).to_string(),
+            data: serde_json::json!({"referral_id": referral.id, "status": referral.status})
+                .to_string(),
         },
     )?;
     Ok(())
@@ -149,7 +158,9 @@ async fn create_referral(
     Json(input): Json<ReferralInput>,
 ) -> Result<HttpResponse, ApiError> {
     if !matches!(user.role, Role::Officer | Role::Partner) {
-        return Err(ApiError::Forbidden("referrals are sent by officers and partner systems".into()));
+        return Err(ApiError::Forbidden(
+            "referrals are sent by officers and partner systems".into(),
+        ));
     }
     input.validate(chrono::Datelike::year(&today()))?;
     let receipt = state
@@ -160,14 +171,23 @@ async fn create_referral(
             match (user.unit_id, user.partner_id) {
                 (Some(unit), _) if user.role == Role::Officer => {
                     if !units::works_with(conn, unit, input.post_id)? {
-                        return Err(ApiError::Forbidden("your unit does not work with this post".into()));
+                        return Err(ApiError::Forbidden(
+                            "your unit does not work with this post".into(),
+                        ));
                     }
                 }
                 (_, Some(partner)) => {
-                    partners::get(conn, partner)
-                        .map_err(|_| ApiError::Forbidden("your partner organisation is not in the directory".into()))?;
+                    partners::get(conn, partner).map_err(|_| {
+                        ApiError::Forbidden(
+                            "your partner organisation is not in the directory".into(),
+                        )
+                    })?;
                 }
-                _ => return Err(ApiError::Forbidden("the token names no unit or partner".into())),
+                _ => {
+                    return Err(ApiError::Forbidden(
+                        "the token names no unit or partner".into(),
+                    ));
+                }
             }
             let sender = ReferralSender {
                 role: user.role,
@@ -180,7 +200,11 @@ async fn create_referral(
             Ok(ReferralReceipt::from(referral))
         })
         .await?;
-    Ok(created(format!("/api/v1/referrals/{}", receipt.id), receipt.version, &receipt))
+    Ok(created(
+        format!("/api/v1/referrals/{}", receipt.id),
+        receipt.version,
+        &receipt,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
@@ -212,10 +236,16 @@ async fn list_referrals(
     let scope = scope_of(&user)?;
     let page = page_request(params.limit, params.cursor);
     let status = params.status;
-    let found = state.read(move |conn| Ok(referrals::list(conn, &scope, status, &page)?)).await?;
+    let found = state
+        .read(move |conn| Ok(referrals::list(conn, &scope, status, &page)?))
+        .await?;
     Ok(web::Json(ReferralPage {
         next_cursor: found.next_cursor,
-        items: found.items.into_iter().map(|r| view_for(&user, r)).collect(),
+        items: found
+            .items
+            .into_iter()
+            .map(|r| view_for(&user, r))
+            .collect(),
     }))
 }
 
@@ -236,7 +266,9 @@ async fn get_referral(
 ) -> Result<HttpResponse, ApiError> {
     scope_of(&user)?;
     let id = id.into_inner();
-    let referral = state.read(move |conn| visible_referral(conn, &user, id).map(|r| (user, r))).await?;
+    let referral = state
+        .read(move |conn| visible_referral(conn, &user, id).map(|r| (user, r)))
+        .await?;
     let (user, referral) = referral;
     Ok(versioned(referral.meta.version, &view_for(&user, referral)))
 }
@@ -263,10 +295,17 @@ pub struct TakeUp {
     pub children_in_household: Option<u8>,
 }
 
-fn writable_referral(conn: &mut DbConnection, user: &CurrentUser, id: ReferralId, if_match: Option<i64>) -> Result<Referral, ApiError> {
+fn writable_referral(
+    conn: &mut DbConnection,
+    user: &CurrentUser,
+    id: ReferralId,
+    if_match: Option<i64>,
+) -> Result<Referral, ApiError> {
     let referral = visible_referral(conn, user, id)?;
     if !user.can_write_cases(referral.post_id) {
-        return Err(ApiError::Forbidden("only the post's social workers act on its referrals".into()));
+        return Err(ApiError::Forbidden(
+            "only the post's social workers act on its referrals".into(),
+        ));
     }
     if if_match.is_some_and(|v| v != referral.meta.version) {
         return Err(ApiError::StaleVersion {
@@ -306,7 +345,8 @@ async fn take_up_referral(
     let opened = state
         .write(move |conn| {
             let referral = writable_referral(conn, &user, id, if_match)?;
-            let status = move_referral(referral.status, ReferralStatus::TakenUp).map_err(conflict)?;
+            let status =
+                move_referral(referral.status, ReferralStatus::TakenUp).map_err(conflict)?;
             let person = &referral.person;
             let new = NewSituation {
                 post_id: referral.post_id,
@@ -331,8 +371,14 @@ async fn take_up_referral(
             };
             new.validate(today)?;
             let opened = open_situation(conn, &new, today)?;
-            let referral =
-                referrals::set_status(conn, id, referral.meta.version, status, None, Some(opened.situation.id))?;
+            let referral = referrals::set_status(
+                conn,
+                id,
+                referral.meta.version,
+                status,
+                None,
+                Some(opened.situation.id),
+            )?;
             emit(conn, &referral)?;
             Ok(opened)
         })
@@ -345,7 +391,14 @@ async fn take_up_referral(
 }
 
 fn conflict(invalid: relais_domain::validation::Invalid) -> ApiError {
-    ApiError::Conflict(invalid.0.into_iter().map(|e| e.message).collect::<Vec<_>>().join("; "))
+    ApiError::Conflict(
+        invalid
+            .0
+            .into_iter()
+            .map(|e| e.message)
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
 }
 
 /// Record that the person was contacted.
@@ -374,8 +427,10 @@ async fn mark_referral_contacted(
     let referral = state
         .write(move |conn| {
             let referral = writable_referral(conn, &user, id, if_match)?;
-            let status = move_referral(referral.status, ReferralStatus::PersonContacted).map_err(conflict)?;
-            let referral = referrals::set_status(conn, id, referral.meta.version, status, None, None)?;
+            let status = move_referral(referral.status, ReferralStatus::PersonContacted)
+                .map_err(conflict)?;
+            let referral =
+                referrals::set_status(conn, id, referral.meta.version, status, None, None)?;
             emit(conn, &referral)?;
             Ok(referral)
         })
@@ -414,15 +469,21 @@ async fn close_referral(
     OptionalJson(close): OptionalJson<CloseReferral>,
 ) -> Result<HttpResponse, ApiError> {
     require_case_writer(&user)?;
-    let reason = close
-        .reason
-        .ok_or_else(|| ApiError::invalid("reason", "required", "say why the referral has no follow-up"))?;
+    let reason = close.reason.ok_or_else(|| {
+        ApiError::invalid(
+            "reason",
+            "required",
+            "say why the referral has no follow-up",
+        )
+    })?;
     let id = id.into_inner();
     let referral = state
         .write(move |conn| {
             let referral = writable_referral(conn, &user, id, if_match)?;
-            let status = move_referral(referral.status, ReferralStatus::NoFollowUp).map_err(conflict)?;
-            let referral = referrals::set_status(conn, id, referral.meta.version, status, Some(reason), None)?;
+            let status =
+                move_referral(referral.status, ReferralStatus::NoFollowUp).map_err(conflict)?;
+            let referral =
+                referrals::set_status(conn, id, referral.meta.version, status, Some(reason), None)?;
             emit(conn, &referral)?;
             Ok(referral)
         })

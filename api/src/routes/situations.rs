@@ -76,7 +76,10 @@ pub struct NewSituation {
 
 impl NewSituation {
     /// Checks what can be checked before reading the database.
-    pub(crate) fn validate(&self, today: NaiveDate) -> Result<(), relais_domain::validation::Invalid> {
+    pub(crate) fn validate(
+        &self,
+        today: NaiveDate,
+    ) -> Result<(), relais_domain::validation::Invalid> {
         let mut v = Validation::new();
         v.require(
             self.beneficiary.is_some() != self.beneficiary_id.is_some(),
@@ -84,7 +87,11 @@ impl NewSituation {
             "exactly_one",
             "give either beneficiary (a new person) or beneficiary_id (a person of this post), not both",
         );
-        let birth = self.beneficiary.as_ref().map(|b| b.birth()).unwrap_or_default();
+        let birth = self
+            .beneficiary
+            .as_ref()
+            .map(|b| b.birth())
+            .unwrap_or_default();
         if let Some(identity) = &self.beneficiary {
             v.nest("beneficiary", identity.validate(today));
         }
@@ -225,7 +232,9 @@ async fn create_situation(
     }
     let today = today();
     new.validate(today)?;
-    let opened = state.write(move |conn| open_situation(conn, &new, today)).await?;
+    let opened = state
+        .write(move |conn| open_situation(conn, &new, today))
+        .await?;
     Ok(created(
         format!("/api/v1/situations/{}", opened.situation.id),
         opened.situation.meta.version,

@@ -5,9 +5,13 @@
 
 mod auth;
 mod evaluations;
+mod hand_offs;
 mod interventions;
+mod partners;
 mod posts;
 mod reference;
+mod referrals;
 mod situations;
 mod support;
 mod units;
+mod webhooks;

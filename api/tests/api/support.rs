@@ -142,6 +142,51 @@ impl TestApp {
             .expect("sign a token")
     }
 
+    /// A token for an officer of `unit`.
+    pub fn officer(&self, unit: &str) -> String {
+        self.scoped_token(Role::Officer, Some(unit), None)
+    }
+
+    /// A token for the system of `partner`.
+    pub fn partner(&self, partner: &str) -> String {
+        self.scoped_token(Role::Partner, None, Some(partner))
+    }
+
+    fn scoped_token(&self, role: Role, unit: Option<&str>, partner: Option<&str>) -> String {
+        let principal = Principal {
+            subject: format!("test-{role}"),
+            role,
+            post_ids: vec![],
+            unit_id: unit.map(|u| u.parse().expect("unit id")),
+            partner_id: partner.map(|p| p.parse().expect("partner id")),
+        };
+        self.issuer
+            .issue(&principal, chrono::Duration::minutes(10))
+            .expect("sign a token")
+    }
+
+    /// Creates a unit working with `post` and returns its id.
+    pub fn create_unit(&self, post: &str) -> String {
+        let answer = self.post(
+            "/api/v1/units",
+            &self.admin(),
+            json!({"name": "Commissariat de Privas", "kind": "commissariat", "department_code": "07", "post_ids": [post]}),
+        );
+        assert_eq!(answer.status, 201, "{:#}", answer.body);
+        answer.id()
+    }
+
+    /// Creates a partner of `kind` and returns its id.
+    pub fn create_partner(&self, name: &str, kind: &str) -> String {
+        let answer = self.post(
+            "/api/v1/partners",
+            &self.admin(),
+            json!({"name": name, "kind": kind, "department_codes": ["07"], "themes": ["precarity", "child_in_danger"]}),
+        );
+        assert_eq!(answer.status, 201, "{:#}", answer.body);
+        answer.id()
+    }
+
     pub fn admin(&self) -> String {
         self.token(Role::Admin, &[])
     }

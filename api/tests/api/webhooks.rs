@@ -1,0 +1,445 @@
+//! Webhooks: a partner registers a URL, each of its events is POSTed there signed, retried
+//! under the same `webhook-id` until acknowledged, and every delivery is visible to it alone.
+
+use std::time::Duration;
+
+use relais_api::webhooks::signing::verify;
+use relais_domain::access::Principal;
+use relais_domain::ids::PartnerId;
+use relais_domain::reference::Role;
+use relais_persistence::StoreError;
+use relais_persistence::events::{self, NewEvent};
+use serde_json::{Value, json};
+
+use crate::support::TestApp;
+
+#[path = "webhook_receiver.rs"]
+mod receiver;
+
+use receiver::{Receiver, Reply};
+
+/// The longest a test waits for the worker.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Adds the example partner to the directory and returns its id.
+fn create_partner(app: &TestApp) -> String {
+    let answer = app.post(
+        "/api/v1/partners",
+        &app.admin(),
+        json!({"name": "CCAS de Privas", "kind": "ccas", "department_codes": ["07"], "themes": ["precarity"]}),
+    );
+    assert_eq!(answer.status, 201, "{:#}", answer.body);
+    answer.id()
+}
+
+/// A token of the partner system of `partner`.
+fn partner_token(app: &TestApp, partner: &str) -> String {
+    let principal = Principal {
+        subject: format!("partner-system-{partner}"),
+        role: Role::Partner,
+        post_ids: vec![],
+        unit_id: None,
+        partner_id: Some(partner.parse().unwrap()),
+    };
+    app.issuer
+        .issue(&principal, chrono::Duration::minutes(10))
+        .unwrap()
+}
+
+/// Registers a webhook to `url` and returns the answer's body (with the secret).
+fn register(app: &TestApp, token: &str, url: &str) -> Value {
+    let answer = app.post("/api/v1/webhooks", token, json!({ "url": url }));
+    assert_eq!(answer.status, 201, "{:#}", answer.body);
+    assert_eq!(
+        answer.location,
+        Some(format!("/api/v1/webhooks/{}", answer.id()))
+    );
+    answer.body
+}
+
+/// Records an event for `partner`, as a change would in its transaction; returns its id.
+fn emit(app: &TestApp, partner: &str, kind: &str) -> String {
+    let partner: PartnerId = partner.parse().unwrap();
+    let record_id = uuid::Uuid::now_v7().to_string();
+    let data = json!({"hand_off_id": record_id, "status": "sent"}).to_string();
+    app.db
+        .write(|conn| {
+            let seq = events::append(
+                conn,
+                &NewEvent {
+                    kind,
+                    post: None,
+                    partner: Some(partner),
+                    unit: None,
+                    record_type: "hand_off",
+                    record_id: record_id.clone(),
+                    data,
+                },
+            )?;
+            Ok::<_, StoreError>(events::get(conn, seq)?.id)
+        })
+        .unwrap()
+}
+
+/// Polls the deliveries of a webhook until `done` holds for them.
+#[track_caller]
+fn wait_for_deliveries(
+    app: &TestApp,
+    token: &str,
+    webhook: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let answer = app.get(&format!("/api/v1/webhooks/{webhook}/deliveries"), token);
+        assert_eq!(answer.status, 200, "{:#}", answer.body);
+        let items = answer.body["items"].as_array().unwrap().clone();
+        if done(&items) {
+            return items;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deliveries: {items:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn each_event_is_posted_signed_with_the_secret_shown_at_creation() {
+    let app = TestApp::spawn();
+    let partner = create_partner(&app);
+    let token = partner_token(&app, &partner);
+    let receiver = Receiver::start(vec![]);
+    let created = register(&app, &token, &receiver.url);
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert_eq!(created["partner_id"], partner.as_str());
+    assert_eq!(created["active"], true);
+    assert_eq!(created["version"], 1);
+    let webhook = created["id"].as_str().unwrap().to_owned();
+
+    let _worker = app.webhook_worker();
+    let sent = [
+        emit(&app, &partner, "hand_off.sent"),
+        emit(&app, &partner, "hand_off.withdrawn"),
+    ];
+    let received = receiver.wait_for(PATIENCE, "two events", |r| r.len() >= 2);
+    let mut ids = Vec::new();
+    for request in &received {
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.path, "/hooks/relais");
+        assert_eq!(request.header("content-type"), Some("application/json"));
+        let id = request.header("webhook-id").expect("webhook-id");
+        let timestamp: i64 = request
+            .header("webhook-timestamp")
+            .expect("webhook-timestamp")
+            .parse()
+            .unwrap();
+        assert!((chrono::Utc::now().timestamp() - timestamp).abs() < 60);
+        let signature = request
+            .header("webhook-signature")
+            .expect("webhook-signature");
+        assert!(signature.starts_with("v1,"), "{signature}");
+        assert!(
+            verify(&secret, id, timestamp, &request.body, signature),
+            "the signature must verify with the secret given at creation"
+        );
+        assert!(!verify(
+            &secret,
+            id,
+            timestamp + 1,
+            &request.body,
+            signature
+        ));
+        let body = request.json();
+        assert_eq!(body["data"]["status"], "sent");
+        assert_eq!(body["data"]["record_type"], "hand_off");
+        assert!(body["data"]["event_seq"].is_i64());
+        assert!(chrono::DateTime::parse_from_rfc3339(body["timestamp"].as_str().unwrap()).is_ok());
+        ids.push((id.to_owned(), body["type"].as_str().unwrap().to_owned()));
+    }
+    ids.sort();
+    let mut expected = vec![
+        (sent[0].clone(), "hand_off.sent".to_owned()),
+        (sent[1].clone(), "hand_off.withdrawn".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(ids, expected, "webhook-id is the event's id");
+
+    let deliveries = wait_for_deliveries(&app, &token, &webhook, |items| {
+        items.len() == 2 && items.iter().all(|d| d["status"] == "delivered")
+    });
+    assert_eq!(
+        deliveries[0]["event_type"], "hand_off.withdrawn",
+        "newest first"
+    );
+    for delivery in &deliveries {
+        assert_eq!(delivery["attempts"], 1);
+        assert_eq!(delivery["last_status_code"], 200);
+        assert!(delivery["delivered_at"].is_string());
+        assert!(delivery["next_attempt_at"].is_null());
+    }
+    let first = app.get(
+        &format!("/api/v1/webhooks/{webhook}/deliveries?limit=1"),
+        &token,
+    );
+    assert_eq!(first.body["items"][0]["id"], deliveries[0]["id"]);
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let second = app.get(
+        &format!("/api/v1/webhooks/{webhook}/deliveries?limit=1&cursor={cursor}"),
+        &token,
+    );
+    assert_eq!(second.body["items"][0]["id"], deliveries[1]["id"]);
+    assert!(second.body["next_cursor"].is_null());
+}
+
+#[test]
+fn a_failed_attempt_is_retried_under_the_same_webhook_id() {
+    let app = TestApp::spawn();
+    let partner = create_partner(&app);
+    let token = partner_token(&app, &partner);
+    let receiver = Receiver::start(vec![Reply::status(500)]);
+    let webhook = register(&app, &token, &receiver.url)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let _worker = app.webhook_worker();
+    let event = emit(&app, &partner, "hand_off.sent");
+
+    let received = receiver.wait_for(PATIENCE, "a retry", |r| r.len() >= 2);
+    let ids: Vec<_> = received.iter().map(|r| r.header("webhook-id")).collect();
+    assert_eq!(ids, [Some(event.as_str()), Some(event.as_str())]);
+    assert_eq!(received[0].body, received[1].body, "the same event");
+
+    let deliveries = wait_for_deliveries(&app, &token, &webhook, |items| {
+        items.first().is_some_and(|d| d["status"] == "delivered")
+    });
+    assert_eq!(deliveries.len(), 1);
+    let delivery = &deliveries[0];
+    assert_eq!(delivery["event_id"], event.as_str());
+    assert_eq!(delivery["event_type"], "hand_off.sent");
+    assert_eq!(delivery["attempts"], 2);
+    assert_eq!(delivery["last_status_code"], 200);
+    assert!(delivery["last_error"].is_null());
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(receiver.received().len(), 2, "nothing after the 2xx");
+}
+
+#[test]
+fn a_failing_receiver_shows_its_status_and_the_next_attempt() {
+    let app = TestApp::spawn();
+    let partner = create_partner(&app);
+    let token = partner_token(&app, &partner);
+    let receiver = Receiver::start(vec![Reply::status(503); 100]);
+    let webhook = register(&app, &token, &receiver.url)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let _worker = app.webhook_worker();
+    emit(&app, &partner, "hand_off.sent");
+    let deliveries = wait_for_deliveries(&app, &token, &webhook, |items| {
+        items
+            .first()
+            .is_some_and(|d| d["attempts"].as_i64() >= Some(2))
+    });
+    let delivery = &deliveries[0];
+    assert_eq!(delivery["status"], "pending");
+    assert_eq!(delivery["last_status_code"], 503);
+    assert_eq!(delivery["last_error"], "the receiver answered 503");
+    assert!(delivery["next_attempt_at"].is_string());
+    assert!(delivery["delivered_at"].is_null());
+}
+
+#[test]
+fn a_deleted_webhook_gets_nothing_more() {
+    let app = TestApp::spawn();
+    let partner = create_partner(&app);
+    let token = partner_token(&app, &partner);
+    let receiver = Receiver::start(vec![]);
+    let webhook = register(&app, &token, &receiver.url)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Queued while the worker is not running, then the webhook is deleted.
+    emit(&app, &partner, "hand_off.sent");
+    let path = format!("/api/v1/webhooks/{webhook}");
+    let deleted = app.call("DELETE", &path, Some(&token), None, &[]);
+    assert_eq!(deleted.status, 204, "{:#}", deleted.body);
+    assert_eq!(
+        app.call("DELETE", &path, Some(&token), None, &[]).status,
+        204,
+        "deleting again changes nothing"
+    );
+    let read = app.get(&path, &token);
+    assert_eq!(read.body["active"], false);
+    assert_eq!(read.body["version"], 2);
+    assert_eq!(read.etag.as_deref(), Some("\"2\""));
+
+    let _worker = app.webhook_worker();
+    emit(&app, &partner, "hand_off.withdrawn");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(receiver.received().is_empty(), "{:?}", receiver.received());
+    let deliveries = app.get(&format!("{path}/deliveries"), &token).body["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(deliveries.len(), 1, "nothing queued after the deletion");
+    assert_eq!(deliveries[0]["status"], "failed");
+    assert_eq!(deliveries[0]["attempts"], 0);
+    assert_eq!(
+        deliveries[0]["last_error"],
+        "the webhook was deleted before delivery"
+    );
+    let list = app.get("/api/v1/webhooks", &token);
+    assert_eq!(list.body["items"][0]["active"], false);
+}
+
+#[test]
+fn partners_see_and_delete_only_their_own_webhooks() {
+    let app = TestApp::spawn();
+    let (a, b) = (create_partner(&app), create_partner(&app));
+    let (token_a, token_b) = (partner_token(&app, &a), partner_token(&app, &b));
+    let webhook = register(&app, &token_a, "https://si.ccas-privas.fr/relais/webhook");
+    let path = format!("/api/v1/webhooks/{}", webhook["id"].as_str().unwrap());
+
+    app.get(&path, &token_b).assert_problem(404);
+    app.get(&format!("{path}/deliveries"), &token_b)
+        .assert_problem(404);
+    app.call("DELETE", &path, Some(&token_b), None, &[])
+        .assert_problem(404);
+    assert_eq!(
+        app.get("/api/v1/webhooks", &token_b).body,
+        json!({"items": [], "next_cursor": null})
+    );
+
+    let list = app.get("/api/v1/webhooks", &token_a);
+    assert_eq!(list.status, 200);
+    let items = list.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["url"], "https://si.ccas-privas.fr/relais/webhook");
+    assert_eq!(items[0]["active"], true, "B's attempt deleted nothing");
+    assert!(items[0].get("secret").is_none(), "the secret is shown once");
+    assert!(app.get(&path, &token_a).body.get("secret").is_none());
+    app.get(
+        &format!("/api/v1/webhooks/{}", uuid::Uuid::now_v7()),
+        &token_a,
+    )
+    .assert_problem(404);
+}
+
+#[test]
+fn only_partner_systems_in_the_directory_have_webhooks() {
+    let app = TestApp::spawn();
+    let post = app.create_post("ISCG Privas");
+    let body = json!({"url": "https://si.ccas-privas.fr/relais/webhook"});
+    for token in [
+        app.token(Role::SocialWorker, &[&post]),
+        app.token(Role::Coordinator, &[&post]),
+        app.admin(),
+    ] {
+        app.post("/api/v1/webhooks", &token, body.clone())
+            .assert_problem(403);
+        app.get("/api/v1/webhooks", &token).assert_problem(403);
+    }
+    let unknown = partner_token(&app, &PartnerId::generate().to_string());
+    app.post("/api/v1/webhooks", &unknown, body)
+        .assert_problem(403);
+}
+
+#[test]
+fn a_url_that_is_not_http_is_refused_naming_url() {
+    let app = TestApp::spawn();
+    let partner = create_partner(&app);
+    let token = partner_token(&app, &partner);
+    let long = format!("https://example.fr/{}", "a".repeat(2000));
+    for url in [
+        "ftp://example.fr/hook",
+        "not a url",
+        "/relative/hook",
+        long.as_str(),
+    ] {
+        let answer = app.post("/api/v1/webhooks", &token, json!({ "url": url }));
+        answer.assert_problem(422);
+        assert_eq!(answer.fields(), ["url"], "{url}");
+    }
+    let extra = app.post(
+        "/api/v1/webhooks",
+        &token,
+        json!({"url": "https://example.fr/", "secret": "mine"}),
+    );
+    extra.assert_problem(422);
+    assert_eq!(extra.fields(), ["secret"]);
+    assert_eq!(app.get("/api/v1/webhooks", &token).body["items"], json!([]));
+}
+
+#[test]
+fn concurrent_claims_never_share_a_delivery_and_a_lapsed_lease_is_claimed_again() {
+    use relais_persistence::webhooks::claim_due;
+    let app = TestApp::spawn();
+    let partner = create_partner(&app);
+    let token = partner_token(&app, &partner);
+    register(&app, &token, "http://127.0.0.1:9/unused");
+    for _ in 0..4 {
+        emit(&app, &partner, "hand_off.sent");
+    }
+    let now = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let lease = chrono::Duration::seconds(30);
+    // PostgreSQL skips the rows locked by the open claim at once; SQLite's single writer
+    // makes the other claim wait for the first to commit.
+    let postgres = app.db.backend() == relais_persistence::Backend::Postgres;
+    let hold = Duration::from_millis(if postgres { 5000 } else { 300 });
+    let (claimed, sender) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+    let ((first, overlapped), second) = std::thread::scope(|scope| {
+        let db = app.db.clone();
+        let holder = scope.spawn(move || {
+            db.write(|conn| {
+                let got = claim_due(conn, now, lease, 2)?;
+                claimed.0.send(()).unwrap();
+                // Hold the transaction open while the other claim runs.
+                let overlapped = sender.1.recv_timeout(hold).is_ok();
+                Ok::<_, StoreError>((got, overlapped))
+            })
+            .unwrap()
+        });
+        claimed.1.recv().unwrap();
+        let other = app
+            .db
+            .write(|conn| claim_due(conn, now, lease, 10))
+            .unwrap();
+        let _ = sender.0.send(());
+        (holder.join().unwrap(), other)
+    });
+    let ids = |due: &[relais_persistence::webhooks::DueDelivery]| {
+        due.iter().map(|d| d.id.clone()).collect::<Vec<_>>()
+    };
+    if postgres {
+        assert!(
+            overlapped,
+            "the other claim must not wait for the first (SKIP LOCKED)"
+        );
+    }
+    let (first, second) = (ids(&first), ids(&second));
+    assert_eq!(first.len(), 2);
+    assert_eq!(
+        second.len(),
+        2,
+        "the other claim takes the rest: {second:?}"
+    );
+    assert!(
+        first.iter().all(|id| !second.contains(id)),
+        "{first:?} {second:?}"
+    );
+
+    let during = app
+        .db
+        .write(|conn| claim_due(conn, now, lease, 10))
+        .unwrap();
+    assert!(during.is_empty(), "all four are leased");
+    let lapsed = app
+        .db
+        .write(|conn| claim_due(conn, now + lease + chrono::Duration::seconds(1), lease, 10))
+        .unwrap();
+    assert_eq!(lapsed.len(), 4, "a worker that died lets its leases lapse");
+    assert!(lapsed.iter().all(|d| d.attempts == 0));
+}

@@ -1,0 +1,174 @@
+//! Webhooks through the real binary: an event committed before a crash is delivered after the
+//! restart, under the same `webhook-id` as the attempt the crash interrupted.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use relais_api::webhooks::signing::verify;
+use relais_persistence::testing::TestDatabase;
+use serde_json::{Value, json};
+
+use super::{Server, create_post, example_situation, token};
+
+#[path = "../../api/tests/api/webhook_receiver.rs"]
+mod receiver;
+
+use receiver::{Receiver, Reply};
+
+/// A fast schedule: poll every 50 ms, retry after 100 ms, leases of 2 s.
+const FAST: [(&str, &str); 3] = [
+    ("RELAIS_WEBHOOK_POLL_MS", "50"),
+    ("RELAIS_WEBHOOK_RETRY_BASE_MS", "100"),
+    ("RELAIS_WEBHOOK_LEASE_SECONDS", "2"),
+];
+
+/// A request with an optional `If-Match`; returns the status, the `ETag` and the body.
+fn request(
+    server: &Server,
+    method: &str,
+    path: &str,
+    token: &str,
+    if_match: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Option<String>, Value) {
+    let mut request = ureq::request(method, &format!("{}{path}", server.base))
+        .set("Authorization", &format!("Bearer {token}"));
+    if let Some(etag) = if_match {
+        request = request.set("If-Match", etag);
+    }
+    let result = match body {
+        Some(body) => request.send_json(body),
+        None => request.call(),
+    };
+    match result {
+        Ok(response) | Err(ureq::Error::Status(_, response)) => {
+            let status = response.status();
+            let etag = response.header("etag").map(str::to_owned);
+            (status, etag, response.into_json().unwrap_or(Value::Null))
+        }
+        Err(e) => panic!("{method} {path}: {e}"),
+    }
+}
+
+#[track_caller]
+fn created(answer: (u16, Value)) -> String {
+    assert_eq!(answer.0, 201, "{}", answer.1);
+    answer.1["id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn an_event_interrupted_by_a_crash_is_delivered_after_the_restart_with_the_same_id() {
+    let db = TestDatabase::create();
+    let server = Server::start(&db.url, &FAST);
+    let admin = token(&db.url, &[], &["--role", "admin"]);
+    let partner = created(server.call(
+        "POST",
+        "/api/v1/partners",
+        &admin,
+        Some(json!({"name": "CCAS de Privas", "kind": "ccas", "department_codes": ["07"], "themes": ["precarity"]})),
+    ));
+    let partner_system = token(&db.url, &[], &["--role", "partner", "--partner", &partner]);
+    // The first delivery is held long enough for the server to die while it waits.
+    let receiver = Receiver::start(vec![Reply::delayed(Duration::from_millis(1500), 200)]);
+    let (status, webhook) = server.call(
+        "POST",
+        "/api/v1/webhooks",
+        &partner_system,
+        Some(json!({ "url": receiver.url })),
+    );
+    assert_eq!(status, 201, "{webhook}");
+    let secret = webhook["secret"].as_str().unwrap().to_owned();
+
+    let post = create_post(&server, &admin);
+    let social_worker = token(&db.url, &[], &["--role", "social_worker", "--post", &post]);
+    let situation = created(server.call(
+        "POST",
+        "/api/v1/situations",
+        &social_worker,
+        Some(example_situation(&post)),
+    ));
+    let hand_off = created(server.call(
+        "POST",
+        &format!("/api/v1/situations/{situation}/hand-offs"),
+        &social_worker,
+        Some(json!({"partner_id": partner, "reasons": ["precarity"], "message": "Besoin d'une aide alimentaire"})),
+    ));
+    let (status, _, consent) = request(
+        &server,
+        "PUT",
+        &format!("/api/v1/hand-offs/{hand_off}/consent"),
+        &social_worker,
+        None,
+        Some(json!({"given": true, "form": "oral", "shared_data": ["identity", "contact"]})),
+    );
+    assert_eq!(status, 200, "{consent}");
+    let path = format!("/api/v1/hand-offs/{hand_off}");
+    let (status, etag, read) = request(&server, "GET", &path, &social_worker, None, None);
+    assert_eq!(status, 200, "{read}");
+    let (status, _, sent) = request(
+        &server,
+        "POST",
+        &format!("{path}/send"),
+        &social_worker,
+        etag.as_deref(),
+        Some(json!({})),
+    );
+    assert_eq!(status, 200, "{sent}");
+
+    let first = receiver.wait_for(Duration::from_secs(10), "the first attempt", |r| {
+        !r.is_empty()
+    });
+    assert_eq!(first[0].json()["type"], "hand_off.sent");
+    // Killed while the receiver holds the delivery: no outcome is recorded.
+    drop(server);
+
+    let restarted = Server::start(&db.url, &FAST);
+    let received = receiver.wait_for(
+        Duration::from_secs(20),
+        "a delivery after the restart",
+        |r| r.len() >= 2,
+    );
+    let mut by_id: BTreeMap<String, Vec<&receiver::Received>> = BTreeMap::new();
+    for request in &received {
+        let id = request.header("webhook-id").expect("webhook-id");
+        let timestamp: i64 = request
+            .header("webhook-timestamp")
+            .unwrap()
+            .parse()
+            .unwrap();
+        let signature = request.header("webhook-signature").unwrap();
+        assert!(verify(&secret, id, timestamp, &request.body, signature));
+        by_id.entry(id.to_owned()).or_default().push(request);
+    }
+    assert_eq!(
+        by_id.len(),
+        1,
+        "one event, so one webhook-id once repeats are dropped: {:?}",
+        by_id.keys()
+    );
+    let attempts = by_id.values().next().unwrap();
+    assert!(attempts.len() >= 2, "sent before the crash and after");
+    assert!(attempts.iter().all(|r| r.json() == attempts[0].json()));
+    assert_eq!(attempts[0].json()["data"]["record_id"], hand_off.as_str());
+
+    let webhook_id = webhook["id"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, page) = restarted.call(
+            "GET",
+            &format!("/api/v1/webhooks/{webhook_id}/deliveries"),
+            &partner_system,
+            None,
+        );
+        assert_eq!(status, 200, "{page}");
+        let delivery = &page["items"][0];
+        if delivery["status"] == "delivered" {
+            assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+            assert_eq!(delivery["event_type"], "hand_off.sent");
+            assert_eq!(delivery["last_status_code"], 200);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{page}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
