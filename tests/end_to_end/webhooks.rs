@@ -123,13 +123,22 @@ fn an_event_interrupted_by_a_crash_is_delivered_after_the_restart_with_the_same_
     drop(server);
 
     let restarted = Server::start(&db.url, &FAST);
+    let restarted_at = std::time::Instant::now();
     let received = receiver.wait_for(
         Duration::from_secs(20),
         "a delivery after the restart",
         |r| r.len() >= 2,
     );
+    assert!(
+        received.last().unwrap().at >= restarted_at,
+        "the last attempt comes from the restarted server"
+    );
     let mut by_id: BTreeMap<String, Vec<&receiver::Received>> = BTreeMap::new();
     for request in &received {
+        assert_eq!(
+            (request.method.as_str(), request.path.as_str()),
+            ("POST", "/hooks/relais")
+        );
         let id = request.header("webhook-id").expect("webhook-id");
         let timestamp: i64 = request
             .header("webhook-timestamp")

@@ -244,6 +244,35 @@ fn emit(conn: &mut DbConnection, hand_off: &HandOff, kind: &str) -> Result<(), A
     Ok(())
 }
 
+/// A hand-off sent without consent, on the legal exception, leaves a record of its own in the
+/// post's feed, naming who used the exception, for the coordinator's review.
+fn audit_legal_exception(
+    conn: &mut DbConnection,
+    hand_off: &HandOff,
+    user: &CurrentUser,
+) -> Result<(), ApiError> {
+    let Some(exception) = hand_off.legal_exception else {
+        return Ok(());
+    };
+    let data = serde_json::json!({
+        "hand_off_id": hand_off.id, "legal_exception": exception, "by": user.subject, "by_role": user.role,
+    })
+    .to_string();
+    events::append(
+        conn,
+        &NewEvent {
+            kind: "hand_off.legal_exception_used",
+            post: Some(hand_off.post_id),
+            partner: None,
+            unit: None,
+            record_type: "hand_off",
+            record_id: hand_off.id.to_string(),
+            data,
+        },
+    )?;
+    Ok(())
+}
+
 fn status_event(status: HandOffStatus) -> String {
     format!("hand_off.{status}")
 }
@@ -705,6 +734,9 @@ async fn perform(
             &details,
         )?;
         emit(conn, &moved, &status_event(next))?;
+        if action == HandOffAction::Send {
+            audit_legal_exception(conn, &moved, &user)?;
+        }
         Answer::ok(&view_for(conn, &user, moved)?)
     })
     .await

@@ -379,6 +379,22 @@ fn no_hand_off_is_sent_without_consent_except_to_the_crip() {
             .body["person"]["last_name"],
         "Martin"
     );
+    // The use of the exception is recorded for the post, naming who used it; not for the partner.
+    let audit: Vec<Value> = app.get("/api/v1/events", &case.sw).body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "hand_off.legal_exception_used")
+        .cloned()
+        .collect();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0]["data"]["by"], "test-social_worker");
+    assert_eq!(
+        audit[0]["data"]["legal_exception"],
+        "information_preoccupante"
+    );
+    let partner_feed = app.get("/api/v1/events", &partner).body.to_string();
+    assert!(!partner_feed.contains("legal_exception_used"));
 }
 
 #[test]
@@ -491,6 +507,17 @@ fn a_partner_write_retried_with_its_key_happens_once() {
     );
     reused.assert_problem(422);
     assert_eq!(reused.fields(), ["Idempotency-Key"]);
+    // The same key with another body is refused too, and changes nothing.
+    let comment = Some(json!({"comment": "autre chose"}));
+    let other_body = act(
+        &app,
+        &partner,
+        &id,
+        "acknowledge",
+        comment,
+        &[("Idempotency-Key", "ack-1")],
+    );
+    other_body.assert_problem(422);
     let events = app.get("/api/v1/events", &partner).body["items"]
         .as_array()
         .unwrap()

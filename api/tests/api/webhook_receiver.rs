@@ -37,6 +37,8 @@ pub struct Received {
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When the request was read.
+    pub at: Instant,
 }
 
 impl Received {
@@ -186,6 +188,7 @@ fn serve(stream: TcpStream, shared: &Mutex<Shared>) {
             path,
             headers,
             body,
+            at: Instant::now(),
         });
         let reply = shared
             .script

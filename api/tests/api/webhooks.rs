@@ -211,6 +211,10 @@ fn a_failed_attempt_is_retried_under_the_same_webhook_id() {
     let ids: Vec<_> = received.iter().map(|r| r.header("webhook-id")).collect();
     assert_eq!(ids, [Some(event.as_str()), Some(event.as_str())]);
     assert_eq!(received[0].body, received[1].body, "the same event");
+    assert!(
+        received[1].at - received[0].at >= Duration::from_millis(50),
+        "the retry waits the base of the schedule"
+    );
 
     let deliveries = wait_for_deliveries(&app, &token, &webhook, |items| {
         items.first().is_some_and(|d| d["status"] == "delivered")
