@@ -1,6 +1,6 @@
 //! Hand-offs, their history of transitions, and the person's consent.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use relais_domain::handoff::{Consent, ConsentInput, HandOff, HandOffInput, Transition};
 use relais_domain::ids::{HandOffId, PartnerId, PostId, SituationId};
@@ -326,7 +326,8 @@ pub fn record_consent(
     let values = (
         consents::given.eq(input.given),
         consents::form.eq(input.form.code()),
-        consents::answered_at.eq(answered_at.naive_utc()),
+        // Stored to the microsecond, PostgreSQL's precision, so both backends answer alike.
+        consents::answered_at.eq(answered_at.naive_utc().trunc_subsecs(6)),
         consents::shared_data.eq(join(&input.shared_data)),
         consents::recorded_by.eq(recorded_by),
         consents::updated_at.eq(at),
