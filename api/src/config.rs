@@ -17,6 +17,8 @@ pub struct Settings {
     /// `RELAIS_WORKERS`: HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
     pub jwt: JwtSettings,
+    /// `RELAIS_GRIDS_DIR`: a folder of extra statistics grid versions (`*.toml`).
+    pub grids_dir: Option<std::path::PathBuf>,
     /// `RELAIS_WEBHOOKS` and `RELAIS_WEBHOOK_*`: the webhook delivery worker.
     pub webhooks: WorkerSettings,
 }
@@ -41,6 +43,7 @@ impl Settings {
             pool_size: number("RELAIS_DB_POOL_SIZE")?
                 .map_or(10, |n| u32::try_from(n).unwrap_or(u32::MAX)),
             workers: number("RELAIS_WORKERS")?.map(|n| usize::try_from(n).unwrap_or(1)),
+            grids_dir: var("RELAIS_GRIDS_DIR").map(std::path::PathBuf::from),
             jwt: JwtSettings {
                 secret: var("RELAIS_JWT_SECRET"),
                 public_key: var("RELAIS_JWT_PUBLIC_KEY"),

@@ -4,10 +4,12 @@
 pub mod auth;
 pub mod config;
 pub mod extract;
+pub mod grids;
 pub mod idempotency;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
+pub mod seed;
 pub mod state;
 pub mod webhooks;
 

@@ -54,6 +54,8 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Fill the database with a deterministic synthetic dataset, for statistics and load tests.
+    Seed(relais_api::seed::SeedArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +84,9 @@ fn main() -> ExitCode {
         Command::Openapi => serde_json::to_string_pretty(&relais_api::openapi_document())
             .map(|json| println!("{json}"))
             .map_err(|e| e.to_string()),
+        Command::Seed(args) => {
+            Settings::from_env().and_then(|settings| relais_api::seed::command(&settings, &args))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -154,9 +159,12 @@ async fn serve(settings: Settings) -> Result<(), String> {
     // Stopped after the server returns, or dropped (and so stopped) if it cannot start.
     let webhooks = (settings.webhooks.enabled)
         .then(|| WebhookWorker::spawn(db.clone(), settings.webhooks.clone()));
+    let grids = relais_api::grids::GridSet::load(settings.grids_dir.as_deref())?;
+    log::info!("statistics grids: {}", grids.versions().join(", "));
     let state = web::Data::new(AppState {
         db,
         verifier: Arc::new(verifier),
+        grids: Arc::new(grids),
     });
     let mut server = HttpServer::new(move || relais_api::app(state.clone()));
     if let Some(workers) = settings.workers {

@@ -35,6 +35,7 @@ Updates take `If-Match` with the `ETag` read; lists page with `limit` and `curso
         (name = "hand-offs", description = "Hand-offs to partners, with consent; the partner-system API"),
         (name = "events", description = "The feed of changes, polled with a cursor"),
         (name = "referrals", description = "People referred to a post by officers and partners"),
+        (name = "statistics", description = "The national statistics grid and the yearly activity report"),
         (name = "webhooks", description = "A partner's signed webhooks and their deliveries; `webhooks` below describes what is POSTed"),
     ),
     components(schemas(Problem)),

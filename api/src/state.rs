@@ -6,11 +6,13 @@ use actix_web::web;
 use relais_persistence::{Database, DbConnection};
 
 use crate::auth::TokenVerifier;
+use crate::grids::GridSet;
 use crate::problem::ApiError;
 
 pub struct AppState {
     pub db: Database,
     pub verifier: Arc<TokenVerifier>,
+    pub grids: Arc<GridSet>,
 }
 
 impl AppState {

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod beneficiary;
+pub mod grid;
 pub mod handoff;
 pub mod ids;
 pub mod intervention;
@@ -13,6 +14,7 @@ pub mod post;
 pub mod reference;
 pub mod referral;
 pub mod situation;
+pub mod statistics;
 pub mod validation;
 pub mod webhook;
 

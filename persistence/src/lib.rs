@@ -3,6 +3,7 @@
 //! few statements that must differ sit side by side in one `match` on the backend.
 
 pub mod beneficiaries;
+pub mod bulk;
 mod codes;
 mod convert;
 pub mod db;
@@ -19,6 +20,7 @@ pub mod referrals;
 pub mod schema;
 pub mod secrets;
 pub mod situations;
+pub mod statistics;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod units;

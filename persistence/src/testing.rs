@@ -33,34 +33,35 @@ mod tempfile_dir {
 impl TestDatabase {
     /// A new, empty database on the backend the environment selects.
     pub fn create() -> Self {
-        let tag = uuid::Uuid::now_v7().simple().to_string();
-        match std::env::var(TEST_DATABASE_VAR)
-            .ok()
-            .filter(|v| !v.is_empty())
-        {
-            Some(admin_url) => {
-                let name = format!("relais_test_{tag}");
-                let mut admin = PgConnection::establish(&admin_url)
-                    .unwrap_or_else(|e| panic!("{TEST_DATABASE_VAR}: cannot connect: {e}"));
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {name}"))
-                    .unwrap_or_else(|e| panic!("cannot create the test database {name}: {e}"));
-                let url = with_database(&admin_url, &name);
-                TestDatabase {
-                    url,
-                    cleanup: Cleanup::Postgres { admin_url, name },
-                }
-            }
-            None => {
-                let dir = std::env::temp_dir().join(format!("relais-test-{tag}"));
-                std::fs::create_dir_all(&dir)
-                    .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-                let url = dir.join("relais.db").display().to_string();
-                TestDatabase {
-                    url,
-                    cleanup: Cleanup::Sqlite(tempfile_dir::TempDir(dir)),
-                }
-            }
+        match postgres_admin_url() {
+            Some(admin_url) => Self::postgres(admin_url),
+            None => Self::sqlite(),
+        }
+    }
+
+    /// A new, empty PostgreSQL database on the server of `admin_url`.
+    pub fn postgres(admin_url: String) -> Self {
+        let name = format!("relais_test_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = PgConnection::establish(&admin_url)
+            .unwrap_or_else(|e| panic!("{TEST_DATABASE_VAR}: cannot connect: {e}"));
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|e| panic!("cannot create the test database {name}: {e}"));
+        TestDatabase {
+            url: with_database(&admin_url, &name),
+            cleanup: Cleanup::Postgres { admin_url, name },
+        }
+    }
+
+    /// A new, empty SQLite database in a temporary directory.
+    pub fn sqlite() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("relais-test-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        TestDatabase {
+            url: dir.join("relais.db").display().to_string(),
+            cleanup: Cleanup::Sqlite(tempfile_dir::TempDir(dir)),
         }
     }
 
@@ -77,6 +78,13 @@ impl Drop for TestDatabase {
             let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
+}
+
+/// The PostgreSQL server the tests should also run on, if the environment names one.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var(TEST_DATABASE_VAR)
+        .ok()
+        .filter(|v| !v.is_empty())
 }
 
 /// The URL with its database name replaced.

@@ -68,8 +68,9 @@ fn an_event_interrupted_by_a_crash_is_delivered_after_the_restart_with_the_same_
         Some(json!({"name": "CCAS de Privas", "kind": "ccas", "department_codes": ["07"], "themes": ["precarity"]})),
     ));
     let partner_system = token(&db.url, &[], &["--role", "partner", "--partner", &partner]);
-    // The first delivery is held long enough for the server to die while it waits.
-    let receiver = Receiver::start(vec![Reply::delayed(Duration::from_millis(1500), 200)]);
+    // The first delivery is held long enough for the server to die while it waits, even on a
+    // busy machine; the retry after the restart does not wait for it (the lease is 2 s).
+    let receiver = Receiver::start(vec![Reply::delayed(Duration::from_secs(5), 200)]);
     let (status, webhook) = server.call(
         "POST",
         "/api/v1/webhooks",
@@ -179,5 +180,26 @@ fn an_event_interrupted_by_a_crash_is_delivered_after_the_restart_with_the_same_
         }
         assert!(std::time::Instant::now() < deadline, "{page}");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn webhook_settings_are_checked_at_start() {
+    let db = TestDatabase::create();
+    for (name, value) in [
+        ("RELAIS_WEBHOOKS", "maybe"),
+        ("RELAIS_WEBHOOK_POLL_MS", "soon"),
+        ("RELAIS_WEBHOOK_LEASE_SECONDS", "-1"),
+    ] {
+        let output = super::relais(&db.url, &[(name, value)])
+            .arg("serve")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{name}={value}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(name),
+            "{name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }

@@ -11,6 +11,7 @@ pub mod posts;
 pub mod reference;
 pub mod referrals;
 pub mod situations;
+pub mod statistics;
 pub mod units;
 pub mod webhooks;
 
@@ -29,6 +30,7 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
         .configure(hand_offs::configure)
         .configure(events::configure)
         .configure(referrals::configure)
+        .configure(statistics::configure)
         .configure(webhooks::configure);
 }
 

@@ -12,6 +12,7 @@ mod posts;
 mod reference;
 mod referrals;
 mod situations;
+mod statistics;
 mod support;
 mod units;
 mod webhooks;

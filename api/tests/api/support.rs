@@ -92,12 +92,23 @@ pub fn jwt_settings() -> JwtSettings {
 
 impl TestApp {
     pub fn spawn() -> Self {
-        let database = TestDatabase::create();
+        Self::spawn_with_grids(None)
+    }
+
+    /// An app that also reads grid versions from `grids_dir`.
+    pub fn spawn_with_grids(grids_dir: Option<&std::path::Path>) -> Self {
+        Self::spawn_on(TestDatabase::create(), grids_dir)
+    }
+
+    /// An app on the given database.
+    pub fn spawn_on(database: TestDatabase, grids_dir: Option<&std::path::Path>) -> Self {
         let db = Database::open(&database.url, 4).expect("open the test database");
         let (verifier, issuer, _) = resolve_keys(&jwt_settings(), &db).expect("keys");
+        let grids = relais_api::grids::GridSet::load(grids_dir).expect("grids");
         let state = web::Data::new(AppState {
             db: db.clone(),
             verifier: Arc::new(verifier),
+            grids: Arc::new(grids),
         });
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::spawn(move || {

@@ -1,0 +1,319 @@
+//! The national statistics grid, as data: each version is a TOML file naming its indicators —
+//! what they count, how they split, and their French labels. A new version needs no code.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::validation::{Invalid, Validation};
+
+/// What an indicator counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Counted {
+    /// People received, each once per scope and period, described by their first situation of the period.
+    Persons,
+    /// Situations opened in the period.
+    Situations,
+    /// Interventions made in the period.
+    Interventions,
+    /// Hand-offs (beyond drafts) of the situations opened in the period.
+    HandOffs,
+}
+
+/// How an indicator splits its count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Dimension {
+    Sex,
+    /// Age at the situation's opening, in the grid's brackets.
+    AgeBracket,
+    Standing,
+    Origin,
+    /// The principal problem of each situation.
+    PrincipalProblem,
+    /// Every problem of each situation: the values may add up to more than the total.
+    Problem,
+    Penal,
+    KnownToSocialServices,
+    InterventionMode,
+    InterventionKind,
+    PartnerKind,
+    /// The hand-off's current status.
+    HandOffOutcome,
+    /// Month of the opening, intervention or hand-off (`01`…`12`).
+    Month,
+}
+
+impl Dimension {
+    /// Whether a count of `counted` can be split this way.
+    pub fn applies_to(self, counted: Counted) -> bool {
+        use Dimension::*;
+        match counted {
+            Counted::Persons | Counted::Situations => matches!(
+                self,
+                Sex | AgeBracket
+                    | Standing
+                    | Origin
+                    | PrincipalProblem
+                    | Problem
+                    | Penal
+                    | KnownToSocialServices
+                    | Month
+            ),
+            Counted::Interventions => matches!(self, InterventionMode | InterventionKind | Month),
+            Counted::HandOffs => matches!(self, PartnerKind | HandOffOutcome | Month),
+        }
+    }
+
+    /// Whether one counted item may fall under several values.
+    pub fn overlaps(self) -> bool {
+        self == Dimension::Problem
+    }
+}
+
+/// An age bracket, bounds included; `max` absent means no upper bound.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AgeBracket {
+    /// Stable key of the bracket, as the statistics report it (`0-12`, `60+`).
+    pub key: String,
+    pub label: String,
+    pub min: u8,
+    pub max: Option<u8>,
+}
+
+/// One line of the grid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Indicator {
+    /// Stable identifier (`persons_by_sex`).
+    pub id: String,
+    /// French label, as published.
+    pub label: String,
+    pub counts: Counted,
+    /// Absent for a plain total.
+    #[serde(default)]
+    pub split_by: Option<Dimension>,
+}
+
+/// A version of the grid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Grid {
+    /// The version's name, as asked for with `grid=` (`2026`).
+    pub version: String,
+    pub title: String,
+    /// The first day this version is in force; a period is computed with the latest version in force at its start.
+    pub valid_from: NaiveDate,
+    pub age_brackets: Vec<AgeBracket>,
+    pub indicators: Vec<Indicator>,
+}
+
+/// A grid file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GridError {
+    #[error("the grid is not valid TOML for a grid: {0}")]
+    Syntax(String),
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+}
+
+impl Grid {
+    /// Reads and checks a grid definition.
+    pub fn from_toml(text: &str) -> Result<Self, GridError> {
+        let grid: Grid = toml::from_str(text).map_err(|e| GridError::Syntax(e.to_string()))?;
+        grid.validate()?;
+        Ok(grid)
+    }
+
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let mut v = Validation::new();
+        v.text("version", &self.version, 32);
+        v.require(
+            self.version
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'),
+            "version",
+            "invalid",
+            "use letters, digits, '-', '_' or '.'",
+        );
+        v.text("title", &self.title, 300);
+        v.require(
+            !self.indicators.is_empty(),
+            "indicators",
+            "empty",
+            "a grid has indicators",
+        );
+        let mut ids: Vec<&str> = self.indicators.iter().map(|i| i.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        v.require(
+            ids.len() == self.indicators.len(),
+            "indicators",
+            "duplicate",
+            "indicator ids must be unique",
+        );
+        for (n, indicator) in self.indicators.iter().enumerate() {
+            let field = format!("indicators[{n}]");
+            v.require(
+                !indicator.id.is_empty()
+                    && indicator
+                        .id
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                &format!("{field}.id"),
+                "invalid",
+                "use lowercase letters, digits and '_'",
+            );
+            v.text(&format!("{field}.label"), &indicator.label, 300);
+            if let Some(dimension) = indicator.split_by {
+                v.require(
+                    dimension.applies_to(indicator.counts),
+                    &format!("{field}.split_by"),
+                    "not_applicable",
+                    format!("{dimension:?} does not split {:?}", indicator.counts).to_lowercase(),
+                );
+                v.require(
+                    dimension != Dimension::AgeBracket || !self.age_brackets.is_empty(),
+                    &format!("{field}.split_by"),
+                    "no_brackets",
+                    "splitting by age needs age_brackets",
+                );
+            }
+        }
+        let mut previous_max: Option<u8> = None;
+        for (n, bracket) in self.age_brackets.iter().enumerate() {
+            let field = format!("age_brackets[{n}]");
+            let starts_after_previous = match (n, previous_max) {
+                (0, _) => true,
+                (_, Some(max)) => bracket.min > max,
+                (_, None) => false,
+            };
+            v.require(
+                starts_after_previous,
+                &field,
+                "overlap",
+                "brackets must be in order and not overlap",
+            );
+            v.require(
+                bracket.max.is_none_or(|max| max >= bracket.min),
+                &field,
+                "empty",
+                "max must be at least min",
+            );
+            v.require(
+                !bracket.key.is_empty() && bracket.key.len() <= 16,
+                &format!("{field}.key"),
+                "invalid",
+                "1 to 16 characters",
+            );
+            previous_max = bracket.max;
+        }
+        v.finish()
+    }
+
+    /// The bracket of an age, if any.
+    pub fn bracket_of(&self, age: i32) -> Option<&AgeBracket> {
+        self.age_brackets
+            .iter()
+            .find(|b| age >= i32::from(b.min) && b.max.is_none_or(|max| age <= i32::from(max)))
+    }
+}
+
+/// The version in force on `day`: the latest whose `valid_from` is on or before it.
+pub fn in_force(grids: &[Grid], day: NaiveDate) -> Option<&Grid> {
+    grids
+        .iter()
+        .filter(|g| g.valid_from <= day)
+        .max_by_key(|g| g.valid_from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: &str = r#"
+version = "t1"
+title = "Grille de test"
+valid_from = "2026-01-01"
+age_brackets = [
+  { key = "0-17", label = "Mineurs", min = 0, max = 17 },
+  { key = "18+", label = "Majeurs", min = 18 },
+]
+[[indicators]]
+id = "persons"
+label = "Personnes reçues"
+counts = "persons"
+[[indicators]]
+id = "persons_by_age"
+label = "Personnes par âge"
+counts = "persons"
+split_by = "age_bracket"
+"#;
+
+    #[test]
+    fn a_grid_reads_from_toml() {
+        let grid = Grid::from_toml(SMALL).unwrap();
+        assert_eq!(grid.indicators.len(), 2);
+        assert_eq!(grid.bracket_of(17).unwrap().key, "0-17");
+        assert_eq!(grid.bracket_of(18).unwrap().key, "18+");
+        assert_eq!(grid.bracket_of(97).unwrap().key, "18+");
+        assert!(grid.bracket_of(-1).is_none());
+    }
+
+    #[test]
+    fn impossible_splits_and_overlapping_brackets_are_refused() {
+        let bad = SMALL.replace(
+            "split_by = \"age_bracket\"",
+            "split_by = \"intervention_mode\"",
+        );
+        let GridError::Invalid(Invalid(errors)) = Grid::from_toml(&bad).unwrap_err() else {
+            panic!("expected invalid");
+        };
+        assert_eq!(errors[0].field, "indicators[1].split_by");
+        let overlapping = SMALL.replace("min = 18", "min = 17");
+        assert!(Grid::from_toml(&overlapping).is_err());
+        assert!(matches!(
+            Grid::from_toml("version = 1"),
+            Err(GridError::Syntax(_))
+        ));
+    }
+
+    #[test]
+    fn the_grid_in_force_is_the_latest_started() {
+        let old = Grid::from_toml(SMALL).unwrap();
+        let new = Grid {
+            version: "t2".into(),
+            valid_from: NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(),
+            ..old.clone()
+        };
+        let grids = [old, new];
+        let day = |y| NaiveDate::from_ymd_opt(y, 6, 1).unwrap();
+        assert_eq!(in_force(&grids, day(2026)).unwrap().version, "t1");
+        assert_eq!(in_force(&grids, day(2027)).unwrap().version, "t2");
+        assert!(in_force(&grids, day(2025)).is_none());
+    }
+
+    #[test]
+    fn the_shipped_grid_is_valid() {
+        let grid = Grid::from_toml(include_str!("../../grids/2026.toml")).unwrap();
+        assert!(grid.indicators.len() >= 15);
+        for counted in [
+            Counted::Persons,
+            Counted::Situations,
+            Counted::Interventions,
+            Counted::HandOffs,
+        ] {
+            assert!(
+                grid.indicators
+                    .iter()
+                    .any(|i| i.counts == counted && i.split_by.is_none())
+            );
+        }
+    }
+}

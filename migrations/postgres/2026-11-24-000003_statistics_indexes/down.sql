@@ -1,0 +1,2 @@
+DROP INDEX interventions_occurred;
+DROP INDEX situations_opened;
