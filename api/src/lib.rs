@@ -8,6 +8,7 @@ pub mod grids;
 pub mod idempotency;
 pub mod openapi;
 pub mod problem;
+pub mod report;
 pub mod routes;
 pub mod seed;
 pub mod state;

@@ -10,6 +10,7 @@ pub mod partners;
 pub mod posts;
 pub mod reference;
 pub mod referrals;
+pub mod reports;
 pub mod situations;
 pub mod statistics;
 pub mod units;
@@ -31,6 +32,7 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
         .configure(events::configure)
         .configure(referrals::configure)
         .configure(statistics::configure)
+        .configure(reports::configure)
         .configure(webhooks::configure);
 }
 
