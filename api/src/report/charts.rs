@@ -24,12 +24,17 @@ fn label_at(labels: &[String], value: &SegmentValue<u32>) -> String {
     }
 }
 
-/// An SVG bar chart of `(label, count)` pairs.
-pub fn bar_chart(
-    title: &str,
-    data: &[(String, i64)],
-    orientation: Orientation,
-) -> Result<String, String> {
+/// Size of the axis labels, fixed so that small charts stay readable.
+const LABEL_SIZE: u32 = 13;
+
+/// An SVG bar chart of `(label, count)` pairs; the page gives it its title.
+pub fn bar_chart(data: &[(String, i64)], orientation: Orientation) -> Result<String, String> {
+    // Horizontal charts count segments from the bottom: reverse them so they read top-down.
+    let ordered: Vec<(String, i64)> = match orientation {
+        Orientation::Horizontal => data.iter().rev().cloned().collect(),
+        Orientation::Vertical => data.to_vec(),
+    };
+    let data = ordered.as_slice();
     let labels: Vec<String> = data.iter().map(|(label, _)| label.clone()).collect();
     let counts: Vec<u32> = data
         .iter()
@@ -39,7 +44,7 @@ pub fn bar_chart(
     let top = counts.iter().copied().max().unwrap_or(0).max(1);
     let top = top + top / 10 + 1;
     let height = match orientation {
-        Orientation::Horizontal => 60 + 26 * n,
+        Orientation::Horizontal => 50 + 26 * n.max(4),
         Orientation::Vertical => 300,
     };
     let mut svg = String::new();
@@ -47,7 +52,7 @@ pub fn bar_chart(
         let root = SVGBackend::with_string(&mut svg, (720, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut builder = ChartBuilder::on(&root);
-        builder.caption(title, ("sans-serif", 18)).margin(10);
+        builder.margin(10);
         match orientation {
             Orientation::Horizontal => {
                 let mut chart = builder
@@ -60,6 +65,7 @@ pub fn bar_chart(
                     .disable_y_mesh()
                     .y_labels(n as usize)
                     .y_label_formatter(&|v| label_at(&labels, v))
+                    .label_style(("sans-serif", LABEL_SIZE))
                     .draw()
                     .map_err(|e| e.to_string())?;
                 chart
@@ -87,6 +93,7 @@ pub fn bar_chart(
                     .disable_x_mesh()
                     .x_labels(n as usize)
                     .x_label_formatter(&|v| label_at(&labels, v))
+                    .label_style(("sans-serif", LABEL_SIZE))
                     .draw()
                     .map_err(|e| e.to_string())?;
                 chart

@@ -150,7 +150,7 @@ pub fn render(
     html.push_str("</section>\n");
     for (id, title, orientation) in CHARTS {
         if let Some(data) = values(current, id) {
-            let svg = bar_chart(title, &data, orientation)?;
+            let svg = bar_chart(&data, orientation)?;
             html.push_str(&format!("<section class=\"chart\" data-indicator=\"{id}\">\n<h2>{title}</h2>\n{svg}\n</section>\n"));
         }
     }
