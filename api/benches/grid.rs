@@ -1,0 +1,240 @@
+//! Benchmark of the statistics grid on a seeded database (`relais seed`), on the backend that
+//! `RELAIS_BENCH_DATABASE_URL` names. Not a test: it measures and writes a report.
+//!
+//! ```sh
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/relais_seed relais seed --posts 200 --years 10
+//! RELAIS_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/relais_seed cargo bench -p relais-api --bench grid
+//! ```
+//!
+//! For one department-year and the whole country for one year, it times: the grid engine
+//! (`statistics::compute`, one SQL statement); the same through HTTP (the real app, in process,
+//! with a `statistics` token); and, as the baseline, the grid's heaviest query written by hand
+//! (persons by age bracket, counted once each by their first situation). It also reads the
+//! process's peak memory after each scope, to show that memory does not grow with the data.
+//! Results go to `target/bench/grid-<backend>.md`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpServer, web};
+use chrono::NaiveDate;
+use diesel::RunQueryDsl;
+use relais_api::auth::{JwtSettings, resolve_keys};
+use relais_api::grids::GridSet;
+use relais_api::state::AppState;
+use relais_domain::access::Principal;
+use relais_domain::reference::Role;
+use relais_persistence::statistics::{self, StatScope};
+use relais_persistence::{Backend, Database, DbConnection, StoreError};
+
+const WARM_UP: usize = 3;
+const RUNS: usize = 15;
+
+struct Timing {
+    median: Duration,
+    p90: Duration,
+}
+
+fn measure(mut f: impl FnMut()) -> Timing {
+    for _ in 0..WARM_UP {
+        f();
+    }
+    let mut times: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    Timing {
+        median: times[RUNS / 2],
+        p90: times[RUNS * 9 / 10],
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+/// Peak resident memory of this process, in MiB.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+#[derive(diesel::QueryableByName)]
+struct Bucket {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+    #[allow(dead_code)]
+    bracket: Option<i32>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    #[allow(dead_code)]
+    n: i64,
+}
+
+/// The heaviest query of the grid, by hand: persons of the period counted once, by the age
+/// bracket at their first situation.
+fn baseline_sql(backend: Backend, from: NaiveDate, to: NaiveDate, scope: &str) -> String {
+    let age = match backend {
+        Backend::Postgres => {
+            "CASE WHEN b.birth_date IS NOT NULL THEN CAST(date_part('year', age(s.opened_on, b.birth_date)) AS INTEGER) \
+             WHEN b.birth_year IS NOT NULL THEN CAST(date_part('year', s.opened_on) AS INTEGER) - b.birth_year END"
+        }
+        Backend::Sqlite => {
+            "CASE WHEN b.birth_date IS NOT NULL THEN CAST(strftime('%Y', s.opened_on) AS INTEGER) - CAST(strftime('%Y', b.birth_date) AS INTEGER) \
+             - (CASE WHEN strftime('%m-%d', s.opened_on) < strftime('%m-%d', b.birth_date) THEN 1 ELSE 0 END) \
+             WHEN b.birth_year IS NOT NULL THEN CAST(strftime('%Y', s.opened_on) AS INTEGER) - b.birth_year END"
+        }
+    };
+    format!(
+        "SELECT bracket, COUNT(*) AS n FROM (
+            SELECT CASE WHEN age < 13 THEN 0 WHEN age < 18 THEN 1 WHEN age < 26 THEN 2 WHEN age < 60 THEN 3 WHEN age >= 60 THEN 4 END AS bracket,
+                   ROW_NUMBER() OVER (PARTITION BY beneficiary_id ORDER BY opened_on, id) AS rank_in_period
+            FROM (SELECT s.id, s.beneficiary_id, s.opened_on, {age} AS age
+                  FROM situations s JOIN beneficiaries b ON b.id = s.beneficiary_id JOIN posts p ON p.id = s.post_id
+                  WHERE s.opened_on >= '{from}' AND s.opened_on <= '{to}' AND {scope}) sit
+         ) ranked WHERE rank_in_period = 1 GROUP BY bracket"
+    )
+}
+
+#[derive(diesel::QueryableByName)]
+struct Busiest {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    department_code: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    last_day: String,
+}
+
+fn main() {
+    let Ok(url) = std::env::var("RELAIS_BENCH_DATABASE_URL") else {
+        println!("RELAIS_BENCH_DATABASE_URL is not set: seed a database with `relais seed` and name it there.");
+        return;
+    };
+    let db = Database::open(&url, 4).expect("open the seeded database");
+    let backend = db.backend();
+    let grids = GridSet::load(None).unwrap();
+    let settings = JwtSettings {
+        secret: Some("benchmark-secret-benchmark-secret-benchmark".into()),
+        issuer: "relais".into(),
+        audience: "relais".into(),
+        ..JwtSettings::default()
+    };
+    let (verifier, issuer, _) = resolve_keys(&settings, &db).unwrap();
+    let observatory = Principal {
+        subject: "bench".into(),
+        role: Role::Statistics,
+        post_ids: vec![],
+        unit_id: None,
+        partner_id: None,
+    };
+    let token = issuer.unwrap().issue(&observatory, chrono::Duration::hours(1)).unwrap();
+
+    // The last complete year of the data, and its busiest department.
+    let max_day = match backend {
+        Backend::Postgres => "CAST(MAX(opened_on) AS TEXT)",
+        Backend::Sqlite => "MAX(opened_on)",
+    };
+    let rows: Vec<Busiest> = db
+        .read(|conn| -> Result<_, StoreError> {
+            Ok(diesel::sql_query(format!(
+                "SELECT p.department_code, COUNT(*) AS n, (SELECT {max_day} FROM situations) AS last_day \
+                 FROM situations s JOIN posts p ON p.id = s.post_id GROUP BY p.department_code ORDER BY n DESC"
+            ))
+            .load(conn)?)
+        })
+        .unwrap();
+    let total: i64 = rows.iter().map(|r| r.n).sum();
+    let department = rows[0].department_code.clone();
+    let year: i32 = rows[0].last_day[..4].parse::<i32>().unwrap() - 1;
+    let from = NaiveDate::from_ymd_opt(year, 1, 1).unwrap();
+    let to = NaiveDate::from_ymd_opt(year, 12, 31).unwrap();
+    let grid = grids.in_force(from).unwrap().clone();
+
+    let state = web::Data::new(AppState {
+        db: db.clone(),
+        verifier: Arc::new(verifier),
+        grids: Arc::new(grids),
+    });
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = HttpServer::new(move || relais_api::app(state.clone()))
+                .workers(2)
+                .disable_signals()
+                .bind(("127.0.0.1", 0))
+                .unwrap();
+            sender.send(server.addrs()[0]).unwrap();
+            server.run().await.unwrap();
+        });
+    });
+    let address = receiver.recv().unwrap();
+
+    let mut report = format!(
+        "### {backend} — {total} situations in the database; year {year}\n\n\
+         | scope | situations in scope | grid engine, one SQL statement (median / p90 ms) | through HTTP (median / p90 ms) | baseline: heaviest query by hand (median / p90 ms) | engine ÷ baseline | HTTP ÷ baseline | peak RSS after (MiB) |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        backend = backend.name()
+    );
+    for (label, scope, query, condition) in [
+        (
+            format!("department {department}"),
+            StatScope::Department(department.clone()),
+            format!("department={department}"),
+            format!("p.department_code = '{department}'"),
+        ),
+        ("whole country".to_owned(), StatScope::National, String::new(), "1 = 1".to_owned()),
+    ] {
+        let compute = |conn: &mut DbConnection| statistics::compute(conn, &grid, from, to, &scope);
+        let in_scope = db
+            .read(compute)
+            .unwrap()
+            .iter()
+            .find(|r| r.indicator == -2)
+            .map_or(0, |r| r.n);
+        let engine = measure(|| {
+            db.read(compute).unwrap();
+        });
+        let url = format!("http://{address}/api/v1/statistics?from={from}&to={to}&{query}");
+        let http = measure(|| {
+            let response = ureq::get(&url).set("Authorization", &format!("Bearer {token}")).call().unwrap();
+            assert_eq!(response.status(), 200);
+            let _ = response.into_string().unwrap();
+        });
+        let sql = baseline_sql(backend, from, to, &condition);
+        let baseline = measure(|| {
+            db.read(|conn| -> Result<Vec<Bucket>, StoreError> { Ok(diesel::sql_query(&sql).load(conn)?) })
+                .unwrap();
+        });
+        let ratio = |t: &Timing| t.median.as_secs_f64() / baseline.median.as_secs_f64();
+        writeln!(
+            report,
+            "| {label} | {in_scope} | {} / {} | {} / {} | {} / {} | {:.2}× | {:.2}× | {:.0} |",
+            ms(engine.median),
+            ms(engine.p90),
+            ms(http.median),
+            ms(http.p90),
+            ms(baseline.median),
+            ms(baseline.p90),
+            ratio(&engine),
+            ratio(&http),
+            peak_rss_mib(),
+        )
+        .unwrap();
+    }
+    println!("{report}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("grid-{}.md", backend.name()));
+    std::fs::write(&path, &report).unwrap();
+    println!("written to {}", path.display());
+}
