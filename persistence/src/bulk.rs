@@ -1,8 +1,9 @@
 //! Bulk loading: whole batches of rows written in one transaction, for the synthetic
 //! dataset of `relais seed` and for load tests.
 //!
-//! Each table is written with multi-row `INSERT … VALUES (…), (…)` statements, cut so that
-//! no statement binds more parameters than the backend accepts. The rows are stored exactly
+//! Each table is written with one `COPY … FROM STDIN` (binary) on PostgreSQL, and on SQLite
+//! with multi-row `INSERT … VALUES (…), (…)` statements cut so that none binds more
+//! parameters than SQLite accepts. The rows are stored exactly
 //! as the rest of persistence stores them: lowercase hyphenated UUID text, reference codes,
 //! UTC timestamps to the microsecond, lists comma-wrapped (`,a,b,`).
 
@@ -20,8 +21,6 @@ use crate::{Database, DbConnection, StoreError};
 
 /// SQLite's default `SQLITE_MAX_VARIABLE_NUMBER` since 3.32.
 const SQLITE_MAX_PARAMETERS: usize = 32_766;
-/// PostgreSQL's wire protocol counts parameters on 16 bits.
-const POSTGRES_MAX_PARAMETERS: usize = 65_535;
 
 /// A post, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Insertable, Queryable, Selectable)]
@@ -244,18 +243,16 @@ impl Batch {
     }
 }
 
-/// Writes `rows` into `table` in statements of at most `max_parameters` bound values,
-/// on whichever backend `conn` is.
+/// Writes `rows` (`$columns` values each) into `table`, on whichever backend `conn` is.
 macro_rules! insert_all {
     ($conn:expr, $table:expr, $rows:expr, $columns:expr) => {{
         let rows = $rows;
         let mut written = 0_usize;
         if !rows.is_empty() {
             match $conn {
+                // COPY: no parameter limit, and half again as fast as multi-row INSERTs.
                 DbConnection::Postgres(c) => {
-                    for chunk in rows.chunks(POSTGRES_MAX_PARAMETERS / $columns) {
-                        written += diesel::insert_into($table).values(chunk).execute(c)?;
-                    }
+                    written += diesel::copy_from($table).from_insertable(rows).execute(c)?;
                 }
                 DbConnection::Sqlite(c) => {
                     for chunk in rows.chunks(SQLITE_MAX_PARAMETERS / $columns) {

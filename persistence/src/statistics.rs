@@ -2,6 +2,9 @@
 //! of indicators. Each indicator is one grouped branch of a `UNION ALL` over shared CTEs that
 //! apply the period and the scope once; nothing is loaded row by row into memory.
 //!
+//! The CTEs are `MATERIALIZED` (both backends know the word) so that each is computed once and
+//! every branch reads the result, rather than each branch redoing the joins.
+//!
 //! The statement holds no text from outside: dates, ids and bracket bounds are typed values,
 //! indicators and brackets are referred to by their position in the grid.
 
@@ -146,7 +149,7 @@ fn statement(
     let scope = scope_condition(scope)?;
     let age = age_years(backend, "s.opened_on");
     let mut sql = format!(
-        "WITH sit AS (
+        "WITH sit AS MATERIALIZED (
             SELECT s.id, s.beneficiary_id, s.opened_on, s.origin, s.standing, s.penal, s.principal_problem,
                    b.sex, b.known_to_social_services, {age} AS age
             FROM situations s
@@ -154,20 +157,20 @@ fn statement(
             JOIN posts p ON p.id = s.post_id
             WHERE s.opened_on >= '{from}' AND s.opened_on <= '{to}' AND {scope}
         ),
-        per AS (
+        per AS MATERIALIZED (
             SELECT * FROM (
                 SELECT sit.*, ROW_NUMBER() OVER (PARTITION BY beneficiary_id ORDER BY opened_on, id) AS rank_in_period
                 FROM sit
             ) ranked WHERE rank_in_period = 1
         ),
-        itv AS (
+        itv AS MATERIALIZED (
             SELECT i.mode, i.kind, i.occurred_on
             FROM interventions i
             JOIN situations s ON s.id = i.situation_id
             JOIN posts p ON p.id = s.post_id
             WHERE i.occurred_on >= '{from}' AND i.occurred_on <= '{to}' AND {scope}
         ),
-        hof AS (
+        hof AS MATERIALIZED (
             SELECT h.status, pa.kind AS partner_kind, h.created_at
             FROM hand_offs h
             JOIN sit ON sit.id = h.situation_id

@@ -11,19 +11,23 @@ mod places;
 
 use std::fmt;
 use std::io::IsTerminal;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDate, TimeDelta};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use relais_persistence::bulk::{self, TableCounts};
-use relais_persistence::{Database, StoreError};
+use relais_persistence::bulk::{self, Batch, TableCounts};
+use relais_persistence::{Backend, Database, StoreError};
 
 use crate::config::Settings;
 pub use generate::{Generator, Period};
 
 /// Situations per batch (one transaction); about eight rows go with each.
 pub const DEFAULT_BATCH_SITUATIONS: usize = 2_500;
+/// Writers on PostgreSQL: one per core of the machine the service is sized for.
+const WRITERS: usize = 2;
 /// The earliest year the dataset may start: persons up to 85 are then born after 1900.
 const EARLIEST_YEAR: i32 = 2000;
 
@@ -194,7 +198,57 @@ fn progress_bar(length: u64, visible: bool) -> ProgressBar {
     bar
 }
 
+/// The progress bar and the running total behind its message, shared by the writers.
+struct Progress {
+    bar: ProgressBar,
+    rows: AtomicU64,
+    started: Instant,
+}
+
+impl Progress {
+    fn advance(&self, batch: &Batch, rows: u64) {
+        let rows = self.rows.fetch_add(rows, Ordering::Relaxed) + rows;
+        self.bar
+            .inc(u64::try_from(batch.beneficiaries.len()).unwrap_or(0));
+        let per_second = rows as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        self.bar
+            .set_message(format!("{rows} rows, {per_second:.0} rows/s"));
+    }
+}
+
+/// Writes the batches one receives until the channel closes or another writer fails.
+fn drain(
+    db: &Database,
+    receiver: &Mutex<Receiver<Batch>>,
+    failed: &AtomicBool,
+    progress: &Progress,
+) -> Result<TableCounts, SeedError> {
+    let mut counts = TableCounts::new();
+    while !failed.load(Ordering::Relaxed) {
+        let next = match receiver.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(_) => break,
+        };
+        let Ok(batch) = next else {
+            break;
+        };
+        match bulk::insert(db, &batch) {
+            Ok(rows) => progress.advance(&batch, rows),
+            Err(e) => {
+                failed.store(true, Ordering::Relaxed);
+                return Err(e.into());
+            }
+        }
+        add(&mut counts, &batch.counts());
+    }
+    Ok(counts)
+}
+
 /// Generates the dataset `options` describe and writes it into `db`.
+///
+/// One thread draws the batches; the writers take them as they come, each batch in a
+/// transaction of its own. SQLite has one writer; PostgreSQL two, one per core, since the
+/// server's work (checks, foreign keys, indexes) is what takes the time.
 pub fn seed(db: &Database, options: &SeedOptions) -> Result<Summary, SeedError> {
     let period = options.period()?;
     let posts = db.read(bulk::table_counts)?;
@@ -204,17 +258,31 @@ pub fn seed(db: &Database, options: &SeedOptions) -> Result<Summary, SeedError> 
     }
     bulk::prepare(db)?;
     let started = Instant::now();
-    let generator = Generator::new(
+    let mut generator = Generator::new(
         options.seed,
         usize::try_from(options.posts).unwrap_or(usize::MAX),
         period,
         options.batch_situations,
     );
-    let bar = progress_bar(generator.persons(), options.progress);
+    let progress = Progress {
+        bar: progress_bar(generator.persons(), options.progress),
+        rows: AtomicU64::new(0),
+        started,
+    };
     let mut counts = TableCounts::new();
-    let written: Result<(), SeedError> = std::thread::scope(|scope| {
-        // Two batches in flight: drawing the next one overlaps writing this one.
-        let (sender, receiver) = mpsc::sync_channel(2);
+    // The directory first, alone: every later batch refers to its posts and partners.
+    if let Some(directory) = generator.next() {
+        let rows = bulk::insert(db, &directory)?;
+        progress.advance(&directory, rows);
+        add(&mut counts, &directory.counts());
+    }
+    let writers = match db.backend() {
+        Backend::Sqlite => 1,
+        Backend::Postgres => WRITERS,
+    };
+    let failed = AtomicBool::new(false);
+    let written: Vec<Result<TableCounts, SeedError>> = std::thread::scope(|scope| {
+        let (sender, receiver) = mpsc::sync_channel(2 * writers);
         scope.spawn(move || {
             for batch in generator {
                 if sender.send(batch).is_err() {
@@ -222,18 +290,31 @@ pub fn seed(db: &Database, options: &SeedOptions) -> Result<Summary, SeedError> 
                 }
             }
         });
-        let mut rows = 0_u64;
-        for batch in receiver {
-            rows += bulk::insert(db, &batch)?;
-            add(&mut counts, &batch.counts());
-            bar.inc(u64::try_from(batch.beneficiaries.len()).unwrap_or(0));
-            let per_second = rows as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!("{rows} rows, {per_second:.0} rows/s"));
-        }
-        Ok(())
+        // Each writer holds the receiving end: when the last one stops, the channel closes
+        // and the drawing thread ends, even if the writers stopped early.
+        let receiver = Arc::new(Mutex::new(receiver));
+        let (failed, progress) = (&failed, &progress);
+        let handles: Vec<_> = (0..writers)
+            .map(|_| {
+                let receiver = Arc::clone(&receiver);
+                scope.spawn(move || drain(db, &receiver, failed, progress))
+            })
+            .collect();
+        drop(receiver);
+        let results = handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect();
+        results
     });
-    written?;
-    bar.finish_and_clear();
+    for result in written {
+        add(&mut counts, &result?);
+    }
+    progress.bar.finish_and_clear();
     bulk::analyze(db)?;
     Ok(Summary {
         counts,
