@@ -112,12 +112,15 @@ struct Busiest {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
     #[diesel(sql_type = diesel::sql_types::Text)]
+    /// The busiest year, as text.
     last_day: String,
 }
 
 fn main() {
     let Ok(url) = std::env::var("RELAIS_BENCH_DATABASE_URL") else {
-        println!("RELAIS_BENCH_DATABASE_URL is not set: seed a database with `relais seed` and name it there.");
+        println!(
+            "RELAIS_BENCH_DATABASE_URL is not set: seed a database with `relais seed` and name it there."
+        );
         return;
     };
     let db = Database::open(&url, 4).expect("open the seeded database");
@@ -137,25 +140,26 @@ fn main() {
         unit_id: None,
         partner_id: None,
     };
-    let token = issuer.unwrap().issue(&observatory, chrono::Duration::hours(1)).unwrap();
+    let token = issuer
+        .unwrap()
+        .issue(&observatory, chrono::Duration::hours(1))
+        .unwrap();
 
-    // The last complete year of the data, and its busiest department.
-    let max_day = match backend {
-        Backend::Postgres => "CAST(MAX(opened_on) AS TEXT)",
-        Backend::Sqlite => "MAX(opened_on)",
-    };
+    // The busiest year of the data, and its busiest department.
     let rows: Vec<Busiest> = db
         .read(|conn| -> Result<_, StoreError> {
-            Ok(diesel::sql_query(format!(
-                "SELECT p.department_code, COUNT(*) AS n, (SELECT {max_day} FROM situations) AS last_day \
-                 FROM situations s JOIN posts p ON p.id = s.post_id GROUP BY p.department_code ORDER BY n DESC"
-            ))
+            Ok(diesel::sql_query(
+                "SELECT p.department_code, COUNT(*) AS n, \
+                   (SELECT y FROM (SELECT substr(CAST(opened_on AS TEXT), 1, 4) AS y, COUNT(*) AS c FROM situations \
+                    GROUP BY substr(CAST(opened_on AS TEXT), 1, 4) ORDER BY c DESC, y DESC) years LIMIT 1) AS last_day \
+                 FROM situations s JOIN posts p ON p.id = s.post_id GROUP BY p.department_code ORDER BY n DESC, p.department_code",
+            )
             .load(conn)?)
         })
         .unwrap();
     let total: i64 = rows.iter().map(|r| r.n).sum();
     let department = rows[0].department_code.clone();
-    let year: i32 = rows[0].last_day[..4].parse::<i32>().unwrap() - 1;
+    let year: i32 = rows[0].last_day[..4].parse::<i32>().unwrap();
     let from = NaiveDate::from_ymd_opt(year, 1, 1).unwrap();
     let to = NaiveDate::from_ymd_opt(year, 12, 31).unwrap();
     let grid = grids.in_force(from).unwrap().clone();
@@ -192,7 +196,12 @@ fn main() {
             format!("department={department}"),
             format!("p.department_code = '{department}'"),
         ),
-        ("whole country".to_owned(), StatScope::National, String::new(), "1 = 1".to_owned()),
+        (
+            "whole country".to_owned(),
+            StatScope::National,
+            String::new(),
+            "1 = 1".to_owned(),
+        ),
     ] {
         let compute = |conn: &mut DbConnection| statistics::compute(conn, &grid, from, to, &scope);
         let in_scope = db
@@ -206,14 +215,19 @@ fn main() {
         });
         let url = format!("http://{address}/api/v1/statistics?from={from}&to={to}&{query}");
         let http = measure(|| {
-            let response = ureq::get(&url).set("Authorization", &format!("Bearer {token}")).call().unwrap();
+            let response = ureq::get(&url)
+                .set("Authorization", &format!("Bearer {token}"))
+                .call()
+                .unwrap();
             assert_eq!(response.status(), 200);
             let _ = response.into_string().unwrap();
         });
         let sql = baseline_sql(backend, from, to, &condition);
         let baseline = measure(|| {
-            db.read(|conn| -> Result<Vec<Bucket>, StoreError> { Ok(diesel::sql_query(&sql).load(conn)?) })
-                .unwrap();
+            db.read(|conn| -> Result<Vec<Bucket>, StoreError> {
+                Ok(diesel::sql_query(&sql).load(conn)?)
+            })
+            .unwrap();
         });
         let ratio = |t: &Timing| t.median.as_secs_f64() / baseline.median.as_secs_f64();
         writeln!(
@@ -230,6 +244,13 @@ fn main() {
             peak_rss_mib(),
         )
         .unwrap();
+    }
+    if std::env::var("RELAIS_BENCH_EXPLAIN").is_ok() {
+        let scope = StatScope::National;
+        println!(
+            "{}",
+            statistics::statement(backend, &grid, from, to, &scope).unwrap()
+        );
     }
     println!("{report}");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");

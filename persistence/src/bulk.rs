@@ -299,11 +299,13 @@ pub fn write_batch(conn: &mut DbConnection, batch: &Batch) -> Result<u64, StoreE
 }
 
 /// Sets the writing connection up for a long bulk load. On SQLite, a page cache large enough
-/// to hold the indexes being filled (256 MiB instead of 2 MiB); nothing on PostgreSQL.
+/// to hold the indexes being filled (256 MiB instead of 2 MiB), and checkpoints every 64 MiB
+/// of WAL instead of every 4 MiB (a batch is larger than that: fewer, larger checkpoints
+/// write the same pages with fewer syncs). Nothing on PostgreSQL.
 pub fn prepare(db: &Database) -> Result<(), StoreError> {
     db.write(|conn| match conn {
         DbConnection::Sqlite(c) => c
-            .batch_execute("PRAGMA cache_size = -262144")
+            .batch_execute("PRAGMA cache_size = -262144; PRAGMA wal_autocheckpoint = 16384;")
             .map_err(StoreError::from),
         DbConnection::Postgres(_) => Ok(()),
     })

@@ -139,7 +139,8 @@ fn key_expression(backend: Backend, grid: &Grid, dimension: Dimension, counted: 
     }
 }
 
-fn statement(
+/// The statement `compute` runs, for `EXPLAIN` and the benchmarks.
+pub fn statement(
     backend: Backend,
     grid: &Grid,
     from: NaiveDate,
