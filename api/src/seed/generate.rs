@@ -47,11 +47,14 @@ pub struct Period {
     pub today: NaiveDate,
 }
 
-/// One post's persons for one calendar year.
+/// One post's persons for one month (the days of it the period covers). The work goes month
+/// by month across all posts, so that each batch holds ids of a few weeks: they land side by
+/// side in the indexes instead of all over them.
 #[derive(Debug, Clone, Copy)]
 struct Work {
     post: usize,
-    year: i32,
+    /// `year * 12 + month - 1`: names the month's random stream.
+    month: i32,
     persons: u32,
     from: NaiveDate,
     to: NaiveDate,
@@ -384,7 +387,8 @@ impl Generator {
     }
 
     /// Persons per post and year: 300–700 a year, a post's own rate varying by ±10 % from
-    /// year to year, prorated for a year the period covers in part.
+    /// year to year, prorated for a year the period covers in part, then spread over the
+    /// months by their days.
     fn plan_work(&self) -> Vec<Work> {
         let Period {
             first_day,
@@ -393,39 +397,53 @@ impl Generator {
         } = self.period;
         let mut work = Vec::new();
         for year in first_day.year()..=last_day.year() {
+            let months: Vec<(NaiveDate, NaiveDate)> = (1..=12)
+                .filter_map(|month| {
+                    let start = NaiveDate::from_ymd_opt(year, month, 1)?;
+                    let end = start.checked_add_months(Months::new(1))? - days(1);
+                    let (from, to) = (start.max(first_day), end.min(last_day));
+                    (from <= to).then_some((from, to))
+                })
+                .collect();
             let (Some(jan_1), Some(dec_31)) = (
                 NaiveDate::from_ymd_opt(year, 1, 1),
                 NaiveDate::from_ymd_opt(year, 12, 31),
             ) else {
                 continue;
             };
-            let from = jan_1.max(first_day);
-            let to = dec_31.min(last_day);
-            if from > to {
-                continue;
-            }
-            let covered =
-                ((to - from).num_days() + 1) as f64 / ((dec_31 - jan_1).num_days() + 1) as f64;
-            for post in 0..self.posts.len() {
-                let mut rate_rng = rng_for(self.seed, stream(post, 0, 1));
-                let rate = f64::from(rate_rng.random_range(300_u32..=700));
-                let mut rng = rng_for(self.seed, stream(post, year, 2));
-                let yearly = (rate * rng.random_range(0.9..1.1)).clamp(300.0, 700.0);
-                let persons = (yearly * covered).round() as u32;
-                work.push(Work {
-                    post,
-                    year,
-                    persons,
-                    from,
-                    to,
-                });
+            let month_days: Vec<u64> = months
+                .iter()
+                .map(|(from, to)| u64::try_from((*to - *from).num_days() + 1).unwrap_or(0))
+                .collect();
+            let covered_days: u64 = month_days.iter().sum();
+            let covered = covered_days as f64 / ((dec_31 - jan_1).num_days() + 1) as f64;
+            let split: Vec<Vec<u32>> = (0..self.posts.len())
+                .map(|post| {
+                    let mut rate_rng = rng_for(self.seed, stream(post, 0, 1));
+                    let rate = f64::from(rate_rng.random_range(300_u32..=700));
+                    let mut rng = rng_for(self.seed, stream(post, year, 2));
+                    let yearly = (rate * rng.random_range(0.9..1.1)).clamp(300.0, 700.0);
+                    spread((yearly * covered).round() as u32, &month_days)
+                })
+                .collect();
+            for (index, &(from, to)) in months.iter().enumerate() {
+                let month = year * 12 + i32::try_from(from.month0()).unwrap_or(0);
+                for (post, persons) in split.iter().enumerate() {
+                    work.push(Work {
+                        post,
+                        month,
+                        persons: persons[index],
+                        from,
+                        to,
+                    });
+                }
             }
         }
         work
     }
 
     fn draw_work(&self, batch: &mut Batch, work: Work) {
-        let mut rng = rng_for(self.seed, stream(work.post, work.year, 3));
+        let mut rng = rng_for(self.seed, stream(work.post, work.month, 3));
         for _ in 0..work.persons {
             self.draw_person(&mut rng, batch, &work);
         }
@@ -1020,6 +1038,30 @@ impl Generator {
     }
 }
 
+/// `total` split in proportion to `weights`, the remainder to the largest fractions
+/// (the earliest first among equals).
+fn spread(total: u32, weights: &[u64]) -> Vec<u32> {
+    let sum: u64 = weights.iter().sum::<u64>().max(1);
+    let exact: Vec<(u64, u64)> = weights
+        .iter()
+        .map(|w| {
+            let share = u64::from(total) * w;
+            (share / sum, share % sum)
+        })
+        .collect();
+    let mut parts: Vec<u32> = exact
+        .iter()
+        .map(|(whole, _)| u32::try_from(*whole).unwrap_or(0))
+        .collect();
+    let given: u32 = parts.iter().sum();
+    let mut order: Vec<usize> = (0..parts.len()).collect();
+    order.sort_by(|a, b| exact[*b].1.cmp(&exact[*a].1).then(a.cmp(b)));
+    for index in order.into_iter().take(total.saturating_sub(given) as usize) {
+        parts[index] += 1;
+    }
+    parts
+}
+
 /// A birth date that makes the person exactly `age` on `day`.
 fn birth_date(rng: &mut ChaCha8Rng, day: NaiveDate, age: u32) -> Option<NaiveDate> {
     let latest = day.checked_sub_months(Months::new(12 * age))?;
@@ -1074,6 +1116,15 @@ mod tests {
         assert_eq!(id.get_version_num(), 7);
         let (secs, _) = id.get_timestamp().unwrap().to_unix();
         assert_eq!(i64::try_from(secs).unwrap(), when.and_utc().timestamp());
+    }
+
+    #[test]
+    fn a_year_is_spread_over_its_months_by_their_days() {
+        let parts = spread(500, &[31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]);
+        assert_eq!(parts.iter().sum::<u32>(), 500);
+        assert!(parts.iter().all(|n| (38..=43).contains(n)), "{parts:?}");
+        assert_eq!(spread(3, &[1, 1, 1, 1]), [1, 1, 1, 0]);
+        assert_eq!(spread(0, &[]), Vec::<u32>::new());
     }
 
     #[test]

@@ -301,15 +301,14 @@ pub fn seed(db: &Database, options: &SeedOptions) -> Result<Summary, SeedError> 
             })
             .collect();
         drop(receiver);
-        let results = handles
+        handles
             .into_iter()
             .map(|handle| {
                 handle
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
-            .collect();
-        results
+            .collect()
     });
     for result in written {
         add(&mut counts, &result?);
