@@ -132,6 +132,8 @@ pub struct SituationProblemRow {
 pub struct InterventionRow {
     pub id: String,
     pub situation_id: String,
+    /// The situation's post (see the interventions migration).
+    pub post_id: Option<String>,
     pub occurred_on: NaiveDate,
     pub mode: String,
     pub kind: String,
@@ -286,7 +288,7 @@ pub fn write_batch(conn: &mut DbConnection, batch: &Batch) -> Result<u64, StoreE
             &batch.situation_problems,
             3
         )
-        + insert_all!(conn, interventions::table, &batch.interventions, 10)
+        + insert_all!(conn, interventions::table, &batch.interventions, 11)
         + insert_all!(conn, hand_offs::table, &batch.hand_offs, 14)
         + insert_all!(
             conn,

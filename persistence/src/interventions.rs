@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use relais_domain::ids::{InterventionId, SituationId};
+use relais_domain::ids::{InterventionId, PostId, SituationId};
 use relais_domain::intervention::{Intervention, InterventionInput};
 use relais_domain::reference::CodeList;
 
@@ -49,6 +49,7 @@ impl TryFrom<InterventionRow> for Intervention {
 pub fn insert(
     conn: &mut DbConnection,
     situation: SituationId,
+    post: PostId,
     input: &InterventionInput,
     recorded_by: &str,
 ) -> Result<Intervention, StoreError> {
@@ -58,6 +59,7 @@ pub fn insert(
         .values((
             interventions::id.eq(id.to_string()),
             interventions::situation_id.eq(situation.to_string()),
+            interventions::post_id.eq(post.to_string()),
             interventions::occurred_on.eq(input.occurred_on),
             interventions::mode.eq(input.mode.code()),
             interventions::kind.eq(input.kind.code()),

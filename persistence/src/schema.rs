@@ -92,6 +92,8 @@ diesel::table! {
     interventions (id) {
         id -> Text,
         situation_id -> Text,
+        /// The situation's post, repeated so that a scope's interventions are read by index.
+        post_id -> Nullable<Text>,
         occurred_on -> Date,
         mode -> Text,
         kind -> Text,

@@ -167,8 +167,7 @@ pub fn statement(
         itv AS MATERIALIZED (
             SELECT i.mode, i.kind, i.occurred_on
             FROM interventions i
-            JOIN situations s ON s.id = i.situation_id
-            JOIN posts p ON p.id = s.post_id
+            JOIN posts p ON p.id = i.post_id
             WHERE i.occurred_on >= '{from}' AND i.occurred_on <= '{to}' AND {scope}
         ),
         hof AS MATERIALIZED (

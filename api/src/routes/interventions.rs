@@ -44,7 +44,13 @@ async fn create_intervention(
         .write(move |conn| {
             let situation = writable_situation(conn, &user, id)?;
             input.validate(today, situation.details.opened_on)?;
-            Ok(interventions::insert(conn, id, &input, &user.subject)?)
+            Ok(interventions::insert(
+                conn,
+                id,
+                situation.post_id,
+                &input,
+                &user.subject,
+            )?)
         })
         .await?;
     Ok(created(

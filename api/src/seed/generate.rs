@@ -733,6 +733,7 @@ impl Generator {
             batch.interventions.push(InterventionRow {
                 id: uuid(rng, recorded_at),
                 situation_id: id.clone(),
+                post_id: Some(post.id.clone()),
                 occurred_on,
                 mode: mode.code().to_owned(),
                 kind: kind.code().to_owned(),

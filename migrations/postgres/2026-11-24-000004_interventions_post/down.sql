@@ -1,0 +1,2 @@
+DROP INDEX interventions_post_occurred;
+ALTER TABLE interventions DROP COLUMN post_id;
