@@ -3,7 +3,10 @@
 //! apply the period and the scope once; nothing is loaded row by row into memory.
 //!
 //! The CTEs are `MATERIALIZED` (both backends know the word) so that each is computed once and
-//! every branch reads the result, rather than each branch redoing the joins.
+//! every branch reads the result, rather than each branch redoing the joins. Joins from the
+//! period's situations to their hand-offs and problems are written `CROSS JOIN … WHERE`: the same
+//! join to PostgreSQL, and to SQLite (which has no hash join) the order that walks the few
+//! situations of the period and probes the big tables by index, not the other way round.
 //!
 //! The statement holds no text from outside: dates, ids and bracket bounds are typed values,
 //! indicators and brackets are referred to by their position in the grid.
@@ -172,10 +175,10 @@ pub fn statement(
         ),
         hof AS MATERIALIZED (
             SELECT h.status, pa.kind AS partner_kind, h.created_at
-            FROM hand_offs h
-            JOIN sit ON sit.id = h.situation_id
+            FROM sit
+            CROSS JOIN hand_offs h
             JOIN partners pa ON pa.id = h.partner_id
-            WHERE h.status <> 'draft'
+            WHERE h.situation_id = sit.id AND h.status <> 'draft'
         )
         SELECT {persons} AS indicator, CAST(NULL AS TEXT) AS k, COUNT(*) AS n FROM per
         UNION ALL SELECT {situations}, NULL, COUNT(*) FROM sit
@@ -194,11 +197,11 @@ pub fn statement(
         let branch = match (indicator.counts, dimension) {
             (Counted::Persons, Dimension::Problem) => format!(
                 "SELECT {index}, {key}, COUNT(DISTINCT sit.beneficiary_id) FROM sit \
-                 JOIN situation_problems sp ON sp.situation_id = sit.id GROUP BY {key}"
+                 CROSS JOIN situation_problems sp WHERE sp.situation_id = sit.id GROUP BY {key}"
             ),
             (Counted::Situations, Dimension::Problem) => format!(
                 "SELECT {index}, {key}, COUNT(*) FROM sit \
-                 JOIN situation_problems sp ON sp.situation_id = sit.id GROUP BY {key}"
+                 CROSS JOIN situation_problems sp WHERE sp.situation_id = sit.id GROUP BY {key}"
             ),
             (counted, _) => {
                 let source = match counted {
