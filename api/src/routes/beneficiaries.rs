@@ -11,8 +11,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
 use super::common::{
-    cursor_is_id, page_request, page_type, require_case_reader, require_case_writer, today,
-    versioned,
+    cursor_is_id, found_within, page_request, page_type, require_case_reader, require_case_writer,
+    today, versioned,
 };
 use crate::auth::CurrentUser;
 use crate::extract::{IfMatch, Json, Query};
@@ -61,13 +61,9 @@ fn readable(
     user: &CurrentUser,
     id: BeneficiaryId,
 ) -> Result<Beneficiary, ApiError> {
-    match beneficiaries::get(conn, id) {
-        Ok(person) if user.can_read_cases(person.post_id) => Ok(person),
-        Ok(_) | Err(relais_persistence::StoreError::NotFound) => {
-            Err(ApiError::NotFound("no such person".into()))
-        }
-        Err(e) => Err(e.into()),
-    }
+    found_within(beneficiaries::get(conn, id), "person", |person| {
+        user.can_read_cases(person.post_id)
+    })
 }
 
 /// List the people of your posts.

@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use actix_web::http::header;
 use chrono::{Duration, NaiveDate, Utc};
 use relais_domain::reference::Role;
-use relais_persistence::PageRequest;
+use relais_persistence::{PageRequest, StoreError};
 use serde::Serialize;
 
 use crate::auth::CurrentUser;
@@ -63,6 +63,20 @@ pub fn require_case_writer(user: &CurrentUser) -> Result<(), ApiError> {
         role => Err(ApiError::Forbidden(format!(
             "the role {role} does not record case content"
         ))),
+    }
+}
+
+/// The record if it exists and the caller may see it; the same 404 otherwise, whichever of the
+/// two it is, so that a record's existence never leaks to those outside its scope.
+pub fn found_within<T>(
+    found: Result<T, StoreError>,
+    what: &str,
+    visible: impl FnOnce(&T) -> bool,
+) -> Result<T, ApiError> {
+    match found {
+        Ok(record) if visible(&record) => Ok(record),
+        Ok(_) | Err(StoreError::NotFound) => Err(ApiError::NotFound(format!("no such {what}"))),
+        Err(e) => Err(e.into()),
     }
 }
 

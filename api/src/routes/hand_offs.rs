@@ -23,7 +23,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
 use super::common::{
-    created, cursor_is_id, page_request, require_case_reader, require_case_writer, versioned,
+    created, cursor_is_id, found_within, page_request, require_case_reader, require_case_writer,
+    versioned,
 };
 use super::situations::{readable_situation, writable_situation};
 use crate::auth::CurrentUser;
@@ -206,22 +207,17 @@ fn visible_hand_off(
     user: &CurrentUser,
     id: HandOffId,
 ) -> Result<HandOff, ApiError> {
-    let hand_off = match hand_offs::get(conn, id) {
-        Ok(h) => h,
-        Err(StoreError::NotFound) => return Err(ApiError::NotFound("no such hand-off".into())),
-        Err(e) => return Err(e.into()),
-    };
-    let visible = match user.role {
-        Role::Partner => {
-            user.partner_id == Some(hand_off.partner_id) && hand_off.status != HandOffStatus::Draft
-        }
-        _ => user.can_read_cases(hand_off.post_id),
-    };
-    if visible {
-        Ok(hand_off)
-    } else {
-        Err(ApiError::NotFound("no such hand-off".into()))
-    }
+    found_within(
+        hand_offs::get(conn, id),
+        "hand-off",
+        |hand_off| match user.role {
+            Role::Partner => {
+                user.partner_id == Some(hand_off.partner_id)
+                    && hand_off.status != HandOffStatus::Draft
+            }
+            _ => user.can_read_cases(hand_off.post_id),
+        },
+    )
 }
 
 /// Records the event of a hand-off's new state, for its post and (once sent) its partner.

@@ -17,7 +17,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use super::common::{created, cursor_is_id, page_request, require_case_writer, today, versioned};
+use super::common::{
+    created, cursor_is_id, found_within, page_request, require_case_writer, today, versioned,
+};
 use super::situations::{NewSituation, SituationWithPerson, open_situation};
 use crate::auth::CurrentUser;
 use crate::extract::{Json, OptionalIfMatch, OptionalJson, Query};
@@ -102,21 +104,16 @@ fn visible_referral(
     user: &CurrentUser,
     id: ReferralId,
 ) -> Result<Referral, ApiError> {
-    let referral = match referrals::get(conn, id) {
-        Ok(r) => r,
-        Err(StoreError::NotFound) => return Err(ApiError::NotFound("no such referral".into())),
-        Err(e) => return Err(e.into()),
-    };
-    let visible = match scope_of(user)? {
-        ReferralScope::Posts(posts) => posts.contains(&referral.post_id),
-        ReferralScope::Unit(unit) => referral.sender.unit_id == Some(unit),
-        ReferralScope::Partner(partner) => referral.sender.partner_id == Some(partner),
-    };
-    if visible {
-        Ok(referral)
-    } else {
-        Err(ApiError::NotFound("no such referral".into()))
-    }
+    let scope = scope_of(user)?;
+    found_within(
+        referrals::get(conn, id),
+        "referral",
+        |referral| match &scope {
+            ReferralScope::Posts(posts) => posts.contains(&referral.post_id),
+            ReferralScope::Unit(unit) => referral.sender.unit_id == Some(*unit),
+            ReferralScope::Partner(partner) => referral.sender.partner_id == Some(*partner),
+        },
+    )
 }
 
 /// Records the event of a referral's state, for its post and its sender.

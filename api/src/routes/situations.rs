@@ -21,8 +21,8 @@ use validator::Validate;
 
 use super::beneficiaries::scoped_posts;
 use super::common::{
-    created, cursor_is_id, page_request, page_type, require_case_reader, require_case_writer,
-    today, versioned,
+    created, cursor_is_id, found_within, page_request, page_type, require_case_reader,
+    require_case_writer, today, versioned,
 };
 use crate::auth::CurrentUser;
 use crate::extract::{IfMatch, Json, Query};
@@ -155,11 +155,9 @@ pub fn readable_situation(
     user: &CurrentUser,
     id: SituationId,
 ) -> Result<Situation, ApiError> {
-    match situations::get(conn, id) {
-        Ok(situation) if user.can_read_cases(situation.post_id) => Ok(situation),
-        Ok(_) | Err(StoreError::NotFound) => Err(ApiError::NotFound("no such situation".into())),
-        Err(e) => Err(e.into()),
-    }
+    found_within(situations::get(conn, id), "situation", |situation| {
+        user.can_read_cases(situation.post_id)
+    })
 }
 
 /// The situation if the caller may change it (a social worker of its post).
