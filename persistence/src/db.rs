@@ -121,9 +121,12 @@ impl Database {
             url: url.to_owned(),
             backend,
         };
+        // No idle minimum: r2d2 would refill it from a background thread, and a command that
+        // exits while that thread is opening a PostgreSQL connection (an OpenSSL handshake)
+        // crashes in OpenSSL's exit-time cleanup. Connections open when asked for, and stay.
         let builder = || {
             Pool::builder()
-                .min_idle(Some(1))
+                .min_idle(Some(0))
                 .connection_timeout(Duration::from_secs(15))
         };
         let readers = builder()

@@ -99,8 +99,10 @@ fn token(database_url: &str, env: &[(&str, &str)], args: &[&str]) -> String {
         .expect("run relais token");
     assert!(
         output.status.success(),
-        "relais token failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+        "relais token failed ({}): {}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
     );
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
