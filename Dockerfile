@@ -12,6 +12,7 @@ COPY persistence ./persistence
 COPY api ./api
 COPY migrations ./migrations
 COPY openapi ./openapi
+COPY grids ./grids
 COPY tests ./tests
 RUN cargo build --release --locked -p relais-api
 
