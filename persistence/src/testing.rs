@@ -64,10 +64,6 @@ impl TestDatabase {
             cleanup: Cleanup::Sqlite(tempfile_dir::TempDir(dir)),
         }
     }
-
-    pub fn is_postgres(&self) -> bool {
-        matches!(self.cleanup, Cleanup::Postgres { .. })
-    }
 }
 
 impl Drop for TestDatabase {

@@ -692,12 +692,10 @@ async fn perform(
         serde_json::to_string(&input).unwrap_or_default()
     );
     run_once(&state, subject, key, fingerprint, move |conn| {
-        let hand_off = visible_hand_off(conn, &user, id)?;
-        if action.side() == Side::Post && !user.can_write_cases(hand_off.post_id) {
-            return Err(ApiError::Forbidden(
-                "only the post's social workers act on its hand-offs".into(),
-            ));
-        }
+        let hand_off = match action.side() {
+            Side::Post => writable_hand_off(conn, &user, id)?,
+            Side::Partner => visible_hand_off(conn, &user, id)?,
+        };
         if if_match.is_some_and(|expected| expected != hand_off.meta.version) {
             return Err(ApiError::StaleVersion {
                 current: hand_off.meta.version,
