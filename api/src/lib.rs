@@ -1,6 +1,7 @@
 //! The Relais HTTP API: actix-web handlers, JWT authentication, problem+json errors and the
 //! OpenAPI contract, assembled by `app`.
 
+pub mod access;
 pub mod auth;
 pub mod config;
 pub mod extract;
@@ -78,6 +79,7 @@ pub fn app(
         )
         .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", document))
         .default_service(web::to(not_found))
+        .wrap(actix_web::middleware::from_fn(access::enforce))
         .wrap(
             DefaultHeaders::new()
                 .add(("X-Content-Type-Options", "nosniff"))

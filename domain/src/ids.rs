@@ -79,6 +79,14 @@ id_type!(
     /// Identifies an event of the feed (the `webhook-id` of its deliveries).
     EventId
 );
+id_type!(
+    /// Identifies an audit event.
+    AuditEventId
+);
+id_type!(
+    /// Identifies a judicial requisition.
+    RequisitionId
+);
 
 #[cfg(test)]
 mod tests {

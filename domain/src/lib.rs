@@ -4,6 +4,7 @@
 //! Nothing here does I/O: persistence maps these types to rows, the API to JSON.
 
 pub mod access;
+pub mod audit;
 pub mod beneficiary;
 pub mod grid;
 pub mod handoff;
@@ -13,6 +14,7 @@ pub mod partner;
 pub mod post;
 pub mod reference;
 pub mod referral;
+pub mod requisition;
 pub mod situation;
 pub mod statistics;
 pub mod validation;

@@ -352,6 +352,48 @@ pub fn entries<T: CodeList>() -> Vec<ReferenceEntry> {
         .collect()
 }
 
+code_list! {
+    /// The kinds of records whose reads and writes are audited.
+    RecordKind, "audited_records" {
+        Beneficiary = "beneficiary": "Personne",
+        Situation = "situation": "Situation",
+        HandOff = "hand_off": "Passage de relais",
+        Referral = "referral": "Signalement",
+        Requisition = "requisition": "Réquisition judiciaire",
+    }
+}
+
+code_list! {
+    /// How an audited request ended.
+    Outcome, "audit_outcomes" {
+        Success = "success": "Accès réalisé",
+        Denied = "denied": "Accès refusé (rôle)",
+        NotFound = "not_found": "Enregistrement introuvable ou hors périmètre",
+        Rejected = "rejected": "Demande invalide",
+        Failed = "failed": "Erreur du service",
+    }
+}
+
+code_list! {
+    /// The legal ground of a judicial requisition.
+    LegalBasis, "requisition_legal_bases" {
+        /// Flagrance inquiry, article 60-1 of the code de procédure pénale.
+        Cpp60_1 = "cpp_60_1": "Article 60-1 CPP (enquête de flagrance)",
+        /// Preliminary inquiry, article 77-1-1 of the code de procédure pénale.
+        Cpp77_1_1 = "cpp_77_1_1": "Article 77-1-1 CPP (enquête préliminaire)",
+    }
+}
+
+code_list! {
+    /// Where a judicial requisition stands.
+    RequisitionStatus, "requisition_statuses" {
+        Recorded = "recorded": "Enregistrée, en attente de validation",
+        Approved = "approved": "Validée par le coordinateur",
+        Rejected = "rejected": "Refusée par le coordinateur",
+        Produced = "produced": "Extraction produite",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,7 +406,7 @@ mod tests {
             assert!(
                 v.code()
                     .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b == b'_')
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             );
         }
         codes.sort_unstable();
@@ -396,6 +438,10 @@ mod tests {
         assert_well_formed::<ConsentForm>();
         assert_well_formed::<SharedData>();
         assert_well_formed::<LegalException>();
+        assert_well_formed::<RecordKind>();
+        assert_well_formed::<Outcome>();
+        assert_well_formed::<LegalBasis>();
+        assert_well_formed::<RequisitionStatus>();
     }
 
     #[test]

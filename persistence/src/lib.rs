@@ -2,6 +2,7 @@
 //! the connection is a diesel `MultiConnection`, the schema uses portable types, and the
 //! few statements that must differ sit side by side in one `match` on the backend.
 
+pub mod audit;
 pub mod beneficiaries;
 pub mod bulk;
 mod codes;
@@ -17,6 +18,7 @@ pub mod page;
 pub mod partners;
 pub mod posts;
 pub mod referrals;
+pub mod requisitions;
 pub mod schema;
 pub mod secrets;
 pub mod situations;

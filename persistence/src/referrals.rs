@@ -192,3 +192,19 @@ pub fn set_status(
     }
     get(conn, id)
 }
+
+/// The referrals taken up into any of `situations`, oldest first (for a person's export).
+pub fn of_situations(
+    conn: &mut DbConnection,
+    situations: &[SituationId],
+) -> Result<Vec<Referral>, StoreError> {
+    let ids: Vec<String> = situations.iter().map(ToString::to_string).collect();
+    referrals::table
+        .select(ReferralRow::as_select())
+        .filter(referrals::situation_id.eq_any(ids))
+        .order(referrals::id.asc())
+        .load(conn)?
+        .into_iter()
+        .map(Referral::try_from)
+        .collect()
+}

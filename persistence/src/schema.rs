@@ -263,6 +263,45 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        at -> Timestamp,
+        subject -> Text,
+        role -> Text,
+        action -> Text,
+        record_type -> Nullable<Text>,
+        record_id -> Nullable<Text>,
+        post_id -> Nullable<Text>,
+        beneficiary_id -> Nullable<Text>,
+        outcome -> Text,
+        status -> Integer,
+    }
+}
+
+diesel::table! {
+    requisitions (id) {
+        id -> Text,
+        post_id -> Text,
+        beneficiary_id -> Text,
+        legal_basis -> Text,
+        procedure_reference -> Text,
+        requesting_authority -> Text,
+        requesting_unit_id -> Nullable<Text>,
+        received_on -> Date,
+        status -> Text,
+        recorded_by -> Text,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        decision_note -> Nullable<Text>,
+        produced_by -> Nullable<Text>,
+        produced_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
 diesel::joinable!(post_units -> posts (post_id));
 diesel::joinable!(post_units -> units (unit_id));
 diesel::joinable!(beneficiaries -> posts (post_id));
@@ -276,11 +315,14 @@ diesel::joinable!(hand_offs -> situations (situation_id));
 diesel::joinable!(hand_offs -> partners (partner_id));
 diesel::joinable!(hand_off_transitions -> hand_offs (hand_off_id));
 diesel::joinable!(consents -> hand_offs (hand_off_id));
+diesel::joinable!(requisitions -> beneficiaries (beneficiary_id));
 diesel::joinable!(webhooks -> partners (partner_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(webhook_deliveries -> events (event_seq));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    audit_events,
+    requisitions,
     instance_secrets,
     posts,
     units,

@@ -6,4 +6,4 @@ mod user;
 
 pub use keys::{JwtSettings, KeyError, KeySource, resolve_keys};
 pub use tokens::{Claims, TokenIssuer, TokenVerifier};
-pub use user::CurrentUser;
+pub use user::{CurrentUser, authenticate};

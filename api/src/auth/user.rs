@@ -1,11 +1,11 @@
-//! The `CurrentUser` extractor: a handler that takes one requires a valid bearer token.
+//! The `CurrentUser` extractor: the caller the access middleware authenticated.
 
 use std::future::{Ready, ready};
 use std::ops::Deref;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use relais_domain::access::Principal;
 
 use crate::problem::ApiError;
@@ -22,7 +22,8 @@ impl Deref for CurrentUser {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<CurrentUser, ApiError> {
+/// The principal of the request's bearer token; used by the access middleware, once per request.
+pub fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
@@ -41,7 +42,7 @@ fn authenticate(req: &HttpRequest) -> Result<CurrentUser, ApiError> {
         .ok_or_else(|| {
             ApiError::Unauthorized("the Authorization header must read `Bearer <token>`".into())
         })?;
-    state.verifier.verify(token).map(CurrentUser)
+    state.verifier.verify(token)
 }
 
 impl FromRequest for CurrentUser {
@@ -49,6 +50,16 @@ impl FromRequest for CurrentUser {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        // The access middleware authenticated the caller and checked the matrix before any
+        // extractor runs; a handler never authenticates on its own.
+        ready(
+            req.extensions()
+                .get::<Principal>()
+                .cloned()
+                .map(CurrentUser)
+                .ok_or_else(|| {
+                    ApiError::Internal("the access middleware did not run for this route".into())
+                }),
+        )
     }
 }

@@ -10,10 +10,8 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use super::common::{
-    cursor_is_id, found_within, page_request, page_type, require_case_reader, require_case_writer,
-    today, versioned,
-};
+use super::common::{cursor_is_id, found_within, page_request, page_type, today, versioned};
+use super::record_export::{Recipient, RecordExport, export_of};
 use crate::auth::CurrentUser;
 use crate::extract::{IfMatch, Json, Query};
 use crate::problem::{ApiError, Problem};
@@ -22,7 +20,8 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_beneficiaries)
         .service(get_beneficiary)
-        .service(replace_beneficiary);
+        .service(replace_beneficiary)
+        .service(export_beneficiary);
 }
 
 page_type!(
@@ -78,7 +77,6 @@ async fn list_beneficiaries(
     user: CurrentUser,
     Query(params): Query<BeneficiaryListParams>,
 ) -> Result<web::Json<BeneficiaryPage>, ApiError> {
-    require_case_reader(&user)?;
     let posts = scoped_posts(&user, params.post_id)?;
     let page = page_request(params.limit, params.cursor);
     let found = state
@@ -102,7 +100,6 @@ async fn get_beneficiary(
     user: CurrentUser,
     id: web::Path<BeneficiaryId>,
 ) -> Result<HttpResponse, ApiError> {
-    require_case_reader(&user)?;
     let id = id.into_inner();
     let person = state.read(move |conn| readable(conn, &user, id)).await?;
     Ok(versioned(person.meta.version, &person))
@@ -134,7 +131,6 @@ async fn replace_beneficiary(
     IfMatch(version): IfMatch,
     Json(input): Json<BeneficiaryInput>,
 ) -> Result<HttpResponse, ApiError> {
-    require_case_writer(&user)?;
     input.validate(today())?;
     let id = id.into_inner();
     let person = state
@@ -158,4 +154,30 @@ async fn replace_beneficiary(
         })
         .await?;
     Ok(versioned(person.meta.version, &person))
+}
+
+/// Everything held on a person, as one document: their right of access (GDPR article 15).
+/// It carries the trail of who accessed their records; the export itself is audited.
+#[utoipa::path(
+    tag = "beneficiaries",
+    params(("id" = BeneficiaryId, Path, description = "The person's id")),
+    responses(
+        (status = 200, description = "Everything held on the person", body = RecordExport),
+        (status = 404, description = "No such person within your posts", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/beneficiaries/{id}/export")]
+async fn export_beneficiary(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<BeneficiaryId>,
+) -> Result<web::Json<RecordExport>, ApiError> {
+    let id = id.into_inner();
+    let export = state
+        .read(move |conn| {
+            let person = readable(conn, &user, id)?;
+            export_of(conn, person, Recipient::ThePerson)
+        })
+        .await?;
+    Ok(web::Json(export))
 }

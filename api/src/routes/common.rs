@@ -3,11 +3,9 @@
 use actix_web::HttpResponse;
 use actix_web::http::header;
 use chrono::{Duration, NaiveDate, Utc};
-use relais_domain::reference::Role;
 use relais_persistence::{PageRequest, StoreError};
 use serde::Serialize;
 
-use crate::auth::CurrentUser;
 use crate::extract::etag;
 use crate::problem::ApiError;
 
@@ -33,37 +31,6 @@ pub fn cursor_is_id(cursor: &str) -> Result<(), validator::ValidationError> {
         validator::ValidationError::new("invalid_cursor")
             .with_message("must be a next_cursor value returned by a previous page".into())
     })
-}
-
-/// Administrators only.
-pub fn require_admin(user: &CurrentUser) -> Result<(), ApiError> {
-    if user.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "only administrators manage posts and units".into(),
-        ))
-    }
-}
-
-/// Roles that read case content (social workers and coordinators); scope is checked per record.
-pub fn require_case_reader(user: &CurrentUser) -> Result<(), ApiError> {
-    match user.role {
-        Role::SocialWorker | Role::Coordinator => Ok(()),
-        role => Err(ApiError::Forbidden(format!(
-            "the role {role} does not read case content"
-        ))),
-    }
-}
-
-/// Roles that record case content (social workers); scope is checked per record.
-pub fn require_case_writer(user: &CurrentUser) -> Result<(), ApiError> {
-    match user.role {
-        Role::SocialWorker => Ok(()),
-        role => Err(ApiError::Forbidden(format!(
-            "the role {role} does not record case content"
-        ))),
-    }
 }
 
 /// The record if it exists and the caller may see it; the same 404 otherwise, whichever of the

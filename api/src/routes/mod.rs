@@ -1,5 +1,6 @@
 //! The HTTP resources, one module each, registered with their OpenAPI description.
 
+pub mod audit;
 pub mod beneficiaries;
 mod common;
 pub mod evaluations;
@@ -8,9 +9,11 @@ pub mod hand_offs;
 pub mod interventions;
 pub mod partners;
 pub mod posts;
+pub mod record_export;
 pub mod reference;
 pub mod referrals;
 pub mod reports;
+pub mod requisitions;
 pub mod situations;
 pub mod statistics;
 pub mod units;
@@ -31,8 +34,10 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
         .configure(hand_offs::configure)
         .configure(events::configure)
         .configure(referrals::configure)
+        .configure(requisitions::configure)
         .configure(statistics::configure)
         .configure(reports::configure)
+        .configure(audit::configure)
         .configure(webhooks::configure);
 }
 

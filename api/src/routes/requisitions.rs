@@ -1,0 +1,295 @@
+//! `/api/v1/requisitions`: judicial requisitions (CPP 60-1 / 77-1-1). A social worker records
+//! the requisition received, a coordinator of the post approves or rejects it, and only then may
+//! the post produce the export handed to the police. Each step is audited.
+
+use actix_web::{HttpResponse, get, post, web};
+use relais_domain::ids::{PostId, RequisitionId};
+use relais_domain::reference::RequisitionStatus;
+use relais_domain::requisition::{
+    Requisition, RequisitionDecision, RequisitionInput, RequisitionStep,
+};
+use relais_persistence::{DbConnection, beneficiaries, requisitions};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+use super::beneficiaries::scoped_posts;
+use super::common::{
+    created, cursor_is_id, found_within, page_request, page_type, today, versioned,
+};
+use super::record_export::{Recipient, RecordExport, export_of};
+use crate::auth::CurrentUser;
+use crate::extract::{Json, OptionalJson, Query};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_requisitions)
+        .service(create_requisition)
+        .service(get_requisition)
+        .service(approve_requisition)
+        .service(reject_requisition)
+        .service(export_requisition);
+}
+
+page_type!(
+    RequisitionPage,
+    Requisition,
+    "A page of requisitions, newest first."
+);
+
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RequisitionListParams {
+    /// Only this post's requisitions (one of yours).
+    pub post_id: Option<PostId>,
+    pub status: Option<RequisitionStatus>,
+    /// Most requisitions to return (1–200, default 50).
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200, example = 50)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[validate(custom(function = "cursor_is_id"))]
+    pub cursor: Option<String>,
+}
+
+/// The requisition if it belongs to one of the caller's posts; the same 404 otherwise.
+fn readable(
+    conn: &mut DbConnection,
+    user: &CurrentUser,
+    id: RequisitionId,
+) -> Result<Requisition, ApiError> {
+    found_within(requisitions::get(conn, id), "requisition", |r| {
+        user.can_read_cases(r.post_id)
+    })
+}
+
+/// List the requisitions of your posts.
+#[utoipa::path(
+    tag = "requisitions",
+    params(RequisitionListParams),
+    responses((status = 200, description = "A page of requisitions", body = RequisitionPage))
+)]
+#[get("/requisitions")]
+async fn list_requisitions(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Query(params): Query<RequisitionListParams>,
+) -> Result<web::Json<RequisitionPage>, ApiError> {
+    let posts = scoped_posts(&user, params.post_id)?;
+    let page = page_request(params.limit, params.cursor);
+    let status = params.status;
+    let found = state
+        .read(move |conn| Ok(requisitions::list(conn, &posts, status, &page)?))
+        .await?;
+    Ok(web::Json(found.into()))
+}
+
+/// Record a requisition received from the police, for a person of your post. It waits for a
+/// coordinator's approval; nothing leaves before.
+#[utoipa::path(
+    tag = "requisitions",
+    request_body(content = RequisitionInput, example = json!({
+        "beneficiary_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b", "legal_basis": "cpp_77_1_1",
+        "procedure_reference": "PV 2026/001234", "requesting_authority": "OPJ Martin, commissariat de Privas",
+        "received_on": "2026-11-20"
+    })),
+    responses(
+        (status = 201, description = "The requisition, recorded", body = Requisition, headers(("Location" = String), ("ETag" = String))),
+        (status = 422, description = "No such person within your post, or an invalid field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/requisitions")]
+async fn create_requisition(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Json(input): Json<RequisitionInput>,
+) -> Result<HttpResponse, ApiError> {
+    input.validate(today())?;
+    let requisition = state
+        .write(move |conn| {
+            let person = match beneficiaries::get(conn, input.beneficiary_id) {
+                Ok(person) if user.can_write_cases(person.post_id) => person,
+                Ok(_) | Err(relais_persistence::StoreError::NotFound) => {
+                    return Err(ApiError::invalid(
+                        "beneficiary_id",
+                        "unknown",
+                        "no such person within your posts",
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if let Some(unit) = input.requesting_unit_id {
+                match relais_persistence::units::get(conn, unit) {
+                    Ok(_) => {}
+                    Err(relais_persistence::StoreError::NotFound) => {
+                        return Err(ApiError::invalid(
+                            "requesting_unit_id",
+                            "unknown",
+                            "no such unit",
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(requisitions::insert(
+                conn,
+                person.post_id,
+                &input,
+                &user.subject,
+            )?)
+        })
+        .await?;
+    Ok(created(
+        format!("/api/v1/requisitions/{}", requisition.id),
+        requisition.meta.version,
+        &requisition,
+    ))
+}
+
+/// Read a requisition of your posts.
+#[utoipa::path(
+    tag = "requisitions",
+    params(("id" = RequisitionId, Path, description = "The requisition's id")),
+    responses(
+        (status = 200, description = "The requisition", body = Requisition, headers(("ETag" = String))),
+        (status = 404, description = "No such requisition within your posts", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/requisitions/{id}")]
+async fn get_requisition(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<RequisitionId>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let requisition = state.read(move |conn| readable(conn, &user, id)).await?;
+    Ok(versioned(requisition.meta.version, &requisition))
+}
+
+async fn decide(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: RequisitionId,
+    step: RequisitionStep,
+    decision: RequisitionDecision,
+) -> Result<HttpResponse, ApiError> {
+    decision.validate(step == RequisitionStep::Reject)?;
+    let requisition = state
+        .write(move |conn| {
+            let current = readable(conn, &user, id)?;
+            Ok(requisitions::step(
+                conn,
+                &current,
+                step,
+                &user.subject,
+                decision.note.as_deref(),
+            )?)
+        })
+        .await?;
+    Ok(versioned(requisition.meta.version, &requisition))
+}
+
+/// Approve a recorded requisition (coordinators of the post): the export may then be produced.
+#[utoipa::path(
+    tag = "requisitions",
+    params(("id" = RequisitionId, Path, description = "The requisition's id")),
+    request_body(content = Option<RequisitionDecision>, example = json!({"note": "Réquisition conforme, périmètre limité à la personne visée."})),
+    responses(
+        (status = 200, description = "The requisition, approved", body = Requisition, headers(("ETag" = String))),
+        (status = 404, description = "No such requisition within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The requisition was already decided", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/requisitions/{id}/approve")]
+async fn approve_requisition(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<RequisitionId>,
+    OptionalJson(decision): OptionalJson<RequisitionDecision>,
+) -> Result<HttpResponse, ApiError> {
+    decide(
+        state,
+        user,
+        id.into_inner(),
+        RequisitionStep::Approve,
+        decision,
+    )
+    .await
+}
+
+/// Reject a recorded requisition (coordinators of the post), saying why.
+#[utoipa::path(
+    tag = "requisitions",
+    params(("id" = RequisitionId, Path, description = "The requisition's id")),
+    request_body(content = RequisitionDecision, example = json!({"note": "La réquisition ne vise pas une personne suivie par le poste."})),
+    responses(
+        (status = 200, description = "The requisition, rejected", body = Requisition, headers(("ETag" = String))),
+        (status = 404, description = "No such requisition within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The requisition was already decided", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/requisitions/{id}/reject")]
+async fn reject_requisition(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<RequisitionId>,
+    Json(decision): Json<RequisitionDecision>,
+) -> Result<HttpResponse, ApiError> {
+    decide(
+        state,
+        user,
+        id.into_inner(),
+        RequisitionStep::Reject,
+        decision,
+    )
+    .await
+}
+
+/// What an approved requisition produces: the requisition and the person's record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequisitionExport {
+    pub requisition: Requisition,
+    pub record: RecordExport,
+}
+
+/// Produce the export of an approved requisition, to hand to the requesting authority. Each
+/// production is audited and stamped on the requisition.
+#[utoipa::path(
+    tag = "requisitions",
+    params(("id" = RequisitionId, Path, description = "The requisition's id")),
+    responses(
+        (status = 200, description = "The requisition and the record it covers", body = RequisitionExport),
+        (status = 404, description = "No such requisition within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The requisition is not approved", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/requisitions/{id}/export")]
+async fn export_requisition(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<RequisitionId>,
+) -> Result<web::Json<RequisitionExport>, ApiError> {
+    let id = id.into_inner();
+    let export = state
+        .write(move |conn| {
+            let current = readable(conn, &user, id)?;
+            let requisition = requisitions::step(
+                conn,
+                &current,
+                RequisitionStep::Produce,
+                &user.subject,
+                None,
+            )?;
+            let person = beneficiaries::get(conn, requisition.input.beneficiary_id)?;
+            let record = export_of(conn, person, Recipient::Justice)?;
+            Ok(RequisitionExport {
+                requisition,
+                record,
+            })
+        })
+        .await?;
+    Ok(web::Json(export))
+}

@@ -1,0 +1,2 @@
+DROP TABLE requisitions;
+DROP TABLE audit_events;

@@ -1,0 +1,202 @@
+//! The audit trail: appended by the API for every access to personal data, read by coordinators,
+//! purged only past its retention (the database itself refuses anything else).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use relais_domain::audit::AuditEvent;
+use relais_domain::ids::{AuditEventId, BeneficiaryId, PostId};
+use relais_domain::reference::{CodeList, Outcome, RecordKind, Role};
+
+use crate::convert::{now, parse, parse_opt};
+use crate::schema::{audit_events, beneficiaries, hand_offs, referrals, requisitions, situations};
+use crate::{DbConnection, Page, PageRequest, StoreError};
+
+/// An access to record, before it is stored.
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent {
+    pub subject: String,
+    pub role: Role,
+    pub action: &'static str,
+    pub record: Option<(RecordKind, String)>,
+    /// The post whose cases the caller addressed, when the request says it (lists).
+    pub post_hint: Option<PostId>,
+    pub status: u16,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+struct AuditRow {
+    id: String,
+    at: NaiveDateTime,
+    subject: String,
+    role: String,
+    action: String,
+    record_type: Option<String>,
+    record_id: Option<String>,
+    post_id: Option<String>,
+    beneficiary_id: Option<String>,
+    outcome: String,
+    status: i32,
+}
+
+impl TryFrom<AuditRow> for AuditEvent {
+    type Error = StoreError;
+    fn try_from(row: AuditRow) -> Result<Self, StoreError> {
+        Ok(AuditEvent {
+            id: parse("audit_events.id", &row.id)?,
+            at: row.at.and_utc(),
+            subject: row.subject,
+            role: parse("audit_events.role", &row.role)?,
+            action: row.action,
+            record_type: parse_opt("audit_events.record_type", row.record_type.as_deref())?,
+            record_id: row.record_id,
+            post_id: parse_opt("audit_events.post_id", row.post_id.as_deref())?,
+            beneficiary_id: parse_opt(
+                "audit_events.beneficiary_id",
+                row.beneficiary_id.as_deref(),
+            )?,
+            outcome: parse("audit_events.outcome", &row.outcome)?,
+            status: u16::try_from(row.status).unwrap_or(0),
+        })
+    }
+}
+
+/// The post and the person a record belongs to, if the record exists.
+fn owner_of(
+    conn: &mut DbConnection,
+    kind: RecordKind,
+    id: &str,
+) -> QueryResult<Option<(String, Option<String>)>> {
+    match kind {
+        RecordKind::Beneficiary => beneficiaries::table
+            .find(id)
+            .select((beneficiaries::post_id, beneficiaries::id.nullable()))
+            .first(conn)
+            .optional(),
+        RecordKind::Situation => situations::table
+            .find(id)
+            .select((situations::post_id, situations::beneficiary_id.nullable()))
+            .first(conn)
+            .optional(),
+        RecordKind::HandOff => hand_offs::table
+            .inner_join(situations::table)
+            .filter(hand_offs::id.eq(id))
+            .select((hand_offs::post_id, situations::beneficiary_id.nullable()))
+            .first(conn)
+            .optional(),
+        RecordKind::Referral => referrals::table
+            .left_join(situations::table.on(situations::id.nullable().eq(referrals::situation_id)))
+            .filter(referrals::id.eq(id))
+            .select((referrals::post_id, situations::beneficiary_id.nullable()))
+            .first(conn)
+            .optional(),
+        RecordKind::Requisition => requisitions::table
+            .find(id)
+            .select((
+                requisitions::post_id,
+                requisitions::beneficiary_id.nullable(),
+            ))
+            .first(conn)
+            .optional(),
+    }
+}
+
+/// Appends one event, naming the record's post and person as they stand now.
+pub fn append(conn: &mut DbConnection, event: &NewAuditEvent) -> Result<AuditEventId, StoreError> {
+    let (post, person) = match &event.record {
+        Some((kind, id)) => owner_of(conn, *kind, id)?.unzip(),
+        None => (None, None),
+    };
+    let post = post.or_else(|| event.post_hint.map(|p| p.to_string()));
+    let id = AuditEventId::generate();
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::id.eq(id.to_string()),
+            audit_events::at.eq(now()),
+            audit_events::subject.eq(&event.subject),
+            audit_events::role.eq(event.role.code()),
+            audit_events::action.eq(event.action),
+            audit_events::record_type.eq(event.record.as_ref().map(|(k, _)| k.code())),
+            audit_events::record_id.eq(event.record.as_ref().map(|(_, id)| id.as_str())),
+            audit_events::post_id.eq(post),
+            audit_events::beneficiary_id.eq(person.flatten()),
+            audit_events::outcome.eq(Outcome::of_status(event.status).code()),
+            audit_events::status.eq(i32::from(event.status)),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// What a reader of the trail asks for; `posts` bounds it to the reader's scope.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub posts: Vec<PostId>,
+    pub record_id: Option<String>,
+    pub beneficiary_id: Option<BeneficiaryId>,
+    pub subject: Option<String>,
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+}
+
+/// Newest first.
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &AuditFilter,
+    page: &PageRequest,
+) -> Result<Page<AuditEvent>, StoreError> {
+    let posts: Vec<String> = filter.posts.iter().map(ToString::to_string).collect();
+    let mut query = audit_events::table
+        .select(AuditRow::as_select())
+        .filter(audit_events::post_id.eq_any(posts))
+        .into_boxed();
+    if let Some(record) = &filter.record_id {
+        query = query.filter(audit_events::record_id.eq(record.clone()));
+    }
+    if let Some(person) = filter.beneficiary_id {
+        query = query.filter(audit_events::beneficiary_id.eq(person.to_string()));
+    }
+    if let Some(subject) = &filter.subject {
+        query = query.filter(audit_events::subject.eq(subject.clone()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_events::at.ge(from.and_hms_opt(0, 0, 0).unwrap_or_default()));
+    }
+    if let Some(to) = filter.to.and_then(|d| d.succ_opt()) {
+        query = query.filter(audit_events::at.lt(to.and_hms_opt(0, 0, 0).unwrap_or_default()));
+    }
+    if let Some(cursor) = &page.cursor {
+        query = query.filter(audit_events::id.lt(cursor.clone()));
+    }
+    let rows = query
+        .order(audit_events::id.desc())
+        .limit(page.limit + 1)
+        .load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(AuditEvent::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_overfetch(items, page.limit, |e| {
+        e.id.to_string()
+    }))
+}
+
+/// Every access to a person's records, oldest first (for the person's own export).
+pub fn history_of(
+    conn: &mut DbConnection,
+    person: BeneficiaryId,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    audit_events::table
+        .select(AuditRow::as_select())
+        .filter(audit_events::beneficiary_id.eq(person.to_string()))
+        .order(audit_events::id.asc())
+        .load(conn)?
+        .into_iter()
+        .map(AuditEvent::try_from)
+        .collect()
+}
+
+/// Deletes the events older than `retention_days`; returns how many went.
+pub fn purge(conn: &mut DbConnection, retention_days: u32) -> Result<usize, StoreError> {
+    let cutoff = now() - chrono::Duration::days(i64::from(retention_days));
+    Ok(diesel::delete(audit_events::table.filter(audit_events::at.lt(cutoff))).execute(conn)?)
+}
