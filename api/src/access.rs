@@ -166,7 +166,8 @@ pub static RULES: &[Rule] = &[
     rule("GET", "/api/v1/events", "list_events", Allowed::Roles(&[Grant(SocialWorker, OwnPosts), Grant(Coordinator, OwnPosts), Grant(Officer, OwnUnit), Grant(Partner, OwnPartner)]), None),
     // Referrals: sent by officers and partners, who then see only their status.
     rule("GET", "/api/v1/referrals", "list_referrals", REFERRAL_READERS, REFERRAL),
-    rule("POST", "/api/v1/referrals", "create_referral", Allowed::Roles(&[Grant(Officer, OwnUnit), Grant(Partner, OwnPartner)]), REFERRAL),
+    // An officer refers to the posts its unit works with; a partner system to any post.
+    rule("POST", "/api/v1/referrals", "create_referral", Allowed::Roles(&[Grant(Officer, OwnUnit), Grant(Partner, All)]), REFERRAL),
     rule("GET", "/api/v1/referrals/{id}", "get_referral", REFERRAL_READERS, REFERRAL),
     rule("POST", "/api/v1/referrals/{id}/take-up", "take_up_referral", CASE_WRITERS, REFERRAL),
     rule("POST", "/api/v1/referrals/{id}/contacted", "mark_referral_contacted", CASE_WRITERS, REFERRAL),
@@ -231,6 +232,12 @@ pub async fn enforce(
                 .call(req)
                 .await
                 .map(ServiceResponse::map_into_left_body);
+        }
+        // Another method of a route the matrix knows: the same 404 as any unknown route.
+        None if RULES.iter().any(|r| r.path == pattern) => {
+            let missing =
+                ApiError::NotFound(format!("no route for {} {}", req.method(), req.path()));
+            return Ok(refuse(req, missing));
         }
         None => {
             log::error!("no access rule for {} {pattern}: refused", req.method());

@@ -3,6 +3,8 @@
 //! API tests: each test runs the real application over HTTP on a database of its own.
 //! The same tests run on SQLite (default) and PostgreSQL (`RELAIS_TEST_DATABASE_URL`).
 
+mod access_matrix;
+mod audit;
 mod auth;
 mod evaluations;
 mod hand_offs;
@@ -11,6 +13,7 @@ mod partners;
 mod posts;
 mod reference;
 mod referrals;
+mod requisitions;
 mod situations;
 mod statistics;
 mod support;

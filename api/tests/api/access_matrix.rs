@@ -1,0 +1,352 @@
+//! The access matrix, proved endpoint by endpoint: every operation of the OpenAPI document is
+//! called by every role, in and out of its scope, and the answers must match `access::RULES`.
+
+use relais_api::access::{Allowed, RULES, Scope, rule_for};
+use relais_domain::access::Principal;
+use relais_domain::reference::Role;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, situation_body};
+
+const ROLES: [Role; 6] = [
+    Role::SocialWorker,
+    Role::Coordinator,
+    Role::Officer,
+    Role::Partner,
+    Role::Statistics,
+    Role::Admin,
+];
+
+/// Two of everything: the records of post A (unit U, partner P) and an elsewhere (B, U2, P2)
+/// whose holders are out of A's scope.
+struct World {
+    post_a: String,
+    post_b: String,
+    unit_u: String,
+    unit_u2: String,
+    partner_p: String,
+    partner_p2: String,
+    beneficiary: String,
+    situation: String,
+    hand_off: String,
+    referral_from_unit: String,
+    referral_from_partner: String,
+    requisition: String,
+    webhook: String,
+}
+
+impl World {
+    fn build(app: &TestApp) -> Self {
+        let post_a = app.create_post("Poste A");
+        let post_b = app.create_post("Poste B");
+        let unit_u = app.create_unit(&post_a);
+        let unit_u2 = app.create_unit(&post_b);
+        let partner_p = app.create_partner("CCAS de Privas", "ccas");
+        let partner_p2 = app.create_partner("CCAS d'Aubenas", "ccas");
+        let sw = app.token(Role::SocialWorker, &[&post_a]);
+        let situation = app.create_situation(&sw, &post_a);
+        let beneficiary = situation.body["beneficiary_id"]
+            .as_str()
+            .expect("the situation names its person")
+            .to_owned();
+        let situation = situation.id();
+        let base = format!("/api/v1/situations/{situation}");
+        let ok = |answer: crate::support::Answer| {
+            assert!(answer.status < 300, "{:#}", answer.body);
+            answer
+        };
+        ok(app.post(&format!("{base}/interventions"), &sw, json!({"occurred_on": "2026-03-14", "mode": "interview_at_unit", "kind": "listening_and_evaluation", "duration_minutes": 30})));
+        ok(app.put(
+            &format!("{base}/evaluation"),
+            &sw,
+            None,
+            json!({"text": "Évaluation confidentielle"}),
+        ));
+        let hand_off = ok(app.post(
+            &format!("{base}/hand-offs"),
+            &sw,
+            json!({"partner_id": partner_p, "reasons": ["precarity"]}),
+        ))
+        .id();
+        ok(app.put(
+            &format!("/api/v1/hand-offs/{hand_off}/consent"),
+            &sw,
+            None,
+            json!({"given": true, "form": "oral", "shared_data": ["identity"]}),
+        ));
+        ok(app.post(
+            &format!("/api/v1/hand-offs/{hand_off}/send"),
+            &sw,
+            json!({}),
+        ));
+        let referral = |token: &str| {
+            ok(app.post("/api/v1/referrals", token, json!({"post_id": post_a, "person": {"sex": "female"}, "reason": "Différend conjugal", "agreed_to_be_contacted": true}))).id()
+        };
+        let referral_from_unit = referral(&app.officer(&unit_u));
+        let referral_from_partner = referral(&app.partner(&partner_p));
+        let requisition = ok(app.post(
+            "/api/v1/requisitions",
+            &sw,
+            requisition_body(&beneficiary, &unit_u),
+        ))
+        .id();
+        let webhook = ok(app.post(
+            "/api/v1/webhooks",
+            &app.partner(&partner_p),
+            json!({"url": "https://partner.example/hooks"}),
+        ))
+        .id();
+        World {
+            post_a,
+            post_b,
+            unit_u,
+            unit_u2,
+            partner_p,
+            partner_p2,
+            beneficiary,
+            situation,
+            hand_off,
+            referral_from_unit,
+            referral_from_partner,
+            requisition,
+            webhook,
+        }
+    }
+
+    /// A token of `role`, inside A's scope or outside it.
+    fn token(&self, app: &TestApp, role: Role, inside: bool) -> String {
+        let pick = |a: &String, b: &String| if inside { a.clone() } else { b.clone() };
+        let principal = Principal {
+            subject: format!("matrix-{role}-{}", if inside { "in" } else { "out" }),
+            role,
+            post_ids: match role {
+                Role::SocialWorker | Role::Coordinator => {
+                    vec![pick(&self.post_a, &self.post_b).parse().unwrap()]
+                }
+                _ => vec![],
+            },
+            unit_id: (role == Role::Officer)
+                .then(|| pick(&self.unit_u, &self.unit_u2).parse().unwrap()),
+            partner_id: (role == Role::Partner)
+                .then(|| pick(&self.partner_p, &self.partner_p2).parse().unwrap()),
+        };
+        app.issuer
+            .issue(&principal, chrono::Duration::minutes(10))
+            .unwrap()
+    }
+
+    /// The record an `{id}` designates on `path`, as seen by `role`.
+    fn id_for(&self, path: &str, role: Role) -> &str {
+        let resource = path
+            .trim_start_matches("/api/v1/")
+            .split('/')
+            .next()
+            .unwrap();
+        match resource {
+            "posts" => &self.post_a,
+            "units" => &self.unit_u,
+            "partners" => &self.partner_p,
+            "beneficiaries" => &self.beneficiary,
+            "situations" => &self.situation,
+            "hand-offs" => &self.hand_off,
+            "referrals" if role == Role::Partner => &self.referral_from_partner,
+            "referrals" => &self.referral_from_unit,
+            "requisitions" => &self.requisition,
+            "webhooks" => &self.webhook,
+            other => panic!("no fixture for /{other}/{{id}}: add one to the matrix test"),
+        }
+    }
+
+    /// Ids of A's personal records: none may appear in an answer to someone outside A's scope.
+    fn secrets(&self) -> [&str; 6] {
+        [
+            &self.beneficiary,
+            &self.situation,
+            &self.hand_off,
+            &self.referral_from_unit,
+            &self.referral_from_partner,
+            &self.requisition,
+        ]
+    }
+
+    /// Whether a request body names one of A's posts or people (a write into A's scope).
+    fn body_targets_a(&self, body: &Value) -> bool {
+        let text = body.to_string();
+        text.contains(&self.post_a) || text.contains(&self.beneficiary)
+    }
+
+    /// A body that is valid for the endpoint (so that an out-of-scope write is refused for its
+    /// scope, not for its body); `{}` where the endpoint needs nothing more.
+    fn body_for(&self, method: &str, path: &str) -> Value {
+        match (method, path) {
+            ("POST", "/api/v1/situations") => situation_body(&self.post_a),
+            ("PATCH", "/api/v1/situations/{id}") => json!({"penal": false}),
+            ("POST", "/api/v1/situations/{id}/interventions") => {
+                json!({"occurred_on": "2026-03-15", "mode": "phone", "kind": "other", "duration_minutes": 10})
+            }
+            ("PUT", "/api/v1/situations/{id}/evaluation") => json!({"text": "Réécriture"}),
+            ("POST", "/api/v1/situations/{id}/hand-offs") => {
+                json!({"partner_id": self.partner_p, "reasons": ["precarity"]})
+            }
+            ("PUT", "/api/v1/hand-offs/{id}/consent") => {
+                json!({"given": true, "form": "oral", "shared_data": ["identity"]})
+            }
+            ("POST", "/api/v1/hand-offs/{id}/decline") => json!({"reason": "out_of_scope"}),
+            ("POST", "/api/v1/hand-offs/{id}/complete") => json!({"outcome": "Suivi engagé"}),
+            ("POST", "/api/v1/referrals") => {
+                json!({"post_id": self.post_a, "person": {"sex": "male"}, "reason": "Signalement", "agreed_to_be_contacted": true})
+            }
+            ("POST", "/api/v1/referrals/{id}/close") => json!({"reason": "person_unreachable"}),
+            ("POST", "/api/v1/requisitions") => requisition_body(&self.beneficiary, &self.unit_u),
+            ("POST", "/api/v1/requisitions/{id}/reject") => json!({"note": "Hors périmètre"}),
+            ("PUT", "/api/v1/beneficiaries/{id}") => {
+                json!({"sex": "female", "known_to_social_services": "no"})
+            }
+            ("POST", "/api/v1/webhooks") => json!({"url": "https://other.example/hooks"}),
+            ("POST", "/api/v1/posts") | ("PUT", "/api/v1/posts/{id}") => {
+                crate::support::post_body("Poste C")
+            }
+            ("POST", "/api/v1/units") | ("PUT", "/api/v1/units/{id}") => {
+                json!({"name": "Brigade", "kind": "brigade", "department_code": "07", "post_ids": [self.post_a]})
+            }
+            ("POST", "/api/v1/partners") | ("PUT", "/api/v1/partners/{id}") => {
+                json!({"name": "Association", "kind": "association", "department_codes": ["07"], "themes": ["precarity"]})
+            }
+            _ => json!({}),
+        }
+    }
+}
+
+fn requisition_body(beneficiary: &str, unit: &str) -> Value {
+    json!({"beneficiary_id": beneficiary, "legal_basis": "cpp_77_1_1", "procedure_reference": "PV 2026/0042",
+           "requesting_authority": "OPJ Martin", "requesting_unit_id": unit, "received_on": "2026-11-20"})
+}
+
+/// The operations of the published document: (method, path).
+fn operations() -> Vec<(String, String)> {
+    let document = serde_json::to_value(relais_api::openapi_document()).unwrap();
+    let mut found = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in ["get", "put", "post", "patch", "delete"] {
+            if item.get(method).is_some() {
+                found.push((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn every_endpoint_has_exactly_one_row_and_every_row_an_endpoint() {
+    let operations = operations();
+    let document = serde_json::to_value(relais_api::openapi_document()).unwrap();
+    for (method, path) in &operations {
+        let rule = rule_for(&method.parse().unwrap(), path)
+            .unwrap_or_else(|| panic!("{method} {path} has no row in access::RULES"));
+        let operation = &document["paths"][path][method.to_lowercase()]["operationId"];
+        assert_eq!(operation, rule.operation, "{method} {path}: operation name");
+        let rows = RULES
+            .iter()
+            .filter(|r| r.method == method && r.path == path)
+            .count();
+        assert_eq!(rows, 1, "{method} {path} has {rows} rows");
+    }
+    for rule in RULES {
+        assert!(
+            operations
+                .iter()
+                .any(|(m, p)| m == rule.method && p == rule.path),
+            "access::RULES has a row for {} {}, which the API does not serve",
+            rule.method,
+            rule.path
+        );
+    }
+}
+
+/// Reads first, then writes, deletions last: an allowed write may change what later calls see.
+fn in_call_order(mut operations: Vec<(String, String)>) -> Vec<(String, String)> {
+    operations.sort_by_key(|(method, _)| match method.as_str() {
+        "GET" => 0,
+        "DELETE" => 2,
+        _ => 1,
+    });
+    operations
+}
+
+#[test]
+fn every_role_gets_exactly_what_the_matrix_grants() {
+    let app = TestApp::spawn();
+    let world = World::build(&app);
+    let mut checked = 0;
+    for (method, path) in in_call_order(operations()) {
+        let rule = rule_for(&method.parse().unwrap(), &path).unwrap();
+        let Allowed::Roles(_) = rule.allowed else {
+            let answer = app.call(&method, &path, None, None, &[]);
+            assert_eq!(answer.status, 200, "{method} {path} is public");
+            continue;
+        };
+        let send = |role: Role, inside: bool| {
+            let concrete = if path.contains("{id}") {
+                path.replace("{id}", world.id_for(&path, role))
+            } else {
+                path.clone()
+            };
+            let token = world.token(&app, role, inside);
+            let body = (method != "GET").then(|| world.body_for(&method, &path));
+            let answer = app.call(&method, &concrete, Some(&token), body.as_ref(), &[]);
+            assert!(
+                answer.status < 500,
+                "{method} {path} as {role}: {:#}",
+                answer.body
+            );
+            answer
+        };
+        let leaks = |answer: &crate::support::Answer| {
+            let text = answer.body.to_string();
+            world.secrets().into_iter().find(|s| text.contains(s))
+        };
+        // Roles the row does not name: 403 before anything else happens.
+        for role in ROLES.into_iter().filter(|r| rule.scope_of(*r).is_none()) {
+            let answer = send(role, true);
+            answer.assert_problem(403);
+            assert_eq!(leaks(&answer), None, "{method} {path} as {role}");
+            checked += 1;
+        }
+        // Roles the row names, from outside A's scope: nothing of A, and no success on A's records.
+        for role in ROLES
+            .into_iter()
+            .filter(|r| rule.scope_of(*r).is_some_and(|s| s != Scope::All))
+        {
+            let answer = send(role, false);
+            let addressed = path.contains("{id}");
+            if addressed && method == "GET" {
+                answer.assert_problem(404);
+            } else if addressed || world.body_targets_a(&world.body_for(&method, &path)) {
+                assert!(
+                    answer.status >= 400,
+                    "{method} {path} as {role} from outside the scope succeeded: {:#}",
+                    answer.body
+                );
+            }
+            let echoed = addressed.then(|| world.id_for(&path, role));
+            let leaked = leaks(&answer).filter(|s| Some(*s) != echoed);
+            assert_eq!(
+                leaked, None,
+                "{method} {path} as {role} leaks a record of A"
+            );
+            checked += 1;
+        }
+        // Roles the row names, inside the scope: past authorisation (the body may still be refused).
+        for role in ROLES.into_iter().filter(|r| rule.scope_of(*r).is_some()) {
+            let answer = send(role, true);
+            assert!(
+                ![401, 403, 404].contains(&answer.status),
+                "{method} {path} as {role} inside its scope was refused: {:#}",
+                answer.body
+            );
+            checked += 1;
+        }
+    }
+    // Six roles, two sides, every endpoint: a matrix this size cannot pass by accident.
+    assert!(checked > 300, "only {checked} calls checked");
+}
