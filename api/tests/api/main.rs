@@ -9,6 +9,7 @@ mod hand_offs;
 mod interventions;
 mod partners;
 mod posts;
+mod protection;
 mod reference;
 mod referrals;
 mod situations;
