@@ -47,6 +47,12 @@ impl Settings {
                 u32::try_from(n).map_err(|_| format!("{name}={n} is too large"))
             })
         };
+        let jwks_min_refresh = match number("RELAIS_JWT_JWKS_MIN_REFRESH_SECONDS")? {
+            Some(0) => {
+                return Err("RELAIS_JWT_JWKS_MIN_REFRESH_SECONDS must be at least 1".into());
+            }
+            seconds => seconds.map(Duration::from_secs),
+        };
         Ok(Self {
             protection: ProtectionSettings {
                 cors_origins: cors_origins(var("RELAIS_CORS_ORIGINS").as_deref().unwrap_or(""))?,
@@ -68,6 +74,9 @@ impl Settings {
             jwt: JwtSettings {
                 secret: var("RELAIS_JWT_SECRET"),
                 public_key: var("RELAIS_JWT_PUBLIC_KEY"),
+                public_keys: var("RELAIS_JWT_PUBLIC_KEYS"),
+                jwks_url: var("RELAIS_JWT_JWKS_URL"),
+                jwks_min_refresh,
                 private_key: var("RELAIS_JWT_PRIVATE_KEY"),
                 algorithm: var("RELAIS_JWT_ALGORITHM"),
                 issuer: var("RELAIS_JWT_ISSUER").unwrap_or_else(|| "relais".to_owned()),

@@ -145,9 +145,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
             log::info!("tokens: HS256 with this instance's own secret (see `relais token`)")
         }
         KeySource::ConfiguredSecret => log::info!("tokens: HS256 with RELAIS_JWT_SECRET"),
-        KeySource::ConfiguredPublicKey(alg) => {
-            log::info!("tokens: {alg:?} with RELAIS_JWT_PUBLIC_KEY")
-        }
+        KeySource::ConfiguredPublicKey(_) => log::info!("tokens: {}", verifier.describe()),
     }
     log::info!(
         "Relais {} on {} ({}), listening on http://{}",

@@ -1,13 +1,15 @@
 //! The `CurrentUser` extractor: a handler that takes one requires a valid bearer token.
 
-use std::future::{Ready, ready};
 use std::ops::Deref;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
 use relais_domain::access::Principal;
 
+use super::TokenVerifier;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -22,7 +24,8 @@ impl Deref for CurrentUser {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<CurrentUser, ApiError> {
+/// The verifier and the bearer token of the request.
+fn bearer(req: &HttpRequest) -> Result<(Arc<TokenVerifier>, String), ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
@@ -41,14 +44,18 @@ fn authenticate(req: &HttpRequest) -> Result<CurrentUser, ApiError> {
         .ok_or_else(|| {
             ApiError::Unauthorized("the Authorization header must read `Bearer <token>`".into())
         })?;
-    state.verifier.verify(token).map(CurrentUser)
+    Ok((Arc::clone(&state.verifier), token.to_owned()))
 }
 
 impl FromRequest for CurrentUser {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        let found = bearer(req);
+        Box::pin(async move {
+            let (verifier, token) = found?;
+            verifier.verify_refreshing(token).await.map(CurrentUser)
+        })
     }
 }

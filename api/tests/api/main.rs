@@ -15,5 +15,6 @@ mod referrals;
 mod situations;
 mod statistics;
 mod support;
+mod tokens;
 mod units;
 mod webhooks;
