@@ -168,6 +168,8 @@ fn main() {
         db: db.clone(),
         verifier: Arc::new(verifier),
         grids: Arc::new(grids),
+        // No rate limits: the benchmark measures the queries.
+        protection: Arc::new(relais_api::protection::Protection::new(&Default::default())),
     });
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -253,7 +253,7 @@ pub async fn enforce(
             .await
             .map(ServiceResponse::map_into_left_body);
     }
-    let principal = match authenticate(req.request()) {
+    let principal = match authenticate(req.request()).await {
         Ok(principal) => principal,
         Err(e) => return Ok(refuse(req, e)),
     };

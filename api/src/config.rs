@@ -3,6 +3,9 @@
 use std::time::Duration;
 
 use crate::auth::JwtSettings;
+use crate::protection::{
+    DEFAULT_PER_ADDRESS_PER_MINUTE, DEFAULT_PER_TOKEN_PER_MINUTE, ProtectionSettings,
+};
 use crate::webhooks::worker::WorkerSettings;
 
 /// Every setting of `relais serve`; see README.md for the table.
@@ -21,6 +24,8 @@ pub struct Settings {
     pub grids_dir: Option<std::path::PathBuf>,
     /// `RELAIS_WEBHOOKS` and `RELAIS_WEBHOOK_*`: the webhook delivery worker.
     pub webhooks: WorkerSettings,
+    /// `RELAIS_CORS_ORIGINS` and `RELAIS_RATE_LIMIT_*`.
+    pub protection: ProtectionSettings,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -37,7 +42,29 @@ impl Settings {
                 })
                 .transpose()
         };
+        let per_minute = |name: &str, default: u32| -> Result<u32, String> {
+            number(name)?.map_or(Ok(default), |n| {
+                u32::try_from(n).map_err(|_| format!("{name}={n} is too large"))
+            })
+        };
+        let jwks_min_refresh = match number("RELAIS_JWT_JWKS_MIN_REFRESH_SECONDS")? {
+            Some(0) => {
+                return Err("RELAIS_JWT_JWKS_MIN_REFRESH_SECONDS must be at least 1".into());
+            }
+            seconds => seconds.map(Duration::from_secs),
+        };
         Ok(Self {
+            protection: ProtectionSettings {
+                cors_origins: cors_origins(var("RELAIS_CORS_ORIGINS").as_deref().unwrap_or(""))?,
+                per_token_per_minute: per_minute(
+                    "RELAIS_RATE_LIMIT_PER_MINUTE",
+                    DEFAULT_PER_TOKEN_PER_MINUTE,
+                )?,
+                per_address_per_minute: per_minute(
+                    "RELAIS_RATE_LIMIT_PER_ADDRESS_PER_MINUTE",
+                    DEFAULT_PER_ADDRESS_PER_MINUTE,
+                )?,
+            },
             database_url: var("DATABASE_URL").unwrap_or_else(|| "relais.db".to_owned()),
             bind: var("RELAIS_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
             pool_size: number("RELAIS_DB_POOL_SIZE")?
@@ -47,6 +74,9 @@ impl Settings {
             jwt: JwtSettings {
                 secret: var("RELAIS_JWT_SECRET"),
                 public_key: var("RELAIS_JWT_PUBLIC_KEY"),
+                public_keys: var("RELAIS_JWT_PUBLIC_KEYS"),
+                jwks_url: var("RELAIS_JWT_JWKS_URL"),
+                jwks_min_refresh,
                 private_key: var("RELAIS_JWT_PRIVATE_KEY"),
                 algorithm: var("RELAIS_JWT_ALGORITHM"),
                 issuer: var("RELAIS_JWT_ISSUER").unwrap_or_else(|| "relais".to_owned()),
@@ -73,5 +103,52 @@ impl Settings {
                 ),
             },
         })
+    }
+}
+
+/// Comma-separated exact origins: `scheme://host[:port]`, nothing after.
+fn cors_origins(list: &str) -> Result<Vec<String>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            let exact = url::Url::parse(origin)
+                .ok()
+                .filter(|url| matches!(url.scheme(), "http" | "https"))
+                .map(|url| url.origin().ascii_serialization());
+            match exact {
+                Some(exact) if exact == origin => Ok(origin.to_owned()),
+                _ => Err(format!(
+                    "RELAIS_CORS_ORIGINS: {origin} is not an origin such as https://app.example.fr (scheme, host and port only, no path or trailing slash, no wildcard)"
+                )),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cors_origins;
+
+    #[test]
+    fn cors_origins_are_exact() {
+        assert_eq!(
+            cors_origins(" https://a.example.fr, http://localhost:5173 ,").unwrap(),
+            ["https://a.example.fr", "http://localhost:5173"]
+        );
+        assert!(cors_origins("").unwrap().is_empty());
+        for bad in [
+            "*",
+            "https://a.example.fr/",
+            "a.example.fr",
+            "ftp://a.example.fr",
+        ] {
+            assert!(
+                cors_origins(bad)
+                    .unwrap_err()
+                    .contains("RELAIS_CORS_ORIGINS"),
+                "{bad}"
+            );
+        }
     }
 }

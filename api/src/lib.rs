@@ -9,6 +9,7 @@ pub mod grids;
 pub mod idempotency;
 pub mod openapi;
 pub mod problem;
+pub mod protection;
 pub mod report;
 pub mod routes;
 pub mod seed;
@@ -17,7 +18,7 @@ pub mod webhooks;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{DefaultHeaders, Logger};
+use actix_web::middleware::{DefaultHeaders, Logger, from_fn};
 use actix_web::{App, Error, HttpRequest, HttpResponse, web};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::{AppExt, scope};
@@ -70,6 +71,7 @@ pub fn app(
     >,
 > {
     let (app, document) = parts();
+    let cors = state.protection.cors();
     app.app_data(state)
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .app_data(
@@ -79,13 +81,22 @@ pub fn app(
         )
         .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", document))
         .default_service(web::to(not_found))
-        .wrap(actix_web::middleware::from_fn(access::enforce))
+        // Innermost first. The access matrix (authentication, authorisation, audit) runs after
+        // routing and before any handler. Rate limits see every request that reaches the routes; CORS wraps
+        // them so that a browser can read a 429, and answers preflights itself; the security
+        // headers go on every answer, preflights and 429s included. HSTS is left to the TLS
+        // reverse proxy (see README).
+        .wrap(from_fn(access::enforce))
+        .wrap(from_fn(protection::rate_limit))
+        .wrap(cors)
         .wrap(
             DefaultHeaders::new()
                 .add(("X-Content-Type-Options", "nosniff"))
+                .add(("X-Frame-Options", "DENY"))
                 .add(("Referrer-Policy", "no-referrer"))
                 .add(("Cache-Control", "no-store")),
         )
+        .wrap(from_fn(protection::content_security_policy))
         .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
 }
 

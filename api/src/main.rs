@@ -145,9 +145,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
             log::info!("tokens: HS256 with this instance's own secret (see `relais token`)")
         }
         KeySource::ConfiguredSecret => log::info!("tokens: HS256 with RELAIS_JWT_SECRET"),
-        KeySource::ConfiguredPublicKey(alg) => {
-            log::info!("tokens: {alg:?} with RELAIS_JWT_PUBLIC_KEY")
-        }
+        KeySource::ConfiguredPublicKey(_) => log::info!("tokens: {}", verifier.describe()),
     }
     log::info!(
         "Relais {} on {} ({}), listening on http://{}",
@@ -159,12 +157,28 @@ async fn serve(settings: Settings) -> Result<(), String> {
     // Stopped after the server returns, or dropped (and so stopped) if it cannot start.
     let webhooks = (settings.webhooks.enabled)
         .then(|| WebhookWorker::spawn(db.clone(), settings.webhooks.clone()));
+    let limit = |n: u32| match n {
+        0 => "off".to_owned(),
+        n => format!("{n}/min"),
+    };
+    log::info!(
+        "rate limits: {} per token, {} per address; CORS origins: {}",
+        limit(settings.protection.per_token_per_minute),
+        limit(settings.protection.per_address_per_minute),
+        match settings.protection.cors_origins.join(", ") {
+            origins if origins.is_empty() => "none".to_owned(),
+            origins => origins,
+        }
+    );
     let grids = relais_api::grids::GridSet::load(settings.grids_dir.as_deref())?;
     log::info!("statistics grids: {}", grids.versions().join(", "));
     let state = web::Data::new(AppState {
         db,
         verifier: Arc::new(verifier),
         grids: Arc::new(grids),
+        protection: Arc::new(relais_api::protection::Protection::new(
+            &settings.protection,
+        )),
     });
     let mut server = HttpServer::new(move || relais_api::app(state.clone()));
     if let Some(workers) = settings.workers {

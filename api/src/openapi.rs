@@ -1,7 +1,9 @@
 //! The OpenAPI document: paths and schemas are collected from the handlers by utoipa-actix-web;
 //! this module adds what is common to all of them — the security scheme and the standard errors.
 
+use utoipa::openapi::header::Header;
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -19,7 +21,10 @@ const PUBLIC_PATHS: [&str; 2] = ["/health", "/api/v1/reference"];
 people received, situations, interventions, confidential evaluations, hand-offs to partners.\n\n\
 Authenticate with a bearer JWT (`relais token --role social_worker --post <id>` on a development instance). \
 Errors are RFC 9457 problem documents (`application/problem+json`) naming the fields at fault. \
-Updates take `If-Match` with the `ETag` read; lists page with `limit` and `cursor`.",
+Updates take `If-Match` with the `ETag` read; lists page with `limit` and `cursor`. \
+Requests are rate-limited per token and per client address: answers carry `RateLimit-Limit`, \
+`RateLimit-Remaining` and `RateLimit-Reset` (IETF draft headers), and past the limit a 429 problem \
+with `Retry-After`.",
         license(name = "EUPL-1.2", identifier = "EUPL-1.2"),
     ),
     tags(
@@ -49,7 +54,7 @@ pub struct ApiDoc;
 pub struct CommonContract;
 
 /// Standard error responses: (status, component name, description).
-const STANDARD_ERRORS: [(&str, &str, &str); 8] = [
+const STANDARD_ERRORS: [(&str, &str, &str); 9] = [
     (
         "400",
         "BadRequest",
@@ -77,7 +82,29 @@ const STANDARD_ERRORS: [(&str, &str, &str); 8] = [
         "InternalError",
         "An unexpected failure; the cause is logged, not sent",
     ),
+    (
+        "429",
+        "TooManyRequests",
+        "A rate limit (per token or per client address) is reached; retry after `Retry-After` seconds",
+    ),
     ("503", "Unavailable", "The database does not answer"),
+];
+
+/// Headers of rate-limited answers: (name, description).
+const RATE_LIMIT_HEADERS: [(&str, &str); 4] = [
+    (
+        "RateLimit-Limit",
+        "Requests allowed per minute by the tightest limit that applies (per token or per address)",
+    ),
+    (
+        "RateLimit-Remaining",
+        "Requests left before that limit is reached",
+    ),
+    (
+        "RateLimit-Reset",
+        "Seconds until the full allowance is available again",
+    ),
+    ("Retry-After", "Seconds to wait before retrying (429 only)"),
 ];
 
 impl Modify for CommonContract {
@@ -92,22 +119,39 @@ impl Modify for CommonContract {
                     .build(),
             ),
         );
-        for (_, name, description) in STANDARD_ERRORS {
-            let response = ResponseBuilder::new()
-                .description(description)
-                .content(
-                    PROBLEM_JSON,
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("Problem")))
-                        .build(),
-                )
+        for (name, description) in RATE_LIMIT_HEADERS {
+            let schema = ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
                 .build();
+            let mut header = Header::new(schema);
+            header.description = Some(description.to_owned());
+            components.headers.insert(name.to_owned(), RefOr::T(header));
+        }
+        for (status, name, description) in STANDARD_ERRORS {
+            let mut content = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem")));
+            let mut response = ResponseBuilder::new().description(description);
+            if status == "429" {
+                content = content.example(Some(serde_json::json!({
+                    "type": "/problems/too-many-requests",
+                    "title": "Too Many Requests",
+                    "status": 429,
+                    "detail": "too many requests: retry in 6 s"
+                })));
+                for (header, _) in RATE_LIMIT_HEADERS {
+                    response = response
+                        .header_ref(header, Ref::new(format!("#/components/headers/{header}")));
+                }
+            }
+            let response = response.content(PROBLEM_JSON, content.build()).build();
             components
                 .responses
                 .insert(name.to_owned(), RefOr::T(response));
         }
         for (path, item) in openapi.paths.paths.iter_mut() {
             let public = PUBLIC_PATHS.contains(&path.as_str());
+            // The probes' endpoint is not rate-limited (see `protection::rate_limit`).
+            let limited = path != "/health";
             for operation in [
                 &mut item.get,
                 &mut item.put,
@@ -118,13 +162,13 @@ impl Modify for CommonContract {
             .into_iter()
             .flatten()
             {
-                add_standard_errors(operation, public);
+                add_standard_errors(operation, public, limited);
             }
         }
     }
 }
 
-fn add_standard_errors(operation: &mut Operation, public: bool) {
+fn add_standard_errors(operation: &mut Operation, public: bool, limited: bool) {
     let has_body = operation.request_body.is_some();
     let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
     if !public {
@@ -138,6 +182,7 @@ fn add_standard_errors(operation: &mut Operation, public: bool) {
             "400" => has_body || has_params,
             "401" | "403" => !public,
             "413" | "415" | "422" => has_body,
+            "429" => limited,
             _ => true,
         };
         if applies {

@@ -67,6 +67,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A rate limit is reached; `Retry-After` says when to try again.
+    #[error("too many requests: retry in {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
     #[error("{0}")]
     Unavailable(String),
     /// Anything unexpected. The cause is logged, never sent.
@@ -104,6 +107,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => {
                 ("unsupported-media-type", "The body must be JSON")
             }
+            ApiError::TooManyRequests { .. } => ("too-many-requests", "Too Many Requests"),
             ApiError::Unavailable(_) => ("unavailable", "The service is unavailable"),
             ApiError::Internal(_) => ("internal", "Internal error"),
         }
@@ -146,6 +150,7 @@ impl ResponseError for ApiError {
             ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -159,6 +164,9 @@ impl ResponseError for ApiError {
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         if matches!(self, ApiError::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if let ApiError::TooManyRequests { retry_after } = self {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after)));
         }
         response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
     }

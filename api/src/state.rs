@@ -8,11 +8,14 @@ use relais_persistence::{Database, DbConnection};
 use crate::auth::TokenVerifier;
 use crate::grids::GridSet;
 use crate::problem::ApiError;
+use crate::protection::Protection;
 
 pub struct AppState {
     pub db: Database,
     pub verifier: Arc<TokenVerifier>,
     pub grids: Arc<GridSet>,
+    /// CORS origins and rate limits, shared by every worker.
+    pub protection: Arc<Protection>,
 }
 
 impl AppState {

@@ -1,16 +1,22 @@
 //! Where the signing keys come from: configuration, or a secret the instance makes itself.
 
+use std::collections::HashMap;
+use std::time::Duration;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use relais_persistence::{Database, secrets};
 
+use super::jwks::Jwks;
 use super::{TokenIssuer, TokenVerifier};
 
 /// Name of the instance's own HS256 secret in `instance_secrets`.
 const INSTANCE_SECRET: &str = "jwt_hs256_secret";
 /// A configured HS256 secret shorter than this is refused: it could be guessed.
 const MIN_SECRET_BYTES: usize = 32;
+/// Default least time between two fetches of the JWK Set caused by unknown `kid`s.
+pub const DEFAULT_JWKS_MIN_REFRESH: Duration = Duration::from_secs(60);
 
 /// JWT configuration, from `RELAIS_JWT_*`.
 #[derive(Debug, Clone, Default)]
@@ -19,9 +25,17 @@ pub struct JwtSettings {
     pub secret: Option<String>,
     /// `RELAIS_JWT_PUBLIC_KEY`: PEM text, or the path of a PEM file, of an identity provider's key.
     pub public_key: Option<String>,
+    /// `RELAIS_JWT_PUBLIC_KEYS`: keys chosen by the token's `kid`, for rotation:
+    /// `kid=PEM-or-path` pairs separated by commas.
+    pub public_keys: Option<String>,
+    /// `RELAIS_JWT_JWKS_URL`: the JWK Set of an identity provider.
+    pub jwks_url: Option<String>,
+    /// `RELAIS_JWT_JWKS_MIN_REFRESH_SECONDS`: the least time between two fetches of the JWK Set
+    /// triggered by unknown `kid`s (default 60 s).
+    pub jwks_min_refresh: Option<Duration>,
     /// `RELAIS_JWT_PRIVATE_KEY`: the matching private key, only for `relais token`.
     pub private_key: Option<String>,
-    /// `RELAIS_JWT_ALGORITHM`: `RS256` or `ES256` with a public key (default `RS256`).
+    /// `RELAIS_JWT_ALGORITHM`: `RS256` or `ES256` with public keys (default `RS256`).
     pub algorithm: Option<String>,
     /// `RELAIS_JWT_ISSUER` (default `relais`).
     pub issuer: String,
@@ -38,6 +52,7 @@ pub struct KeyError(String);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeySource {
     ConfiguredSecret,
+    /// `RELAIS_JWT_PUBLIC_KEY`, `RELAIS_JWT_PUBLIC_KEYS` and/or `RELAIS_JWT_JWKS_URL`.
     ConfiguredPublicKey(Algorithm),
     InstanceSecret,
 }
@@ -47,6 +62,32 @@ fn pem(value: &str) -> Result<Vec<u8>, KeyError> {
         Ok(value.as_bytes().to_vec())
     } else {
         std::fs::read(value).map_err(|e| KeyError(format!("cannot read the key file {value}: {e}")))
+    }
+}
+
+/// `kid=PEM-or-path` pairs separated by commas (a PEM holds no comma; a kid holds no `=`).
+fn named_keys(list: &str) -> Result<Vec<(&str, &str)>, KeyError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| match entry.split_once('=') {
+            Some((kid, value)) if !kid.trim().is_empty() && !value.trim().is_empty() => {
+                Ok((kid.trim(), value.trim()))
+            }
+            _ => Err(KeyError(format!(
+                "RELAIS_JWT_PUBLIC_KEYS: {:?} is not kid=PEM-or-path",
+                entry.chars().take(40).collect::<String>()
+            ))),
+        })
+        .collect()
+}
+
+fn jwks_url(url: &str) -> Result<(), KeyError> {
+    match url::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "https" | "http") => Ok(()),
+        _ => Err(KeyError(format!(
+            "RELAIS_JWT_JWKS_URL={url} is not an http(s) URL"
+        ))),
     }
 }
 
@@ -60,24 +101,65 @@ pub fn resolve_keys(
     db: &Database,
 ) -> Result<(TokenVerifier, Option<TokenIssuer>, KeySource), KeyError> {
     let (iss, aud) = (settings.issuer.as_str(), settings.audience.as_str());
-    if let Some(public) = &settings.public_key {
+    let asymmetric = settings.public_key.is_some()
+        || settings.public_keys.is_some()
+        || settings.jwks_url.is_some();
+    if asymmetric {
+        if settings.secret.is_some() {
+            return Err(KeyError(
+                "RELAIS_JWT_SECRET cannot be combined with RELAIS_JWT_PUBLIC_KEY, RELAIS_JWT_PUBLIC_KEYS or RELAIS_JWT_JWKS_URL: one algorithm is accepted".into(),
+            ));
+        }
         let algorithm = match settings.algorithm.as_deref().unwrap_or("RS256") {
             "RS256" => Algorithm::RS256,
             "ES256" => Algorithm::ES256,
             other => {
                 return Err(KeyError(format!(
-                    "RELAIS_JWT_ALGORITHM={other}: a public key works with RS256 or ES256"
+                    "RELAIS_JWT_ALGORITHM={other}: public keys work with RS256 or ES256"
                 )));
             }
         };
-        let public = pem(public)?;
-        let decoding = match algorithm {
-            Algorithm::ES256 => DecodingKey::from_ec_pem(&public),
-            _ => DecodingKey::from_rsa_pem(&public),
+        let decoding = |pem: &[u8], what: &str| {
+            match algorithm {
+                Algorithm::ES256 => DecodingKey::from_ec_pem(pem),
+                _ => DecodingKey::from_rsa_pem(pem),
+            }
+            .map_err(key_error(what))
+        };
+        let default_key = settings
+            .public_key
+            .as_deref()
+            .map(|public| decoding(&pem(public)?, "RELAIS_JWT_PUBLIC_KEY"))
+            .transpose()?;
+        let mut named = HashMap::new();
+        for (kid, value) in named_keys(settings.public_keys.as_deref().unwrap_or(""))? {
+            let key = decoding(
+                &pem(value)?,
+                &format!("RELAIS_JWT_PUBLIC_KEYS: the key {kid}"),
+            )?;
+            if named.insert(kid.to_owned(), key).is_some() {
+                return Err(KeyError(format!(
+                    "RELAIS_JWT_PUBLIC_KEYS names the kid {kid} twice"
+                )));
+            }
         }
-        .map_err(key_error("RELAIS_JWT_PUBLIC_KEY"))?;
-        let issuer = match &settings.private_key {
-            Some(private) => {
+        let jwks = settings
+            .jwks_url
+            .as_deref()
+            .map(|url| {
+                jwks_url(url)?;
+                Jwks::fetch(
+                    url,
+                    algorithm,
+                    settings
+                        .jwks_min_refresh
+                        .unwrap_or(DEFAULT_JWKS_MIN_REFRESH),
+                )
+                .map_err(|e| KeyError(format!("RELAIS_JWT_JWKS_URL: {e}")))
+            })
+            .transpose()?;
+        let issuer = match (&settings.private_key, &settings.public_key) {
+            (Some(private), Some(_)) => {
                 let private = pem(private)?;
                 let encoding = match algorithm {
                     Algorithm::ES256 => EncodingKey::from_ec_pem(&private),
@@ -86,17 +168,22 @@ pub fn resolve_keys(
                 .map_err(key_error("RELAIS_JWT_PRIVATE_KEY"))?;
                 Some(TokenIssuer::new(encoding, algorithm, iss, aud))
             }
-            None => None,
+            (Some(_), None) => {
+                return Err(KeyError(
+                    "RELAIS_JWT_PRIVATE_KEY needs the matching RELAIS_JWT_PUBLIC_KEY".into(),
+                ));
+            }
+            (None, _) => None,
         };
         return Ok((
-            TokenVerifier::new(decoding, algorithm, iss, aud),
+            TokenVerifier::with_keys(default_key, named, jwks, algorithm, iss, aud),
             issuer,
             KeySource::ConfiguredPublicKey(algorithm),
         ));
     }
     if settings.algorithm.as_deref().is_some_and(|a| a != "HS256") {
         return Err(KeyError(
-            "RELAIS_JWT_ALGORITHM names an asymmetric algorithm but RELAIS_JWT_PUBLIC_KEY is not set".into(),
+            "RELAIS_JWT_ALGORITHM names an asymmetric algorithm but none of RELAIS_JWT_PUBLIC_KEY, RELAIS_JWT_PUBLIC_KEYS, RELAIS_JWT_JWKS_URL is set".into(),
         ));
     }
     let (secret, source) = match &settings.secret {

@@ -2,12 +2,14 @@
 
 use std::future::{Ready, ready};
 use std::ops::Deref;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use relais_domain::access::Principal;
 
+use super::TokenVerifier;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -23,7 +25,14 @@ impl Deref for CurrentUser {
 }
 
 /// The principal of the request's bearer token; used by the access middleware, once per request.
-pub fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+/// Verification may fetch the identity provider's keys (on an unknown `kid`), off the event loop.
+pub async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+    let (verifier, token) = bearer(req)?;
+    verifier.verify_refreshing(token).await
+}
+
+/// The verifier and the bearer token of the request.
+fn bearer(req: &HttpRequest) -> Result<(Arc<TokenVerifier>, String), ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
@@ -42,7 +51,7 @@ pub fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         .ok_or_else(|| {
             ApiError::Unauthorized("the Authorization header must read `Bearer <token>`".into())
         })?;
-    state.verifier.verify(token)
+    Ok((Arc::clone(&state.verifier), token.to_owned()))
 }
 
 impl FromRequest for CurrentUser {

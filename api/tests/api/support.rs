@@ -9,6 +9,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::{HttpServer, web};
 use relais_api::auth::{JwtSettings, TokenIssuer, resolve_keys};
+use relais_api::protection::{Protection, ProtectionSettings};
 use relais_api::state::AppState;
 use relais_api::webhooks::worker::{WebhookWorker, WorkerSettings};
 use relais_domain::access::Principal;
@@ -40,9 +41,16 @@ pub struct Answer {
     pub location: Option<String>,
     pub www_authenticate: Option<String>,
     pub body: Value,
+    /// Every header, by lower-case name.
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 impl Answer {
+    /// A header by lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+
     /// The field names of a problem's `errors`.
     pub fn fields(&self) -> Vec<String> {
         self.body["errors"]
@@ -90,9 +98,32 @@ pub fn jwt_settings() -> JwtSettings {
     }
 }
 
+/// What a test may change in the application it spawns; by default the HS256 test secret, no
+/// CORS and no rate limits (so that no test trips one by accident).
+pub struct Options {
+    pub jwt: JwtSettings,
+    pub protection: ProtectionSettings,
+    pub grids_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            jwt: jwt_settings(),
+            protection: ProtectionSettings::default(),
+            grids_dir: None,
+        }
+    }
+}
+
 impl TestApp {
     pub fn spawn() -> Self {
         Self::spawn_with_grids(None)
+    }
+
+    /// An app with other keys, CORS or rate limits.
+    pub fn spawn_with(options: Options) -> Self {
+        Self::spawn_configured(TestDatabase::create(), options)
     }
 
     /// An app that also reads grid versions from `grids_dir`.
@@ -102,13 +133,22 @@ impl TestApp {
 
     /// An app on the given database.
     pub fn spawn_on(database: TestDatabase, grids_dir: Option<&std::path::Path>) -> Self {
+        let options = Options {
+            grids_dir: grids_dir.map(std::path::Path::to_path_buf),
+            ..Options::default()
+        };
+        Self::spawn_configured(database, options)
+    }
+
+    fn spawn_configured(database: TestDatabase, options: Options) -> Self {
         let db = Database::open(&database.url, 4).expect("open the test database");
-        let (verifier, issuer, _) = resolve_keys(&jwt_settings(), &db).expect("keys");
-        let grids = relais_api::grids::GridSet::load(grids_dir).expect("grids");
+        let (verifier, issuer, _) = resolve_keys(&options.jwt, &db).expect("keys");
+        let grids = relais_api::grids::GridSet::load(options.grids_dir.as_deref()).expect("grids");
         let state = web::Data::new(AppState {
             db: db.clone(),
             verifier: Arc::new(verifier),
             grids: Arc::new(grids),
+            protection: Arc::new(Protection::new(&options.protection)),
         });
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -129,7 +169,16 @@ impl TestApp {
         let (address, handle) = receiver.recv().expect("the server started");
         TestApp {
             base: format!("http://{address}"),
-            issuer: issuer.expect("HS256 can sign"),
+            // An app that verifies public keys only cannot sign: its tests sign their own tokens,
+            // and those of this issuer are refused.
+            issuer: issuer.unwrap_or_else(|| {
+                TokenIssuer::new(
+                    jsonwebtoken::EncodingKey::from_secret(TEST_SECRET.as_bytes()),
+                    jsonwebtoken::Algorithm::HS256,
+                    "relais",
+                    "relais",
+                )
+            }),
             db,
             handle,
             thread: Some(thread),
@@ -253,9 +302,25 @@ impl TestApp {
         content_type: &str,
         body: &[u8],
     ) -> Answer {
-        let request = ureq::request(method, &format!("{}{path}", self.base))
+        self.send_raw_with(method, path, token, content_type, body, &[])
+    }
+
+    /// `send_raw` with more headers.
+    pub fn send_raw_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = ureq::request(method, &format!("{}{path}", self.base))
             .set("Authorization", &format!("Bearer {token}"))
             .set("Content-Type", content_type);
+        for (name, value) in headers {
+            request = request.set(name, value);
+        }
         match request.send_bytes(body) {
             Ok(response) | Err(ureq::Error::Status(_, response)) => answer(response),
             Err(e) => panic!("{method} {path}: {e}"),
@@ -302,6 +367,11 @@ fn answer(response: ureq::Response) -> Answer {
     let etag = header("etag");
     let location = header("location");
     let www_authenticate = header("www-authenticate");
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .map(|name| (name.to_ascii_lowercase(), response.all(&name).join(", ")))
+        .collect();
     let text = response.into_string().unwrap_or_default();
     Answer {
         status,
@@ -309,6 +379,7 @@ fn answer(response: ureq::Response) -> Answer {
         etag,
         location,
         www_authenticate,
+        headers,
         body: serde_json::from_str(&text).unwrap_or(Value::Null),
     }
 }
