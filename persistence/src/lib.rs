@@ -17,6 +17,7 @@ pub mod page;
 pub mod partners;
 pub mod posts;
 pub mod referrals;
+pub mod retention;
 pub mod schema;
 pub mod secrets;
 pub mod situations;
