@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::auth::JwtSettings;
+use crate::retention::RetentionSettings;
 use crate::webhooks::worker::WorkerSettings;
 
 /// Every setting of `relais serve`; see README.md for the table.
@@ -21,6 +22,9 @@ pub struct Settings {
     pub grids_dir: Option<std::path::PathBuf>,
     /// `RELAIS_WEBHOOKS` and `RELAIS_WEBHOOK_*`: the webhook delivery worker.
     pub webhooks: WorkerSettings,
+    /// `RELAIS_RETENTION_DAYS`, `RELAIS_PURGE_JOB` and `RELAIS_PURGE_INTERVAL_HOURS`: how long
+    /// records are kept after the last contact, and the job that anonymises them.
+    pub retention: RetentionSettings,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -37,7 +41,36 @@ impl Settings {
                 })
                 .transpose()
         };
+        let at_least_one = |name: &str, default: u64| -> Result<u64, String> {
+            match number(name)? {
+                None => Ok(default),
+                Some(0) => Err(format!("{name}=0: must be at least 1")),
+                Some(n) => Ok(n),
+            }
+        };
+        let retention_days = at_least_one("RELAIS_RETENTION_DAYS", 730)?;
+        let retention = RetentionSettings {
+            days: u32::try_from(retention_days)
+                .ok()
+                .filter(|d| *d <= 36_500)
+                .ok_or(format!(
+                    "RELAIS_RETENTION_DAYS={retention_days}: must be at most 36500 (a hundred years)"
+                ))?,
+            job: match var("RELAIS_PURGE_JOB").as_deref() {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(other) => {
+                    return Err(format!("RELAIS_PURGE_JOB={other} is neither on nor off"));
+                }
+            },
+            interval: Duration::from_secs(
+                at_least_one("RELAIS_PURGE_INTERVAL_HOURS", 24)?
+                    .min(24 * 366)
+                    .saturating_mul(3600),
+            ),
+        };
         Ok(Self {
+            retention,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "relais.db".to_owned()),
             bind: var("RELAIS_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
             pool_size: number("RELAIS_DB_POOL_SIZE")?

@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod openapi;
 pub mod problem;
 pub mod report;
+pub mod retention;
 pub mod routes;
 pub mod seed;
 pub mod state;
