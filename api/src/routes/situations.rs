@@ -181,6 +181,13 @@ pub(crate) fn open_situation(
     }
     let person = match (new.beneficiary_id, &new.beneficiary) {
         (Some(id), _) => match beneficiaries::get(conn, id) {
+            Ok(person) if person.post_id == new.post_id && person.anonymised_at.is_some() => {
+                return Err(ApiError::invalid(
+                    "beneficiary_id",
+                    "anonymised_person",
+                    "this person was anonymised: record them again as a new person",
+                ));
+            }
             Ok(person) if person.post_id == new.post_id => person,
             Ok(_) | Err(StoreError::NotFound) => {
                 return Err(ApiError::invalid(
