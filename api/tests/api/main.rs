@@ -11,6 +11,7 @@ mod partners;
 mod posts;
 mod reference;
 mod referrals;
+mod retention;
 mod situations;
 mod statistics;
 mod support;
