@@ -143,6 +143,18 @@ pub fn has_hand_off_in_progress(
     Ok(!held_among(conn, &[person.to_string()])?.is_empty())
 }
 
+/// Whether the situation was anonymised with its person; `NotFound` if there is none.
+pub fn situation_is_anonymised(
+    conn: &mut DbConnection,
+    situation: relais_domain::ids::SituationId,
+) -> Result<bool, StoreError> {
+    let marked: Option<NaiveDateTime> = situations::table
+        .find(situation.to_string())
+        .select(situations::anonymised_at)
+        .first(conn)?;
+    Ok(marked.is_some())
+}
+
 /// What anonymising one person did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Anonymisation {

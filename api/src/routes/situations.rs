@@ -160,14 +160,23 @@ pub fn readable_situation(
     })
 }
 
-/// The situation if the caller may change it (a social worker of its post).
+/// The situation if the caller may change it (a social worker of its post) and it was not
+/// anonymised: nothing new is written about a person whose identity and free text were removed.
 pub fn writable_situation(
     conn: &mut DbConnection,
     user: &CurrentUser,
     id: SituationId,
 ) -> Result<Situation, ApiError> {
     require_case_writer(user)?;
-    readable_situation(conn, user, id)
+    let situation = readable_situation(conn, user, id)?;
+    if relais_persistence::retention::situation_is_anonymised(conn, id)? {
+        return Err(ApiError::Conflict(
+            "the situation was anonymised with its person (retention period over, or erasure): \
+             it can no longer be changed; open a situation for a new person instead"
+                .into(),
+        ));
+    }
+    Ok(situation)
 }
 
 /// Records the situation (and the person if new) in the caller's transaction.
@@ -318,6 +327,7 @@ async fn get_situation(
     responses(
         (status = 200, description = "The situation as updated, with its new `ETag`", body = Situation, headers(("ETag" = String))),
         (status = 404, description = "No such situation within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The situation was anonymised with its person", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The situation changed since it was read", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
     )

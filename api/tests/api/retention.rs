@@ -458,6 +458,26 @@ fn retention_erasure_anonymises_now_unless_a_hand_off_is_in_progress() {
         json!({"last_name": "Martin"}),
     )
     .assert_problem(409);
+    // Nothing new is written about them in their old situation either.
+    app.put(
+        &format!("/api/v1/situations/{situation}/evaluation"),
+        &sw,
+        None,
+        json!({"text": "Nouvelle évaluation"}),
+    )
+    .assert_problem(409);
+    app.post(
+        &format!("/api/v1/situations/{situation}/interventions"),
+        &sw,
+        json!({"occurred_on": "2026-03-15", "mode": "phone", "kind": "listening_and_evaluation", "duration_minutes": 10}),
+    )
+    .assert_problem(409);
+    app.post(
+        &format!("/api/v1/situations/{situation}/hand-offs"),
+        &sw,
+        json!({"partner_id": ccas, "reasons": ["precarity"]}),
+    )
+    .assert_problem(409);
     let mut reopen = situation_for(&post);
     reopen["beneficiary_id"] = json!(id);
     let reopened = app.post("/api/v1/situations", &sw, reopen);
