@@ -3,11 +3,11 @@
 //! two years). What "last contact" means, and what is removed and kept, is said in
 //! `relais_persistence::retention`.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -73,10 +73,14 @@ pub struct PurgeArgs {
 pub fn command(settings: &Settings, db: &Database, args: &PurgeArgs) -> Result<(), String> {
     let days = settings.retention.days;
     let cutoff = Cutoff::before(now(), days);
-    println!(
-        "retention: {days} days after the last contact; last contacts before {} are past",
+    // Written, not println!-ed: a closed pipe (`relais purge | head`) must not abort the run.
+    let say = |text: &str| {
+        let _ = std::io::stdout().write_all(text.as_bytes());
+    };
+    say(&format!(
+        "retention: {days} days after the last contact; last contacts before {} are past\n",
         cutoff.day
-    );
+    ));
     let bar = ProgressBar::hidden();
     let mut progress = |done: u64, total: u64| {
         // Drawn on long runs only, and only on a terminal.
@@ -101,7 +105,7 @@ pub fn command(settings: &Settings, db: &Database, args: &PurgeArgs) -> Result<(
                 .to_owned(),
         ),
         PurgeOutcome::Ran(report) => {
-            print!("{}", describe(&report, args.dry_run));
+            say(&describe(&report, args.dry_run));
             Ok(())
         }
     }
@@ -129,6 +133,14 @@ pub fn describe(report: &PurgeReport, dry_run: bool) -> String {
     }
     let _ = writeln!(
         out,
+        "of whom {} with a hand-off still marked sent, received or accepted but unmoved for the whole period (status left as it is; follow it up with the partner)",
+        report.stale_hand_offs.len()
+    );
+    for id in &report.stale_hand_offs {
+        let _ = writeln!(out, "  person {id}");
+    }
+    let _ = writeln!(
+        out,
         "{verb} {} referral(s) never taken up",
         report.referrals.len()
     );
@@ -143,14 +155,6 @@ pub fn describe(report: &PurgeReport, dry_run: bool) -> String {
         if dry_run { "would delete" } else { "deleted" },
         report.idempotency_keys
     );
-    let _ = writeln!(
-        out,
-        "kept {} person(s) past the period with a hand-off in progress (sent, received or accepted)",
-        report.held.len()
-    );
-    for id in &report.held {
-        let _ = writeln!(out, "  person {id}");
-    }
     out
 }
 
@@ -175,8 +179,16 @@ impl PurgeJob {
                 );
                 while !stopping.load(Ordering::SeqCst) {
                     run_once(&db, settings.days);
-                    // `stop` unparks the thread, so shutting down does not wait for the interval.
-                    std::thread::park_timeout(settings.interval);
+                    // `stop` unparks the thread, so shutting down does not wait for the interval;
+                    // other wake-ups (parking may end early) go back to sleep.
+                    let next = Instant::now() + settings.interval;
+                    while !stopping.load(Ordering::SeqCst) {
+                        let left = next.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        std::thread::park_timeout(left);
+                    }
                 }
             })
             .map_err(|e| log::error!("retention: cannot start the purge thread: {e}"))
@@ -211,16 +223,16 @@ fn run_once(db: &Database, days: u32) {
         Ok(PurgeOutcome::Busy) => {
             log::info!("retention: another replica is purging; skipped this round");
         }
-        Ok(PurgeOutcome::Ran(report)) if report.is_empty() && report.held.is_empty() => {
+        Ok(PurgeOutcome::Ran(report)) if report.is_empty() => {
             log::debug!("retention: nothing past the period");
         }
         Ok(PurgeOutcome::Ran(report)) => log::info!(
-            "retention: anonymised {} person(s) with {} situation(s) and {} referral(s), deleted {} idempotent answer(s); {} person(s) kept for a hand-off in progress",
+            "retention: anonymised {} person(s) with {} situation(s) and {} referral(s), deleted {} idempotent answer(s); {} of the persons had a hand-off still marked in progress",
             report.persons.len(),
             report.situations,
             report.referrals.len(),
             report.idempotency_keys,
-            report.held.len()
+            report.stale_hand_offs.len()
         ),
         // The next round tries again; each batch was all or nothing.
         Err(e) => log::error!("retention: the purge failed: {e}"),

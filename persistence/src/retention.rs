@@ -28,8 +28,13 @@
 //! Staff subjects (`recorded_by`, `by_subject`…) are the accountability of the service, not the
 //! person's data, and are kept.
 //!
-//! A person with a hand-off in progress (sent, received or accepted) is not anonymised: the
-//! partner is working from what was shared, and the hand-off must end (or be cancelled) first.
+//! **Hand-offs in progress.** The right to erasure waits while a hand-off of the person is sent,
+//! received or accepted: the partner is working from what was shared, and the hand-off must end
+//! (or be cancelled) first. The retention purge does not wait: a hand-off still marked in
+//! progress has not moved during the whole period (its moves are contacts), and holding the
+//! person until it does could keep them forever. Such persons are anonymised all the same and
+//! listed apart (`stale_hand_offs`) for follow-up; the hand-off's status is left as it is, since
+//! the statistics count it.
 
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use diesel::connection::SimpleConnection;
@@ -53,8 +58,8 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 730;
 /// Persons anonymised per transaction.
 pub const DEFAULT_BATCH: usize = 100;
 
-/// Candidates read per query while planning.
-const PAGE: i64 = 1_000;
+/// Persons per query when counting what the candidates hold (bind parameters are limited).
+const PAGE: usize = 1_000;
 
 /// Lets one replica purge at a time on PostgreSQL (SQLite has one writer already).
 pub const PURGE_LOCK: i64 = 0x7265_6c61_6973_0002;
@@ -124,7 +129,10 @@ fn expired_persons(
 }
 
 /// Those of `persons` with a hand-off in progress.
-fn held_among(conn: &mut DbConnection, persons: &[String]) -> Result<Vec<String>, StoreError> {
+fn in_progress_among(
+    conn: &mut DbConnection,
+    persons: &[String],
+) -> Result<Vec<String>, StoreError> {
     let statuses: Vec<&str> = HAND_OFF_IN_PROGRESS.iter().map(|s| s.code()).collect();
     Ok(situations::table
         .inner_join(hand_offs::table)
@@ -140,7 +148,7 @@ pub fn has_hand_off_in_progress(
     conn: &mut DbConnection,
     person: BeneficiaryId,
 ) -> Result<bool, StoreError> {
-    Ok(!held_among(conn, &[person.to_string()])?.is_empty())
+    Ok(!in_progress_among(conn, &[person.to_string()])?.is_empty())
 }
 
 /// Whether the situation was anonymised with its person; `NotFound` if there is none.
@@ -162,14 +170,14 @@ pub enum Anonymisation {
     Done { situations: usize, referrals: usize },
     /// Nothing to do: the person was anonymised before.
     AlreadyAnonymised,
-    /// Refused: a hand-off of theirs is sent, received or accepted.
+    /// Refused (right to erasure only): a hand-off of theirs is sent, received or accepted.
     HandOffInProgress,
 }
 
 /// Anonymises one person and everything recorded about them (see the module for what goes and
-/// what stays), now, whatever their last contact: the retention job calls it for the persons
-/// past the period, and the right to erasure for one person. Call it inside a transaction.
-/// `NotFound` if there is no such person.
+/// what stays), now, whatever their last contact: the right to erasure. Refused while a
+/// hand-off of theirs is in progress. Call it inside a transaction; `NotFound` if there is no
+/// such person.
 pub fn anonymise_beneficiary(
     conn: &mut DbConnection,
     person: BeneficiaryId,
@@ -186,30 +194,51 @@ pub fn anonymise_beneficiary(
     if has_hand_off_in_progress(conn, person)? {
         return Ok(Anonymisation::HandOffInProgress);
     }
+    let (situations, referrals) = anonymise_persons(conn, &[person], at)?;
+    Ok(Anonymisation::Done {
+        situations,
+        referrals,
+    })
+}
+
+/// Anonymises these persons, not anonymised yet, with a few statements for all of them;
+/// returns how many situations and referrals were touched.
+fn anonymise_persons(
+    conn: &mut DbConnection,
+    persons: &[BeneficiaryId],
+    at: NaiveDateTime,
+) -> Result<(usize, usize), StoreError> {
+    if persons.is_empty() {
+        return Ok((0, 0));
+    }
+    let keys: Vec<String> = persons.iter().map(ToString::to_string).collect();
     let situation_ids: Vec<String> = situations::table
-        .filter(situations::beneficiary_id.eq(&key))
+        .filter(situations::beneficiary_id.eq_any(&keys))
         .select(situations::id)
         .load(conn)?;
 
     // First keep the age at each opening, with the grid's own expression, while the birth is
-    // still there. The id is a parsed UUID: nothing from outside enters the statement.
+    // still there. The ids are parsed UUIDs: nothing from outside enters the statement.
     let backend = match conn {
         DbConnection::Sqlite(_) => Backend::Sqlite,
         DbConnection::Postgres(_) => Backend::Postgres,
     };
+    let quoted: Vec<String> = persons.iter().map(|p| format!("'{p}'")).collect();
     conn.batch_execute(&format!(
         "UPDATE situations SET age_at_opening = \
            (SELECT {age} FROM beneficiaries b WHERE b.id = situations.beneficiary_id) \
-         WHERE beneficiary_id = '{person}' AND age_at_opening IS NULL",
+         WHERE beneficiary_id IN ({list}) AND age_at_opening IS NULL",
         age = age_years(backend, "situations.opened_on"),
+        list = quoted.join(", "),
     ))?;
-    let situations = diesel::update(situations::table.filter(situations::beneficiary_id.eq(&key)))
-        .set((
-            situations::anonymised_at.eq(at),
-            situations::updated_at.eq(at),
-            situations::version.eq(situations::version + 1),
-        ))
-        .execute(conn)?;
+    let situations =
+        diesel::update(situations::table.filter(situations::beneficiary_id.eq_any(&keys)))
+            .set((
+                situations::anonymised_at.eq(at),
+                situations::updated_at.eq(at),
+                situations::version.eq(situations::version + 1),
+            ))
+            .execute(conn)?;
 
     diesel::delete(evaluations::table.filter(evaluations::situation_id.eq_any(&situation_ids)))
         .execute(conn)?;
@@ -239,7 +268,7 @@ pub fn anonymise_beneficiary(
         .load(conn)?;
     let referrals = anonymise_referrals(conn, &their_referrals, at)?;
 
-    diesel::update(beneficiaries::table.find(&key))
+    diesel::update(beneficiaries::table.filter(beneficiaries::id.eq_any(&keys)))
         .set((
             beneficiaries::first_name.eq(None::<String>),
             beneficiaries::last_name.eq(None::<String>),
@@ -257,10 +286,7 @@ pub fn anonymise_beneficiary(
     // decide here, in this same transaction, what becomes of this person's audit events.
     // They hold who, when, what and which record, never content; see also `purge_audit_events`.
 
-    Ok(Anonymisation::Done {
-        situations,
-        referrals,
-    })
+    Ok((situations, referrals))
 }
 
 /// Removes the person's data from these referrals, if not done before.
@@ -325,8 +351,9 @@ pub struct PurgeReport {
     pub persons: Vec<String>,
     /// How many situations they have.
     pub situations: u64,
-    /// Persons past the period but kept because a hand-off of theirs is in progress.
-    pub held: Vec<String>,
+    /// Of `persons`, those with a hand-off still marked sent, received or accepted, though none
+    /// of their hand-offs moved during the whole period (anonymised all the same).
+    pub stale_hand_offs: Vec<String>,
     /// Referrals never taken up, past the period.
     pub referrals: Vec<String>,
     /// Stored answers to idempotent writes, past the period (they may echo personal data).
@@ -420,35 +447,28 @@ fn run(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<PurgeReport, StoreError> {
     let cutoff = options.cutoff;
-    let mut plan = PurgeReport::default();
-    let mut after: Option<String> = None;
-    loop {
-        let page: Vec<String> = channel.read(|conn| {
-            let mut query = expired_persons(cutoff);
-            if let Some(after) = &after {
-                query = query.filter(beneficiaries::id.gt(after.clone()));
-            }
-            Ok(query
+    // One statement for the whole base: PostgreSQL answers it with one anti-join over the
+    // recent contacts (paging it would rebuild that join for every page), SQLite with index
+    // probes per person. Ids only: a few tens of bytes per person.
+    let mut plan = PurgeReport {
+        persons: channel.read(|conn| {
+            Ok(expired_persons(cutoff)
                 .order(beneficiaries::id.asc())
-                .limit(PAGE)
                 .load(conn)?)
-        })?;
-        let Some(last) = page.last().cloned() else {
-            break;
-        };
-        let held = channel.read(|conn| held_among(conn, &page))?;
-        let (kept, going): (Vec<String>, Vec<String>) =
-            page.into_iter().partition(|id| held.contains(id));
+        })?,
+        ..PurgeReport::default()
+    };
+    for page in plan.persons.chunks(PAGE) {
+        let mut stale = channel.read(|conn| in_progress_among(conn, page))?;
+        stale.sort();
+        plan.stale_hand_offs.extend(stale);
         plan.situations += channel.read(|conn| {
             let n: i64 = situations::table
-                .filter(situations::beneficiary_id.eq_any(&going))
+                .filter(situations::beneficiary_id.eq_any(page))
                 .count()
                 .get_result(conn)?;
             Ok(u64::try_from(n).unwrap_or(0))
         })?;
-        plan.persons.extend(going);
-        plan.held.extend(kept);
-        after = Some(last);
     }
     plan.referrals = channel.read(|conn| {
         Ok(expired_referrals(cutoff)
@@ -468,28 +488,25 @@ fn run(
         return Ok(plan);
     }
 
-    let mut done = PurgeReport {
-        held: plan.held,
-        ..PurgeReport::default()
-    };
+    let mut done = PurgeReport::default();
     let mut count = 0_u64;
     for batch in plan.persons.chunks(options.batch.max(1)) {
         channel.write(|conn| {
             // Checked again in the transaction: a contact since planning keeps the person.
             let still: Vec<String> = expired_persons(cutoff)
                 .filter(beneficiaries::id.eq_any(batch.to_vec()))
+                .order(beneficiaries::id.asc())
                 .load(conn)?;
-            for id in still {
-                let person: BeneficiaryId = parse("beneficiaries.id", &id)?;
-                match anonymise_beneficiary(conn, person, options.at)? {
-                    Anonymisation::Done { situations, .. } => {
-                        done.situations += situations as u64;
-                        done.persons.push(id);
-                    }
-                    Anonymisation::HandOffInProgress => done.held.push(id),
-                    Anonymisation::AlreadyAnonymised => {}
-                }
-            }
+            let persons = still
+                .iter()
+                .map(|id| parse("beneficiaries.id", id))
+                .collect::<Result<Vec<BeneficiaryId>, _>>()?;
+            let mut stale = in_progress_among(conn, &still)?;
+            stale.sort();
+            let (situations, _) = anonymise_persons(conn, &persons, options.at)?;
+            done.situations += situations as u64;
+            done.stale_hand_offs.extend(stale);
+            done.persons.extend(still);
             Ok(())
         })?;
         count += batch.len() as u64;
@@ -499,6 +516,7 @@ fn run(
         let anonymised = channel.write(|conn| {
             let still: Vec<String> = expired_referrals(cutoff)
                 .filter(referrals::id.eq_any(batch.to_vec()))
+                .order(referrals::id.asc())
                 .load(conn)?;
             anonymise_referrals(conn, &still, options.at)?;
             Ok(still)

@@ -1,7 +1,8 @@
 //! Retention and erasure: the purge anonymises only the persons whose last contact is past the
-//! period, leaves the statistics of a past year byte for byte as they were, changes nothing in a
-//! dry run and nothing the second time; the right to erasure anonymises one person now, except
-//! while a hand-off of theirs is in progress, and only for the social workers of their post.
+//! period (even with a hand-off left in progress all that time), leaves the statistics of a past
+//! year byte for byte as they were, changes nothing in a dry run and nothing the second time; the
+//! right to erasure anonymises one person now, except while a hand-off of theirs is in progress,
+//! and only for the social workers of their post.
 
 use chrono::{Duration, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -118,8 +119,9 @@ struct Dataset {
     p1: String,
     s1: String,
     s1_hand_off: String,
-    /// Past the period, but a hand-off of theirs is sent.
+    /// Past the period, with a hand-off sent and never answered since.
     p2: String,
+    p2_hand_off: String,
     /// Past the period, taken up from a referral.
     p3: String,
     r1: String,
@@ -192,7 +194,7 @@ fn dataset(app: &TestApp) -> Dataset {
     s3["beneficiary"] = json!({"last_name": "Durand", "birth_year": 1959, "sex": "male", "known_to_social_services": "yes"});
     let s3 = created(app.post("/api/v1/situations", &sw, s3));
     let p2 = s3.body["beneficiary"]["id"].as_str().unwrap().to_owned();
-    hand_off_sent(app, &sw, &s3.id(), &ccas);
+    let p2_hand_off = hand_off_sent(app, &sw, &s3.id(), &ccas);
 
     // P3, referred by an officer and taken up.
     let officer = app.officer(&unit);
@@ -233,6 +235,7 @@ fn dataset(app: &TestApp) -> Dataset {
         s1,
         s1_hand_off,
         p2,
+        p2_hand_off,
         p3,
         r1,
         p4,
@@ -294,9 +297,12 @@ fn retention_purge_anonymises_only_what_is_past_and_keeps_the_statistics() {
 
     // The dry run lists what would go, and changes nothing.
     let plan = run(&app, true);
-    assert_eq!(plan.persons, sorted(vec![data.p1.clone(), data.p3.clone()]));
-    assert_eq!(plan.situations, 3, "S1 and S2 of P1, S4 of P3");
-    assert_eq!(plan.held, vec![data.p2.clone()]);
+    assert_eq!(
+        plan.persons,
+        sorted(vec![data.p1.clone(), data.p2.clone(), data.p3.clone()])
+    );
+    assert_eq!(plan.situations, 4, "S1 and S2 of P1, S3 of P2, S4 of P3");
+    assert_eq!(plan.stale_hand_offs, vec![data.p2.clone()]);
     assert_eq!(plan.referrals, vec![data.r2.clone()]);
     let people_after_dry_run: Vec<Value> = [&data.p1, &data.p2, &data.p3, &data.p4, &data.p5]
         .iter()
@@ -314,8 +320,8 @@ fn retention_purge_anonymises_only_what_is_past_and_keeps_the_statistics() {
     // The purge.
     let done = run(&app, false);
     assert_eq!(done.persons, plan.persons);
-    assert_eq!(done.situations, 3);
-    assert_eq!(done.held, plan.held);
+    assert_eq!(done.situations, 4);
+    assert_eq!(done.stale_hand_offs, plan.stale_hand_offs);
     assert_eq!(done.referrals, plan.referrals);
 
     let p1 = person(&app, &data, &data.p1);
@@ -347,13 +353,23 @@ fn retention_purge_anonymises_only_what_is_past_and_keeps_the_statistics() {
         assert!(!read.body.to_string().contains("Petit"), "{:#}", read.body);
         assert_eq!(read.body["reason"], "");
     }
-    let p3 = person(&app, &data, &data.p3);
+    for id in [&data.p2, &data.p3] {
+        let anonymised = person(&app, &data, id);
+        assert!(
+            anonymised["anonymised_at"].is_string() && anonymised["last_name"].is_null(),
+            "{anonymised:#}"
+        );
+    }
+    // The stale hand-off keeps its status (the statistics count it), not its message.
+    let stale = app.get(&format!("/api/v1/hand-offs/{}", data.p2_hand_off), &data.sw);
+    assert_eq!(stale.body["status"], "sent");
     assert!(
-        p3["anonymised_at"].is_string() && p3["last_name"].is_null(),
-        "{p3:#}"
+        !stale.body.to_string().contains("Martin"),
+        "{:#}",
+        stale.body
     );
     // The others are untouched.
-    for index in [1, 3, 4] {
+    for index in [3, 4] {
         let id = people_before[index]["id"].as_str().unwrap();
         assert_eq!(person(&app, &data, id), people_before[index]);
     }
@@ -364,7 +380,7 @@ fn retention_purge_anonymises_only_what_is_past_and_keeps_the_statistics() {
     // A second purge has nothing to do.
     let again = run(&app, false);
     assert!(again.is_empty(), "{again:?}");
-    assert_eq!(again.held, vec![data.p2.clone()]);
+    assert!(again.stale_hand_offs.is_empty());
     assert_eq!(person(&app, &data, &data.p1), p1);
 }
 
