@@ -455,8 +455,15 @@ fn purge_lists_then_anonymises_what_is_past_retention_and_the_job_does_too() {
     let (ok, again, _) = purge(&[], &[]);
     assert!(ok && again.contains("anonymised 0 person(s)"), "{again}");
 
-    let (ok, _, errors) = purge(&[], &[("RELAIS_RETENTION_DAYS", "two years")]);
-    assert!(!ok && errors.contains("RELAIS_RETENTION_DAYS"), "{errors}");
+    for (name, value) in [
+        ("RELAIS_RETENTION_DAYS", "two years"),
+        ("RELAIS_RETENTION_DAYS", "0"),
+        ("RELAIS_PURGE_JOB", "daily"),
+        ("RELAIS_PURGE_INTERVAL_HOURS", "0"),
+    ] {
+        let (ok, _, errors) = purge(&[], &[(name, value)]);
+        assert!(!ok && errors.contains(name), "{name}={value}: {errors}");
+    }
 
     // The job of `relais serve` runs at start, then every RELAIS_PURGE_INTERVAL_HOURS.
     let later = open("2023-06-01");

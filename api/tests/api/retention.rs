@@ -12,7 +12,9 @@ use relais_persistence::StoreError;
 use relais_persistence::retention::{
     DEFAULT_RETENTION_DAYS, PURGE_LOCK, PurgeOutcome, PurgeReport,
 };
-use relais_persistence::schema::{beneficiaries, hand_off_transitions, hand_offs, referrals};
+use relais_persistence::schema::{
+    beneficiaries, hand_off_transitions, hand_offs, idempotency_keys, referrals,
+};
 use serde_json::{Value, json};
 
 use crate::support::{Answer, TestApp};
@@ -89,6 +91,9 @@ fn backdate_everything(app: &TestApp) {
                 .execute(conn)?;
             diesel::update(hand_off_transitions::table)
                 .set(hand_off_transitions::at.eq(at))
+                .execute(conn)?;
+            diesel::update(idempotency_keys::table)
+                .set(idempotency_keys::created_at.eq(at))
                 .execute(conn)?;
             Ok(())
         })
@@ -173,7 +178,15 @@ fn dataset(app: &TestApp) -> Dataset {
         json!({"text": "Violences conjugales depuis 2021, Mme Martin craint pour ses enfants"}),
     ));
     let s1_hand_off = hand_off_sent(app, &sw, &s1, &ccas);
-    act(app, &partner, &s1_hand_off, "acknowledge", json!({}));
+    // Acknowledged with an Idempotency-Key: the stored answer goes with the period too.
+    let acknowledged = app.call(
+        "POST",
+        &format!("/api/v1/hand-offs/{s1_hand_off}/acknowledge"),
+        Some(&partner),
+        Some(&json!({})),
+        &[("Idempotency-Key", "ack-1")],
+    );
+    assert_eq!(acknowledged.status, 200, "{:#}", acknowledged.body);
     act(
         app,
         &partner,
@@ -304,6 +317,7 @@ fn retention_purge_anonymises_only_what_is_past_and_keeps_the_statistics() {
     assert_eq!(plan.situations, 4, "S1 and S2 of P1, S3 of P2, S4 of P3");
     assert_eq!(plan.stale_hand_offs, vec![data.p2.clone()]);
     assert_eq!(plan.referrals, vec![data.r2.clone()]);
+    assert_eq!(plan.idempotency_keys, 1);
     let people_after_dry_run: Vec<Value> = [&data.p1, &data.p2, &data.p3, &data.p4, &data.p5]
         .iter()
         .map(|id| person(&app, &data, id))
@@ -323,6 +337,7 @@ fn retention_purge_anonymises_only_what_is_past_and_keeps_the_statistics() {
     assert_eq!(done.situations, 4);
     assert_eq!(done.stale_hand_offs, plan.stale_hand_offs);
     assert_eq!(done.referrals, plan.referrals);
+    assert_eq!(done.idempotency_keys, 1);
 
     let p1 = person(&app, &data, &data.p1);
     for field in [
