@@ -48,7 +48,10 @@ impl Settings {
                 Some(n) => Ok(n),
             }
         };
-        let retention_days = at_least_one("RELAIS_RETENTION_DAYS", 730)?;
+        let retention_days = at_least_one(
+            "RELAIS_RETENTION_DAYS",
+            u64::from(relais_persistence::retention::DEFAULT_RETENTION_DAYS),
+        )?;
         let retention = RetentionSettings {
             days: u32::try_from(retention_days)
                 .ok()
