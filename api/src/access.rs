@@ -142,6 +142,7 @@ pub static RULES: &[Rule] = &[
     rule("GET", "/api/v1/beneficiaries/{id}", "get_beneficiary", CASE_READERS, BENEFICIARY),
     rule("PUT", "/api/v1/beneficiaries/{id}", "replace_beneficiary", CASE_WRITERS, BENEFICIARY),
     rule("GET", "/api/v1/beneficiaries/{id}/export", "export_beneficiary", CASE_READERS, BENEFICIARY),
+    rule("DELETE", "/api/v1/beneficiaries/{id}", "erase_beneficiary", CASE_WRITERS, BENEFICIARY),
     rule("GET", "/api/v1/situations", "list_situations", CASE_READERS, SITUATION),
     rule("POST", "/api/v1/situations", "create_situation", CASE_WRITERS, SITUATION),
     rule("GET", "/api/v1/situations/{id}", "get_situation", CASE_READERS, SITUATION),

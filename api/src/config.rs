@@ -6,6 +6,7 @@ use crate::auth::JwtSettings;
 use crate::protection::{
     DEFAULT_PER_ADDRESS_PER_MINUTE, DEFAULT_PER_TOKEN_PER_MINUTE, ProtectionSettings,
 };
+use crate::retention::RetentionSettings;
 use crate::webhooks::worker::WorkerSettings;
 
 /// Every setting of `relais serve`; see README.md for the table.
@@ -26,6 +27,24 @@ pub struct Settings {
     pub webhooks: WorkerSettings,
     /// `RELAIS_CORS_ORIGINS` and `RELAIS_RATE_LIMIT_*`.
     pub protection: ProtectionSettings,
+    /// `RELAIS_RETENTION_DAYS`, `RELAIS_PURGE_JOB` and `RELAIS_PURGE_INTERVAL_HOURS`: how long
+    /// records are kept after the last contact, and the job that anonymises them.
+    pub retention: RetentionSettings,
+}
+
+/// Audit events are kept at least the floor the database enforces (its triggers refuse to delete
+/// younger ones), and at most ten years.
+fn audit_retention_days(days: Option<u64>) -> Result<u32, String> {
+    use relais_domain::audit::{DEFAULT_RETENTION_DAYS, MIN_RETENTION_DAYS};
+    match days {
+        None => Ok(DEFAULT_RETENTION_DAYS),
+        Some(d) if (u64::from(MIN_RETENTION_DAYS)..=3650).contains(&d) => {
+            Ok(u32::try_from(d).unwrap_or(DEFAULT_RETENTION_DAYS))
+        }
+        Some(d) => Err(format!(
+            "RELAIS_AUDIT_RETENTION_DAYS={d}: must be between {MIN_RETENTION_DAYS} and 3650"
+        )),
+    }
 }
 
 fn var(name: &str) -> Option<String> {
@@ -42,6 +61,38 @@ impl Settings {
                 })
                 .transpose()
         };
+        let at_least_one = |name: &str, default: u64| -> Result<u64, String> {
+            match number(name)? {
+                None => Ok(default),
+                Some(0) => Err(format!("{name}=0: must be at least 1")),
+                Some(n) => Ok(n),
+            }
+        };
+        let retention_days = at_least_one(
+            "RELAIS_RETENTION_DAYS",
+            u64::from(relais_persistence::retention::DEFAULT_RETENTION_DAYS),
+        )?;
+        let retention = RetentionSettings {
+            days: u32::try_from(retention_days)
+                .ok()
+                .filter(|d| *d <= 36_500)
+                .ok_or(format!(
+                    "RELAIS_RETENTION_DAYS={retention_days}: must be at most 36500 (a hundred years)"
+                ))?,
+            job: match var("RELAIS_PURGE_JOB").as_deref() {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(other) => {
+                    return Err(format!("RELAIS_PURGE_JOB={other} is neither on nor off"));
+                }
+            },
+            interval: Duration::from_secs(
+                at_least_one("RELAIS_PURGE_INTERVAL_HOURS", 24)?
+                    .min(24 * 366)
+                    .saturating_mul(3600),
+            ),
+            audit_days: audit_retention_days(number("RELAIS_AUDIT_RETENTION_DAYS")?)?,
+        };
         let per_minute = |name: &str, default: u32| -> Result<u32, String> {
             number(name)?.map_or(Ok(default), |n| {
                 u32::try_from(n).map_err(|_| format!("{name}={n} is too large"))
@@ -54,6 +105,7 @@ impl Settings {
             seconds => seconds.map(Duration::from_secs),
         };
         Ok(Self {
+            retention,
             protection: ProtectionSettings {
                 cors_origins: cors_origins(var("RELAIS_CORS_ORIGINS").as_deref().unwrap_or(""))?,
                 per_token_per_minute: per_minute(

@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod problem;
 pub mod protection;
 pub mod report;
+pub mod retention;
 pub mod routes;
 pub mod seed;
 pub mod state;

@@ -7,6 +7,7 @@ use actix_web::{HttpServer, web};
 use clap::{Parser, Subcommand};
 use relais_api::auth::{KeySource, resolve_keys};
 use relais_api::config::Settings;
+use relais_api::retention::PurgeJob;
 use relais_api::state::AppState;
 use relais_api::webhooks::worker::WebhookWorker;
 use relais_domain::access::Principal;
@@ -56,6 +57,9 @@ enum Command {
     Openapi,
     /// Fill the database with a deterministic synthetic dataset, for statistics and load tests.
     Seed(relais_api::seed::SeedArgs),
+    /// Anonymise the records whose last contact is older than RELAIS_RETENTION_DAYS (default
+    /// 730), as the daily job of `relais serve` does; --dry-run lists them and changes nothing.
+    Purge(relais_api::retention::PurgeArgs),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +91,10 @@ fn main() -> ExitCode {
         Command::Seed(args) => {
             Settings::from_env().and_then(|settings| relais_api::seed::command(&settings, &args))
         }
+        Command::Purge(args) => Settings::from_env().and_then(|settings| {
+            let db = open_database(&settings)?;
+            relais_api::retention::command(&settings, &db, &args)
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -170,6 +178,8 @@ async fn serve(settings: Settings) -> Result<(), String> {
             origins => origins,
         }
     );
+    let retention =
+        (settings.retention.job).then(|| PurgeJob::spawn(db.clone(), settings.retention.clone()));
     let grids = relais_api::grids::GridSet::load(settings.grids_dir.as_deref())?;
     log::info!("statistics grids: {}", grids.versions().join(", "));
     let state = web::Data::new(AppState {
@@ -192,6 +202,9 @@ async fn serve(settings: Settings) -> Result<(), String> {
         .map_err(|e| e.to_string());
     if let Some(worker) = webhooks {
         worker.stop();
+    }
+    if let Some(job) = retention {
+        job.stop();
     }
     served
 }

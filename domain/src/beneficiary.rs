@@ -1,6 +1,6 @@
 //! The person received by a post. Identity is optional: a person may stay anonymous.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{BeneficiaryId, PostId};
@@ -163,6 +163,11 @@ pub struct Beneficiary {
     pub post_id: PostId,
     #[serde(flatten)]
     pub identity: BeneficiaryInput,
+    /// When the identity was removed, at the end of the retention period or on request
+    /// (right to erasure); absent while the record is kept whole. An anonymised person keeps
+    /// only what the statistics count (sex, whether known to social services).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anonymised_at: Option<DateTime<Utc>>,
     #[serde(flatten)]
     pub meta: RecordMeta,
 }

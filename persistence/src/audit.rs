@@ -195,6 +195,16 @@ pub fn history_of(
         .collect()
 }
 
+/// How many events are older than `retention_days`.
+pub fn count_older(conn: &mut DbConnection, retention_days: u32) -> Result<u64, StoreError> {
+    let cutoff = now() - chrono::Duration::days(i64::from(retention_days));
+    let n: i64 = audit_events::table
+        .filter(audit_events::at.lt(cutoff))
+        .count()
+        .get_result(conn)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// Deletes the events older than `retention_days`; returns how many went.
 pub fn purge(conn: &mut DbConnection, retention_days: u32) -> Result<usize, StoreError> {
     let cutoff = now() - chrono::Duration::days(i64::from(retention_days));

@@ -27,6 +27,7 @@ struct BeneficiaryRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     version: i64,
+    anonymised_at: Option<NaiveDateTime>,
 }
 
 /// The identity columns. `None` is written as NULL: a replaced identity forgets what it no longer says.
@@ -78,6 +79,7 @@ impl TryFrom<BeneficiaryRow> for Beneficiary {
                     &row.known_to_social_services,
                 )?,
             },
+            anonymised_at: row.anonymised_at.map(|at| at.and_utc()),
             meta: meta(row.created_at, row.updated_at, row.version),
         })
     }

@@ -198,6 +198,17 @@ impl Database {
         conn.transaction(f)
     }
 
+    /// Runs `f` on the writing connection outside any transaction, for work that holds a
+    /// session-level lock across transactions of its own (the retention purge on PostgreSQL).
+    /// On SQLite this holds the only writer for as long as `f` runs.
+    pub(crate) fn session<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn = self.writer.get().map_err(StoreError::from)?;
+        f(&mut conn)
+    }
+
     /// Whether the database answers.
     pub fn ping(&self) -> Result<(), StoreError> {
         self.read(|conn| conn.batch_execute("SELECT 1").map_err(StoreError::from))

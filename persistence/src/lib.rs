@@ -19,6 +19,7 @@ pub mod partners;
 pub mod posts;
 pub mod referrals;
 pub mod requisitions;
+pub mod retention;
 pub mod schema;
 pub mod secrets;
 pub mod situations;

@@ -57,6 +57,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        /// When the identity was removed (retention period over, or erasure); NULL while kept.
+        anonymised_at -> Nullable<Timestamp>,
     }
 }
 
@@ -77,6 +79,10 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        /// When the situation's free text was removed with its person's identity.
+        anonymised_at -> Nullable<Timestamp>,
+        /// The person's age on `opened_on`, kept when the birth date is removed; NULL before.
+        age_at_opening -> Nullable<Integer>,
     }
 }
 
@@ -156,6 +162,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        /// When the person's identity and the reason were removed.
+        anonymised_at -> Nullable<Timestamp>,
     }
 }
 

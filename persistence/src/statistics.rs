@@ -62,8 +62,10 @@ pub fn compute(
 
 // ---- What differs between the backends, side by side. ----
 
-/// Whole years from `birth_date` (or, unknown, from `birth_year`) to `day`.
-fn age_years(backend: Backend, day: &str) -> String {
+/// Whole years from `birth_date` (or, unknown, from `birth_year`) to `day`, over the
+/// beneficiary aliased `b`. Also what anonymisation stores in `situations.age_at_opening`
+/// before it removes the birth (see `retention`), so that both give the same number.
+pub(crate) fn age_years(backend: Backend, day: &str) -> String {
     match backend {
         Backend::Sqlite => format!(
             "CASE WHEN b.birth_date IS NOT NULL THEN \
@@ -151,7 +153,11 @@ pub fn statement(
     scope: &StatScope,
 ) -> Result<String, StoreError> {
     let scope = scope_condition(scope)?;
-    let age = age_years(backend, "s.opened_on");
+    // An anonymised person has no birth left: their age at each opening was kept instead.
+    let age = format!(
+        "COALESCE(s.age_at_opening, {})",
+        age_years(backend, "s.opened_on")
+    );
     let mut sql = format!(
         "WITH sit AS MATERIALIZED (
             SELECT s.id, s.beneficiary_id, s.opened_on, s.origin, s.standing, s.penal, s.principal_problem,

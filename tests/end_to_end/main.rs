@@ -368,3 +368,114 @@ fn tokens_of_an_external_identity_provider_are_verified_with_its_public_key() {
         );
     }
 }
+
+/// `relais purge --dry-run` lists, `relais purge` anonymises, a second `relais purge` finds
+/// nothing, and the job of a `relais serve` started with `RELAIS_PURGE_JOB=on` does the same.
+#[test]
+fn purge_lists_then_anonymises_what_is_past_retention_and_the_job_does_too() {
+    use diesel::prelude::*;
+    use relais_persistence::schema::beneficiaries;
+
+    let db = TestDatabase::create();
+    let off = [("RELAIS_PURGE_JOB", "off")];
+    let server = Server::start(&db.url, &off);
+    let admin = token(&db.url, &[], &["--role", "admin"]);
+    let post = create_post(&server, &admin);
+    let sw = token(&db.url, &[], &["--role", "social_worker", "--post", &post]);
+    let open = |opened_on: &str| {
+        let mut body = example_situation(&post);
+        body["opened_on"] = json!(opened_on);
+        let (status, body) = server.call("POST", "/api/v1/situations", &sw, Some(body));
+        assert_eq!(status, 201, "{body}");
+        body["beneficiary"]["id"].as_str().unwrap().to_owned()
+    };
+    // Records entered in 2023 are past the two years; one opened this year is not.
+    let entered_in_2023 = |person: &str| {
+        let store = relais_persistence::Database::connect(&db.url, 1).unwrap();
+        let at = chrono::NaiveDate::from_ymd_opt(2023, 3, 14)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        store
+            .write(|conn| {
+                diesel::update(beneficiaries::table.find(person))
+                    .set(beneficiaries::created_at.eq(at))
+                    .execute(conn)
+                    .map_err(relais_persistence::StoreError::from)
+            })
+            .unwrap();
+    };
+    let old = open("2023-03-14");
+    entered_in_2023(&old);
+    let recent = open("2026-03-14");
+    let last_name = |server: &Server, person: &str| {
+        let (status, body) =
+            server.call("GET", &format!("/api/v1/beneficiaries/{person}"), &sw, None);
+        assert_eq!(status, 200, "{body}");
+        body["last_name"].clone()
+    };
+    let purge = |args: &[&str], env: &[(&str, &str)]| {
+        let output = relais(&db.url, env)
+            .arg("purge")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+
+    let (ok, listed, errors) = purge(&["--dry-run"], &[]);
+    assert!(ok, "{errors}");
+    assert!(
+        listed.contains("would anonymise 1 person(s) with 1 situation(s)"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&old) && !listed.contains(&recent),
+        "{listed}"
+    );
+    assert!(!listed.contains("Martin"), "ids and counts, no content");
+    assert_eq!(
+        last_name(&server, &old),
+        "Martin",
+        "a dry run changes nothing"
+    );
+
+    let (ok, done, errors) = purge(&[], &[]);
+    assert!(ok, "{errors}");
+    assert!(
+        done.contains("anonymised 1 person(s) with 1 situation(s)"),
+        "{done}"
+    );
+    assert_eq!(last_name(&server, &old), Value::Null);
+    assert_eq!(last_name(&server, &recent), "Martin");
+    let (ok, again, _) = purge(&[], &[]);
+    assert!(ok && again.contains("anonymised 0 person(s)"), "{again}");
+
+    for (name, value) in [
+        ("RELAIS_RETENTION_DAYS", "two years"),
+        ("RELAIS_RETENTION_DAYS", "0"),
+        ("RELAIS_PURGE_JOB", "daily"),
+        ("RELAIS_PURGE_INTERVAL_HOURS", "0"),
+        // Shorter than the 180 days the database keeps audit events at least.
+        ("RELAIS_AUDIT_RETENTION_DAYS", "30"),
+    ] {
+        let (ok, _, errors) = purge(&[], &[(name, value)]);
+        assert!(!ok && errors.contains(name), "{name}={value}: {errors}");
+    }
+
+    // The job of `relais serve` runs at start, then every RELAIS_PURGE_INTERVAL_HOURS.
+    let later = open("2023-06-01");
+    entered_in_2023(&later);
+    drop(server);
+    let server = Server::start(&db.url, &[("RELAIS_PURGE_JOB", "on")]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while last_name(&server, &later) != Value::Null {
+        assert!(Instant::now() < deadline, "the job did not run within 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(last_name(&server, &recent), "Martin");
+}

@@ -1,10 +1,12 @@
 //! `/api/v1/beneficiaries`: the people received. They are recorded with their first situation;
-//! here their post's social workers read them and rectify their identity.
+//! here their post's social workers read them, rectify their identity and, on the person's
+//! request, erase it (right to erasure).
 
-use actix_web::{HttpResponse, get, put, web};
+use actix_web::{HttpResponse, delete, get, put, web};
 use relais_domain::beneficiary::{Beneficiary, BeneficiaryInput};
 use relais_domain::ids::{BeneficiaryId, PostId};
-use relais_persistence::{DbConnection, beneficiaries, situations};
+use relais_persistence::retention::{self, Anonymisation};
+use relais_persistence::{DbConnection, StoreError, beneficiaries, situations};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -21,7 +23,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_beneficiaries)
         .service(get_beneficiary)
         .service(replace_beneficiary)
-        .service(export_beneficiary);
+        .service(export_beneficiary)
+        .service(erase_beneficiary);
 }
 
 page_type!(
@@ -119,6 +122,7 @@ async fn get_beneficiary(
     responses(
         (status = 200, description = "The person as rectified, with the new `ETag`", body = Beneficiary, headers(("ETag" = String))),
         (status = 404, description = "No such person within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The person was anonymised", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The record changed since it was read", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
     )
@@ -135,7 +139,12 @@ async fn replace_beneficiary(
     let id = id.into_inner();
     let person = state
         .write(move |conn| {
-            readable(conn, &user, id)?;
+            let current = readable(conn, &user, id)?;
+            if current.anonymised_at.is_some() {
+                return Err(ApiError::Conflict(
+                    "the person was anonymised: their identity cannot be recorded again".into(),
+                ));
+            }
             if let Some(first) = situations::earliest_opening(conn, id)?
                 && !input.birth().is_not_after(first)
             {
@@ -180,4 +189,79 @@ async fn export_beneficiary(
         })
         .await?;
     Ok(web::Json(export))
+}
+
+/// Erase a person (right to erasure): anonymise them now, where the law allows.
+///
+/// The person's identity (names, phone, birth, commune), the evaluations of their situations,
+/// the free text of their hand-offs and the identity and reason of the referrals about them
+/// are removed; what the statistics count (sex, whether known to social services, the
+/// situations' codes and dates, the age at each opening, interventions, hand-off statuses)
+/// stays, so published figures do not change. The record remains, marked `anonymised_at`.
+///
+/// Refused (409) while a hand-off of the person is sent, received or accepted: the partner is
+/// working from what the person agreed to share, and erasing it here would not reach the
+/// partner's copy. Cancel the hand-off (consent withdrawn) or wait for its outcome first.
+/// Erasing an anonymised person again changes nothing.
+#[utoipa::path(
+    tag = "beneficiaries",
+    params(
+        ("id" = BeneficiaryId, Path, description = "The person's id"),
+        ("If-Match" = String, Header, description = "The `ETag` of the version read, e.g. `\"1\"`"),
+    ),
+    responses(
+        (status = 200, description = "The person as anonymised, with the new `ETag`", body = Beneficiary, headers(("ETag" = String)),
+            example = json!({
+                "id": "01936b2e-7c4a-7f00-8000-000000000001", "post_id": "01936b2e-7c4a-7f00-8000-0000000000aa",
+                "first_name": null, "last_name": null, "birth_date": null, "birth_year": null, "sex": "female",
+                "commune_code": null, "phone": null, "known_to_social_services": "no",
+                "anonymised_at": "2026-03-14T10:42:07.512345Z",
+                "created_at": "2026-01-05T09:12:00Z", "updated_at": "2026-03-14T10:42:07.512345Z", "version": 3
+            })),
+        (status = 403, description = "Only the social workers of the person's post erase", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A hand-off of the person is in progress", body = Problem, content_type = "application/problem+json",
+            example = json!({
+                "type": "/problems/conflict", "title": "The request conflicts with the stored state",
+                "status": 409,
+                "detail": "the person cannot be erased while a hand-off of theirs is in progress (sent, received or accepted): the partner is working from the data the person agreed to share; cancel the hand-off or wait for its outcome, then erase"
+            })),
+        (status = 412, description = "The record changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/beneficiaries/{id}")]
+async fn erase_beneficiary(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<BeneficiaryId>,
+    IfMatch(version): IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let person = state
+        .write(move |conn| {
+            let current = readable(conn, &user, id)?;
+            if current.meta.version != version {
+                return Err(StoreError::StaleVersion {
+                    current: current.meta.version,
+                }
+                .into());
+            }
+            let at = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now().naive_utc(), 6);
+            match retention::anonymise_beneficiary(conn, id, at)? {
+                Anonymisation::Done { .. } | Anonymisation::AlreadyAnonymised => {}
+                Anonymisation::HandOffInProgress => {
+                    return Err(ApiError::Conflict(
+                        "the person cannot be erased while a hand-off of theirs is in progress \
+                         (sent, received or accepted): the partner is working from the data the \
+                         person agreed to share; cancel the hand-off or wait for its outcome, \
+                         then erase"
+                            .into(),
+                    ));
+                }
+            }
+            Ok(beneficiaries::get(conn, id)?)
+        })
+        .await?;
+    Ok(versioned(person.meta.version, &person))
 }

@@ -57,6 +57,7 @@ async fn get_evaluation(
         (status = 201, description = "The first evaluation, with its `ETag`", body = Evaluation,
             headers(("Location" = String, description = "URL of the evaluation"), ("ETag" = String, description = "Version, for If-Match"))),
         (status = 404, description = "No such situation within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The situation was anonymised with its person", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The evaluation changed since it was read", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "An evaluation exists and If-Match is missing", body = Problem, content_type = "application/problem+json"),
     )

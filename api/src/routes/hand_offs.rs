@@ -289,6 +289,7 @@ fn actor(user: &CurrentUser) -> Actor<'_> {
         (status = 201, description = "The draft hand-off, with its `Location` and `ETag`", body = HandOffDetail,
             headers(("Location" = String, description = "URL of the hand-off"), ("ETag" = String, description = "Version, for If-Match"))),
         (status = 404, description = "No such situation within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The situation was anonymised with its person", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/situations/{id}/hand-offs")]

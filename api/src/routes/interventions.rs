@@ -28,6 +28,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         (status = 201, description = "The intervention, with its `Location`", body = Intervention,
             headers(("Location" = String, description = "URL of the situation's interventions"), ("ETag" = String, description = "Version"))),
         (status = 404, description = "No such situation within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The situation was anonymised with its person", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/situations/{id}/interventions")]

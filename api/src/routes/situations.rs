@@ -159,13 +159,22 @@ pub fn readable_situation(
     })
 }
 
-/// The situation if the caller may change it (a social worker of its post).
+/// The situation if the caller may change it (a social worker of its post) and it was not
+/// anonymised: nothing new is written about a person whose identity and free text were removed.
 pub fn writable_situation(
     conn: &mut DbConnection,
     user: &CurrentUser,
     id: SituationId,
 ) -> Result<Situation, ApiError> {
-    readable_situation(conn, user, id)
+    let situation = readable_situation(conn, user, id)?;
+    if relais_persistence::retention::situation_is_anonymised(conn, id)? {
+        return Err(ApiError::Conflict(
+            "the situation was anonymised with its person (retention period over, or erasure): \
+             it can no longer be changed; open a situation for a new person instead"
+                .into(),
+        ));
+    }
+    Ok(situation)
 }
 
 /// Records the situation (and the person if new) in the caller's transaction.
@@ -179,6 +188,13 @@ pub(crate) fn open_situation(
     }
     let person = match (new.beneficiary_id, &new.beneficiary) {
         (Some(id), _) => match beneficiaries::get(conn, id) {
+            Ok(person) if person.post_id == new.post_id && person.anonymised_at.is_some() => {
+                return Err(ApiError::invalid(
+                    "beneficiary_id",
+                    "anonymised_person",
+                    "this person was anonymised: record them again as a new person",
+                ));
+            }
             Ok(person) if person.post_id == new.post_id => person,
             Ok(_) | Err(StoreError::NotFound) => {
                 return Err(ApiError::invalid(
@@ -306,6 +322,7 @@ async fn get_situation(
     responses(
         (status = 200, description = "The situation as updated, with its new `ETag`", body = Situation, headers(("ETag" = String))),
         (status = 404, description = "No such situation within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The situation was anonymised with its person", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The situation changed since it was read", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
     )

@@ -3,7 +3,9 @@
 
 use diesel::RunQueryDsl;
 use diesel::sql_query;
+use relais_api::retention::{RetentionSettings, purge};
 use relais_domain::reference::Role;
+use relais_persistence::retention::PurgeOutcome;
 use relais_persistence::{Backend, StoreError, audit};
 use serde_json::{Value, json};
 
@@ -296,8 +298,19 @@ fn the_retention_purge_deletes_only_events_past_their_period() {
         )
     };
     assert!(all(&app).iter().any(|e| e["subject"] == "old"));
-    let purged = app.db.write(|conn| audit::purge(conn, 365)).unwrap();
-    assert_eq!(purged, 1);
+    // The retention job: its dry run counts the old event, its run deletes it.
+    let settings = RetentionSettings::default();
+    let dry = purge(&app.db, &settings, true, &mut |_, _| {}).unwrap();
+    let PurgeOutcome::Ran(dry) = dry else {
+        panic!("the purge lock was held")
+    };
+    assert_eq!(dry.audit_events, 1);
+    assert!(all(&app).iter().any(|e| e["subject"] == "old"));
+    let done = purge(&app.db, &settings, false, &mut |_, _| {}).unwrap();
+    let PurgeOutcome::Ran(done) = done else {
+        panic!("the purge lock was held")
+    };
+    assert_eq!(done.audit_events, 1);
     let left = all(&app);
     assert!(!left.is_empty());
     assert!(left.iter().all(|e| e["subject"] != "old"));

@@ -15,6 +15,7 @@ mod protection;
 mod reference;
 mod referrals;
 mod requisitions;
+mod retention;
 mod situations;
 mod statistics;
 mod support;
