@@ -122,6 +122,16 @@ pub fn is_commune_code(code: &str) -> bool {
         && code[2..].bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The department part of a commune code, as the partner directory matches it: the first
+/// two characters, three overseas (`97…`). Total over any text, since a search parameter
+/// is only checked for its length in characters: counts characters, never splits one.
+pub fn department_of_commune(code: &str) -> &str {
+    let len = if code.starts_with("97") { 3 } else { 2 };
+    code.char_indices()
+        .nth(len)
+        .map_or(code, |(end, _)| &code[..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +167,17 @@ mod tests {
         let Invalid(errors) = v.finish().unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["beneficiary.birth_year", "name"]);
+    }
+
+    #[test]
+    fn the_department_of_a_commune() {
+        assert_eq!(department_of_commune("07010"), "07");
+        assert_eq!(department_of_commune("2A004"), "2A");
+        assert_eq!(department_of_commune("97411"), "974");
+        assert_eq!(department_of_commune("7"), "7");
+        assert_eq!(department_of_commune(""), "");
+        // Five characters but six bytes: a byte slice `[..2]` would split the `é` and panic.
+        assert_eq!(department_of_commune("aé123"), "aé");
+        assert_eq!(department_of_commune("97é12"), "97é");
     }
 }
