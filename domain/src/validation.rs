@@ -106,6 +106,8 @@ impl Validation {
 pub fn is_department_code(code: &str) -> bool {
     match code {
         "2A" | "2B" => true,
+        // Digits only: `parse` alone would also take a sign (`+8`).
+        _ if !code.bytes().all(|b| b.is_ascii_digit()) => false,
         _ if code.len() == 2 => code
             .parse::<u8>()
             .is_ok_and(|n| (1..=95).contains(&n) && n != 20),
@@ -141,7 +143,9 @@ mod tests {
         for ok in ["01", "07", "2A", "2B", "95", "971", "976"] {
             assert!(is_department_code(ok), "{ok}");
         }
-        for bad in ["00", "20", "96", "970", "977", "2C", "7", "", "abc"] {
+        for bad in [
+            "00", "20", "96", "970", "977", "2C", "7", "", "abc", "+8", "+1", "+97", "-1",
+        ] {
             assert!(!is_department_code(bad), "{bad}");
         }
     }
@@ -151,7 +155,9 @@ mod tests {
         for ok in ["07010", "2A004", "97411", "75056"] {
             assert!(is_commune_code(ok), "{ok}");
         }
-        for bad in ["7010", "070100", "00123", "2C004", "07a10", "é0701"] {
+        for bad in [
+            "7010", "070100", "00123", "2C004", "07a10", "é0701", "+8123", "+9710",
+        ] {
             assert!(!is_commune_code(bad), "{bad}");
         }
     }
