@@ -106,6 +106,8 @@ impl Validation {
 pub fn is_department_code(code: &str) -> bool {
     match code {
         "2A" | "2B" => true,
+        // Digits only: `parse` alone would also take a sign (`+8`).
+        _ if !code.bytes().all(|b| b.is_ascii_digit()) => false,
         _ if code.len() == 2 => code
             .parse::<u8>()
             .is_ok_and(|n| (1..=95).contains(&n) && n != 20),
@@ -122,6 +124,16 @@ pub fn is_commune_code(code: &str) -> bool {
         && code[2..].bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The department part of a commune code, as the partner directory matches it: the first
+/// two characters, three overseas (`97…`). Total over any text, since a search parameter
+/// is only checked for its length in characters: counts characters, never splits one.
+pub fn department_of_commune(code: &str) -> &str {
+    let len = if code.starts_with("97") { 3 } else { 2 };
+    code.char_indices()
+        .nth(len)
+        .map_or(code, |(end, _)| &code[..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,7 +143,9 @@ mod tests {
         for ok in ["01", "07", "2A", "2B", "95", "971", "976"] {
             assert!(is_department_code(ok), "{ok}");
         }
-        for bad in ["00", "20", "96", "970", "977", "2C", "7", "", "abc"] {
+        for bad in [
+            "00", "20", "96", "970", "977", "2C", "7", "", "abc", "+8", "+1", "+97", "-1",
+        ] {
             assert!(!is_department_code(bad), "{bad}");
         }
     }
@@ -141,7 +155,9 @@ mod tests {
         for ok in ["07010", "2A004", "97411", "75056"] {
             assert!(is_commune_code(ok), "{ok}");
         }
-        for bad in ["7010", "070100", "00123", "2C004", "07a10", "é0701"] {
+        for bad in [
+            "7010", "070100", "00123", "2C004", "07a10", "é0701", "+8123", "+9710",
+        ] {
             assert!(!is_commune_code(bad), "{bad}");
         }
     }
@@ -157,5 +173,17 @@ mod tests {
         let Invalid(errors) = v.finish().unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["beneficiary.birth_year", "name"]);
+    }
+
+    #[test]
+    fn the_department_of_a_commune() {
+        assert_eq!(department_of_commune("07010"), "07");
+        assert_eq!(department_of_commune("2A004"), "2A");
+        assert_eq!(department_of_commune("97411"), "974");
+        assert_eq!(department_of_commune("7"), "7");
+        assert_eq!(department_of_commune(""), "");
+        // Five characters but six bytes: a byte slice `[..2]` would split the `é` and panic.
+        assert_eq!(department_of_commune("aé123"), "aé");
+        assert_eq!(department_of_commune("97é12"), "97é");
     }
 }

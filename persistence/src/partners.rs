@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use relais_domain::ids::PartnerId;
 use relais_domain::partner::PartnerInput;
 use relais_domain::reference::{CodeList, PartnerKind, ProblemCategory};
+use relais_domain::validation::department_of_commune;
 
 use crate::codes::{contains_pattern, join, split};
 use crate::convert::{meta, now, parse};
@@ -133,12 +134,7 @@ pub fn list(
         query = query.filter(partners::department_codes.like(contains_pattern(department)));
     }
     if let Some(commune) = &filter.commune_code {
-        // The department of a commune is its first two characters, three overseas (97x).
-        let department = if commune.starts_with("97") {
-            &commune[..3.min(commune.len())]
-        } else {
-            &commune[..2.min(commune.len())]
-        };
+        let department = department_of_commune(commune);
         query = query.filter(
             partners::commune_codes
                 .like(contains_pattern(commune))
