@@ -133,3 +133,22 @@ fn no_record_schema_is_made_of_a_closed_input() {
     // Requests keep refusing unknown fields.
     assert_eq!(schemas["PostInput"]["additionalProperties"], false);
 }
+
+/// `HandOffView` is a `oneOf`: the post's detail must not also pass as the partner's view.
+#[test]
+fn the_two_views_of_a_hand_off_exclude_each_other() {
+    let doc = serde_json::to_value(relais_api::openapi_document()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let partner = &schemas["PartnerHandOff"];
+    assert_eq!(partner["additionalProperties"], false);
+    let partner_fields = partner["properties"].as_object().unwrap();
+    let hand_off_fields = schemas["HandOff"]["allOf"][1]["required"]
+        .as_array()
+        .unwrap();
+    assert!(
+        hand_off_fields
+            .iter()
+            .any(|field| !partner_fields.contains_key(field.as_str().unwrap())),
+        "every field the post's detail requires is allowed in the partner's view"
+    );
+}
