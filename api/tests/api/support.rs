@@ -39,6 +39,7 @@ pub struct Answer {
     pub etag: Option<String>,
     pub location: Option<String>,
     pub www_authenticate: Option<String>,
+    pub allow: Option<String>,
     pub body: Value,
 }
 
@@ -302,6 +303,7 @@ fn answer(response: ureq::Response) -> Answer {
     let etag = header("etag");
     let location = header("location");
     let www_authenticate = header("www-authenticate");
+    let allow = header("allow");
     let text = response.into_string().unwrap_or_default();
     Answer {
         status,
@@ -309,6 +311,7 @@ fn answer(response: ureq::Response) -> Answer {
         etag,
         location,
         www_authenticate,
+        allow,
         body: serde_json::from_str(&text).unwrap_or(Value::Null),
     }
 }
