@@ -134,21 +134,25 @@ fn no_record_schema_is_made_of_a_closed_input() {
     assert_eq!(schemas["PostInput"]["additionalProperties"], false);
 }
 
-/// `HandOffView` is a `oneOf`: the post's detail must not also pass as the partner's view.
+/// `HandOffView` and `ReferralView` are `oneOf`s: the post's full record must not also pass as
+/// the narrow view the partner or the sender gets.
 #[test]
-fn the_two_views_of_a_hand_off_exclude_each_other() {
+fn the_views_of_a_hand_off_or_a_referral_exclude_each_other() {
     let doc = serde_json::to_value(relais_api::openapi_document()).unwrap();
     let schemas = &doc["components"]["schemas"];
-    let partner = &schemas["PartnerHandOff"];
-    assert_eq!(partner["additionalProperties"], false);
-    let partner_fields = partner["properties"].as_object().unwrap();
-    let hand_off_fields = schemas["HandOff"]["allOf"][1]["required"]
-        .as_array()
-        .unwrap();
-    assert!(
-        hand_off_fields
-            .iter()
-            .any(|field| !partner_fields.contains_key(field.as_str().unwrap())),
-        "every field the post's detail requires is allowed in the partner's view"
-    );
+    for (record, narrow) in [
+        ("HandOff", "PartnerHandOff"),
+        ("Referral", "ReferralReceipt"),
+    ] {
+        let narrow_schema = &schemas[narrow];
+        assert_eq!(narrow_schema["additionalProperties"], false, "{narrow}");
+        let narrow_fields = narrow_schema["properties"].as_object().unwrap();
+        let record_fields = schemas[record]["allOf"][1]["required"].as_array().unwrap();
+        assert!(
+            record_fields
+                .iter()
+                .any(|field| !narrow_fields.contains_key(field.as_str().unwrap())),
+            "every field {record} requires is allowed in {narrow}"
+        );
+    }
 }
