@@ -73,7 +73,9 @@ pub fn app(
 > {
     let (app, document) = parts();
     let cors = state.protection.cors();
+    let known_paths = web::Data::new(KnownPaths::of(&document));
     app.app_data(state)
+        .app_data(known_paths)
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .app_data(
             web::PathConfig::default().error_handler(|err, _| {
@@ -101,10 +103,64 @@ pub fn app(
         .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
 }
 
-async fn not_found(req: HttpRequest) -> HttpResponse {
-    actix_web::ResponseError::error_response(&ApiError::NotFound(format!(
-        "no route for {} {}",
-        req.method(),
-        req.path()
-    )))
+/// What no handler took: 405 with `Allow` for a documented path called with another method
+/// (RFC 9110 §15.5.6), 404 otherwise.
+async fn not_found(req: HttpRequest, known_paths: web::Data<KnownPaths>) -> HttpResponse {
+    let error = match known_paths.methods_of(req.path()) {
+        Some(allow) => ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allow,
+        },
+        None => ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())),
+    };
+    actix_web::ResponseError::error_response(&error)
+}
+
+/// The documented paths, as segments (`None` for a `{parameter}`), with the methods each answers.
+struct KnownPaths(Vec<(Vec<Option<String>>, String)>);
+
+impl KnownPaths {
+    fn of(document: &utoipa::openapi::OpenApi) -> Self {
+        let paths = document.paths.paths.iter().map(|(template, item)| {
+            let segments = template
+                .split('/')
+                .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
+                .collect();
+            let methods = [
+                ("GET", item.get.is_some()),
+                ("PUT", item.put.is_some()),
+                ("POST", item.post.is_some()),
+                ("DELETE", item.delete.is_some()),
+                ("PATCH", item.patch.is_some()),
+            ];
+            let allow = methods
+                .iter()
+                .filter(|(_, answered)| *answered)
+                .map(|(method, _)| *method)
+                .collect::<Vec<_>>()
+                .join(", ");
+            (segments, allow)
+        });
+        KnownPaths(paths.collect())
+    }
+
+    /// The `Allow` value of the documented path `path` matches, if any; where two match
+    /// (`/partners/export/hsds` and `/partners/{id}`), the one with more literal segments.
+    fn methods_of(&self, path: &str) -> Option<String> {
+        let asked: Vec<&str> = path.split('/').collect();
+        self.0
+            .iter()
+            .filter(|(segments, _)| {
+                segments.len() == asked.len()
+                    && segments
+                        .iter()
+                        .zip(&asked)
+                        .all(|(known, asked)| match known {
+                            Some(literal) => literal == asked,
+                            None => !asked.is_empty(),
+                        })
+            })
+            .min_by_key(|(segments, _)| segments.iter().filter(|s| s.is_none()).count())
+            .map(|(_, allow)| allow.clone())
+    }
 }

@@ -1,11 +1,15 @@
 //! The OpenAPI document: paths and schemas are collected from the handlers by utoipa-actix-web;
 //! this module adds what is common to all of them — the security scheme and the standard errors.
 
+use std::collections::BTreeMap;
+
 use utoipa::openapi::header::Header;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::{
+    Components, ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder, Schema,
+};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::{PROBLEM_JSON, Problem};
@@ -148,6 +152,7 @@ impl Modify for CommonContract {
                 .responses
                 .insert(name.to_owned(), RefOr::T(response));
         }
+        open_inputs_within_records(components);
         for (path, item) in openapi.paths.paths.iter_mut() {
             let public = PUBLIC_PATHS.contains(&path.as_str());
             // The probes' endpoint is not rate-limited (see `protection::rate_limit`).
@@ -163,6 +168,41 @@ impl Modify for CommonContract {
             .flatten()
             {
                 add_standard_errors(operation, public, limited);
+            }
+        }
+    }
+}
+
+/// A stored record is written as its input plus what the server adds (`allOf` of the input's
+/// schema and more). Inputs refuse unknown fields (`additionalProperties: false`), which inside an
+/// `allOf` would refuse the server's own fields too (`id`, `version`…) and so every record: the
+/// records get an open copy of the input's schema instead; requests keep the closed one.
+fn open_inputs_within_records(components: &mut Components) {
+    let open_copies: BTreeMap<String, Schema> = components
+        .schemas
+        .iter()
+        .filter_map(|(name, schema)| match schema {
+            RefOr::T(Schema::Object(object))
+                if matches!(
+                    object.additional_properties.as_deref(),
+                    Some(AdditionalProperties::FreeForm(false))
+                ) =>
+            {
+                let mut open = object.clone();
+                open.additional_properties = None;
+                Some((format!("#/components/schemas/{name}"), Schema::Object(open)))
+            }
+            _ => None,
+        })
+        .collect();
+    for schema in components.schemas.values_mut() {
+        if let RefOr::T(Schema::AllOf(all_of)) = schema {
+            for item in &mut all_of.items {
+                if let RefOr::Ref(reference) = item
+                    && let Some(open) = open_copies.get(&reference.ref_location)
+                {
+                    *item = RefOr::T(open.clone());
+                }
             }
         }
     }

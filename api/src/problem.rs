@@ -57,6 +57,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The path exists but does not answer this method; `allow` lists those it answers.
+    #[error("{method} is not allowed here; allowed: {allow}")]
+    MethodNotAllowed { method: String, allow: String },
     #[error("{0}")]
     Conflict(String),
     #[error("the record is at version {current}; read it again and retry with that version")]
@@ -98,6 +101,9 @@ impl ApiError {
             ApiError::Unauthorized(_) => ("unauthorized", "Authentication is required"),
             ApiError::Forbidden(_) => ("forbidden", "Access is not allowed"),
             ApiError::NotFound(_) => ("not-found", "No such resource"),
+            ApiError::MethodNotAllowed { .. } => {
+                ("method-not-allowed", "The method is not allowed here")
+            }
             ApiError::Conflict(_) => ("conflict", "The request conflicts with the stored state"),
             ApiError::StaleVersion { .. } => {
                 ("stale-version", "The record has changed since it was read")
@@ -145,6 +151,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::StaleVersion { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
@@ -167,6 +174,11 @@ impl ResponseError for ApiError {
         }
         if let ApiError::TooManyRequests { retry_after } = self {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after)));
+        }
+        if let ApiError::MethodNotAllowed { allow, .. } = self
+            && let Ok(allow) = HeaderValue::from_str(allow)
+        {
+            response.insert_header((header::ALLOW, allow));
         }
         response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
     }

@@ -107,3 +107,52 @@ fn every_schema_has_an_example_or_examples_on_its_fields() {
     }
     assert!(missing.is_empty(), "schemas without examples: {missing:?}");
 }
+
+/// Responses must be able to validate: a record written as `allOf` of its input and more must not
+/// take in the input's `additionalProperties: false`, which would refuse the record's own fields.
+#[test]
+fn no_record_schema_is_made_of_a_closed_input() {
+    let doc = serde_json::to_value(relais_api::openapi_document()).unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let closed = |reference: &str| {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        schemas[name]["additionalProperties"] == Value::Bool(false)
+    };
+    for name in ["Post", "Unit", "Partner", "Beneficiary", "Intervention"] {
+        let parts = schemas[name]["allOf"].as_array().unwrap();
+        for part in parts {
+            assert_ne!(part["additionalProperties"], Value::Bool(false), "{name}");
+            if let Some(reference) = part["$ref"].as_str() {
+                assert!(
+                    !closed(reference),
+                    "{name} is made of the closed {reference}"
+                );
+            }
+        }
+    }
+    // Requests keep refusing unknown fields.
+    assert_eq!(schemas["PostInput"]["additionalProperties"], false);
+}
+
+/// `HandOffView` and `ReferralView` are `oneOf`s: the post's full record must not also pass as
+/// the narrow view the partner or the sender gets.
+#[test]
+fn the_views_of_a_hand_off_or_a_referral_exclude_each_other() {
+    let doc = serde_json::to_value(relais_api::openapi_document()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (record, narrow) in [
+        ("HandOff", "PartnerHandOff"),
+        ("Referral", "ReferralReceipt"),
+    ] {
+        let narrow_schema = &schemas[narrow];
+        assert_eq!(narrow_schema["additionalProperties"], false, "{narrow}");
+        let narrow_fields = narrow_schema["properties"].as_object().unwrap();
+        let record_fields = schemas[record]["allOf"][1]["required"].as_array().unwrap();
+        assert!(
+            record_fields
+                .iter()
+                .any(|field| !narrow_fields.contains_key(field.as_str().unwrap())),
+            "every field {record} requires is allowed in {narrow}"
+        );
+    }
+}

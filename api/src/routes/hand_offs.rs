@@ -81,6 +81,9 @@ pub struct SharedPerson {
 
 /// A hand-off as its partner sees it: the status, and only the data the person agreed to share.
 #[derive(Debug, Serialize, ToSchema)]
+// Never deserialized: this only makes the spec say `additionalProperties: false` — the partner
+// gets these fields and no other — which also tells this view from the post's in `HandOffView`.
+#[serde(deny_unknown_fields)]
 pub struct PartnerHandOff {
     pub id: HandOffId,
     pub partner_id: PartnerId,

@@ -35,6 +35,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 /// What a referral's sender may know: its status, never what the social worker learned.
 #[derive(Debug, Serialize, ToSchema)]
+// Never deserialized: this only makes the spec say `additionalProperties: false` — the sender
+// gets these fields and no other — which also tells this view from the post's in `ReferralView`.
+#[serde(deny_unknown_fields)]
 pub struct ReferralReceipt {
     pub id: ReferralId,
     pub post_id: PostId,

@@ -39,6 +39,7 @@ pub struct ReportParams {
         (status = 200, description = "A self-contained French HTML page", content_type = "text/html",
             body = String, example = "<!DOCTYPE html>\n<html lang=\"fr\">…</html>"),
         (status = 404, description = "No such post within your reach", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No grid version applies to that year", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/reports/activity")]

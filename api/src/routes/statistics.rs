@@ -18,7 +18,7 @@ use validator::Validate;
 
 use crate::auth::CurrentUser;
 use crate::extract::Query;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -228,6 +228,7 @@ pub fn to_csv(stats: &Statistics) -> Result<Vec<u8>, ApiError> {
             (Statistics = "application/json"),
             (String = "text/csv", example = "indicateur;libellé de l'indicateur;modalité;libellé de la modalité;effectif\npersons;Nombre de personnes reçues;total;Total;512\n"),
         )),
+        (status = 422, description = "The period is reversed or longer than five years, or no grid version applies to it", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/statistics")]

@@ -128,3 +128,35 @@ fn posts_page_with_a_cursor() {
     bad_cursor.assert_problem(400);
     assert_eq!(bad_cursor.fields(), ["cursor"]);
 }
+
+#[test]
+fn a_known_path_called_with_another_method_answers_405_with_allow() {
+    let app = TestApp::spawn();
+    let admin = app.admin();
+    let id = app.create_post("ISCG Privas");
+    let answer = app.call(
+        "DELETE",
+        &format!("/api/v1/posts/{id}"),
+        Some(&admin),
+        None,
+        &[],
+    );
+    answer.assert_problem(405);
+    assert_eq!(answer.allow.as_deref(), Some("GET, PUT"));
+    let answer = app.call("TRACE", "/api/v1/posts", Some(&admin), None, &[]);
+    answer.assert_problem(405);
+    assert_eq!(answer.allow.as_deref(), Some("GET, POST"));
+    // The literal path wins over `/partners/{id}`.
+    let answer = app.call(
+        "PUT",
+        "/api/v1/partners/export/hsds",
+        Some(&admin),
+        None,
+        &[],
+    );
+    assert_eq!((answer.status, answer.allow.as_deref()), (405, Some("GET")));
+    // A path the API does not have stays 404.
+    let answer = app.call("GET", "/api/v1/nothing-here", Some(&admin), None, &[]);
+    answer.assert_problem(404);
+    assert_eq!(answer.allow, None);
+}

@@ -40,6 +40,7 @@ pub struct Answer {
     pub etag: Option<String>,
     pub location: Option<String>,
     pub www_authenticate: Option<String>,
+    pub allow: Option<String>,
     pub body: Value,
     /// Every header, by lower-case name.
     pub headers: std::collections::BTreeMap<String, String>,
@@ -372,6 +373,7 @@ fn answer(response: ureq::Response) -> Answer {
         .into_iter()
         .map(|name| (name.to_ascii_lowercase(), response.all(&name).join(", ")))
         .collect();
+    let allow = header("allow");
     let text = response.into_string().unwrap_or_default();
     Answer {
         status,
@@ -380,6 +382,7 @@ fn answer(response: ureq::Response) -> Answer {
         location,
         www_authenticate,
         headers,
+        allow,
         body: serde_json::from_str(&text).unwrap_or(Value::Null),
     }
 }
