@@ -156,3 +156,29 @@ fn the_views_of_a_hand_off_or_a_referral_exclude_each_other() {
         );
     }
 }
+
+/// A code list's schema in the spec must list exactly the codes the API writes (a variant named
+/// `Cpp60_1` with the code `cpp_60_1` once came out as `cpp60_1` in the spec).
+#[test]
+fn code_list_schemas_list_the_codes_the_api_writes() {
+    use relais_domain::reference::*;
+    fn check<T: CodeList>(document: &Value, name: &str) {
+        let listed: Vec<&str> = document["components"]["schemas"][name]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} has no enum in the spec"))
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let codes: Vec<&str> = T::ALL.iter().map(|v| v.code()).collect();
+        assert_eq!(listed, codes, "{name}");
+    }
+    let document = serde_json::to_value(relais_api::openapi_document()).unwrap();
+    check::<LegalBasis>(&document, "LegalBasis");
+    check::<RequisitionStatus>(&document, "RequisitionStatus");
+    check::<RecordKind>(&document, "RecordKind");
+    check::<Outcome>(&document, "Outcome");
+    check::<ProblemCategory>(&document, "ProblemCategory");
+    check::<ReferralStatus>(&document, "ReferralStatus");
+    check::<HandOffStatus>(&document, "HandOffStatus");
+    check::<Role>(&document, "Role");
+}

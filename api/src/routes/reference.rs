@@ -3,8 +3,8 @@
 use actix_web::{HttpResponse, get, web};
 use relais_domain::reference::{
     ClosingReason, CodeList, Convention, InterventionKind, InterventionMode, KnownToSocialServices,
-    Origin, PostKind, ProblemCategory, ReferenceEntry, ReferringService, Role, Sex,
-    SituationStatus, Standing, UnitKind, entries,
+    LegalBasis, Origin, Outcome, PostKind, ProblemCategory, RecordKind, ReferenceEntry,
+    ReferringService, RequisitionStatus, Role, Sex, SituationStatus, Standing, UnitKind, entries,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -53,6 +53,10 @@ async fn get_reference() -> web::Json<ReferenceLists> {
             list::<Convention>(),
             list::<UnitKind>(),
             list::<Role>(),
+            list::<LegalBasis>(),
+            list::<RequisitionStatus>(),
+            list::<RecordKind>(),
+            list::<Outcome>(),
         ]
         .into_iter()
         .collect(),
