@@ -26,6 +26,8 @@ pub struct Settings {
     pub webhooks: WorkerSettings,
     /// `RELAIS_CORS_ORIGINS` and `RELAIS_RATE_LIMIT_*`.
     pub protection: ProtectionSettings,
+    /// `RELAIS_METRICS`: `on` (default) serves `/metrics`, `off` answers 404 there.
+    pub metrics: bool,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -53,7 +55,13 @@ impl Settings {
             }
             seconds => seconds.map(Duration::from_secs),
         };
+        let switch = |name: &str| match var(name).as_deref() {
+            None | Some("on") => Ok(true),
+            Some("off") => Ok(false),
+            Some(other) => Err(format!("{name}={other} is neither on nor off")),
+        };
         Ok(Self {
+            metrics: switch("RELAIS_METRICS")?,
             protection: ProtectionSettings {
                 cors_origins: cors_origins(var("RELAIS_CORS_ORIGINS").as_deref().unwrap_or(""))?,
                 per_token_per_minute: per_minute(
@@ -83,13 +91,7 @@ impl Settings {
                 audience: var("RELAIS_JWT_AUDIENCE").unwrap_or_else(|| "relais".to_owned()),
             },
             webhooks: WorkerSettings {
-                enabled: match var("RELAIS_WEBHOOKS").as_deref() {
-                    None | Some("on") => true,
-                    Some("off") => false,
-                    Some(other) => {
-                        return Err(format!("RELAIS_WEBHOOKS={other} is neither on nor off"));
-                    }
-                },
+                enabled: switch("RELAIS_WEBHOOKS")?,
                 poll: Duration::from_millis(
                     number("RELAIS_WEBHOOK_POLL_MS")?.unwrap_or(1000).max(1),
                 ),

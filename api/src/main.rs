@@ -7,6 +7,7 @@ use actix_web::{HttpServer, web};
 use clap::{Parser, Subcommand};
 use relais_api::auth::{KeySource, resolve_keys};
 use relais_api::config::Settings;
+use relais_api::metrics::Metrics;
 use relais_api::state::AppState;
 use relais_api::webhooks::worker::WebhookWorker;
 use relais_domain::access::Principal;
@@ -172,6 +173,14 @@ async fn serve(settings: Settings) -> Result<(), String> {
     );
     let grids = relais_api::grids::GridSet::load(settings.grids_dir.as_deref())?;
     log::info!("statistics grids: {}", grids.versions().join(", "));
+    let metrics = if settings.metrics {
+        let metrics = Metrics::new().map_err(|e| format!("cannot set up the metrics: {e}"))?;
+        log::info!("metrics: served at /metrics");
+        Some(Arc::new(metrics))
+    } else {
+        log::info!("metrics: off (RELAIS_METRICS=off)");
+        None
+    };
     let state = web::Data::new(AppState {
         db,
         verifier: Arc::new(verifier),
@@ -179,6 +188,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         protection: Arc::new(relais_api::protection::Protection::new(
             &settings.protection,
         )),
+        metrics,
     });
     let mut server = HttpServer::new(move || relais_api::app(state.clone()));
     if let Some(workers) = settings.workers {

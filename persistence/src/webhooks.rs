@@ -360,3 +360,23 @@ pub fn record_failed_attempt(
     };
     Ok(())
 }
+
+/// The outbox's backlog: deliveries still pending, and those of them already due at `now`
+/// (a due backlog that grows means the workers do not keep up, or receivers fail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    pub pending: i64,
+    pub due: i64,
+}
+
+/// Counts the outbox's backlog.
+pub fn backlog(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Backlog, StoreError> {
+    let pending = || webhook_deliveries::table.filter(webhook_deliveries::status.eq(PENDING));
+    Ok(Backlog {
+        pending: pending().count().get_result(conn)?,
+        due: pending()
+            .filter(webhook_deliveries::next_attempt_at.le(stored(now)))
+            .count()
+            .get_result(conn)?,
+    })
+}
