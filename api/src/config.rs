@@ -28,6 +28,9 @@ pub struct Settings {
     pub protection: ProtectionSettings,
     /// `RELAIS_METRICS`: `on` (default) serves `/metrics`, `off` answers 404 there.
     pub metrics: bool,
+    /// `RELAIS_SHUTDOWN_TIMEOUT_SECONDS`: how long requests in flight may run on after SIGTERM
+    /// or SIGINT before they are cut (default 30).
+    pub shutdown_timeout: u64,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -62,6 +65,7 @@ impl Settings {
         };
         Ok(Self {
             metrics: switch("RELAIS_METRICS")?,
+            shutdown_timeout: number("RELAIS_SHUTDOWN_TIMEOUT_SECONDS")?.unwrap_or(30),
             protection: ProtectionSettings {
                 cors_origins: cors_origins(var("RELAIS_CORS_ORIGINS").as_deref().unwrap_or(""))?,
                 per_token_per_minute: per_minute(

@@ -361,6 +361,26 @@ pub fn record_failed_attempt(
     Ok(())
 }
 
+/// Gives back claims a stopping worker did not start: the deliveries come due at `now` again
+/// instead of at the end of their lease, for another replica (or the next start) to send.
+pub fn release(
+    conn: &mut DbConnection,
+    ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::id.eq_any(ids))
+            .filter(webhook_deliveries::status.eq(PENDING)),
+    )
+    .set(webhook_deliveries::next_attempt_at.eq(stored(now)))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// The outbox's backlog: deliveries still pending, and those of them already due at `now`
 /// (a due backlog that grows means the workers do not keep up, or receivers fail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
