@@ -247,3 +247,67 @@ fn metrics_can_be_turned_off() {
         200
     );
 }
+
+/// The error lines logged in this test process (the servers of the tests run in it).
+fn error_log() -> &'static std::sync::Mutex<Vec<String>> {
+    struct Capture(std::sync::Mutex<Vec<String>>);
+    impl log::Log for Capture {
+        fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+            metadata.level() <= log::Level::Error
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            if self.enabled(record.metadata()) {
+                self.0.lock().unwrap().push(record.args().to_string());
+            }
+        }
+        fn flush(&self) {}
+    }
+    static CAPTURE: std::sync::OnceLock<&'static Capture> = std::sync::OnceLock::new();
+    &CAPTURE
+        .get_or_init(|| {
+            let capture: &'static Capture = Box::leak(Box::new(Capture(Default::default())));
+            log::set_logger(capture).expect("no other logger in the API tests");
+            log::set_max_level(log::LevelFilter::Error);
+            capture
+        })
+        .0
+}
+
+#[test]
+fn an_unexpected_failure_is_logged_with_the_request_id_and_its_cause_is_not_sent() {
+    let logs = error_log();
+    let app = TestApp::spawn();
+    // Break the database under the service: the posts table is gone.
+    app.db
+        .write(|conn: &mut DbConnection| {
+            conn.batch_execute("ALTER TABLE posts RENAME TO posts_gone")
+                .map_err(relais_persistence::StoreError::from)
+        })
+        .unwrap();
+    let answer = app.call(
+        "GET",
+        "/api/v1/posts",
+        Some(&app.admin()),
+        None,
+        &[("X-Request-Id", "trace-500")],
+    );
+    answer.assert_problem(500);
+    assert_eq!(answer.body["request_id"], "trace-500");
+    assert_eq!(
+        answer.body["detail"], "internal error",
+        "the cause stays in the log"
+    );
+    let logged: Vec<String> = logs
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|line| line.contains("trace-500"))
+        .cloned()
+        .collect();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(
+        logged[0].starts_with("request trace-500: GET /api/v1/posts answered 500: ")
+            && logged[0].contains("posts"),
+        "{logged:?}"
+    );
+}
