@@ -160,6 +160,26 @@ fn sigint_drains_requests_and_deliveries_in_flight_then_exits_0() {
     shuts_down_gracefully_on("INT");
 }
 
+#[test]
+fn operations_settings_are_checked_at_start() {
+    let db = TestDatabase::create();
+    for (name, value) in [
+        ("RELAIS_METRICS", "maybe"),
+        ("RELAIS_SHUTDOWN_TIMEOUT_SECONDS", "soon"),
+    ] {
+        let output = super::relais(&db.url, &[(name, value)])
+            .arg("serve")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{name}={value}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(name),
+            "{name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
 /// Every event of a feed, read from `server` by pages of 7.
 fn whole_feed(server: &Server, token: &str) -> Vec<Value> {
     let mut events = Vec::new();
