@@ -170,6 +170,7 @@ fn main() {
         grids: Arc::new(grids),
         // No rate limits: the benchmark measures the queries.
         protection: Arc::new(relais_api::protection::Protection::new(&Default::default())),
+        metrics: None,
     });
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -41,7 +41,7 @@ pub struct Grant(pub Role, pub Scope);
 /// Who may call an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Allowed {
-    /// No token needed: reference lists and health, which hold nothing personal.
+    /// No token needed: reference lists, health probes and metrics, which hold nothing personal.
     Anyone,
     /// A valid token of one of these roles.
     Roles(&'static [Grant]),
@@ -122,6 +122,10 @@ const REQUISITION: Option<RecordKind> = Some(RecordKind::Requisition);
 #[rustfmt::skip]
 pub static RULES: &[Rule] = &[
     rule("GET", "/health", "get_health", Allowed::Anyone, None),
+    rule("GET", "/health/live", "get_liveness", Allowed::Anyone, None),
+    rule("GET", "/health/ready", "get_readiness", Allowed::Anyone, None),
+    // Counts, durations and route patterns only; `RELAIS_METRICS=off` turns it off.
+    rule("GET", "/metrics", "get_metrics", Allowed::Anyone, None),
     rule("GET", "/api/v1/reference", "get_reference", Allowed::Anyone, None),
     // The directory of posts, units and partners.
     rule("GET", "/api/v1/posts", "list_posts", Allowed::Roles(&[Grant(Admin, All), Grant(SocialWorker, OwnPosts), Grant(Coordinator, OwnPosts)]), None),

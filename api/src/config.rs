@@ -30,6 +30,11 @@ pub struct Settings {
     /// `RELAIS_RETENTION_DAYS`, `RELAIS_PURGE_JOB` and `RELAIS_PURGE_INTERVAL_HOURS`: how long
     /// records are kept after the last contact, and the job that anonymises them.
     pub retention: RetentionSettings,
+    /// `RELAIS_METRICS`: `on` (default) serves `/metrics`, `off` answers 404 there.
+    pub metrics: bool,
+    /// `RELAIS_SHUTDOWN_TIMEOUT_SECONDS`: how long requests in flight may run on after SIGTERM
+    /// or SIGINT before they are cut (default 30).
+    pub shutdown_timeout: u64,
 }
 
 /// Audit events are kept at least the floor the database enforces (its triggers refuse to delete
@@ -104,8 +109,15 @@ impl Settings {
             }
             seconds => seconds.map(Duration::from_secs),
         };
+        let switch = |name: &str| match var(name).as_deref() {
+            None | Some("on") => Ok(true),
+            Some("off") => Ok(false),
+            Some(other) => Err(format!("{name}={other} is neither on nor off")),
+        };
         Ok(Self {
             retention,
+            metrics: switch("RELAIS_METRICS")?,
+            shutdown_timeout: number("RELAIS_SHUTDOWN_TIMEOUT_SECONDS")?.unwrap_or(30),
             protection: ProtectionSettings {
                 cors_origins: cors_origins(var("RELAIS_CORS_ORIGINS").as_deref().unwrap_or(""))?,
                 per_token_per_minute: per_minute(
@@ -135,13 +147,7 @@ impl Settings {
                 audience: var("RELAIS_JWT_AUDIENCE").unwrap_or_else(|| "relais".to_owned()),
             },
             webhooks: WorkerSettings {
-                enabled: match var("RELAIS_WEBHOOKS").as_deref() {
-                    None | Some("on") => true,
-                    Some("off") => false,
-                    Some(other) => {
-                        return Err(format!("RELAIS_WEBHOOKS={other} is neither on nor off"));
-                    }
-                },
+                enabled: switch("RELAIS_WEBHOOKS")?,
                 poll: Duration::from_millis(
                     number("RELAIS_WEBHOOK_POLL_MS")?.unwrap_or(1000).max(1),
                 ),

@@ -7,10 +7,12 @@ pub mod config;
 pub mod extract;
 pub mod grids;
 pub mod idempotency;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod protection;
 pub mod report;
+pub mod request_id;
 pub mod retention;
 pub mod routes;
 pub mod seed;
@@ -100,7 +102,12 @@ pub fn app(
                 .add(("Cache-Control", "no-store")),
         )
         .wrap(from_fn(protection::content_security_policy))
-        .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+        // Sees every answer, errors returned by the layers inside included: it sets
+        // X-Request-Id, completes problem bodies with `request_id` and logs unexpected 500s.
+        .wrap(from_fn(request_id::tag))
+        .wrap(from_fn(metrics::record))
+        // The access log line starts with the request id the middleware above answered with.
+        .wrap(Logger::new("%{X-Request-Id}o %a \"%r\" %s %b %Dms"))
 }
 
 /// What no handler took: 405 with `Allow` for a documented path called with another method

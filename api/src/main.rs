@@ -7,9 +7,10 @@ use actix_web::{HttpServer, web};
 use clap::{Parser, Subcommand};
 use relais_api::auth::{KeySource, resolve_keys};
 use relais_api::config::Settings;
+use relais_api::metrics::Metrics;
 use relais_api::retention::PurgeJob;
 use relais_api::state::AppState;
-use relais_api::webhooks::worker::WebhookWorker;
+use relais_api::webhooks::worker::{Stopper, WebhookWorker};
 use relais_domain::access::Principal;
 use relais_domain::ids::{PartnerId, PostId, UnitId};
 use relais_domain::reference::Role;
@@ -182,6 +183,14 @@ async fn serve(settings: Settings) -> Result<(), String> {
         (settings.retention.job).then(|| PurgeJob::spawn(db.clone(), settings.retention.clone()));
     let grids = relais_api::grids::GridSet::load(settings.grids_dir.as_deref())?;
     log::info!("statistics grids: {}", grids.versions().join(", "));
+    let metrics = if settings.metrics {
+        let metrics = Metrics::new().map_err(|e| format!("cannot set up the metrics: {e}"))?;
+        log::info!("metrics: served at /metrics");
+        Some(Arc::new(metrics))
+    } else {
+        log::info!("metrics: off (RELAIS_METRICS=off)");
+        None
+    };
     let state = web::Data::new(AppState {
         db,
         verifier: Arc::new(verifier),
@@ -189,8 +198,13 @@ async fn serve(settings: Settings) -> Result<(), String> {
         protection: Arc::new(relais_api::protection::Protection::new(
             &settings.protection,
         )),
+        metrics,
     });
-    let mut server = HttpServer::new(move || relais_api::app(state.clone()));
+    let stop_signal = stop_signal(webhooks.as_ref().map(WebhookWorker::stopper))?;
+    let mut server = HttpServer::new(move || relais_api::app(state.clone()))
+        .shutdown_timeout(settings.shutdown_timeout)
+        // Our own handler instead of actix's, which cuts requests short on SIGINT.
+        .shutdown_signal(stop_signal);
     if let Some(workers) = settings.workers {
         server = server.workers(workers.max(1));
     }
@@ -200,11 +214,43 @@ async fn serve(settings: Settings) -> Result<(), String> {
         .run()
         .await
         .map_err(|e| e.to_string());
+    // The requests in flight are answered (or were cut at the shutdown timeout); now wait for
+    // the webhook deliveries under way, each answered and recorded or timed out.
     if let Some(worker) = webhooks {
         worker.stop();
     }
     if let Some(job) = retention {
         job.stop();
     }
+    log::info!("stopped");
     served
+}
+
+/// Resolves at the first SIGTERM or SIGINT (Ctrl-C): the server then stops accepting
+/// connections and lets the requests in flight finish, for at most
+/// `RELAIS_SHUTDOWN_TIMEOUT_SECONDS`. The webhook worker is told at once to claim nothing more,
+/// so that it drains its deliveries under way while the server drains its requests.
+fn stop_signal(
+    webhooks: Option<Stopper>,
+) -> Result<impl std::future::Future<Output = ()> + Send + 'static, String> {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
+    Ok(async move {
+        let name = match futures_util::future::select(
+            Box::pin(terminate.recv()),
+            Box::pin(interrupt.recv()),
+        )
+        .await
+        {
+            futures_util::future::Either::Left(_) => "SIGTERM",
+            futures_util::future::Either::Right(_) => "SIGINT",
+        };
+        log::info!("{name} received: draining requests in flight, then stopping");
+        if let Some(webhooks) = webhooks {
+            webhooks.stop();
+        }
+    })
 }

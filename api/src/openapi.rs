@@ -12,10 +12,9 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi};
 
+use crate::access::{Allowed, RULES};
 use crate::problem::{PROBLEM_JSON, Problem};
-
-/// Paths anyone may call without a token.
-const PUBLIC_PATHS: [&str; 2] = ["/health", "/api/v1/reference"];
+use crate::protection::UNLIMITED_PATHS;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,11 +27,14 @@ Errors are RFC 9457 problem documents (`application/problem+json`) naming the fi
 Updates take `If-Match` with the `ETag` read; lists page with `limit` and `cursor`. \
 Requests are rate-limited per token and per client address: answers carry `RateLimit-Limit`, \
 `RateLimit-Remaining` and `RateLimit-Reset` (IETF draft headers), and past the limit a 429 problem \
-with `Retry-After`.",
+with `Retry-After`. \
+Every answer carries `X-Request-Id`: the caller's own when it sends a well-formed one (1 to 64 letters, \
+digits or `-_.:`), else a new UUID v7. Problem documents repeat it as `request_id`, and the server's \
+logs name it: quote it when reporting a problem.",
         license(name = "EUPL-1.2", identifier = "EUPL-1.2"),
     ),
     tags(
-        (name = "health", description = "Service health"),
+        (name = "health", description = "Service health, the platform's liveness and readiness probes, and Prometheus metrics"),
         (name = "reference", description = "Reference lists with French labels"),
         (name = "posts", description = "ISCG posts (administrators manage them)"),
         (name = "units", description = "Police and gendarmerie units (administrators manage them)"),
@@ -140,7 +142,8 @@ impl Modify for CommonContract {
                     "type": "/problems/too-many-requests",
                     "title": "Too Many Requests",
                     "status": 429,
-                    "detail": "too many requests: retry in 6 s"
+                    "detail": "too many requests: retry in 6 s",
+                    "request_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b"
                 })));
                 for (header, _) in RATE_LIMIT_HEADERS {
                     response = response
@@ -154,9 +157,12 @@ impl Modify for CommonContract {
         }
         open_inputs_within_records(components);
         for (path, item) in openapi.paths.paths.iter_mut() {
-            let public = PUBLIC_PATHS.contains(&path.as_str());
-            // The probes' endpoint is not rate-limited (see `protection::rate_limit`).
-            let limited = path != "/health";
+            // Public (no security requirement) when the access matrix lets anyone call it.
+            let public = RULES
+                .iter()
+                .any(|r| r.path == path.as_str() && r.allowed == Allowed::Anyone);
+            // The probes and the metrics are not rate-limited (see `protection::rate_limit`).
+            let limited = !UNLIMITED_PATHS.contains(&path.as_str());
             for operation in [
                 &mut item.get,
                 &mut item.put,

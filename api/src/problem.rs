@@ -13,6 +13,8 @@ use relais_persistence::db::DieselError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::request_id::InternalCause;
+
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// An RFC 9457 problem document.
@@ -22,7 +24,8 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
     "title": "The request is not valid",
     "status": 422,
     "detail": "1 field is not valid",
-    "errors": [{"field": "principal_problem", "code": "not_among_problems", "message": "must be one of the problems"}]
+    "errors": [{"field": "principal_problem", "code": "not_among_problems", "message": "must be one of the problems"}],
+    "request_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b"
 }))]
 pub struct Problem {
     /// URI reference naming the kind of problem.
@@ -37,6 +40,16 @@ pub struct Problem {
     /// The fields at fault, for validation problems.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// The request's id (RFC 9457 extension member), also sent as the `X-Request-Id` header and
+    /// written in the server's logs: quote it when reporting a problem. Always present in answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(
+        value_type = String,
+        required = true,
+        example = "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b",
+        max_length = 64
+    )]
+    pub request_id: Option<String>,
 }
 
 /// Every way a request can fail.
@@ -139,6 +152,8 @@ impl ApiError {
             status: self.status_code().as_u16(),
             detail,
             errors,
+            // Filled by the request-id middleware, which sees every answer (see `request_id`).
+            request_id: None,
         }
     }
 }
@@ -164,10 +179,13 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::Internal(cause) = self {
-            log::error!("internal error: {cause}");
-        }
         let mut response = HttpResponse::build(self.status_code());
+        if let ApiError::Internal(cause) = self {
+            // Logged with the request id by the request-id middleware; never sent.
+            response
+                .extensions_mut()
+                .insert(InternalCause(cause.clone()));
+        }
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         if matches!(self, ApiError::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));

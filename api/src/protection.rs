@@ -156,6 +156,7 @@ impl Protection {
                 HeaderName::from_static("ratelimit-limit"),
                 HeaderName::from_static("ratelimit-remaining"),
                 HeaderName::from_static("ratelimit-reset"),
+                HeaderName::from_static(crate::request_id::HEADER),
             ])
             .max_age(3600);
         for origin in &self.cors_origins {
@@ -213,9 +214,12 @@ fn bearer(req: &ServiceRequest) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Paths that no rate limit applies to: the platform's probes and metrics scrapes.
+pub const UNLIMITED_PATHS: [&str; 4] = ["/health", "/health/live", "/health/ready", "/metrics"];
+
 /// Rate limits per token and per client address, with `RateLimit-Limit`, `RateLimit-Remaining`
 /// and `RateLimit-Reset` on every limited answer, and 429 problem+json with `Retry-After` once
-/// a limit is reached. `/health` is left alone for the probes.
+/// a limit is reached. The probes and the metrics ([`UNLIMITED_PATHS`]) are left alone.
 ///
 /// The address is the TCP peer's: behind a reverse proxy every client shares the proxy's address,
 /// so there set `RELAIS_RATE_LIMIT_PER_ADDRESS_PER_MINUTE=0` and limit addresses at the proxy.
@@ -224,7 +228,7 @@ pub async fn rate_limit(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let verdict = match req.app_data::<web::Data<AppState>>() {
-        Some(state) if req.path() != "/health" => state
+        Some(state) if !UNLIMITED_PATHS.contains(&req.path()) => state
             .protection
             .check(req.peer_addr().map(|a| a.ip()), bearer(&req)),
         _ => None,

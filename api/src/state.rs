@@ -7,6 +7,7 @@ use relais_persistence::{Database, DbConnection};
 
 use crate::auth::TokenVerifier;
 use crate::grids::GridSet;
+use crate::metrics::Metrics;
 use crate::problem::ApiError;
 use crate::protection::Protection;
 
@@ -16,6 +17,8 @@ pub struct AppState {
     pub grids: Arc<GridSet>,
     /// CORS origins and rate limits, shared by every worker.
     pub protection: Arc<Protection>,
+    /// The Prometheus metrics, shared by every worker; `None` when `RELAIS_METRICS=off`.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl AppState {

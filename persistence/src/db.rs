@@ -105,6 +105,26 @@ impl ManageConnection for ConnectionManager {
     }
 }
 
+/// The table where diesel records the applied migrations (the columns read here).
+mod applied_migrations {
+    diesel::table! {
+        __diesel_schema_migrations (version) {
+            version -> Text,
+        }
+    }
+    pub use self::__diesel_schema_migrations::*;
+}
+
+/// One pool's connections, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// `shared` on PostgreSQL; `readers` or `writer` on SQLite.
+    pub pool: &'static str,
+    /// Connections open, busy or idle.
+    pub open: u32,
+    pub idle: u32,
+}
+
 /// Pools for reading and writing, and the backend they speak to.
 #[derive(Clone)]
 pub struct Database {
@@ -207,6 +227,56 @@ impl Database {
     ) -> Result<T, E> {
         let mut conn = self.writer.get().map_err(StoreError::from)?;
         f(&mut conn)
+    }
+
+    /// The embedded migrations not yet recorded as applied in the database, by version.
+    /// Reads only: unlike diesel's harness, it never creates the migrations table.
+    pub fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        use diesel::migration::MigrationSource;
+        let embedded: Vec<String> = match self.backend {
+            Backend::Sqlite => {
+                MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                    .map(|all| all.iter().map(|m| m.name().version().to_string()).collect())
+            }
+            Backend::Postgres => {
+                MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
+                    .map(|all| all.iter().map(|m| m.name().version().to_string()).collect())
+            }
+        }
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+        let applied: std::collections::HashSet<String> = self
+            .read(|conn| {
+                applied_migrations::table
+                    .select(applied_migrations::version)
+                    .load::<String>(conn)
+                    .map_err(StoreError::from)
+            })?
+            .into_iter()
+            .collect();
+        Ok(embedded
+            .into_iter()
+            .filter(|version| !applied.contains(version))
+            .collect())
+    }
+
+    /// How many connections each pool holds and how many of them are idle.
+    pub fn pool_usage(&self) -> Vec<PoolUsage> {
+        let usage = |name, pool: &Pool<ConnectionManager>| {
+            let state = pool.state();
+            PoolUsage {
+                pool: name,
+                open: state.connections,
+                idle: state.idle_connections,
+            }
+        };
+        match self.backend {
+            // Writes go through the same pool.
+            Backend::Postgres => vec![usage("shared", &self.readers)],
+            Backend::Sqlite => vec![
+                usage("readers", &self.readers),
+                usage("writer", &self.writer),
+            ],
+        }
     }
 
     /// Whether the database answers.

@@ -360,3 +360,43 @@ pub fn record_failed_attempt(
     };
     Ok(())
 }
+
+/// Gives back claims a stopping worker did not start: the deliveries come due at `now` again
+/// instead of at the end of their lease, for another replica (or the next start) to send.
+pub fn release(
+    conn: &mut DbConnection,
+    ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::id.eq_any(ids))
+            .filter(webhook_deliveries::status.eq(PENDING)),
+    )
+    .set(webhook_deliveries::next_attempt_at.eq(stored(now)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The outbox's backlog: deliveries still pending, and those of them already due at `now`
+/// (a due backlog that grows means the workers do not keep up, or receivers fail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    pub pending: i64,
+    pub due: i64,
+}
+
+/// Counts the outbox's backlog.
+pub fn backlog(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Backlog, StoreError> {
+    let pending = || webhook_deliveries::table.filter(webhook_deliveries::status.eq(PENDING));
+    Ok(Backlog {
+        pending: pending().count().get_result(conn)?,
+        due: pending()
+            .filter(webhook_deliveries::next_attempt_at.le(stored(now)))
+            .count()
+            .get_result(conn)?,
+    })
+}

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use relais_persistence::testing::TestDatabase;
 use serde_json::{Value, json};
 
+mod operations;
 mod webhooks;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_relais");
@@ -49,7 +50,7 @@ impl Server {
             .stdout(Stdio::null())
             .spawn()
             .expect("start relais serve");
-        let server = Server {
+        let mut server = Server {
             child,
             base: format!("http://{bind}"),
         };
@@ -57,6 +58,9 @@ impl Server {
         loop {
             if ureq::get(&format!("{}/health", server.base)).call().is_ok() {
                 return server;
+            }
+            if let Some(status) = server.child.try_wait().unwrap() {
+                panic!("relais serve exited at start ({status}); see its log above");
             }
             assert!(
                 Instant::now() < deadline,

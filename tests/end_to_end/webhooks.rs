@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{Server, create_post, example_situation, token};
 
 #[path = "../../api/tests/api/webhook_receiver.rs"]
-mod receiver;
+pub(super) mod receiver;
 
 use receiver::{Receiver, Reply};
 
@@ -23,7 +23,7 @@ const FAST: [(&str, &str); 3] = [
 ];
 
 /// A request with an optional `If-Match`; returns the status, the `ETag` and the body.
-fn request(
+pub(super) fn request(
     server: &Server,
     method: &str,
     path: &str,
@@ -51,9 +51,83 @@ fn request(
 }
 
 #[track_caller]
-fn created(answer: (u16, Value)) -> String {
+pub(super) fn created(answer: (u16, Value)) -> String {
     assert_eq!(answer.0, 201, "{}", answer.1);
     answer.1["id"].as_str().unwrap().to_owned()
+}
+
+/// A partner of the directory with a webhook to `url`: its id, a token of its system, and the
+/// webhook as created (with its secret).
+pub(super) fn partner_with_webhook(
+    database_url: &str,
+    server: &Server,
+    admin: &str,
+    url: &str,
+) -> (String, String, Value) {
+    let partner = created(server.call(
+        "POST",
+        "/api/v1/partners",
+        admin,
+        Some(json!({"name": "CCAS de Privas", "kind": "ccas", "department_codes": ["07"], "themes": ["precarity"]})),
+    ));
+    let partner_system = token(
+        database_url,
+        &[],
+        &["--role", "partner", "--partner", &partner],
+    );
+    let (status, webhook) = server.call(
+        "POST",
+        "/api/v1/webhooks",
+        &partner_system,
+        Some(json!({ "url": url })),
+    );
+    assert_eq!(status, 201, "{webhook}");
+    (partner, partner_system, webhook)
+}
+
+/// Opens a situation at `post` and hands it to `partner` with the person's consent: the
+/// `hand_off.sent` event is queued for the partner's webhooks. The steps alternate between
+/// the two servers given (the same one twice is fine). Returns the hand-off's id.
+pub(super) fn send_a_hand_off(
+    servers: [&Server; 2],
+    social_worker: &str,
+    post: &str,
+    partner: &str,
+) -> String {
+    let situation = created(servers[0].call(
+        "POST",
+        "/api/v1/situations",
+        social_worker,
+        Some(example_situation(post)),
+    ));
+    let hand_off = created(servers[1].call(
+        "POST",
+        &format!("/api/v1/situations/{situation}/hand-offs"),
+        social_worker,
+        Some(json!({"partner_id": partner, "reasons": ["precarity"], "message": "Besoin d'une aide alimentaire"})),
+    ));
+    let (status, _, consent) = request(
+        servers[0],
+        "PUT",
+        &format!("/api/v1/hand-offs/{hand_off}/consent"),
+        social_worker,
+        None,
+        Some(json!({"given": true, "form": "oral", "shared_data": ["identity", "contact"]})),
+    );
+    assert_eq!(status, 200, "{consent}");
+    let path = format!("/api/v1/hand-offs/{hand_off}");
+    let (status, etag, read) = request(servers[1], "GET", &path, social_worker, None, None);
+    assert_eq!(status, 200, "{read}");
+    let (status, _, sent) = request(
+        servers[0],
+        "POST",
+        &format!("{path}/send"),
+        social_worker,
+        etag.as_deref(),
+        Some(json!({})),
+    );
+    assert_eq!(status, 200, "{sent}");
+    hand_off
 }
 
 #[test]
@@ -61,60 +135,16 @@ fn an_event_interrupted_by_a_crash_is_delivered_after_the_restart_with_the_same_
     let db = TestDatabase::create();
     let server = Server::start(&db.url, &FAST);
     let admin = token(&db.url, &[], &["--role", "admin"]);
-    let partner = created(server.call(
-        "POST",
-        "/api/v1/partners",
-        &admin,
-        Some(json!({"name": "CCAS de Privas", "kind": "ccas", "department_codes": ["07"], "themes": ["precarity"]})),
-    ));
-    let partner_system = token(&db.url, &[], &["--role", "partner", "--partner", &partner]);
     // The first delivery is held long enough for the server to die while it waits, even on a
     // busy machine; the retry after the restart does not wait for it (the lease is 2 s).
     let receiver = Receiver::start(vec![Reply::delayed(Duration::from_secs(5), 200)]);
-    let (status, webhook) = server.call(
-        "POST",
-        "/api/v1/webhooks",
-        &partner_system,
-        Some(json!({ "url": receiver.url })),
-    );
-    assert_eq!(status, 201, "{webhook}");
+    let (partner, partner_system, webhook) =
+        partner_with_webhook(&db.url, &server, &admin, &receiver.url);
     let secret = webhook["secret"].as_str().unwrap().to_owned();
 
     let post = create_post(&server, &admin);
     let social_worker = token(&db.url, &[], &["--role", "social_worker", "--post", &post]);
-    let situation = created(server.call(
-        "POST",
-        "/api/v1/situations",
-        &social_worker,
-        Some(example_situation(&post)),
-    ));
-    let hand_off = created(server.call(
-        "POST",
-        &format!("/api/v1/situations/{situation}/hand-offs"),
-        &social_worker,
-        Some(json!({"partner_id": partner, "reasons": ["precarity"], "message": "Besoin d'une aide alimentaire"})),
-    ));
-    let (status, _, consent) = request(
-        &server,
-        "PUT",
-        &format!("/api/v1/hand-offs/{hand_off}/consent"),
-        &social_worker,
-        None,
-        Some(json!({"given": true, "form": "oral", "shared_data": ["identity", "contact"]})),
-    );
-    assert_eq!(status, 200, "{consent}");
-    let path = format!("/api/v1/hand-offs/{hand_off}");
-    let (status, etag, read) = request(&server, "GET", &path, &social_worker, None, None);
-    assert_eq!(status, 200, "{read}");
-    let (status, _, sent) = request(
-        &server,
-        "POST",
-        &format!("{path}/send"),
-        &social_worker,
-        etag.as_deref(),
-        Some(json!({})),
-    );
-    assert_eq!(status, 200, "{sent}");
+    let hand_off = send_a_hand_off([&server, &server], &social_worker, &post, &partner);
 
     let first = receiver.wait_for(Duration::from_secs(10), "the first attempt", |r| {
         !r.is_empty()

@@ -7,6 +7,7 @@ pub mod evaluations;
 pub mod events;
 pub mod hand_offs;
 pub mod interventions;
+pub mod operations;
 pub mod partners;
 pub mod posts;
 pub mod record_export;
@@ -43,5 +44,6 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
 
 /// What lives outside `/api/v1`.
 pub fn configure_root(cfg: &mut ServiceConfig) {
-    cfg.configure(reference::configure_root);
+    cfg.configure(reference::configure_root)
+        .configure(operations::configure_root);
 }

@@ -72,18 +72,46 @@ impl WebhookWorker {
         Self { stop, thread }
     }
 
-    /// Asks the worker to stop and waits for the deliveries under way to end.
+    /// A handle that asks the worker to stop without waiting, e.g. from a signal handler, so
+    /// that it claims nothing more while the HTTP server drains.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            stop: self.stop.clone(),
+            thread: self.thread.as_ref().map(|t| t.thread().clone()),
+        }
+    }
+
+    /// Asks the worker to stop and waits for the deliveries under way to end: each one is
+    /// either answered and recorded, or (receiver silent) times out after [`TIMEOUT`] and is
+    /// recorded as a failed attempt, to be retried. Claims not yet started are given back.
     pub fn stop(mut self) {
         self.halt();
     }
 
     fn halt(&mut self) {
+        self.stopper().stop();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            log::error!("webhooks: the delivery thread panicked");
+        }
+    }
+}
+
+/// Asks a [`WebhookWorker`] to stop; see [`WebhookWorker::stopper`].
+#[derive(Clone)]
+pub struct Stopper {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::Thread>,
+}
+
+impl Stopper {
+    /// The worker finishes the deliveries under way, claims no more, and its thread ends.
+    pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            if thread.join().is_err() {
-                log::error!("webhooks: the delivery thread panicked");
-            }
+        if let Some(thread) = &self.thread {
+            // `run` parks between rounds: wake it so that it sees the flag now.
+            thread.unpark();
         }
     }
 }
@@ -147,6 +175,7 @@ impl Runner {
                 std::thread::park_timeout(self.settings.poll.max(Duration::from_millis(1)));
             }
         }
+        log::info!("webhooks: stopped");
     }
 
     /// Claims the due deliveries and sends them side by side; returns how many were claimed.
@@ -157,16 +186,32 @@ impl Runner {
             .db
             .write(|conn| webhooks::claim_due(conn, Utc::now(), lease, BATCH))?;
         let claimed_at = Instant::now();
+        let unstarted = std::sync::Mutex::new(Vec::new());
         std::thread::scope(|scope| {
             for delivery in &due {
+                let unstarted = &unstarted;
                 scope.spawn(move || {
-                    // A lease that ran out may already be another worker's.
-                    if claimed_at.elapsed() < self.settings.lease && !self.stopping() {
+                    if self.stopping() {
+                        // Shutting down: give it back rather than leave it leased.
+                        if let Ok(mut ids) = unstarted.lock() {
+                            ids.push(delivery.id.clone());
+                        }
+                    } else if claimed_at.elapsed() < self.settings.lease {
+                        // (A lease that ran out may already be another worker's.)
                         self.deliver(delivery);
                     }
                 });
             }
         });
+        let unstarted = unstarted.into_inner().unwrap_or_default();
+        if !unstarted.is_empty() && claimed_at.elapsed() < self.settings.lease {
+            log::info!(
+                "webhooks: stopping; {} claimed deliveries given back",
+                unstarted.len()
+            );
+            self.db
+                .write(|conn| webhooks::release(conn, &unstarted, Utc::now()))?;
+        }
         Ok(due.len())
     }
 

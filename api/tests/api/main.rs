@@ -9,6 +9,7 @@ mod auth;
 mod evaluations;
 mod hand_offs;
 mod interventions;
+mod operations;
 mod partners;
 mod posts;
 mod protection;

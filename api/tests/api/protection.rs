@@ -133,6 +133,7 @@ fn cors_answers_the_configured_origins_only() {
         .unwrap()
         .to_ascii_lowercase();
     assert!(exposed.contains("etag") && exposed.contains("ratelimit-remaining"));
+    assert!(exposed.contains("x-request-id"), "{exposed}");
     let answer = get("https://evil.example");
     assert_eq!(answer.status, 200);
     assert_eq!(answer.header("access-control-allow-origin"), None);

@@ -105,6 +105,8 @@ pub struct Options {
     pub jwt: JwtSettings,
     pub protection: ProtectionSettings,
     pub grids_dir: Option<std::path::PathBuf>,
+    /// Whether `/metrics` is served (`RELAIS_METRICS`); on by default, as in production.
+    pub metrics: bool,
 }
 
 impl Default for Options {
@@ -113,6 +115,7 @@ impl Default for Options {
             jwt: jwt_settings(),
             protection: ProtectionSettings::default(),
             grids_dir: None,
+            metrics: true,
         }
     }
 }
@@ -150,6 +153,9 @@ impl TestApp {
             verifier: Arc::new(verifier),
             grids: Arc::new(grids),
             protection: Arc::new(Protection::new(&options.protection)),
+            metrics: options
+                .metrics
+                .then(|| Arc::new(relais_api::metrics::Metrics::new().expect("metrics"))),
         });
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::spawn(move || {

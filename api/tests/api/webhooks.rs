@@ -447,3 +447,50 @@ fn concurrent_claims_never_share_a_delivery_and_a_lapsed_lease_is_claimed_again(
     assert_eq!(lapsed.len(), 4, "a worker that died lets its leases lapse");
     assert!(lapsed.iter().all(|d| d.attempts == 0));
 }
+
+#[test]
+fn claims_given_back_by_a_stopping_worker_come_due_at_once() {
+    use relais_persistence::webhooks::{backlog, claim_due, release};
+    let app = TestApp::spawn();
+    let partner = create_partner(&app);
+    let token = partner_token(&app, &partner);
+    register(&app, &token, "http://127.0.0.1:9/unused");
+    for _ in 0..3 {
+        emit(&app, &partner, "hand_off.sent");
+    }
+    let now = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let lease = chrono::Duration::seconds(60);
+    let claimed = app
+        .db
+        .write(|conn| claim_due(conn, now, lease, 10))
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    let counts = app.db.read(|conn| backlog(conn, now)).unwrap();
+    assert_eq!(
+        (counts.pending, counts.due),
+        (3, 0),
+        "leased: pending, not due"
+    );
+    // Two were not started when the worker was told to stop.
+    let unstarted: Vec<String> = claimed[..2].iter().map(|d| d.id.clone()).collect();
+    app.db.write(|conn| release(conn, &unstarted, now)).unwrap();
+    let again = app
+        .db
+        .write(|conn| claim_due(conn, now, lease, 10))
+        .unwrap();
+    let mut again: Vec<String> = again.into_iter().map(|d| d.id).collect();
+    again.sort();
+    let mut expected = unstarted.clone();
+    expected.sort();
+    assert_eq!(
+        again, expected,
+        "due at once for another worker, not after the lease"
+    );
+    assert!(
+        app.db
+            .write(|conn| claim_due(conn, now, lease, 10))
+            .unwrap()
+            .is_empty(),
+        "the one under way stays leased"
+    );
+}
