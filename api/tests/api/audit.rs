@@ -317,3 +317,40 @@ fn the_retention_purge_deletes_only_events_past_their_period() {
     // A retention shorter than the floor the database enforces is refused by the database.
     assert!(app.db.write(|conn| audit::purge(conn, 0)).is_err());
 }
+
+#[test]
+fn rectification_and_erasure_are_audited() {
+    let app = TestApp::spawn();
+    let case = new_case(&app);
+    let path = format!("/api/v1/beneficiaries/{}", case.person);
+    let rectified = app.put(
+        &path,
+        &case.sw,
+        Some("\"1\""),
+        json!({"first_name": "Camille", "last_name": "Martin-Roux", "birth_year": 1987, "sex": "female", "known_to_social_services": "no"}),
+    );
+    assert_eq!(rectified.status, 200, "{:#}", rectified.body);
+    let erased = app.call(
+        "DELETE",
+        &path,
+        Some(&case.sw),
+        None,
+        &[("If-Match", "\"2\"")],
+    );
+    assert_eq!(erased.status, 200, "{:#}", erased.body);
+    let trail = events(
+        &app,
+        &case.coordinator,
+        &format!("record_id={}", case.person),
+    );
+    let actions: Vec<_> = summary(&trail)
+        .into_iter()
+        .map(|(a, o, _)| format!("{a}:{o}"))
+        .collect();
+    assert_eq!(
+        actions,
+        ["replace_beneficiary:success", "erase_beneficiary:success"]
+    );
+    // The trail outlives the identity it no longer holds.
+    assert_eq!(trail[0]["beneficiary_id"], json!(case.person));
+}
