@@ -31,6 +31,9 @@ Requests are rate-limited per token and per client address: answers carry `RateL
 with `Retry-After`.",
         license(name = "EUPL-1.2", identifier = "EUPL-1.2"),
     ),
+    // The default when `servers` is absent, said explicitly so that clients generated from the
+    // document (and linters) need not guess: the API is served from the document's own origin.
+    servers((url = "/", description = "The instance serving this document")),
     tags(
         (name = "health", description = "Service health"),
         (name = "reference", description = "Reference lists with French labels"),
@@ -211,12 +214,12 @@ fn open_inputs_within_records(components: &mut Components) {
 fn add_standard_errors(operation: &mut Operation, public: bool, limited: bool) {
     let has_body = operation.request_body.is_some();
     let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
-    if !public {
-        operation.security = Some(vec![SecurityRequirement::new(
-            "bearer",
-            Vec::<String>::new(),
-        )]);
-    }
+    // Public operations say so with an empty list, rather than by leaving security unsaid.
+    operation.security = Some(if public {
+        vec![]
+    } else {
+        vec![SecurityRequirement::new("bearer", Vec::<String>::new())]
+    });
     for (status, name, _) in STANDARD_ERRORS {
         let applies = match status {
             "400" => has_body || has_params,
