@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use utoipa::openapi::header::Header;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
-    Components, ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder, Schema,
+    Components, ContentBuilder, OpenApi as Document, Ref, RefOr, Required, ResponseBuilder, Schema,
 };
 use utoipa::{Modify, OpenApi};
 
@@ -170,6 +170,7 @@ impl Modify for CommonContract {
             .into_iter()
             .flatten()
             {
+                optional_body_is_absent_not_null(operation);
                 add_standard_errors(operation, public, limited);
             }
         }
@@ -207,6 +208,31 @@ fn open_inputs_within_records(components: &mut Components) {
                     *item = RefOr::T(open.clone());
                 }
             }
+        }
+    }
+}
+
+/// An optional body (`request_body(content = Option<T>)`, read by `OptionalJson`) may be left
+/// out, which `required: false` says; utoipa also makes its schema `oneOf: [T, null]`, but a
+/// literal `null` body is refused (422). The schema is `T` alone, as the server reads it.
+fn optional_body_is_absent_not_null(operation: &mut Operation) {
+    let Some(RefOr::T(body)) = operation.request_body.as_mut() else {
+        return;
+    };
+    if matches!(body.required, Some(Required::True)) {
+        return;
+    }
+    let is_null = |item: &RefOr<Schema>| {
+        matches!(item, RefOr::T(Schema::Object(object))
+            if matches!(object.schema_type, SchemaType::Type(Type::Null)))
+    };
+    for content in body.content.values_mut() {
+        if let RefOr::T(content) = content
+            && let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema
+            && one_of.items.len() == 2
+            && let Some(null_at) = one_of.items.iter().position(is_null)
+        {
+            content.schema = Some(one_of.items[1 - null_at].clone());
         }
     }
 }
