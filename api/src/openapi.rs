@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use utoipa::openapi::header::Header;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
-    Components, ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder, Schema,
+    Components, ContentBuilder, OpenApi as Document, Ref, RefOr, Required, ResponseBuilder, Schema,
 };
 use utoipa::{Modify, OpenApi};
 
@@ -33,6 +33,9 @@ digits or `-_.:`), else a new UUID v7. Problem documents repeat it as `request_i
 logs name it: quote it when reporting a problem.",
         license(name = "EUPL-1.2", identifier = "EUPL-1.2"),
     ),
+    // The default when `servers` is absent, said explicitly so that clients generated from the
+    // document (and linters) need not guess: the API is served from the document's own origin.
+    servers((url = "/", description = "The instance serving this document")),
     tags(
         (name = "health", description = "Service health, the platform's liveness and readiness probes, and Prometheus metrics"),
         (name = "reference", description = "Reference lists with French labels"),
@@ -173,6 +176,7 @@ impl Modify for CommonContract {
             .into_iter()
             .flatten()
             {
+                optional_body_is_absent_not_null(operation);
                 add_standard_errors(operation, public, limited);
             }
         }
@@ -214,15 +218,40 @@ fn open_inputs_within_records(components: &mut Components) {
     }
 }
 
+/// An optional body (`request_body(content = Option<T>)`, read by `OptionalJson`) may be left
+/// out, which `required: false` says; utoipa also makes its schema `oneOf: [T, null]`, but a
+/// literal `null` body is refused (422). The schema is `T` alone, as the server reads it.
+fn optional_body_is_absent_not_null(operation: &mut Operation) {
+    let Some(RefOr::T(body)) = operation.request_body.as_mut() else {
+        return;
+    };
+    if matches!(body.required, Some(Required::True)) {
+        return;
+    }
+    let is_null = |item: &RefOr<Schema>| {
+        matches!(item, RefOr::T(Schema::Object(object))
+            if matches!(object.schema_type, SchemaType::Type(Type::Null)))
+    };
+    for content in body.content.values_mut() {
+        if let RefOr::T(content) = content
+            && let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema
+            && one_of.items.len() == 2
+            && let Some(null_at) = one_of.items.iter().position(is_null)
+        {
+            content.schema = Some(one_of.items[1 - null_at].clone());
+        }
+    }
+}
+
 fn add_standard_errors(operation: &mut Operation, public: bool, limited: bool) {
     let has_body = operation.request_body.is_some();
     let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
-    if !public {
-        operation.security = Some(vec![SecurityRequirement::new(
-            "bearer",
-            Vec::<String>::new(),
-        )]);
-    }
+    // Public operations say so with an empty list, rather than by leaving security unsaid.
+    operation.security = Some(if public {
+        vec![]
+    } else {
+        vec![SecurityRequirement::new("bearer", Vec::<String>::new())]
+    });
     for (status, name, _) in STANDARD_ERRORS {
         let applies = match status {
             "400" => has_body || has_params,

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::openapi::path::{OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{
     ContentBuilder, HttpMethod, OpenApi as Document, PathItem, Paths, Ref, Required,
     ResponseBuilder,
@@ -147,6 +148,8 @@ most an hour apart) for more than a day.",
                     )
                     .build(),
             ))
+            // No bearer token: the receiver authenticates the request by its signature headers.
+            .securities(Some(Vec::<SecurityRequirement>::new()))
             .response(
                 "2XX",
                 ResponseBuilder::new()
