@@ -21,6 +21,7 @@ use std::sync::Arc;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
 use diesel::prelude::*;
+use relais_api::audit_writer::AuditWriter;
 use relais_api::auth::{CurrentUser, authenticate, resolve_keys};
 use relais_api::config::Settings;
 use relais_api::extract::etag;
@@ -103,9 +104,7 @@ fn sample_body(db: &Database) -> Result<web::Bytes, String> {
                 .select(situations_table::id)
                 .order(situations_table::id.desc())
                 .first(conn)?;
-            let id: SituationId = id
-                .parse()
-                .map_err(|_| StoreError::NotFound)?;
+            let id: SituationId = id.parse().map_err(|_| StoreError::NotFound)?;
             read_situation(conn, id)
         })
         .map_err(|e| format!("no situation to copy for /bench/static (seed first): {e}"))?;
@@ -130,6 +129,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         .then(|| WebhookWorker::spawn(db.clone(), settings.webhooks.clone()));
     let grids = GridSet::load(settings.grids_dir.as_deref())?;
     let state = web::Data::new(AppState {
+        audit: AuditWriter::spawn(db.clone())?,
         db,
         verifier: Arc::new(verifier),
         grids: Arc::new(grids),

@@ -173,6 +173,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let grids = relais_api::grids::GridSet::load(settings.grids_dir.as_deref())?;
     log::info!("statistics grids: {}", grids.versions().join(", "));
     let state = web::Data::new(AppState {
+        audit: relais_api::audit_writer::AuditWriter::spawn(db.clone())?,
         db,
         verifier: Arc::new(verifier),
         grids: Arc::new(grids),

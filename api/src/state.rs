@@ -5,6 +5,7 @@ use std::sync::Arc;
 use actix_web::web;
 use relais_persistence::{Database, DbConnection};
 
+use crate::audit_writer::AuditWriter;
 use crate::auth::TokenVerifier;
 use crate::grids::GridSet;
 use crate::problem::ApiError;
@@ -16,6 +17,8 @@ pub struct AppState {
     pub grids: Arc<GridSet>,
     /// CORS origins and rate limits, shared by every worker.
     pub protection: Arc<Protection>,
+    /// Appends the audit trail's events, many to a transaction (see `audit_writer`).
+    pub audit: AuditWriter,
 }
 
 impl AppState {
