@@ -15,7 +15,7 @@ use actix_web::{Error, HttpMessage, ResponseError, web};
 use relais_domain::access::Principal;
 use relais_domain::ids::PostId;
 use relais_domain::reference::{RecordKind, Role};
-use relais_persistence::audit::{self, NewAuditEvent};
+use relais_persistence::audit::NewAuditEvent;
 
 use crate::auth::authenticate;
 use crate::problem::ApiError;
@@ -216,7 +216,8 @@ impl Rule {
 /// The middleware: authenticates, checks the caller's role against the matrix, runs the handler,
 /// then appends the audit event of an audited endpoint, whatever the outcome (denials included).
 /// If the event cannot be stored the answer is an error: an access that leaves no trace is not
-/// served. (A write's event is stored just after the write's own transaction commits.)
+/// served. (A write's event is stored just after the write's own transaction commits.) Events
+/// are committed in groups by the audit writer; each answer waits for its own event's commit.
 pub async fn enforce(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -335,10 +336,7 @@ async fn record<B>(
         post_hint,
         status: response.status().as_u16(),
     };
-    match state
-        .write(move |conn| Ok(audit::append(conn, &event)?))
-        .await
-    {
+    match state.audit.append(event).await {
         Ok(_) => Ok(response),
         Err(e) => {
             log::error!("audit event not stored, answer withheld: {e}");

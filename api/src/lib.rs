@@ -2,6 +2,7 @@
 //! OpenAPI contract, assembled by `app`.
 
 pub mod access;
+pub mod audit_writer;
 pub mod auth;
 pub mod config;
 pub mod extract;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use actix_web::web;
 use relais_persistence::{Database, DbConnection};
 
+use crate::audit_writer::AuditWriter;
 use crate::auth::TokenVerifier;
 use crate::grids::GridSet;
 use crate::metrics::Metrics;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub protection: Arc<Protection>,
     /// The Prometheus metrics, shared by every worker; `None` when `RELAIS_METRICS=off`.
     pub metrics: Option<Arc<Metrics>>,
+    /// Appends the audit trail's events, many to a transaction (see `audit_writer`).
+    pub audit: AuditWriter,
 }
 
 impl AppState {

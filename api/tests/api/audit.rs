@@ -1,11 +1,13 @@
 //! The audit trail: every access to personal data leaves an event, coordinators read them, and
 //! nobody alters them.
 
-use diesel::RunQueryDsl;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
 use diesel::sql_query;
 use relais_api::retention::{RetentionSettings, purge};
 use relais_domain::reference::Role;
 use relais_persistence::retention::PurgeOutcome;
+use relais_persistence::schema::audit_events;
 use relais_persistence::{Backend, StoreError, audit};
 use serde_json::{Value, json};
 
@@ -353,4 +355,59 @@ fn rectification_and_erasure_are_audited() {
     );
     // The trail outlives the identity it no longer holds.
     assert_eq!(trail[0]["beneficiary_id"], json!(case.person));
+}
+
+/// The guarantee of the trail: an access whose event cannot be stored is answered with an error,
+/// never with the record.
+#[test]
+fn an_access_whose_event_cannot_be_stored_is_not_served() {
+    let app = TestApp::spawn();
+    let case = new_case(&app);
+    let refuse = match app.db.backend() {
+        Backend::Sqlite => {
+            "CREATE TRIGGER refuse_all BEFORE INSERT ON audit_events \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+        }
+        Backend::Postgres => {
+            "CREATE FUNCTION refuse_all() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END \
+             $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER refuse_all BEFORE INSERT ON audit_events \
+             FOR EACH ROW EXECUTE FUNCTION refuse_all();"
+        }
+    };
+    app.db
+        .write(|conn| conn.batch_execute(refuse).map_err(StoreError::from))
+        .unwrap();
+    let answer = app.get(&format!("/api/v1/situations/{}", case.situation), &case.sw);
+    assert_eq!(answer.status, 500, "{:#}", answer.body);
+    assert!(answer.body.get("beneficiary").is_none());
+}
+
+/// Concurrent reads, committed in groups by the audit writer, each leave their own event.
+#[test]
+fn concurrent_reads_each_leave_their_event() {
+    let app = TestApp::spawn();
+    let case = new_case(&app);
+    let path = format!("/api/v1/situations/{}", case.situation);
+    std::thread::scope(|scope| {
+        for _ in 0..16 {
+            scope.spawn(|| {
+                for _ in 0..5 {
+                    assert_eq!(app.get(&path, &case.sw).status, 200);
+                }
+            });
+        }
+    });
+    let reads: i64 = app
+        .db
+        .read(|conn| {
+            audit_events::table
+                .filter(audit_events::record_id.eq(&case.situation))
+                .filter(audit_events::action.eq("get_situation"))
+                .count()
+                .get_result(conn)
+                .map_err(StoreError::from)
+        })
+        .unwrap();
+    assert_eq!(reads, 80);
 }

@@ -1,0 +1,185 @@
+//! The server of the load benchmark (`bench/load.sh`): the production app, `relais_api::app`,
+//! built from the environment exactly as `relais serve` builds it, plus three baseline routes
+//! that exist only in this binary, never in the production API:
+//!
+//! - `GET /bench/static`: the JSON of a real get-situation answer, serialised once at start-up
+//!   and served as bytes (no database, no authentication): the cost of HTTP and the middleware;
+//! - `GET /bench/raw-situation/{id}`: the get-situation queries (`situations::get`, then
+//!   `beneficiaries::get`) on the same pool, serialised as the API does, without authentication,
+//!   access check or audit: the cost of the database round trips;
+//! - `GET /bench/unaudited-situation/{id}`: everything `GET /api/v1/situations/{id}` does (the
+//!   bearer token verified, the scope checked, the same reads and JSON) except appending the
+//!   audit event: the difference with the real endpoint is the cost of the audit trail.
+//!
+//! The `/bench` routes are outside `/api/`, so the access middleware lets them through as it does
+//! Swagger UI; they still cross every other middleware (logger, security headers, CORS, rate
+//! limits). Run it as `load_server serve`; without that argument (as `cargo bench` runs it) it
+//! only prints how to use it.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
+use diesel::prelude::*;
+use relais_api::audit_writer::AuditWriter;
+use relais_api::auth::{CurrentUser, authenticate, resolve_keys};
+use relais_api::config::Settings;
+use relais_api::extract::etag;
+use relais_api::grids::GridSet;
+use relais_api::problem::ApiError;
+use relais_api::protection::Protection;
+use relais_api::routes::situations::{SituationWithPerson, readable_situation};
+use relais_api::state::AppState;
+use relais_api::webhooks::worker::WebhookWorker;
+use relais_domain::ids::SituationId;
+use relais_persistence::schema::situations as situations_table;
+use relais_persistence::{Database, DbConnection, StoreError, beneficiaries, situations};
+
+/// The get-situation read: the same two persistence calls as the API's handler.
+fn read_situation(
+    conn: &mut DbConnection,
+    id: SituationId,
+) -> Result<SituationWithPerson, StoreError> {
+    let situation = situations::get(conn, id)?;
+    let beneficiary = beneficiaries::get(conn, situation.beneficiary_id)?;
+    Ok(SituationWithPerson {
+        situation,
+        beneficiary,
+    })
+}
+
+/// The answer the API gives for a situation: 200, its `ETag`, its JSON.
+fn answer(found: &SituationWithPerson) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(etag(found.situation.meta.version))
+        .json(found)
+}
+
+/// The JSON served by `/bench/static`.
+struct StaticBody(web::Bytes);
+
+async fn static_json(body: web::Data<StaticBody>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header(etag(1))
+        .body(body.0.clone())
+}
+
+async fn raw_situation(
+    state: web::Data<AppState>,
+    id: web::Path<SituationId>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let found = state
+        .read(move |conn| Ok(read_situation(conn, id)?))
+        .await?;
+    Ok(answer(&found))
+}
+
+async fn unaudited_situation(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<SituationId>,
+) -> Result<HttpResponse, ApiError> {
+    let user = CurrentUser(authenticate(&req).await?);
+    let id = id.into_inner();
+    let found = state
+        .read(move |conn| {
+            let situation = readable_situation(conn, &user, id)?;
+            let beneficiary = beneficiaries::get(conn, situation.beneficiary_id)?;
+            Ok(SituationWithPerson {
+                situation,
+                beneficiary,
+            })
+        })
+        .await?;
+    Ok(answer(&found))
+}
+
+/// The newest situation of the database, as the API would serve it.
+fn sample_body(db: &Database) -> Result<web::Bytes, String> {
+    let json = db
+        .read(|conn| {
+            let id: String = situations_table::table
+                .select(situations_table::id)
+                .order(situations_table::id.desc())
+                .first(conn)?;
+            let id: SituationId = id.parse().map_err(|_| StoreError::NotFound)?;
+            read_situation(conn, id)
+        })
+        .map_err(|e| format!("no situation to copy for /bench/static (seed first): {e}"))?;
+    serde_json::to_vec(&json)
+        .map(web::Bytes::from)
+        .map_err(|e| e.to_string())
+}
+
+#[actix_web::main]
+async fn serve(settings: Settings) -> Result<(), String> {
+    let db = Database::open(&settings.database_url, settings.pool_size)
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let (verifier, _, _) = resolve_keys(&settings.jwt, &db).map_err(|e| e.to_string())?;
+    let body = web::Data::new(StaticBody(sample_body(&db)?));
+    log::warn!(
+        "load_server on {} ({}), /bench/static serves {} bytes",
+        settings.bind,
+        db.backend().name(),
+        body.0.len()
+    );
+    let webhooks = (settings.webhooks.enabled)
+        .then(|| WebhookWorker::spawn(db.clone(), settings.webhooks.clone()));
+    let grids = GridSet::load(settings.grids_dir.as_deref())?;
+    let state = web::Data::new(AppState {
+        audit: AuditWriter::spawn(db.clone())?,
+        db,
+        verifier: Arc::new(verifier),
+        grids: Arc::new(grids),
+        protection: Arc::new(Protection::new(&settings.protection)),
+        // As in production: metrics are on unless RELAIS_METRICS=off.
+        metrics: match settings.metrics {
+            true => Some(Arc::new(
+                relais_api::metrics::Metrics::new().map_err(|e| format!("metrics: {e}"))?,
+            )),
+            false => None,
+        },
+    });
+    let mut server = HttpServer::new(move || {
+        relais_api::app(state.clone())
+            .app_data(body.clone())
+            .route("/bench/static", web::get().to(static_json))
+            .route("/bench/raw-situation/{id}", web::get().to(raw_situation))
+            .route(
+                "/bench/unaudited-situation/{id}",
+                web::get().to(unaudited_situation),
+            )
+    });
+    if let Some(workers) = settings.workers {
+        server = server.workers(workers.max(1));
+    }
+    let served = server
+        .bind(&settings.bind)
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?
+        .run()
+        .await
+        .map_err(|e| e.to_string());
+    if let Some(worker) = webhooks {
+        worker.stop();
+    }
+    served
+}
+
+fn main() -> std::process::ExitCode {
+    if std::env::args().nth(1).as_deref() != Some("serve") {
+        println!(
+            "load_server: the server of bench/load.sh; run `bench/load.sh sqlite|postgres` (or this binary with `serve`)."
+        );
+        return std::process::ExitCode::SUCCESS;
+    }
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    match Settings::from_env().and_then(serve) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("load_server: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
