@@ -28,7 +28,7 @@ use relais_api::extract::etag;
 use relais_api::grids::GridSet;
 use relais_api::problem::ApiError;
 use relais_api::protection::Protection;
-use relais_api::routes::situations::{SituationWithPerson, readable_situation};
+use relais_api::routes::situations::{SituationWithPerson, situation_with_person};
 use relais_api::state::AppState;
 use relais_api::webhooks::worker::WebhookWorker;
 use relais_domain::ids::SituationId;
@@ -84,14 +84,7 @@ async fn unaudited_situation(
     let user = CurrentUser(authenticate(&req).await?);
     let id = id.into_inner();
     let found = state
-        .read(move |conn| {
-            let situation = readable_situation(conn, &user, id)?;
-            let beneficiary = beneficiaries::get(conn, situation.beneficiary_id)?;
-            Ok(SituationWithPerson {
-                situation,
-                beneficiary,
-            })
-        })
+        .read(move |conn| situation_with_person(conn, &user, id))
         .await?;
     Ok(answer(&found))
 }

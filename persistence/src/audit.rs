@@ -195,9 +195,14 @@ pub fn history_of(
         .collect()
 }
 
+/// The instant before which an event is past a retention of `retention_days`.
+fn retention_cutoff(retention_days: u32) -> NaiveDateTime {
+    now() - chrono::Duration::days(i64::from(retention_days))
+}
+
 /// How many events are older than `retention_days`.
 pub fn count_older(conn: &mut DbConnection, retention_days: u32) -> Result<u64, StoreError> {
-    let cutoff = now() - chrono::Duration::days(i64::from(retention_days));
+    let cutoff = retention_cutoff(retention_days);
     let n: i64 = audit_events::table
         .filter(audit_events::at.lt(cutoff))
         .count()
@@ -207,6 +212,6 @@ pub fn count_older(conn: &mut DbConnection, retention_days: u32) -> Result<u64, 
 
 /// Deletes the events older than `retention_days`; returns how many went.
 pub fn purge(conn: &mut DbConnection, retention_days: u32) -> Result<usize, StoreError> {
-    let cutoff = now() - chrono::Duration::days(i64::from(retention_days));
+    let cutoff = retention_cutoff(retention_days);
     Ok(diesel::delete(audit_events::table.filter(audit_events::at.lt(cutoff))).execute(conn)?)
 }

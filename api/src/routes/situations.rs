@@ -299,16 +299,23 @@ async fn get_situation(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let found = state
-        .read(move |conn| {
-            let situation = readable_situation(conn, &user, id)?;
-            let beneficiary = beneficiaries::get(conn, situation.beneficiary_id)?;
-            Ok(SituationWithPerson {
-                situation,
-                beneficiary,
-            })
-        })
+        .read(move |conn| situation_with_person(conn, &user, id))
         .await?;
     Ok(versioned(found.situation.meta.version, &found))
+}
+
+/// The situation with its person, if the caller may read it: what `GET /situations/{id}` serves.
+pub fn situation_with_person(
+    conn: &mut DbConnection,
+    user: &CurrentUser,
+    id: SituationId,
+) -> Result<SituationWithPerson, ApiError> {
+    let situation = readable_situation(conn, user, id)?;
+    let beneficiary = beneficiaries::get(conn, situation.beneficiary_id)?;
+    Ok(SituationWithPerson {
+        situation,
+        beneficiary,
+    })
 }
 
 /// Update a situation: change what it says, orient it, close it with a reason, or reopen it.
