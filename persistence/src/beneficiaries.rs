@@ -1,14 +1,16 @@
 //! People received by posts.
 
+use std::collections::HashMap;
+
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use relais_domain::beneficiary::{Beneficiary, BeneficiaryInput};
-use relais_domain::ids::{BeneficiaryId, PostId};
+use relais_domain::ids::{BeneficiaryId, PostId, SituationId};
 use relais_domain::reference::CodeList;
 
 use crate::convert::{meta, now, parse};
 use crate::error::stale_or_missing;
-use crate::schema::beneficiaries;
+use crate::schema::{beneficiaries, situations};
 use crate::{DbConnection, Page, PageRequest, StoreError};
 
 #[derive(Queryable, Selectable)]
@@ -112,6 +114,21 @@ pub fn get(conn: &mut DbConnection, id: BeneficiaryId) -> Result<Beneficiary, St
         .select(BeneficiaryRow::as_select())
         .first(conn)?
         .try_into()
+}
+
+/// The people of many situations (those of a page of hand-offs) in one query, by situation.
+pub fn of_situations(
+    conn: &mut DbConnection,
+    ids: &[SituationId],
+) -> Result<HashMap<SituationId, Beneficiary>, StoreError> {
+    let rows: Vec<(String, BeneficiaryRow)> = situations::table
+        .inner_join(beneficiaries::table)
+        .filter(situations::id.eq_any(ids.iter().map(ToString::to_string).collect::<Vec<_>>()))
+        .select((situations::id, BeneficiaryRow::as_select()))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(situation, row)| Ok((parse("situations.id", &situation)?, row.try_into()?)))
+        .collect()
 }
 
 /// People of the given posts, newest first.

@@ -1,5 +1,7 @@
 //! Hand-offs, their history of transitions, and the person's consent.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use relais_domain::handoff::{Consent, ConsentInput, HandOff, HandOffInput, Transition};
@@ -240,6 +242,7 @@ pub fn move_to(
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = hand_off_transitions)]
 struct TransitionRow {
+    hand_off_id: String,
     from_status: Option<String>,
     to_status: String,
     at: NaiveDateTime,
@@ -248,33 +251,57 @@ struct TransitionRow {
     comment: Option<String>,
 }
 
+impl TryFrom<TransitionRow> for Transition {
+    type Error = StoreError;
+    fn try_from(row: TransitionRow) -> Result<Self, StoreError> {
+        Ok(Transition {
+            from: parse_opt(
+                "hand_off_transitions.from_status",
+                row.from_status.as_deref(),
+            )?,
+            to: parse("hand_off_transitions.to_status", &row.to_status)?,
+            at: row.at.and_utc(),
+            by: row.by_subject,
+            by_role: parse("hand_off_transitions.by_role", &row.by_role)?,
+            comment: row.comment,
+        })
+    }
+}
+
 /// Every move of a hand-off, oldest first.
 pub fn history(conn: &mut DbConnection, id: HandOffId) -> Result<Vec<Transition>, StoreError> {
+    Ok(histories_of(conn, &[id])?.remove(&id).unwrap_or_default())
+}
+
+/// The histories of many hand-offs (a page of them) in one query, each oldest move first.
+pub fn histories_of(
+    conn: &mut DbConnection,
+    ids: &[HandOffId],
+) -> Result<HashMap<HandOffId, Vec<Transition>>, StoreError> {
     let rows: Vec<TransitionRow> = hand_off_transitions::table
-        .filter(hand_off_transitions::hand_off_id.eq(id.to_string()))
-        .order(hand_off_transitions::position)
+        .filter(hand_off_transitions::hand_off_id.eq_any(keys(ids)))
+        .order((
+            hand_off_transitions::hand_off_id,
+            hand_off_transitions::position,
+        ))
         .select(TransitionRow::as_select())
         .load(conn)?;
-    rows.into_iter()
-        .map(|row| {
-            Ok(Transition {
-                from: parse_opt(
-                    "hand_off_transitions.from_status",
-                    row.from_status.as_deref(),
-                )?,
-                to: parse("hand_off_transitions.to_status", &row.to_status)?,
-                at: row.at.and_utc(),
-                by: row.by_subject,
-                by_role: parse("hand_off_transitions.by_role", &row.by_role)?,
-                comment: row.comment,
-            })
-        })
-        .collect()
+    let mut by_hand_off: HashMap<HandOffId, Vec<Transition>> = HashMap::new();
+    for row in rows {
+        let id = parse("hand_off_transitions.hand_off_id", &row.hand_off_id)?;
+        by_hand_off.entry(id).or_default().push(row.try_into()?);
+    }
+    Ok(by_hand_off)
+}
+
+fn keys(ids: &[HandOffId]) -> Vec<String> {
+    ids.iter().map(ToString::to_string).collect()
 }
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = consents)]
 struct ConsentRow {
+    hand_off_id: String,
     given: bool,
     form: String,
     answered_at: NaiveDateTime,
@@ -304,13 +331,27 @@ impl TryFrom<ConsentRow> for Consent {
 }
 
 pub fn consent(conn: &mut DbConnection, id: HandOffId) -> Result<Option<Consent>, StoreError> {
-    consents::table
-        .find(id.to_string())
+    Ok(consents_of(conn, &[id])?.remove(&id))
+}
+
+/// The consents of many hand-offs (a page of them) in one query; a hand-off without an
+/// answer recorded has no entry.
+pub fn consents_of(
+    conn: &mut DbConnection,
+    ids: &[HandOffId],
+) -> Result<HashMap<HandOffId, Consent>, StoreError> {
+    let rows: Vec<ConsentRow> = consents::table
+        .filter(consents::hand_off_id.eq_any(keys(ids)))
         .select(ConsentRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(Consent::try_from)
-        .transpose()
+        .load(conn)?;
+    rows.into_iter()
+        .map(|row| {
+            Ok((
+                parse("consents.hand_off_id", &row.hand_off_id)?,
+                row.try_into()?,
+            ))
+        })
+        .collect()
 }
 
 /// Records the person's answer, replacing an earlier one (allowed while the hand-off is a draft).

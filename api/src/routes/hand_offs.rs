@@ -3,6 +3,7 @@
 //! outcome. A partner reads exactly what was consented to, and nothing once consent is withdrawn.
 
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
+use relais_domain::beneficiary::Beneficiary;
 use relais_domain::handoff::{
     self, Consent, ConsentInput, HandOff, HandOffAction, HandOffInput, SendCheck, Side, Transition,
     partner_may_read,
@@ -140,28 +141,35 @@ fn detail(conn: &mut DbConnection, hand_off: HandOff) -> Result<HandOffDetail, A
     })
 }
 
-fn partner_view(conn: &mut DbConnection, hand_off: HandOff) -> Result<PartnerHandOff, ApiError> {
-    let consent = hand_offs::consent(conn, hand_off.id)?;
-    let shared = consent.as_ref().and_then(Consent::in_force);
+/// What a partner may read of a hand-off: the consent in force decides, item by item.
+fn partner_view(
+    hand_off: HandOff,
+    consent: Option<&Consent>,
+    person: Option<&Beneficiary>,
+    history: Vec<Transition>,
+) -> PartnerHandOff {
+    let shared = consent.and_then(Consent::in_force);
     let exception = hand_off.legal_exception;
-    let withdrawn = consent.as_ref().is_some_and(|c| c.withdrawn_at.is_some());
+    let withdrawn = consent.is_some_and(|c| c.withdrawn_at.is_some());
     let may = |item| !withdrawn && partner_may_read(item, shared, exception);
-    let person = if withdrawn || (shared.is_none() && exception.is_none()) {
-        None
-    } else {
-        let situation = situations::get(conn, hand_off.situation_id)?;
-        let who = beneficiaries::get(conn, situation.beneficiary_id)?.identity;
-        Some(SharedPerson {
-            first_name: who.first_name.filter(|_| may(SharedData::Identity)),
-            last_name: who.last_name.filter(|_| may(SharedData::Identity)),
-            sex: may(SharedData::Identity).then_some(who.sex),
-            phone: who.phone.filter(|_| may(SharedData::Contact)),
-            birth_date: who.birth_date.filter(|_| may(SharedData::Birth)),
-            birth_year: who.birth_year.filter(|_| may(SharedData::Birth)),
-            commune_code: who.commune_code.filter(|_| may(SharedData::Commune)),
-        })
-    };
-    let history = hand_offs::history(conn, hand_off.id)?
+    let person = person
+        .filter(|_| partner_reads_person(consent, exception))
+        .map(|who| {
+            let who = &who.identity;
+            SharedPerson {
+                first_name: who.first_name.clone().filter(|_| may(SharedData::Identity)),
+                last_name: who.last_name.clone().filter(|_| may(SharedData::Identity)),
+                sex: may(SharedData::Identity).then_some(who.sex),
+                phone: who.phone.clone().filter(|_| may(SharedData::Contact)),
+                birth_date: who.birth_date.filter(|_| may(SharedData::Birth)),
+                birth_year: who.birth_year.filter(|_| may(SharedData::Birth)),
+                commune_code: who
+                    .commune_code
+                    .clone()
+                    .filter(|_| may(SharedData::Commune)),
+            }
+        });
+    let history = history
         .into_iter()
         .filter(|t| t.to != HandOffStatus::Draft)
         .map(|t| PartnerTransition {
@@ -171,7 +179,7 @@ fn partner_view(conn: &mut DbConnection, hand_off: HandOff) -> Result<PartnerHan
             by_role: t.by_role,
         })
         .collect();
-    Ok(PartnerHandOff {
+    PartnerHandOff {
         id: hand_off.id,
         partner_id: hand_off.partner_id,
         status: hand_off.status,
@@ -184,20 +192,71 @@ fn partner_view(conn: &mut DbConnection, hand_off: HandOff) -> Result<PartnerHan
         history,
         updated_at: hand_off.meta.updated_at,
         version: hand_off.meta.version,
-    })
+    }
 }
 
-/// The view the reader is entitled to.
+/// Whether the partner reads anything of the person: not after a withdrawal, and only under a
+/// consent in force or the legal exception.
+fn partner_reads_person(consent: Option<&Consent>, exception: Option<LegalException>) -> bool {
+    let withdrawn = consent.is_some_and(|c| c.withdrawn_at.is_some());
+    !withdrawn && (consent.and_then(Consent::in_force).is_some() || exception.is_some())
+}
+
+/// The views the reader is entitled to, of a page of hand-offs: the consents, histories and
+/// (for a partner) people of the whole page are read in one query each, not one per hand-off.
+fn views_for(
+    conn: &mut DbConnection,
+    user: &CurrentUser,
+    page: Vec<HandOff>,
+) -> Result<Vec<HandOffView>, ApiError> {
+    let ids: Vec<HandOffId> = page.iter().map(|h| h.id).collect();
+    let mut consents = hand_offs::consents_of(conn, &ids)?;
+    let mut histories = hand_offs::histories_of(conn, &ids)?;
+    if user.role != Role::Partner {
+        return Ok(page
+            .into_iter()
+            .map(|hand_off| {
+                HandOffView::Post(Box::new(HandOffDetail {
+                    consent: consents.remove(&hand_off.id),
+                    history: histories.remove(&hand_off.id).unwrap_or_default(),
+                    hand_off,
+                }))
+            })
+            .collect());
+    }
+    // The people of only those hand-offs whose partner may read them: nothing else is loaded.
+    let readable: Vec<SituationId> = page
+        .iter()
+        .filter(|h| partner_reads_person(consents.get(&h.id), h.legal_exception))
+        .map(|h| h.situation_id)
+        .collect();
+    let people = beneficiaries::of_situations(conn, &readable)?;
+    Ok(page
+        .into_iter()
+        .map(|hand_off| {
+            let consent = consents.remove(&hand_off.id);
+            let history = histories.remove(&hand_off.id).unwrap_or_default();
+            let person = people.get(&hand_off.situation_id);
+            HandOffView::Partner(Box::new(partner_view(
+                hand_off,
+                consent.as_ref(),
+                person,
+                history,
+            )))
+        })
+        .collect())
+}
+
+/// The view the reader is entitled to, of one hand-off.
 fn view_for(
     conn: &mut DbConnection,
     user: &CurrentUser,
     hand_off: HandOff,
 ) -> Result<HandOffView, ApiError> {
-    if user.role == Role::Partner {
-        partner_view(conn, hand_off).map(|v| HandOffView::Partner(Box::new(v)))
-    } else {
-        detail(conn, hand_off).map(|v| HandOffView::Post(Box::new(v)))
-    }
+    let mut views = views_for(conn, user, vec![hand_off])?;
+    views
+        .pop()
+        .ok_or_else(|| ApiError::Internal("a hand-off without a view".into()))
 }
 
 /// The hand-off if the caller may see it: staff of its post, or its partner once sent.
@@ -415,11 +474,7 @@ async fn list_hand_offs(
     let found = state
         .read(move |conn| {
             let page = hand_offs::list(conn, &filter, &page)?;
-            let items = page
-                .items
-                .into_iter()
-                .map(|h| view_for(conn, &user, h))
-                .collect::<Result<Vec<_>, _>>()?;
+            let items = views_for(conn, &user, page.items)?;
             Ok(HandOffPage {
                 items,
                 next_cursor: page.next_cursor,

@@ -585,3 +585,75 @@ fn the_feed_is_ordered_scoped_and_resumable() {
     );
     app.get("/api/v1/events", &app.admin()).assert_problem(403);
 }
+
+/// A page of the partner's feed is read in one query per kind of data (consents, histories,
+/// people), not per hand-off: each item must still get its own person, as its own consent
+/// allows, and its own history.
+#[test]
+fn each_hand_off_of_a_partners_page_shows_its_own_person_and_history() {
+    let app = TestApp::spawn();
+    let post = app.create_post("Privas");
+    let sw = app.token(Role::SocialWorker, &[&post]);
+    let ccas = app.create_partner("CCAS", "ccas");
+    let partner = app.partner(&ccas);
+    let mut ids = Vec::new();
+    for (last_name, shared) in [
+        ("Martin", json!(["identity"])),
+        ("Durand", json!(["identity", "birth"])),
+        ("Petit", json!(["identity"])),
+    ] {
+        let mut body = crate::support::situation_body(&post);
+        body["beneficiary"]["last_name"] = json!(last_name);
+        let situation = app.post("/api/v1/situations", &sw, body).id();
+        let case = Case {
+            sw: sw.clone(),
+            situation,
+        };
+        ids.push((last_name, sent(&app, &case, &ccas, shared)));
+    }
+    // Durand's hand-off moves on; Petit withdraws consent.
+    assert_eq!(
+        act(&app, &partner, &ids[1].1, "acknowledge", None, &[]).status,
+        200
+    );
+    let withdrawn = app.post(
+        &format!("/api/v1/hand-offs/{}/consent/withdraw", ids[2].1),
+        &sw,
+        json!({}),
+    );
+    assert_eq!(withdrawn.status, 200, "{:#}", withdrawn.body);
+
+    let page = app.get("/api/v1/hand-offs?limit=20", &partner);
+    assert_eq!(page.status, 200, "{:#}", page.body);
+    let items = page.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    let item = |id: &str| items.iter().find(|i| i["id"] == id).unwrap();
+    let statuses = |id: &str| -> Vec<String> {
+        item(id)["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["to"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        item(&ids[0].1)["person"],
+        json!({"first_name": "Camille", "last_name": "Martin", "sex": "female"})
+    );
+    assert_eq!(
+        item(&ids[1].1)["person"],
+        json!({"first_name": "Camille", "last_name": "Durand", "sex": "female", "birth_year": 1987})
+    );
+    assert!(item(&ids[2].1)["person"].is_null());
+    assert!(!page.body.to_string().contains("Petit"));
+    assert_eq!(statuses(&ids[0].1), ["sent"]);
+    assert_eq!(statuses(&ids[1].1), ["sent", "received"]);
+    assert_eq!(statuses(&ids[2].1), ["sent", "cancelled"]);
+    // The page and the single reads agree.
+    for (_, id) in &ids {
+        assert_eq!(
+            &app.get(&format!("/api/v1/hand-offs/{id}"), &partner).body,
+            item(id)
+        );
+    }
+}
