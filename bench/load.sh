@@ -190,31 +190,61 @@ stop_server
 log "phase 2: bench server (the same app plus /bench/*)"
 start_server "$SERVER_BIN" serve
 check unaudited "$SW" "$BASE/bench/unaudited-situation/$SIT_ID" '{id, status}'
+check raw_list "$SW" "$BASE/bench/raw-list?post_id=$POST_ID&problem=conjugal_violence&limit=20" '{items: (.items | length)}'
+check raw_feed "$SW" "$BASE/bench/raw-feed/$PARTNER_ID?limit=20" '{items: (.items | length), people: (.people | length)}'
+check raw_statistics "$SW" "$BASE/bench/raw-statistics?from=$YEAR-01-01&to=$YEAR-12-31&post_id=$POST_ID" '{rows: length}'
 wanted static && run static "baseline: static JSON (/bench/static)" "" "$BASE/bench/static"
 wanted raw_sql && run raw_sql "baseline: raw SQL (/bench/raw-situation/{id})" "" "$BASE/bench/raw-situation/$SIT_ID"
+wanted raw_list && run raw_list "baseline: raw SQL (/bench/raw-list)" "" "$BASE/bench/raw-list?post_id=$POST_ID&problem=conjugal_violence&limit=20"
+wanted raw_feed && run raw_feed "baseline: raw SQL (/bench/raw-feed/{partner_id})" "" "$BASE/bench/raw-feed/$PARTNER_ID?limit=20"
+wanted raw_statistics && run raw_statistics "baseline: raw SQL (/bench/raw-statistics)" "" "$BASE/bench/raw-statistics?from=$YEAR-01-01&to=$YEAR-12-31&post_id=$POST_ID"
+if wanted raw_create; then
+  RAW_POST=$(curl -fsS -X POST "$BASE/api/v1/posts" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+    -d '{"name":"ISCG Bench raw","kind":"mixed","department_code":"07","employer":"Bench","convention":"tripartite"}' | jq -r .id)
+  RAW_BODY='{"post_id":"'$RAW_POST'","opened_on":"'$(date -u +%F)'","origin":"police","standing":"victim","penal":true,"problems":["conjugal_violence","housing"],"principal_problem":"conjugal_violence","beneficiary":{"first_name":"Camille","last_name":"Martin","birth_year":1987,"sex":"female","commune_code":"07010","known_to_social_services":"no"}}'
+  run raw_create "baseline: raw SQL (/bench/raw-create)" "" "$BASE/bench/raw-create" -m POST -T application/json -d "$RAW_BODY"
+fi
 wanted unaudited && run unaudited "GET situation minus audit (/bench/unaudited-situation/{id})" "$SW" "$BASE/bench/unaudited-situation/$SIT_ID"
 wanted get_situation_2 && run get_situation_2 "GET /situations/{id} (bench server, cross-check)" "$SW" "$BASE/api/v1/situations/$SIT_ID"
 stop_server
 
 # --- The table.
 rps() { jq '.summary.requestsPerSec' "$WORK/$1.json" 2>/dev/null || echo 0; }
-RAW=$(rps raw_sql)
 STATIC=$(rps static)
+# The raw-SQL baseline of each row: the same queries, without the API around them.
+baseline_of() {
+  case $1 in
+  get_situation | get_situation_2 | unaudited) echo raw_sql ;;
+  list) echo raw_list ;;
+  partner_feed) echo raw_feed ;;
+  statistics) echo raw_statistics ;;
+  create) echo raw_create ;;
+  raw_*) echo "$1" ;;
+  *) echo none ;;
+  esac
+}
 echo
 echo "### $BACKEND — $SITUATIONS seeded situations; $CONNECTIONS connections, $DURATION per row; $(nproc) cores"
 echo
-echo "| endpoint | req/s | p50 ms | p99 ms | answers | not 2xx / errors | ÷ raw SQL | ÷ static | load (1 min) at start |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| endpoint | req/s | p50 ms | p99 ms | answers | not 2xx / errors | ÷ its raw SQL | p99 − its raw SQL's p99 | ÷ static | load (1 min) at start |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for row in "${ROWS[@]}"; do
   name=${row%%|*}
   label=${row#*|}
-  jq -r --arg row "$label" --argjson raw "${RAW:-0}" --argjson static "${STATIC:-0}" --arg load "$(cat "$WORK/$name.load")" '
+  base=$(baseline_of "$name")
+  raw=0 raw_p99=0
+  if [ -f "$WORK/$base.json" ]; then
+    raw=$(rps "$base")
+    raw_p99=$(jq '.latencyPercentiles.p99' "$WORK/$base.json")
+  fi
+  jq -r --arg row "$label" --argjson raw "${raw:-0}" --argjson raw_p99 "${raw_p99:-0}" --argjson static "${STATIC:-0}" --arg load "$(cat "$WORK/$name.load")" '
     def r(x): (x * 10 | round) / 10;
     def ratio(x; base): if base > 0 then "\((x / base * 100 | round) / 100)×" else "–" end;
+    def extra(p99): if $raw > 0 then "\(r((p99 - $raw_p99) * 1000)) ms" else "–" end;
     (.statusCodeDistribution | to_entries | map(.value) | add // 0) as $answers
     | ([.statusCodeDistribution | to_entries[] | select(.key | test("^2") | not) | .value] | add // 0) as $bad
     | (.errorDistribution | to_entries | map(.value) | add // 0) as $errors
-    | "| \($row) | \(.summary.requestsPerSec | round) | \(r(.latencyPercentiles.p50 * 1000)) | \(r(.latencyPercentiles.p99 * 1000)) | \($answers) | \($bad) / \($errors) | \(ratio(.summary.requestsPerSec; $raw)) | \(ratio(.summary.requestsPerSec; $static)) | \($load) |"
+    | "| \($row) | \(.summary.requestsPerSec | round) | \(r(.latencyPercentiles.p50 * 1000)) | \(r(.latencyPercentiles.p99 * 1000)) | \($answers) | \($bad) / \($errors) | \(ratio(.summary.requestsPerSec; $raw)) | \(extra(.latencyPercentiles.p99)) | \(ratio(.summary.requestsPerSec; $static)) | \($load) |"
   ' "$WORK/$name.json"
 done
 echo

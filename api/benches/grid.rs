@@ -166,7 +166,7 @@ fn main() {
 
     let state = web::Data::new(AppState {
         db: db.clone(),
-        audit: relais_api::audit_writer::AuditWriter::spawn(db.clone()).unwrap(),
+        writes: relais_api::writes::Writes::start(db.clone()).unwrap(),
         verifier: Arc::new(verifier),
         grids: Arc::new(grids),
         // No rate limits: the benchmark measures the queries.

@@ -1,12 +1,19 @@
 //! The server of the load benchmark (`bench/load.sh`): the production app, `relais_api::app`,
-//! built from the environment exactly as `relais serve` builds it, plus three baseline routes
-//! that exist only in this binary, never in the production API:
+//! built from the environment exactly as `relais serve` builds it, plus baseline routes that
+//! exist only in this binary, never in the production API:
 //!
 //! - `GET /bench/static`: the JSON of a real get-situation answer, serialised once at start-up
 //!   and served as bytes (no database, no authentication): the cost of HTTP and the middleware;
-//! - `GET /bench/raw-situation/{id}`: the get-situation queries (`situations::get`, then
-//!   `beneficiaries::get`) on the same pool, serialised as the API does, without authentication,
-//!   access check or audit: the cost of the database round trips;
+//! - the raw-SQL baselines, one per measured endpoint: the same queries on the same pool (the
+//!   same persistence calls the handler makes), their rows serialised as JSON, without
+//!   authentication, access check, validation, consent filtering or audit: the cost of the
+//!   database work alone.
+//!   - `GET /bench/raw-situation/{id}` (`situations::get`, then `beneficiaries::get`);
+//!   - `GET /bench/raw-list?post_id&problem&limit` (`situations::list`);
+//!   - `GET /bench/raw-feed/{partner_id}?limit` (`hand_offs::list` for the partner, then the
+//!     page's consents, histories and people, one query each);
+//!   - `GET /bench/raw-statistics?from&to&post_id` (the grid's one statement, its rows as JSON);
+//!   - `POST /bench/raw-create` (the create's write, `open_situation`, through the same writer);
 //! - `GET /bench/unaudited-situation/{id}`: everything `GET /api/v1/situations/{id}` does (the
 //!   bearer token verified, the scope checked, the same reads and JSON) except appending the
 //!   audit event: the difference with the real endpoint is the cost of the audit trail.
@@ -21,19 +28,28 @@ use std::sync::Arc;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
 use diesel::prelude::*;
-use relais_api::audit_writer::AuditWriter;
 use relais_api::auth::{CurrentUser, authenticate, resolve_keys};
 use relais_api::config::Settings;
 use relais_api::extract::etag;
 use relais_api::grids::GridSet;
 use relais_api::problem::ApiError;
 use relais_api::protection::Protection;
-use relais_api::routes::situations::{SituationWithPerson, situation_with_person};
+use relais_api::routes::situations::{
+    NewSituation, SituationWithPerson, open_situation, situation_with_person,
+};
 use relais_api::state::AppState;
 use relais_api::webhooks::worker::WebhookWorker;
-use relais_domain::ids::SituationId;
+use relais_api::writes::Writes;
+use relais_domain::ids::{HandOffId, PartnerId, PostId, SituationId};
+use relais_domain::reference::ProblemCategory;
+use relais_persistence::hand_offs::{self, HandOffFilter};
 use relais_persistence::schema::situations as situations_table;
-use relais_persistence::{Database, DbConnection, StoreError, beneficiaries, situations};
+use relais_persistence::situations::SituationFilter;
+use relais_persistence::statistics::{self, StatScope};
+use relais_persistence::{
+    Database, DbConnection, PageRequest, StoreError, beneficiaries, situations,
+};
+use serde::Deserialize;
 
 /// The get-situation read: the same two persistence calls as the API's handler.
 fn read_situation(
@@ -89,6 +105,124 @@ async fn unaudited_situation(
     Ok(answer(&found))
 }
 
+#[derive(Deserialize)]
+struct ListQuery {
+    post_id: PostId,
+    problem: ProblemCategory,
+    limit: i64,
+}
+
+async fn raw_list(
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let ListQuery {
+        post_id,
+        problem,
+        limit,
+    } = query.into_inner();
+    let filter = SituationFilter {
+        posts: vec![post_id],
+        problem: Some(problem),
+        ..SituationFilter::default()
+    };
+    let page = PageRequest {
+        limit,
+        cursor: None,
+    };
+    let found = state
+        .read(move |conn| Ok(situations::list(conn, &filter, &page)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "items": found.items,
+        "next_cursor": found.next_cursor,
+    })))
+}
+
+#[derive(Deserialize)]
+struct FeedQuery {
+    limit: i64,
+}
+
+async fn raw_feed(
+    state: web::Data<AppState>,
+    partner: web::Path<PartnerId>,
+    query: web::Query<FeedQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = HandOffFilter {
+        partner: Some(partner.into_inner()),
+        ..HandOffFilter::default()
+    };
+    let page = PageRequest {
+        limit: query.limit,
+        cursor: None,
+    };
+    let json = state
+        .read(move |conn| {
+            let page = hand_offs::list(conn, &filter, &page)?;
+            let ids: Vec<HandOffId> = page.items.iter().map(|h| h.id).collect();
+            let situations: Vec<SituationId> = page.items.iter().map(|h| h.situation_id).collect();
+            let consents = hand_offs::consents_of(conn, &ids)?;
+            let histories = hand_offs::histories_of(conn, &ids)?;
+            let people = beneficiaries::of_situations(conn, &situations)?;
+            Ok(serde_json::json!({
+                "items": page.items,
+                "consents": consents.values().collect::<Vec<_>>(),
+                "histories": histories.values().collect::<Vec<_>>(),
+                "people": people.values().collect::<Vec<_>>(),
+                "next_cursor": page.next_cursor,
+            }))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json))
+}
+
+#[derive(Deserialize)]
+struct StatisticsQuery {
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    post_id: PostId,
+}
+
+async fn raw_statistics(
+    state: web::Data<AppState>,
+    query: web::Query<StatisticsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let StatisticsQuery { from, to, post_id } = query.into_inner();
+    let grid = state
+        .grids
+        .in_force(from)
+        .ok_or_else(|| ApiError::Internal("no grid in force".into()))?
+        .clone();
+    let rows = state
+        .read(move |conn| {
+            Ok(statistics::compute(
+                conn,
+                &grid,
+                from,
+                to,
+                &StatScope::Posts(vec![post_id]),
+            )?)
+        })
+        .await?;
+    let counts: Vec<_> = rows.into_iter().map(|r| (r.indicator, r.k, r.n)).collect();
+    Ok(HttpResponse::Ok().json(counts))
+}
+
+async fn raw_create(
+    state: web::Data<AppState>,
+    new: web::Json<NewSituation>,
+) -> Result<HttpResponse, ApiError> {
+    let new = new.into_inner();
+    let today = chrono::Utc::now().date_naive();
+    let opened = state
+        .write(move |conn| open_situation(conn, &new, today))
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(etag(opened.situation.meta.version))
+        .json(opened))
+}
+
 /// The newest situation of the database, as the API would serve it.
 fn sample_body(db: &Database) -> Result<web::Bytes, String> {
     let json = db
@@ -122,7 +256,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         .then(|| WebhookWorker::spawn(db.clone(), settings.webhooks.clone()));
     let grids = GridSet::load(settings.grids_dir.as_deref())?;
     let state = web::Data::new(AppState {
-        audit: AuditWriter::spawn(db.clone())?,
+        writes: Writes::start(db.clone())?,
         db,
         verifier: Arc::new(verifier),
         grids: Arc::new(grids),
@@ -140,6 +274,10 @@ async fn serve(settings: Settings) -> Result<(), String> {
             .app_data(body.clone())
             .route("/bench/static", web::get().to(static_json))
             .route("/bench/raw-situation/{id}", web::get().to(raw_situation))
+            .route("/bench/raw-list", web::get().to(raw_list))
+            .route("/bench/raw-feed/{partner_id}", web::get().to(raw_feed))
+            .route("/bench/raw-statistics", web::get().to(raw_statistics))
+            .route("/bench/raw-create", web::post().to(raw_create))
             .route(
                 "/bench/unaudited-situation/{id}",
                 web::get().to(unaudited_situation),

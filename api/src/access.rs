@@ -336,7 +336,7 @@ async fn record<B>(
         post_hint,
         status: response.status().as_u16(),
     };
-    match state.audit.append(event).await {
+    match state.writes.audit(event).await {
         Ok(_) => Ok(response),
         Err(e) => {
             log::error!("audit event not stored, answer withheld: {e}");

@@ -2,11 +2,11 @@
 //! OpenAPI contract, assembled by `app`.
 
 pub mod access;
-pub mod audit_writer;
 pub mod auth;
 pub mod config;
 pub mod extract;
 pub mod grids;
+pub mod group_commit;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
@@ -19,6 +19,7 @@ pub mod routes;
 pub mod seed;
 pub mod state;
 pub mod webhooks;
+pub mod writes;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};

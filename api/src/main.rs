@@ -192,7 +192,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         None
     };
     let state = web::Data::new(AppState {
-        audit: relais_api::audit_writer::AuditWriter::spawn(db.clone())?,
+        writes: relais_api::writes::Writes::start(db.clone())?,
         db,
         verifier: Arc::new(verifier),
         grids: Arc::new(grids),

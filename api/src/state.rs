@@ -5,12 +5,12 @@ use std::sync::Arc;
 use actix_web::web;
 use relais_persistence::{Database, DbConnection};
 
-use crate::audit_writer::AuditWriter;
 use crate::auth::TokenVerifier;
 use crate::grids::GridSet;
 use crate::metrics::Metrics;
 use crate::problem::ApiError;
 use crate::protection::Protection;
+use crate::writes::Writes;
 
 pub struct AppState {
     pub db: Database,
@@ -20,8 +20,8 @@ pub struct AppState {
     pub protection: Arc<Protection>,
     /// The Prometheus metrics, shared by every worker; `None` when `RELAIS_METRICS=off`.
     pub metrics: Option<Arc<Metrics>>,
-    /// Appends the audit trail's events, many to a transaction (see `audit_writer`).
-    pub audit: AuditWriter,
+    /// Where writes and audit events go (see `writes`).
+    pub writes: Writes,
 }
 
 impl AppState {
@@ -36,14 +36,11 @@ impl AppState {
             .map_err(|e| ApiError::Internal(format!("blocking pool: {e}")))?
     }
 
-    /// Runs `f` in one write transaction, on the blocking thread pool.
+    /// Runs `f` in one write transaction and returns once it is committed.
     pub async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let db = self.db.clone();
-        web::block(move || db.write(f))
-            .await
-            .map_err(|e| ApiError::Internal(format!("blocking pool: {e}")))?
+        self.writes.run(f).await
     }
 }

@@ -30,6 +30,15 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
+/// Runs `f` in a transaction of its own on `conn`: a savepoint when `conn` is already in one,
+/// so that an error rolls back `f`'s changes only (see the API's group commit).
+pub fn savepoint<T, E: From<DieselError>>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    conn.transaction(f)
+}
+
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -178,7 +178,7 @@ pub fn writable_situation(
 }
 
 /// Records the situation (and the person if new) in the caller's transaction.
-pub(crate) fn open_situation(
+pub fn open_situation(
     conn: &mut DbConnection,
     new: &NewSituation,
     today: NaiveDate,

@@ -150,7 +150,7 @@ impl TestApp {
         let grids = relais_api::grids::GridSet::load(options.grids_dir.as_deref()).expect("grids");
         let state = web::Data::new(AppState {
             db: db.clone(),
-            audit: relais_api::audit_writer::AuditWriter::spawn(db.clone()).expect("audit writer"),
+            writes: relais_api::writes::Writes::start(db.clone()).expect("writer threads"),
             verifier: Arc::new(verifier),
             grids: Arc::new(grids),
             protection: Arc::new(Protection::new(&options.protection)),
