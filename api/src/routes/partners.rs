@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, get, post, put, web};
 use relais_domain::ids::PartnerId;
 use relais_domain::partner::{Partner, PartnerInput};
 use relais_domain::reference::{CodeList, PartnerKind, ProblemCategory, Role};
+use relais_domain::validation::{is_commune_code, is_department_code};
 use relais_persistence::partners::{self, PartnerFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -35,12 +36,18 @@ pub struct PartnerListParams {
     /// Partners helping with this problem.
     pub theme: Option<ProblemCategory>,
     /// Partners serving this commune (INSEE code).
-    #[validate(length(equal = 5))]
-    #[param(example = "07186")]
+    #[validate(custom(function = "commune_code_is_insee"))]
+    #[param(
+        example = "07186",
+        pattern = r"^((0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5])[0-9]{3}|97[1-6][0-9]{2})$"
+    )]
     pub commune_code: Option<String>,
     /// Partners serving this department (INSEE code).
-    #[validate(length(min = 2, max = 3))]
-    #[param(example = "07")]
+    #[validate(custom(function = "department_code_is_insee"))]
+    #[param(
+        example = "07",
+        pattern = r"^(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|97[1-6])$"
+    )]
     pub department_code: Option<String>,
     /// Most partners to return (1–200, default 50).
     #[validate(range(min = 1, max = 200))]
@@ -49,6 +56,21 @@ pub struct PartnerListParams {
     /// The `next_cursor` of the previous page.
     #[validate(custom(function = "cursor_is_id"))]
     pub cursor: Option<String>,
+}
+
+// The codes are matched with LIKE: anything but a code (a `%`, a `_`) would widen the search.
+fn commune_code_is_insee(code: &str) -> Result<(), validator::ValidationError> {
+    is_commune_code(code).then_some(()).ok_or_else(|| {
+        validator::ValidationError::new("invalid_commune_code")
+            .with_message("must be an INSEE commune code, such as 07186".into())
+    })
+}
+
+fn department_code_is_insee(code: &str) -> Result<(), validator::ValidationError> {
+    is_department_code(code).then_some(()).ok_or_else(|| {
+        validator::ValidationError::new("invalid_department_code")
+            .with_message("must be an INSEE department code, such as 07 or 2A".into())
+    })
 }
 
 /// Add a partner to the directory.

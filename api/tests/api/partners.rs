@@ -41,6 +41,16 @@ fn the_directory_is_searched_by_kind_theme_and_territory() {
     assert_eq!(search("commune_code=07186"), [cidff.clone(), ccas.clone()]);
     assert_eq!(search("commune_code=07010"), std::slice::from_ref(&cidff));
     assert_eq!(search("department_code=26"), [drome]);
+    // A code is matched with LIKE: a wildcard is refused, not taken as "any".
+    for bad in [
+        "department_code=%25",
+        "department_code=0_",
+        "commune_code=07%25%25%25",
+    ] {
+        let refused = app.get(&format!("/api/v1/partners?{bad}"), &sw);
+        refused.assert_problem(400);
+        assert_eq!(refused.fields(), [bad.split('=').next().unwrap()], "{bad}");
+    }
     let hsds = app.get("/api/v1/partners/export/hsds?kind=ccas", &sw);
     assert_eq!(hsds.status, 200);
     assert_eq!(hsds.body[0]["id"], json!(ccas));
