@@ -117,6 +117,9 @@ PARTNER=$("$RELAIS" token --role partner --partner "$PARTNER_ID" --subject load-
 LIST_URL="$BASE/api/v1/situations?post_id=$POST_ID&problem=conjugal_violence&limit=20"
 FEED_URL="$BASE/api/v1/hand-offs?limit=20"
 STATS_URL="$BASE/api/v1/statistics?from=$YEAR-01-01&to=$YEAR-12-31&post_id=$POST_ID"
+RAW_LIST_URL="$BASE/bench/raw-list?post_id=$POST_ID&problem=conjugal_violence&limit=20"
+RAW_FEED_URL="$BASE/bench/raw-feed/$PARTNER_ID?limit=20"
+RAW_STATS_URL="$BASE/bench/raw-statistics?from=$YEAR-01-01&to=$YEAR-12-31&post_id=$POST_ID"
 
 # --- Measurement. One oha run per row; results kept as JSON, summarised at the end.
 ROWS=()
@@ -169,19 +172,23 @@ stop_server
 log "phase 2: bench server (the same app plus /bench/*)"
 start_server "$SERVER_BIN" serve
 check unaudited "$SW" "$BASE/bench/unaudited-situation/$SIT_ID" '{id, status}'
-check raw_list "$SW" "$BASE/bench/raw-list?post_id=$POST_ID&problem=conjugal_violence&limit=20" '{items: (.items | length)}'
-check raw_feed "$SW" "$BASE/bench/raw-feed/$PARTNER_ID?limit=20" '{items: (.items | length), people: (.people | length)}'
-check raw_statistics "$SW" "$BASE/bench/raw-statistics?from=$YEAR-01-01&to=$YEAR-12-31&post_id=$POST_ID" '{rows: length}'
+check raw_list "$SW" "$RAW_LIST_URL" '{items: (.items | length)}'
+check raw_feed "$SW" "$RAW_FEED_URL" '{items: (.items | length), people: (.people | length)}'
+check raw_statistics "$SW" "$RAW_STATS_URL" '{rows: length}'
 wanted static && run static "baseline: static JSON (/bench/static)" "" "$BASE/bench/static"
 wanted raw_sql && run raw_sql "baseline: raw SQL (/bench/raw-situation/{id})" "" "$BASE/bench/raw-situation/$SIT_ID"
-wanted raw_list && run raw_list "baseline: raw SQL (/bench/raw-list)" "" "$BASE/bench/raw-list?post_id=$POST_ID&problem=conjugal_violence&limit=20"
-wanted raw_feed && run raw_feed "baseline: raw SQL (/bench/raw-feed/{partner_id})" "" "$BASE/bench/raw-feed/$PARTNER_ID?limit=20"
-wanted raw_statistics && run raw_statistics "baseline: raw SQL (/bench/raw-statistics)" "" "$BASE/bench/raw-statistics?from=$YEAR-01-01&to=$YEAR-12-31&post_id=$POST_ID"
+wanted raw_list && run raw_list "baseline: raw SQL (/bench/raw-list)" "" "$RAW_LIST_URL"
+wanted raw_feed && run raw_feed "baseline: raw SQL (/bench/raw-feed/{partner_id})" "" "$RAW_FEED_URL"
+wanted raw_statistics && run raw_statistics "baseline: raw SQL (/bench/raw-statistics)" "" "$RAW_STATS_URL"
 wanted unaudited && run unaudited "GET situation minus audit (/bench/unaudited-situation/{id})" "$SW" "$BASE/bench/unaudited-situation/$SIT_ID"
 wanted get_situation_2 && run get_situation_2 "GET /situations/{id} (bench server, cross-check)" "$SW" "$BASE/api/v1/situations/$SIT_ID"
 stop_server
 
 # --- Writes last, so that the reads above all see the seeded database as it was.
+# The body of a create at post $1 (always a new person).
+create_body() {
+  echo "{\"post_id\":\"$1\",\"opened_on\":\"$(date -u +%F)\",\"origin\":\"police\",\"standing\":\"victim\",\"penal\":true,\"problems\":[\"conjugal_violence\",\"housing\"],\"principal_problem\":\"conjugal_violence\",\"beneficiary\":{\"first_name\":\"Camille\",\"last_name\":\"Martin\",\"birth_year\":1987,\"sex\":\"female\",\"commune_code\":\"07010\",\"known_to_social_services\":\"no\"}}"
+}
 CREATE_CHECK="not run"
 if wanted create; then
   log "phase 3: relais serve, creates"
@@ -190,7 +197,7 @@ if wanted create; then
   NEW_POST=$(curl -fsS -X POST "$BASE/api/v1/posts" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
     -d '{"name":"ISCG Bench","kind":"mixed","department_code":"07","employer":"Bench","convention":"tripartite"}' | jq -r .id)
   SW_NEW=$("$RELAIS" token --role social_worker --post "$NEW_POST" --subject load-create)
-  BODY='{"post_id":"'$NEW_POST'","opened_on":"'$(date -u +%F)'","origin":"police","standing":"victim","penal":true,"problems":["conjugal_violence","housing"],"principal_problem":"conjugal_violence","beneficiary":{"first_name":"Camille","last_name":"Martin","birth_year":1987,"sex":"female","commune_code":"07010","known_to_social_services":"no"}}'
+  BODY=$(create_body "$NEW_POST")
   # The warm-up creates too: count from after it.
   oha --no-tui -z "$WARMUP" -c "$CONNECTIONS" -H "Authorization: Bearer $SW_NEW" -m POST -T application/json -d "$BODY" \
     --wait-ongoing-requests-after-deadline "$BASE/api/v1/situations" >/dev/null
@@ -215,7 +222,7 @@ if wanted raw_create; then
   start_server "$SERVER_BIN" serve
   RAW_POST=$(curl -fsS -X POST "$BASE/api/v1/posts" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
     -d '{"name":"ISCG Bench raw","kind":"mixed","department_code":"07","employer":"Bench","convention":"tripartite"}' | jq -r .id)
-  RAW_BODY='{"post_id":"'$RAW_POST'","opened_on":"'$(date -u +%F)'","origin":"police","standing":"victim","penal":true,"problems":["conjugal_violence","housing"],"principal_problem":"conjugal_violence","beneficiary":{"first_name":"Camille","last_name":"Martin","birth_year":1987,"sex":"female","commune_code":"07010","known_to_social_services":"no"}}'
+  RAW_BODY=$(create_body "$RAW_POST")
   run raw_create "baseline: raw SQL (/bench/raw-create)" "" "$BASE/bench/raw-create" -m POST -T application/json -d "$RAW_BODY"
   stop_server
 fi

@@ -8,11 +8,13 @@
 //! kept: a write that fails rolls back to its savepoint and fails alone; a write is answered
 //! only once it is durable, and if the commit fails, every write of the batch fails.
 //!
-//! Nothing waits to fill a batch: the thread takes what is queued when it is free, so one
-//! write on an idle server is committed at once.
+//! Nothing waits to fill a batch: a thread takes what is queued when it is free, so one
+//! write on an idle server is committed at once. Where the database admits concurrent writers
+//! (PostgreSQL), several threads share the queue, so that one batch's commit (its WAL flush)
+//! does not hold back the next batch.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use relais_persistence::db::savepoint;
 use relais_persistence::{Database, DbConnection, StoreError};
@@ -28,19 +30,23 @@ type Delivery = Box<dyn FnOnce(Result<(), &str>) + Send>;
 /// A write, run inside the batch's transaction; returns how to deliver its result.
 type Job = Box<dyn FnOnce(&mut DbConnection) -> Delivery + Send>;
 
-/// The handle of a group-commit thread; the thread ends when the last handle is dropped.
+/// The handle of the group-commit threads; they end when the handle is dropped.
 pub struct GroupCommit {
     jobs: mpsc::Sender<Job>,
 }
 
 impl GroupCommit {
-    /// Starts the thread, writing through `db`'s writing connection.
-    pub fn spawn(db: Database, name: &str) -> Result<Self, String> {
+    /// Starts `threads` threads (at least one), writing through `db`'s writing connections.
+    pub fn spawn(db: Database, name: &str, threads: usize) -> Result<Self, String> {
         let (jobs, queue) = mpsc::channel();
-        std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || run(&db, &queue))
-            .map_err(|e| format!("cannot start the {name} thread: {e}"))?;
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads.max(1) {
+            let (db, queue) = (db.clone(), Arc::clone(&queue));
+            std::thread::Builder::new()
+                .name(format!("{name}-{i}"))
+                .spawn(move || run(&db, &queue))
+                .map_err(|e| format!("cannot start the {name} thread: {e}"))?;
+        }
         Ok(Self { jobs })
     }
 
@@ -71,15 +77,25 @@ impl GroupCommit {
     }
 }
 
-fn run(db: &Database, queue: &mpsc::Receiver<Job>) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+/// The next batch: a job (waiting for one), then what else is queued, up to `MAX_BATCH`.
+/// `None` once every handle is dropped.
+fn next_batch(queue: &Mutex<mpsc::Receiver<Job>>) -> Option<Vec<Job>> {
+    // A thread that panicked never holds the lock (batches commit after it is released).
+    let queue = queue
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut batch = vec![queue.recv().ok()?];
+    while batch.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
         }
+    }
+    Some(batch)
+}
+
+fn run(db: &Database, queue: &Mutex<mpsc::Receiver<Job>>) {
+    while let Some(batch) = next_batch(queue) {
         // A panicking write loses its batch (its senders are dropped, so every request of the
         // batch gets a 500) and the connection (r2d2 discards a connection dropped while
         // panicking, which rolls back), but not the thread.
@@ -147,10 +163,21 @@ mod tests {
     /// answered with its own result and is in the table; every failed one left nothing.
     #[test]
     fn each_write_commits_or_rolls_back_alone() {
+        each_write_commits_or_rolls_back_alone_with(1);
+    }
+
+    /// The same with several threads sharing the queue (PostgreSQL's audit; on SQLite they
+    /// take turns at the one writing connection).
+    #[test]
+    fn each_write_commits_or_rolls_back_alone_with_several_threads() {
+        each_write_commits_or_rolls_back_alone_with(3);
+    }
+
+    fn each_write_commits_or_rolls_back_alone_with(threads: usize) {
         let database = TestDatabase::create();
         let db = Database::open(&database.url, 4).unwrap();
         let before = count(&db);
-        let group = GroupCommit::spawn(db.clone(), "test-writer").unwrap();
+        let group = GroupCommit::spawn(db.clone(), "test-writer", threads).unwrap();
         let n = MAX_BATCH * 2 + 7;
         let results = actix_web::rt::System::new().block_on(futures_util::future::join_all(
             (0..n).map(|i| group.run(insert_then(i % 5 == 3, i))),
@@ -176,7 +203,7 @@ mod tests {
         let database = TestDatabase::create();
         let db = Database::open(&database.url, 4).unwrap();
         let before = count(&db);
-        let group = GroupCommit::spawn(db.clone(), "test-writer").unwrap();
+        let group = GroupCommit::spawn(db.clone(), "test-writer", 1).unwrap();
         let system = actix_web::rt::System::new();
         let panicked = system.block_on(group.run(|_| -> Result<(), ApiError> { panic!("a bug") }));
         assert!(

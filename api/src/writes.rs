@@ -11,6 +11,9 @@ use relais_persistence::{Backend, Database, DbConnection};
 use crate::group_commit::GroupCommit;
 use crate::problem::ApiError;
 
+/// Group-commit threads for the audit events on PostgreSQL.
+const AUDIT_THREADS_POSTGRES: usize = 3;
+
 pub struct Writes {
     db: Database,
     /// Groups the audit events; on SQLite, the requests' writes too.
@@ -20,12 +23,14 @@ pub struct Writes {
 impl Writes {
     /// Starts the group-commit thread on `db`.
     pub fn start(db: Database) -> Result<Self, String> {
-        let name = match db.backend() {
-            Backend::Sqlite => "relais-writer",
-            Backend::Postgres => "relais-audit",
+        // SQLite: one writer, so one thread. PostgreSQL: a few, each holding a pooled
+        // connection only while it commits, so that the readers keep most of the pool.
+        let (name, threads) = match db.backend() {
+            Backend::Sqlite => ("relais-writer", 1),
+            Backend::Postgres => ("relais-audit", AUDIT_THREADS_POSTGRES),
         };
         Ok(Self {
-            grouped: GroupCommit::spawn(db.clone(), name)?,
+            grouped: GroupCommit::spawn(db.clone(), name, threads)?,
             db,
         })
     }
