@@ -109,11 +109,13 @@ impl Settings {
             }
             seconds => seconds.map(Duration::from_secs),
         };
-        let switch = |name: &str| match var(name).as_deref() {
-            None | Some("on") => Ok(true),
+        let switch_or = |name: &str, default: bool| match var(name).as_deref() {
+            None => Ok(default),
+            Some("on") => Ok(true),
             Some("off") => Ok(false),
             Some(other) => Err(format!("{name}={other} is neither on nor off")),
         };
+        let switch = |name: &str| switch_or(name, true);
         Ok(Self {
             retention,
             metrics: switch("RELAIS_METRICS")?,
@@ -159,6 +161,7 @@ impl Settings {
                 lease: Duration::from_secs(
                     number("RELAIS_WEBHOOK_LEASE_SECONDS")?.unwrap_or(60).max(1),
                 ),
+                private_addresses: switch_or("RELAIS_WEBHOOK_PRIVATE_ADDRESSES", false)?,
             },
         })
     }

@@ -95,6 +95,7 @@ fn shuts_down_gracefully_on(signal: &str) {
         ("RELAIS_WEBHOOK_POLL_MS", "50"),
         ("RELAIS_WEBHOOK_RETRY_BASE_MS", "100"),
         ("RELAIS_WEBHOOK_LEASE_SECONDS", "60"),
+        ("RELAIS_WEBHOOK_PRIVATE_ADDRESSES", "on"),
         ("RELAIS_SHUTDOWN_TIMEOUT_SECONDS", "20"),
     ];
     let mut server = Server::start(&db.url, &settings);
@@ -219,6 +220,7 @@ fn two_replicas_on_one_postgresql_deliver_each_event_once_and_serve_one_feed() {
         ("RELAIS_WEBHOOK_POLL_MS", "20"),
         ("RELAIS_WEBHOOK_RETRY_BASE_MS", "100"),
         ("RELAIS_WEBHOOK_LEASE_SECONDS", "60"),
+        ("RELAIS_WEBHOOK_PRIVATE_ADDRESSES", "on"),
     ];
     // Started together on a fresh database: migrations and the instance secret race.
     let (a, b) = std::thread::scope(|scope| {

@@ -15,11 +15,13 @@ pub(super) mod receiver;
 
 use receiver::{Receiver, Reply};
 
-/// A fast schedule: poll every 50 ms, retry after 100 ms, leases of 2 s.
-const FAST: [(&str, &str); 3] = [
+/// A fast schedule: poll every 50 ms, retry after 100 ms, leases of 2 s; the receivers listen
+/// on 127.0.0.1.
+const FAST: [(&str, &str); 4] = [
     ("RELAIS_WEBHOOK_POLL_MS", "50"),
     ("RELAIS_WEBHOOK_RETRY_BASE_MS", "100"),
     ("RELAIS_WEBHOOK_LEASE_SECONDS", "2"),
+    ("RELAIS_WEBHOOK_PRIVATE_ADDRESSES", "on"),
 ];
 
 /// A request with an optional `If-Match`; returns the status, the `ETag` and the body.

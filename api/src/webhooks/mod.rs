@@ -4,6 +4,7 @@
 //! the change it reports; [`worker::WebhookWorker`] delivers it from there, signed the
 //! Standard Webhooks way, and retries on the schedule of `relais_domain::webhook`.
 
+pub mod addresses;
 pub mod signing;
 pub mod worker;
 

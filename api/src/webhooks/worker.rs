@@ -16,6 +16,7 @@ use relais_persistence::webhooks::{self, DueDelivery};
 use relais_persistence::{Database, StoreError};
 
 use super::WebhookPayload;
+use super::addresses::Resolver;
 use super::signing::sign;
 
 /// How long a receiver has to answer.
@@ -40,6 +41,9 @@ pub struct WorkerSettings {
     /// `RELAIS_WEBHOOK_LEASE_SECONDS`: how long a claimed delivery is left to its worker before
     /// another may take it (default 60 s).
     pub lease: Duration,
+    /// `RELAIS_WEBHOOK_PRIVATE_ADDRESSES`: whether deliveries may go to loopback, private or
+    /// link-local addresses (default `off`; see `addresses`).
+    pub private_addresses: bool,
 }
 
 impl Default for WorkerSettings {
@@ -49,6 +53,7 @@ impl Default for WorkerSettings {
             poll: Duration::from_millis(1000),
             retry_base: Duration::from_millis(5000),
             lease: Duration::from_secs(60),
+            private_addresses: false,
         }
     }
 }
@@ -140,6 +145,9 @@ impl Runner {
         let mut agent = ureq::AgentBuilder::new()
             .timeout(TIMEOUT)
             .redirects(0)
+            .resolver(Resolver {
+                private_allowed: settings.private_addresses,
+            })
             .user_agent(concat!("Relais-Webhooks/", env!("CARGO_PKG_VERSION")));
         match ureq::native_tls::TlsConnector::new() {
             Ok(tls) => agent = agent.tls_connector(Arc::new(tls)),

@@ -262,15 +262,24 @@ impl TestApp {
     /// A webhook worker on this app's database with a fast schedule (poll 20 ms, retry base 50 ms),
     /// stopped when dropped.
     pub fn webhook_worker(&self) -> WebhookWorker {
-        WebhookWorker::spawn(
-            self.db.clone(),
-            WorkerSettings {
-                enabled: true,
-                poll: Duration::from_millis(20),
-                retry_base: Duration::from_millis(50),
-                lease: Duration::from_secs(5),
-            },
-        )
+        self.webhook_worker_with(self.fast_webhook_settings())
+    }
+
+    /// The settings of `webhook_worker`.
+    pub fn fast_webhook_settings(&self) -> WorkerSettings {
+        WorkerSettings {
+            enabled: true,
+            poll: Duration::from_millis(20),
+            retry_base: Duration::from_millis(50),
+            lease: Duration::from_secs(5),
+            // The test receivers listen on 127.0.0.1.
+            private_addresses: true,
+        }
+    }
+
+    /// A webhook worker on this app's database, stopped when dropped.
+    pub fn webhook_worker_with(&self, settings: WorkerSettings) -> WebhookWorker {
+        WebhookWorker::spawn(self.db.clone(), settings)
     }
 
     /// Sends a request; `body` is sent as JSON when given.

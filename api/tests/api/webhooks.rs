@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use relais_api::webhooks::signing::verify;
+use relais_api::webhooks::worker::WorkerSettings;
 use relais_domain::access::Principal;
 use relais_domain::ids::PartnerId;
 use relais_domain::reference::Role;
@@ -253,6 +254,40 @@ fn a_failing_receiver_shows_its_status_and_the_next_attempt() {
     assert_eq!(delivery["last_error"], "the receiver answered 503");
     assert!(delivery["next_attempt_at"].is_string());
     assert!(delivery["delivered_at"].is_null());
+}
+
+/// By default a webhook is never delivered to a private address (a partner could otherwise make
+/// Relais POST into the deployment's own network): the attempt fails, saying why, and the
+/// receiver gets nothing.
+#[test]
+fn a_webhook_to_a_private_address_is_not_delivered_by_default() {
+    let app = TestApp::spawn();
+    let partner = create_partner(&app);
+    let token = partner_token(&app, &partner);
+    let receiver = Receiver::start(vec![Reply::status(204); 10]);
+    let webhook = register(&app, &token, &receiver.url)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let _worker = app.webhook_worker_with(WorkerSettings {
+        private_addresses: false,
+        ..app.fast_webhook_settings()
+    });
+    emit(&app, &partner, "hand_off.sent");
+    let deliveries = wait_for_deliveries(&app, &token, &webhook, |items| {
+        items
+            .first()
+            .is_some_and(|d| d["attempts"].as_i64() >= Some(2))
+    });
+    let delivery = &deliveries[0];
+    assert_eq!(delivery["status"], "pending");
+    assert!(delivery["last_status_code"].is_null());
+    let error = delivery["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("RELAIS_WEBHOOK_PRIVATE_ADDRESSES"),
+        "{error}"
+    );
+    assert!(receiver.received().is_empty());
 }
 
 #[test]
