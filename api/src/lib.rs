@@ -7,6 +7,7 @@ pub mod config;
 pub mod extract;
 pub mod grids;
 pub mod group_commit;
+pub mod head;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
@@ -107,6 +108,8 @@ pub fn app(
         // Sees every answer, errors returned by the layers inside included: it sets
         // X-Request-Id, completes problem bodies with `request_id` and logs unexpected 500s.
         .wrap(from_fn(request_id::tag))
+        // HEAD is answered as GET, within every layer above (access, audit, headers).
+        .wrap(from_fn(head::as_get))
         .wrap(from_fn(metrics::record))
         // The access log line starts with the request id the middleware above answered with.
         .wrap(Logger::new("%{X-Request-Id}o %a \"%r\" %s %b %Dms"))
@@ -137,6 +140,8 @@ impl KnownPaths {
                 .collect();
             let methods = [
                 ("GET", item.get.is_some()),
+                // Answered as GET (see `head`).
+                ("HEAD", item.get.is_some()),
                 ("PUT", item.put.is_some()),
                 ("POST", item.post.is_some()),
                 ("DELETE", item.delete.is_some()),

@@ -411,3 +411,49 @@ fn concurrent_reads_each_leave_their_event() {
         .unwrap();
     assert_eq!(reads, 80);
 }
+
+/// HEAD is GET without the body (RFC 9110): the same status and `ETag`, the same access rules,
+/// and, since it tells whether a record exists and its version, the same audit event.
+#[test]
+fn head_is_answered_and_audited_as_get() {
+    let app = TestApp::spawn();
+    let case = new_case(&app);
+    let path = format!("/api/v1/situations/{}", case.situation);
+    let got = app.get(&path, &case.sw);
+    let head = app.call("HEAD", &path, Some(&case.sw), None, &[]);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.etag, got.etag);
+    assert!(head.body.is_null(), "{:#}", head.body);
+    assert_eq!(
+        head.headers["content-length"],
+        got.body.to_string().len().to_string(),
+        "the GET's length"
+    );
+    let officer = app.officer(&app.create_unit(&case.post));
+    assert_eq!(
+        app.call("HEAD", &path, Some(&officer), None, &[]).status,
+        403
+    );
+    assert_eq!(app.call("HEAD", &path, None, None, &[]).status, 401);
+    let other_post = app.create_post("Poste de Valence");
+    let outsider = app.token(Role::SocialWorker, &[&other_post]);
+    assert_eq!(
+        app.call("HEAD", &path, Some(&outsider), None, &[]).status,
+        404
+    );
+    let trail = summary(&events(
+        &app,
+        &case.coordinator,
+        &format!("record_id={}", case.situation),
+    ));
+    assert_eq!(
+        trail,
+        [
+            triple("create_situation", "success", "social_worker"),
+            triple("get_situation", "success", "social_worker"),
+            triple("get_situation", "success", "social_worker"),
+            triple("get_situation", "denied", "officer"),
+            triple("get_situation", "not_found", "social_worker"),
+        ]
+    );
+}

@@ -142,10 +142,10 @@ fn a_known_path_called_with_another_method_answers_405_with_allow() {
         &[],
     );
     answer.assert_problem(405);
-    assert_eq!(answer.allow.as_deref(), Some("GET, PUT"));
+    assert_eq!(answer.allow.as_deref(), Some("GET, HEAD, PUT"));
     let answer = app.call("TRACE", "/api/v1/posts", Some(&admin), None, &[]);
     answer.assert_problem(405);
-    assert_eq!(answer.allow.as_deref(), Some("GET, POST"));
+    assert_eq!(answer.allow.as_deref(), Some("GET, HEAD, POST"));
     // The literal path wins over `/partners/{id}`.
     let answer = app.call(
         "PUT",
@@ -154,7 +154,10 @@ fn a_known_path_called_with_another_method_answers_405_with_allow() {
         None,
         &[],
     );
-    assert_eq!((answer.status, answer.allow.as_deref()), (405, Some("GET")));
+    assert_eq!(
+        (answer.status, answer.allow.as_deref()),
+        (405, Some("GET, HEAD"))
+    );
     // A path the API does not have stays 404.
     let answer = app.call("GET", "/api/v1/nothing-here", Some(&admin), None, &[]);
     answer.assert_problem(404);
