@@ -231,24 +231,30 @@ fn a_failed_attempt_is_retried_under_the_same_webhook_id() {
     assert_eq!(receiver.received().len(), 2, "nothing after the 2xx");
 }
 
-#[test]
-fn a_failing_receiver_shows_its_status_and_the_next_attempt() {
-    let app = TestApp::spawn();
-    let partner = create_partner(&app);
-    let token = partner_token(&app, &partner);
-    let receiver = Receiver::start(vec![Reply::status(503); 100]);
-    let webhook = register(&app, &token, &receiver.url)["id"]
+/// A partner's webhook to `receiver`, one event, and a worker with `settings`: the event's
+/// delivery once it has been attempted twice (so it is being retried).
+fn retried_delivery(app: &TestApp, receiver: &Receiver, settings: WorkerSettings) -> Value {
+    let partner = create_partner(app);
+    let token = partner_token(app, &partner);
+    let webhook = register(app, &token, &receiver.url)["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let _worker = app.webhook_worker();
-    emit(&app, &partner, "hand_off.sent");
-    let deliveries = wait_for_deliveries(&app, &token, &webhook, |items| {
+    let _worker = app.webhook_worker_with(settings);
+    emit(app, &partner, "hand_off.sent");
+    let deliveries = wait_for_deliveries(app, &token, &webhook, |items| {
         items
             .first()
             .is_some_and(|d| d["attempts"].as_i64() >= Some(2))
     });
-    let delivery = &deliveries[0];
+    deliveries[0].clone()
+}
+
+#[test]
+fn a_failing_receiver_shows_its_status_and_the_next_attempt() {
+    let app = TestApp::spawn();
+    let receiver = Receiver::start(vec![Reply::status(503); 100]);
+    let delivery = retried_delivery(&app, &receiver, app.fast_webhook_settings());
     assert_eq!(delivery["status"], "pending");
     assert_eq!(delivery["last_status_code"], 503);
     assert_eq!(delivery["last_error"], "the receiver answered 503");
@@ -262,24 +268,12 @@ fn a_failing_receiver_shows_its_status_and_the_next_attempt() {
 #[test]
 fn a_webhook_to_a_private_address_is_not_delivered_by_default() {
     let app = TestApp::spawn();
-    let partner = create_partner(&app);
-    let token = partner_token(&app, &partner);
     let receiver = Receiver::start(vec![Reply::status(204); 10]);
-    let webhook = register(&app, &token, &receiver.url)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let _worker = app.webhook_worker_with(WorkerSettings {
+    let settings = WorkerSettings {
         private_addresses: false,
         ..app.fast_webhook_settings()
-    });
-    emit(&app, &partner, "hand_off.sent");
-    let deliveries = wait_for_deliveries(&app, &token, &webhook, |items| {
-        items
-            .first()
-            .is_some_and(|d| d["attempts"].as_i64() >= Some(2))
-    });
-    let delivery = &deliveries[0];
+    };
+    let delivery = retried_delivery(&app, &receiver, settings);
     assert_eq!(delivery["status"], "pending");
     assert!(delivery["last_status_code"].is_null());
     let error = delivery["last_error"].as_str().unwrap();
