@@ -16,7 +16,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::{HttpServer, web};
@@ -164,15 +163,10 @@ fn main() {
     let to = NaiveDate::from_ymd_opt(year, 12, 31).unwrap();
     let grid = grids.in_force(from).unwrap().clone();
 
-    let state = web::Data::new(AppState {
-        db: db.clone(),
-        writes: relais_api::writes::Writes::start(db.clone()).unwrap(),
-        verifier: Arc::new(verifier),
-        grids: Arc::new(grids),
-        // No rate limits: the benchmark measures the queries.
-        protection: Arc::new(relais_api::protection::Protection::new(&Default::default())),
-        metrics: None,
-    });
+    // No rate limits: the benchmark measures the queries.
+    let state = web::Data::new(
+        AppState::new(db.clone(), verifier, grids, &Default::default(), None).unwrap(),
+    );
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {

@@ -23,8 +23,6 @@
 //! limits). Run it as `load_server serve`; without that argument (as `cargo bench` runs it) it
 //! only prints how to use it.
 
-use std::sync::Arc;
-
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
 use diesel::prelude::*;
@@ -33,13 +31,11 @@ use relais_api::config::Settings;
 use relais_api::extract::etag;
 use relais_api::grids::GridSet;
 use relais_api::problem::ApiError;
-use relais_api::protection::Protection;
 use relais_api::routes::situations::{
     NewSituation, SituationWithPerson, open_situation, situation_with_person,
 };
 use relais_api::state::AppState;
 use relais_api::webhooks::worker::WebhookWorker;
-use relais_api::writes::Writes;
 use relais_domain::ids::{HandOffId, PartnerId, PostId, SituationId};
 use relais_domain::reference::ProblemCategory;
 use relais_persistence::hand_offs::{self, HandOffFilter};
@@ -255,20 +251,18 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let webhooks = (settings.webhooks.enabled)
         .then(|| WebhookWorker::spawn(db.clone(), settings.webhooks.clone()));
     let grids = GridSet::load(settings.grids_dir.as_deref())?;
-    let state = web::Data::new(AppState {
-        writes: Writes::start(db.clone())?,
+    // As in production: metrics are on unless RELAIS_METRICS=off.
+    let metrics = (settings.metrics)
+        .then(relais_api::metrics::Metrics::new)
+        .transpose()
+        .map_err(|e| format!("metrics: {e}"))?;
+    let state = web::Data::new(AppState::new(
         db,
-        verifier: Arc::new(verifier),
-        grids: Arc::new(grids),
-        protection: Arc::new(Protection::new(&settings.protection)),
-        // As in production: metrics are on unless RELAIS_METRICS=off.
-        metrics: match settings.metrics {
-            true => Some(Arc::new(
-                relais_api::metrics::Metrics::new().map_err(|e| format!("metrics: {e}"))?,
-            )),
-            false => None,
-        },
-    });
+        verifier,
+        grids,
+        &settings.protection,
+        metrics,
+    )?);
     let mut server = HttpServer::new(move || {
         relais_api::app(state.clone())
             .app_data(body.clone())

@@ -1,7 +1,6 @@
 //! `relais`: serve the API, apply migrations, issue development tokens, print the OpenAPI document.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use actix_web::{HttpServer, web};
 use clap::{Parser, Subcommand};
@@ -186,21 +185,18 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let metrics = if settings.metrics {
         let metrics = Metrics::new().map_err(|e| format!("cannot set up the metrics: {e}"))?;
         log::info!("metrics: served at /metrics");
-        Some(Arc::new(metrics))
+        Some(metrics)
     } else {
         log::info!("metrics: off (RELAIS_METRICS=off)");
         None
     };
-    let state = web::Data::new(AppState {
-        writes: relais_api::writes::Writes::start(db.clone())?,
+    let state = web::Data::new(AppState::new(
         db,
-        verifier: Arc::new(verifier),
-        grids: Arc::new(grids),
-        protection: Arc::new(relais_api::protection::Protection::new(
-            &settings.protection,
-        )),
+        verifier,
+        grids,
+        &settings.protection,
         metrics,
-    });
+    )?);
     let stop_signal = stop_signal(webhooks.as_ref().map(WebhookWorker::stopper))?;
     let mut server = HttpServer::new(move || relais_api::app(state.clone()))
         .shutdown_timeout(settings.shutdown_timeout)

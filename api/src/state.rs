@@ -9,7 +9,7 @@ use crate::auth::TokenVerifier;
 use crate::grids::GridSet;
 use crate::metrics::Metrics;
 use crate::problem::ApiError;
-use crate::protection::Protection;
+use crate::protection::{Protection, ProtectionSettings};
 use crate::writes::Writes;
 
 pub struct AppState {
@@ -25,6 +25,24 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state of one instance over `db`, its writer threads started.
+    pub fn new(
+        db: Database,
+        verifier: TokenVerifier,
+        grids: GridSet,
+        protection: &ProtectionSettings,
+        metrics: Option<Metrics>,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            writes: Writes::start(db.clone())?,
+            db,
+            verifier: Arc::new(verifier),
+            grids: Arc::new(grids),
+            protection: Arc::new(Protection::new(protection)),
+            metrics: metrics.map(Arc::new),
+        })
+    }
+
     /// Runs `f` on a reading connection, on the blocking thread pool.
     pub async fn read<T: Send + 'static>(
         &self,

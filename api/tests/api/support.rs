@@ -1,7 +1,6 @@
 //! The test harness: a `TestApp` per test — the real application on a database of its own
 //! (SQLite file, or PostgreSQL when `RELAIS_TEST_DATABASE_URL` is set), served over HTTP.
 
-use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -9,7 +8,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::{HttpServer, web};
 use relais_api::auth::{JwtSettings, TokenIssuer, resolve_keys};
-use relais_api::protection::{Protection, ProtectionSettings};
+use relais_api::protection::ProtectionSettings;
 use relais_api::state::AppState;
 use relais_api::webhooks::worker::{WebhookWorker, WorkerSettings};
 use relais_domain::access::Principal;
@@ -148,16 +147,13 @@ impl TestApp {
         let db = Database::open(&database.url, 4).expect("open the test database");
         let (verifier, issuer, _) = resolve_keys(&options.jwt, &db).expect("keys");
         let grids = relais_api::grids::GridSet::load(options.grids_dir.as_deref()).expect("grids");
-        let state = web::Data::new(AppState {
-            db: db.clone(),
-            writes: relais_api::writes::Writes::start(db.clone()).expect("writer threads"),
-            verifier: Arc::new(verifier),
-            grids: Arc::new(grids),
-            protection: Arc::new(Protection::new(&options.protection)),
-            metrics: options
-                .metrics
-                .then(|| Arc::new(relais_api::metrics::Metrics::new().expect("metrics"))),
-        });
+        let metrics = options
+            .metrics
+            .then(|| relais_api::metrics::Metrics::new().expect("metrics"));
+        let state = web::Data::new(
+            AppState::new(db.clone(), verifier, grids, &options.protection, metrics)
+                .expect("app state"),
+        );
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
