@@ -35,6 +35,23 @@ fn relais(database_url: &str, env: &[(&str, &str)]) -> Command {
     command
 }
 
+/// Each setting, alone, must stop `relais serve` at start with an error naming it.
+fn assert_refused_at_start(settings: &[(&str, &str)]) {
+    let db = TestDatabase::create();
+    for &(name, value) in settings {
+        let output = relais(&db.url, &[(name, value)])
+            .arg("serve")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{name}={value}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(name),
+            "{name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
 impl Server {
     fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
