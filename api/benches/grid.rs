@@ -23,7 +23,7 @@ use chrono::NaiveDate;
 use diesel::RunQueryDsl;
 use relais_api::auth::{JwtSettings, resolve_keys};
 use relais_api::grids::GridSet;
-use relais_api::state::AppState;
+use relais_api::http::state::AppState;
 use relais_domain::access::Principal;
 use relais_domain::reference::Role;
 use relais_persistence::statistics::{self, StatScope};

@@ -26,16 +26,17 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
 use diesel::prelude::*;
-use relais_api::auth::{CurrentUser, authenticate, resolve_keys};
-use relais_api::config::Settings;
-use relais_api::extract::etag;
+use relais_api::auth::resolve_keys;
+use relais_api::cli::config::Settings;
 use relais_api::grids::GridSet;
-use relais_api::problem::ApiError;
-use relais_api::routes::situations::{
-    NewSituation, SituationWithPerson, open_situation, situation_with_person,
+use relais_api::http::current_user::{CurrentUser, authenticate};
+use relais_api::http::extract::etag;
+use relais_api::http::problem::ApiError;
+use relais_api::http::routes::situations::{
+    NewSituation, SituationWithPerson, situation_with_person,
 };
-use relais_api::state::AppState;
-use relais_api::webhooks::worker::WebhookWorker;
+use relais_api::http::state::AppState;
+use relais_api::jobs::webhooks::worker::WebhookWorker;
 use relais_domain::ids::{HandOffId, PartnerId, PostId, SituationId};
 use relais_domain::reference::ProblemCategory;
 use relais_persistence::hand_offs::{self, HandOffFilter};
@@ -210,9 +211,22 @@ async fn raw_create(
     new: web::Json<NewSituation>,
 ) -> Result<HttpResponse, ApiError> {
     let new = new.into_inner();
-    let today = chrono::Utc::now().date_naive();
-    let opened = state
-        .write(move |conn| open_situation(conn, &new, today))
+    let now = state.clock.now();
+    // The create's workflow with no caller to check: Relais itself opens it.
+    let bench = relais_domain::access::Principal::system("bench");
+    let opened: SituationWithPerson = state
+        .write(move |conn| {
+            let person = new.person()?;
+            let opened = relais_api::workflows::situations::open(
+                conn,
+                &bench,
+                new.post_id,
+                person,
+                &new.details(),
+                now,
+            )?;
+            Ok(opened.into())
+        })
         .await?;
     Ok(HttpResponse::Created()
         .insert_header(etag(opened.situation.meta.version))
@@ -253,7 +267,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let grids = GridSet::load(settings.grids_dir.as_deref())?;
     // As in production: metrics are on unless RELAIS_METRICS=off.
     let metrics = (settings.metrics)
-        .then(relais_api::metrics::Metrics::new)
+        .then(relais_api::http::metrics::Metrics::new)
         .transpose()
         .map_err(|e| format!("metrics: {e}"))?;
     let state = web::Data::new(AppState::new(

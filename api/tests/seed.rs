@@ -7,9 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, NaiveDate, NaiveTime, TimeDelta};
-use relais_api::seed::{Generator, SeedError, SeedOptions, seed};
+use relais_api::cli::seed::{Generator, SeedError, SeedOptions, seed};
 use relais_domain::beneficiary::Birth;
-use relais_domain::handoff::{
+use relais_domain::hand_off::{
     ConsentInput, HandOffAction, HandOffInput, SendCheck, is_final, transition,
 };
 use relais_domain::ids::PostId;
@@ -485,7 +485,7 @@ fn every_row_obeys_the_domain_rules() {
                     let partner_side = after.by_role == Role::Partner;
                     assert_eq!(
                         partner_side,
-                        action.side() == relais_domain::handoff::Side::Partner
+                        action.side() == relais_domain::hand_off::Side::Partner
                     );
                     if after.to == HandOffStatus::Sent {
                         assert!(consent.answered_at < after.at, "consent before sending");

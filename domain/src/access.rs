@@ -20,6 +20,23 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Relais itself, acting in the background job `job` (`system:<job>`). It is never
+    /// authenticated from a token: only jobs build it, and workflows let it act on any post.
+    pub fn system(job: &str) -> Self {
+        Self {
+            subject: format!("system:{job}"),
+            role: Role::System,
+            post_ids: Vec::new(),
+            unit_id: None,
+            partner_id: None,
+        }
+    }
+
+    /// Whether this is one of Relais's own jobs.
+    pub fn is_system(&self) -> bool {
+        self.role == Role::System
+    }
+
     fn works_for(&self, post: PostId) -> bool {
         self.post_ids.contains(&post)
     }

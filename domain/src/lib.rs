@@ -7,7 +7,7 @@ pub mod access;
 pub mod audit;
 pub mod beneficiary;
 pub mod grid;
-pub mod handoff;
+pub mod hand_off;
 pub mod ids;
 pub mod intervention;
 pub mod partner;

@@ -236,6 +236,9 @@ code_list! {
         Partner = "partner": "Système partenaire",
         Statistics = "statistics": "Observatoire (statistiques)",
         Admin = "admin": "Administrateur",
+        /// Relais itself, when one of its background jobs acts (`system:<job>`); no token
+        /// carries this role.
+        System = "system": "Relais (tâche automatique)",
     }
 }
 

@@ -248,7 +248,7 @@ impl Situation {
 mod tests {
     use super::*;
     use crate::post::RecordMeta;
-    use chrono::Utc;
+    use chrono::DateTime;
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -279,8 +279,8 @@ mod tests {
             details: details(),
             state: SituationState::OPEN,
             meta: RecordMeta {
-                created_at: Utc::now(),
-                updated_at: Utc::now(),
+                created_at: DateTime::from_timestamp(1_773_484_927, 0).unwrap(),
+                updated_at: DateTime::from_timestamp(1_773_484_927, 0).unwrap(),
                 version: 1,
             },
         }

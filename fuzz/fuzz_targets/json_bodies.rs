@@ -1,5 +1,5 @@
 //! JSON request bodies: every body type the API accepts, read from the same bytes the way
-//! `relais_api::extract::parse_json` reads them (serde_path_to_error over a slice, then
+//! `relais_api::http::extract::parse_json` reads them (serde_path_to_error over a slice, then
 //! `end()` for trailing characters), then checked with the domain validation the handlers
 //! run. Nothing here may panic; a body that validates must also survive a JSON round trip.
 //!
@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use libfuzzer_sys::fuzz_target;
 use relais_domain::Validation;
 use relais_domain::beneficiary::{BeneficiaryInput, Birth};
-use relais_domain::handoff::{self, ConsentInput, HandOffInput};
+use relais_domain::hand_off::{self, ConsentInput, HandOffInput};
 use relais_domain::ids::{BeneficiaryId, PostId, SituationId};
 use relais_domain::intervention::{EvaluationInput, InterventionInput};
 use relais_domain::partner::PartnerInput;
@@ -26,7 +26,7 @@ use relais_domain::validation::Invalid;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// Mirrors `relais_api::routes::situations::NewSituation`.
+/// Mirrors `relais_api::http::routes::situations::NewSituation`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
@@ -44,7 +44,7 @@ struct NewSituation {
     children_in_household: Option<u8>,
 }
 
-/// Mirrors `relais_api::routes::referrals::TakeUp`.
+/// Mirrors `relais_api::http::routes::referrals::TakeUp`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
@@ -60,7 +60,7 @@ struct TakeUp {
     children_in_household: Option<u8>,
 }
 
-/// Mirrors `relais_api::routes::hand_offs::MoveInput`.
+/// Mirrors `relais_api::http::routes::hand_offs::MoveInput`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
@@ -73,7 +73,7 @@ struct MoveInput {
     comment: Option<String>,
 }
 
-/// Mirrors `relais_api::routes::referrals::CloseReferral`.
+/// Mirrors `relais_api::http::routes::referrals::CloseReferral`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
@@ -291,10 +291,10 @@ fuzz_target!(|data: &[u8]| {
     if let Some(input) = parse::<MoveInput>(data) {
         let mut v = Validation::new();
         if let Some(outcome) = &input.outcome {
-            v.text("outcome", outcome, handoff::MAX_OUTCOME_CHARS);
+            v.text("outcome", outcome, hand_off::MAX_OUTCOME_CHARS);
         }
         if let Some(comment) = &input.comment {
-            v.text("comment", comment, handoff::MAX_OUTCOME_CHARS);
+            v.text("comment", comment, hand_off::MAX_OUTCOME_CHARS);
         }
         render(v.finish());
     }

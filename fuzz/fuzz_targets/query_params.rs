@@ -1,4 +1,4 @@
-//! Query parameters: arbitrary query strings read the way `relais_api::extract::parse_query`
+//! Query parameters: arbitrary query strings read the way `relais_api::http::extract::parse_query`
 //! reads them (form_urlencoded pairs into serde_urlencoded, strict structs), then each value
 //! through the domain's parsers: every reference list (`code_list!` `FromStr` and serde),
 //! typed ids, dates, delivery statuses, department and commune codes.

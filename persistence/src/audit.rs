@@ -1,19 +1,21 @@
 //! The audit trail: appended by the API for every access to personal data, read by coordinators,
 //! purged only past its retention (the database itself refuses anything else).
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use relais_domain::audit::AuditEvent;
 use relais_domain::ids::{AuditEventId, BeneficiaryId, PostId};
 use relais_domain::reference::{CodeList, Outcome, RecordKind, Role};
 
-use crate::convert::{now, parse, parse_opt};
+use crate::convert::{now, parse, parse_opt, stored};
 use crate::schema::{audit_events, beneficiaries, hand_offs, referrals, requisitions, situations};
 use crate::{DbConnection, Page, PageRequest, StoreError};
 
 /// An access to record, before it is stored.
 #[derive(Debug, Clone)]
 pub struct NewAuditEvent {
+    /// When the access happened.
+    pub at: DateTime<Utc>,
     pub subject: String,
     pub role: Role,
     pub action: &'static str,
@@ -112,7 +114,7 @@ pub fn append(conn: &mut DbConnection, event: &NewAuditEvent) -> Result<AuditEve
     diesel::insert_into(audit_events::table)
         .values((
             audit_events::id.eq(id.to_string()),
-            audit_events::at.eq(now()),
+            audit_events::at.eq(stored(event.at)),
             audit_events::subject.eq(&event.subject),
             audit_events::role.eq(event.role.code()),
             audit_events::action.eq(event.action),

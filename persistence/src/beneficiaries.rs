@@ -2,13 +2,13 @@
 
 use std::collections::HashMap;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use relais_domain::beneficiary::{Beneficiary, BeneficiaryInput};
 use relais_domain::ids::{BeneficiaryId, PostId, SituationId};
 use relais_domain::reference::CodeList;
 
-use crate::convert::{meta, now, parse};
+use crate::convert::{meta, parse, stored};
 use crate::error::stale_or_missing;
 use crate::schema::{beneficiaries, situations};
 use crate::{DbConnection, Page, PageRequest, StoreError};
@@ -92,9 +92,10 @@ pub fn insert(
     conn: &mut DbConnection,
     post: PostId,
     input: &BeneficiaryInput,
+    at: DateTime<Utc>,
 ) -> Result<Beneficiary, StoreError> {
     let id = BeneficiaryId::generate();
-    let at = now();
+    let at = stored(at);
     diesel::insert_into(beneficiaries::table)
         .values((
             beneficiaries::id.eq(id.to_string()),
@@ -164,6 +165,7 @@ pub fn replace(
     id: BeneficiaryId,
     expected_version: i64,
     input: &BeneficiaryInput,
+    at: DateTime<Utc>,
 ) -> Result<Beneficiary, StoreError> {
     let key = id.to_string();
     let changed = diesel::update(
@@ -173,7 +175,7 @@ pub fn replace(
     )
     .set((
         IdentityForm::of(input),
-        beneficiaries::updated_at.eq(now()),
+        beneficiaries::updated_at.eq(stored(at)),
         beneficiaries::version.eq(expected_version + 1),
     ))
     .execute(conn)?;

@@ -2,14 +2,22 @@
 
 use std::str::FromStr;
 
-use chrono::{NaiveDateTime, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use relais_domain::post::RecordMeta;
 
 use crate::StoreError;
 
-/// The current instant as stored: UTC, to the microsecond (PostgreSQL's precision, so both backends agree).
+/// An instant as stored: UTC, to the microsecond (PostgreSQL's precision, so both backends agree).
+pub fn stored(at: DateTime<Utc>) -> NaiveDateTime {
+    at.naive_utc().trunc_subsecs(6)
+}
+
+/// The current instant as stored, for the directory and infrastructure records (posts, units,
+/// partners, webhooks, stored secrets and answers) whose writes do not go through a workflow
+/// yet. Case records are stamped with the `now` their workflow was given.
+#[allow(clippy::disallowed_methods)]
 pub(crate) fn now() -> NaiveDateTime {
-    Utc::now().naive_utc().trunc_subsecs(6)
+    stored(Utc::now())
 }
 
 pub(crate) fn meta(

@@ -3,12 +3,12 @@
 //! Events carry ids and statuses only, never personal data: a partner reads the hand-off
 //! itself, through the consent-filtered API, to learn more.
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use relais_domain::ids::{EventId, PartnerId, PostId, UnitId};
 
-use crate::convert::now;
+use crate::convert::stored;
 use crate::schema::{events, webhook_deliveries, webhooks};
 use crate::{DbConnection, StoreError};
 
@@ -21,6 +21,7 @@ const EVENT_ORDER_LOCK: i64 = 0x7265_6c61_6973_0001;
 pub struct NewEvent<'a> {
     /// Dotted name, such as `hand_off.sent`.
     pub kind: &'a str,
+    pub occurred_at: DateTime<Utc>,
     pub post: Option<PostId>,
     pub partner: Option<PartnerId>,
     pub unit: Option<UnitId>,
@@ -51,7 +52,7 @@ pub fn append(conn: &mut DbConnection, event: &NewEvent<'_>) -> Result<i64, Stor
     if let DbConnection::Postgres(_) = conn {
         conn.batch_execute(&format!("SELECT pg_advisory_xact_lock({EVENT_ORDER_LOCK})"))?;
     }
-    let at = now();
+    let at = stored(event.occurred_at);
     let seq: i64 = diesel::insert_into(events::table)
         .values((
             events::id.eq(EventId::generate().to_string()),

@@ -4,12 +4,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
-use relais_domain::handoff::{Consent, ConsentInput, HandOff, HandOffInput, Transition};
+use relais_domain::hand_off::{Consent, ConsentInput, HandOff, HandOffInput, Transition};
 use relais_domain::ids::{HandOffId, PartnerId, PostId, SituationId};
 use relais_domain::reference::{CodeList, DeclineReason, HandOffStatus, Role};
 
 use crate::codes::{join, split};
-use crate::convert::{meta, now, parse, parse_opt};
+use crate::convert::{meta, parse, parse_opt, stored};
 use crate::error::stale_or_missing;
 use crate::schema::{consents, hand_off_transitions, hand_offs};
 use crate::{DbConnection, Page, PageRequest, StoreError};
@@ -100,10 +100,11 @@ pub fn insert(
     post: PostId,
     input: &HandOffInput,
     by: Actor<'_>,
+    at: DateTime<Utc>,
 ) -> Result<HandOff, StoreError> {
     let id = HandOffId::generate();
     let key = id.to_string();
-    let at = now();
+    let at = stored(at);
     diesel::insert_into(hand_offs::table)
         .values((
             hand_offs::id.eq(&key),
@@ -200,9 +201,10 @@ pub fn move_to(
     expected_version: i64,
     by: Actor<'_>,
     details: &MoveDetails<'_>,
+    at: DateTime<Utc>,
 ) -> Result<HandOff, StoreError> {
     let key = current.id.to_string();
-    let at = now();
+    let at = stored(at);
     let changed = diesel::update(
         hand_offs::table
             .find(&key)
@@ -361,9 +363,10 @@ pub fn record_consent(
     input: &ConsentInput,
     recorded_by: &str,
     answered_at: DateTime<Utc>,
+    at: DateTime<Utc>,
 ) -> Result<Consent, StoreError> {
     let key = id.to_string();
-    let at = now();
+    let at = stored(at);
     let values = (
         consents::given.eq(input.given),
         consents::form.eq(input.form.code()),
@@ -403,9 +406,10 @@ pub fn withdraw_consent(
     conn: &mut DbConnection,
     id: HandOffId,
     by: &str,
+    at: DateTime<Utc>,
 ) -> Result<Consent, StoreError> {
     let key = id.to_string();
-    let at = now();
+    let at = stored(at);
     diesel::update(
         consents::table
             .find(&key)

@@ -7,6 +7,7 @@ pub mod beneficiaries;
 pub mod bulk;
 mod codes;
 mod convert;
+pub use convert::stored;
 pub mod db;
 pub mod error;
 pub mod evaluations;

@@ -1,12 +1,12 @@
 //! Incoming referrals.
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use relais_domain::ids::{PartnerId, PostId, ReferralId, SituationId, UnitId};
 use relais_domain::reference::{CodeList, NoFollowUpReason, ReferralStatus};
 use relais_domain::referral::{Referral, ReferralInput, ReferralSender, ReferredPerson};
 
-use crate::convert::{meta, now, parse, parse_opt};
+use crate::convert::{meta, parse, parse_opt, stored};
 use crate::error::stale_or_missing;
 use crate::schema::referrals;
 use crate::{DbConnection, Page, PageRequest, StoreError};
@@ -77,9 +77,10 @@ pub fn insert(
     conn: &mut DbConnection,
     input: &ReferralInput,
     sender: &ReferralSender,
+    at: DateTime<Utc>,
 ) -> Result<Referral, StoreError> {
     let id = ReferralId::generate();
-    let at = now();
+    let at = stored(at);
     let p = &input.person;
     diesel::insert_into(referrals::table)
         .values((
@@ -167,6 +168,7 @@ pub fn set_status(
     status: ReferralStatus,
     reason: Option<NoFollowUpReason>,
     situation: Option<SituationId>,
+    at: DateTime<Utc>,
 ) -> Result<Referral, StoreError> {
     let key = id.to_string();
     let changed = diesel::update(
@@ -178,7 +180,7 @@ pub fn set_status(
         referrals::status.eq(status.code()),
         referrals::no_follow_up_reason.eq(reason.map(CodeList::code)),
         referrals::situation_id.eq(situation.map(|s| s.to_string())),
-        referrals::updated_at.eq(now()),
+        referrals::updated_at.eq(stored(at)),
         referrals::version.eq(expected_version + 1),
     ))
     .execute(conn)?;

@@ -1,12 +1,12 @@
 //! Judicial requisitions and their workflow.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use relais_domain::ids::{BeneficiaryId, PostId, RequisitionId};
 use relais_domain::reference::{CodeList, RequisitionStatus};
 use relais_domain::requisition::{Requisition, RequisitionInput, RequisitionStep};
 
-use crate::convert::{meta, now, parse, parse_opt};
+use crate::convert::{meta, parse, parse_opt, stored};
 use crate::schema::requisitions;
 use crate::{DbConnection, Page, PageRequest, StoreError};
 
@@ -68,9 +68,10 @@ pub fn insert(
     post: PostId,
     input: &RequisitionInput,
     recorded_by: &str,
+    at: DateTime<Utc>,
 ) -> Result<Requisition, StoreError> {
     let id = RequisitionId::generate();
-    let at = now();
+    let at = stored(at);
     diesel::insert_into(requisitions::table)
         .values((
             requisitions::id.eq(id.to_string()),
@@ -139,6 +140,7 @@ pub fn step(
     step: RequisitionStep,
     who: &str,
     note: Option<&str>,
+    at: DateTime<Utc>,
 ) -> Result<Requisition, StoreError> {
     let Some(next) = step.apply(current.status) else {
         return Err(StoreError::Conflict(format!(
@@ -151,7 +153,7 @@ pub fn step(
             }
         )));
     };
-    let at = now();
+    let at = stored(at);
     let target = requisitions::table.filter(
         requisitions::id
             .eq(current.id.to_string())

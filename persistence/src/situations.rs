@@ -2,13 +2,13 @@
 
 use std::collections::HashMap;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use relais_domain::ids::{BeneficiaryId, PostId, SituationId};
 use relais_domain::reference::{CodeList, Origin, ProblemCategory, SituationStatus, Standing};
 use relais_domain::situation::{Situation, SituationDetails, SituationState};
 
-use crate::convert::{meta, now, parse, parse_opt};
+use crate::convert::{meta, parse, parse_opt, stored};
 use crate::error::stale_or_missing;
 use crate::schema::{situation_problems, situations};
 use crate::{DbConnection, Page, PageRequest, StoreError};
@@ -154,10 +154,11 @@ pub fn insert(
     post: PostId,
     beneficiary: BeneficiaryId,
     details: &SituationDetails,
+    at: DateTime<Utc>,
 ) -> Result<Situation, StoreError> {
     let id = SituationId::generate();
     let key = id.to_string();
-    let at = now();
+    let at = stored(at);
     diesel::insert_into(situations::table)
         .values((
             situations::id.eq(&key),
@@ -263,6 +264,7 @@ pub fn replace(
     conn: &mut DbConnection,
     next: &Situation,
     expected_version: i64,
+    at: DateTime<Utc>,
 ) -> Result<Situation, StoreError> {
     let key = next.id.to_string();
     let changed = diesel::update(
@@ -272,7 +274,7 @@ pub fn replace(
     )
     .set((
         SituationForm::of(&next.details, next.state),
-        situations::updated_at.eq(now()),
+        situations::updated_at.eq(stored(at)),
         situations::version.eq(expected_version + 1),
     ))
     .execute(conn)?;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use relais_api::webhooks::signing::verify;
+use relais_api::jobs::webhooks::signing::verify;
 use relais_persistence::testing::TestDatabase;
 use serde_json::{Value, json};
 

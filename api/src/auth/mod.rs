@@ -3,9 +3,7 @@
 mod jwks;
 mod keys;
 mod tokens;
-mod user;
 
 pub use jwks::Jwks;
 pub use keys::{DEFAULT_JWKS_MIN_REFRESH, JwtSettings, KeyError, KeySource, resolve_keys};
 pub use tokens::{Claims, Refusal, TokenIssuer, TokenVerifier};
-pub use user::{CurrentUser, authenticate};

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
@@ -14,7 +14,8 @@ use relais_domain::reference::Role;
 use serde::{Deserialize, Serialize};
 
 use super::jwks::Jwks;
-use crate::problem::ApiError;
+use crate::clock::{Clock, SystemClock};
+use crate::http::problem::ApiError;
 
 /// Clock skew tolerated between Relais and an identity provider.
 const LEEWAY_SECONDS: u64 = 30;
@@ -55,6 +56,9 @@ impl Claims {
             unit_id: self.unit_id,
             partner_id: self.partner_id,
         };
+        if principal.is_system() {
+            return Err(ApiError::Unauthorized(SYSTEM_ROLE_REFUSED.into()));
+        }
         match missing_scope_claim(&principal) {
             Some(claim) => Err(ApiError::Unauthorized(format!(
                 "a token for the role {} must carry the claim {claim}",
@@ -64,6 +68,10 @@ impl Claims {
         }
     }
 }
+
+/// Why a token never carries the role `system`.
+const SYSTEM_ROLE_REFUSED: &str =
+    "the role system belongs to Relais's own background jobs: no token carries it";
 
 /// The scope claim a role needs and the principal lacks, if any.
 pub fn missing_scope_claim(principal: &Principal) -> Option<&'static str> {
@@ -288,6 +296,9 @@ impl TokenIssuer {
     /// A token for `principal`, valid for `ttl` from now; refused if the role's scope is missing,
     /// since the service would refuse the token anyway.
     pub fn issue(&self, principal: &Principal, ttl: Duration) -> Result<String, ApiError> {
+        if principal.is_system() {
+            return Err(ApiError::invalid("role", "reserved", SYSTEM_ROLE_REFUSED));
+        }
         if let Some(claim) = missing_scope_claim(principal) {
             return Err(ApiError::invalid(
                 claim,
@@ -295,7 +306,7 @@ impl TokenIssuer {
                 format!("a token for the role {} needs {claim}", principal.role),
             ));
         }
-        let now = Utc::now().timestamp();
+        let now = SystemClock.now().timestamp();
         let claims = Claims {
             sub: principal.subject.clone(),
             role: principal.role,

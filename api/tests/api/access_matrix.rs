@@ -1,7 +1,7 @@
 //! The access matrix, proved endpoint by endpoint: every operation of the OpenAPI document is
 //! called by every role, in and out of its scope, and the answers must match `access::RULES`.
 
-use relais_api::access::{Allowed, RULES, Scope, rule_for};
+use relais_api::http::access::{Allowed, RULES, Scope, rule_for};
 use relais_domain::access::Principal;
 use relais_domain::reference::Role;
 use serde_json::{Value, json};

@@ -4,7 +4,7 @@
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_query;
-use relais_api::retention::{RetentionSettings, purge};
+use relais_api::jobs::retention::{RetentionSettings, purge};
 use relais_domain::reference::Role;
 use relais_persistence::retention::PurgeOutcome;
 use relais_persistence::schema::audit_events;
@@ -212,7 +212,7 @@ fn the_trail_filters_by_person_subject_and_period_within_the_coordinators_posts(
     .assert_problem(403);
     // Period: nothing before 2020, everything today.
     assert!(events(&app, &case.coordinator, "to=2020-01-01").is_empty());
-    let today = chrono::Utc::now().date_naive();
+    let today = relais_api::clock::Clock::now(&relais_api::clock::SystemClock).date_naive();
     assert!(!events(&app, &case.coordinator, &format!("from={today}")).is_empty());
     app.get(
         "/api/v1/audit?from=2026-02-01&to=2026-01-01",
@@ -302,13 +302,27 @@ fn the_retention_purge_deletes_only_events_past_their_period() {
     assert!(all(&app).iter().any(|e| e["subject"] == "old"));
     // The retention job: its dry run counts the old event, its run deletes it.
     let settings = RetentionSettings::default();
-    let dry = purge(&app.db, &settings, true, &mut |_, _| {}).unwrap();
+    let dry = purge(
+        &app.db,
+        &settings,
+        relais_api::clock::Clock::now(&relais_api::clock::SystemClock),
+        true,
+        &mut |_, _| {},
+    )
+    .unwrap();
     let PurgeOutcome::Ran(dry) = dry else {
         panic!("the purge lock was held")
     };
     assert_eq!(dry.audit_events, 1);
     assert!(all(&app).iter().any(|e| e["subject"] == "old"));
-    let done = purge(&app.db, &settings, false, &mut |_, _| {}).unwrap();
+    let done = purge(
+        &app.db,
+        &settings,
+        relais_api::clock::Clock::now(&relais_api::clock::SystemClock),
+        false,
+        &mut |_, _| {},
+    )
+    .unwrap();
     let PurgeOutcome::Ran(done) = done else {
         panic!("the purge lock was held")
     };

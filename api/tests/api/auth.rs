@@ -15,7 +15,7 @@ fn sign(claims: serde_json::Value, secret: &str) -> String {
 }
 
 fn claims(exp_offset: i64, aud: &str) -> serde_json::Value {
-    let now = chrono::Utc::now().timestamp();
+    let now = relais_api::clock::Clock::now(&relais_api::clock::SystemClock).timestamp();
     json!({"sub": "x", "role": "admin", "iss": "relais", "aud": aud, "iat": now, "nbf": now, "exp": now + exp_offset})
 }
 

@@ -1,7 +1,7 @@
 //! What operations rely on: request ids, liveness and readiness probes, Prometheus metrics.
 
 use diesel::connection::SimpleConnection;
-use relais_api::protection::ProtectionSettings;
+use relais_api::http::protection::ProtectionSettings;
 use relais_domain::reference::Role;
 use relais_persistence::DbConnection;
 use serde_json::json;

@@ -1,6 +1,6 @@
 //! The HTTP surface: security headers, CORS closed by default, rate limits, strict bodies.
 
-use relais_api::protection::{API_CSP, ProtectionSettings, SWAGGER_UI_CSP};
+use relais_api::http::protection::{API_CSP, ProtectionSettings, SWAGGER_UI_CSP};
 use relais_domain::reference::Role;
 use serde_json::{Value, json};
 
@@ -239,8 +239,8 @@ fn every_request_body_refuses_unknown_fields_and_oversized_bodies() {
     let post = uuid::Uuid::now_v7().to_string();
     for (method, path, template) in operations_with_a_body() {
         // A role the access matrix lets through, so that the body is what gets judged.
-        let rule = relais_api::access::rule_for(&method.parse().unwrap(), &template).unwrap();
-        let relais_api::access::Allowed::Roles(grants) = rule.allowed else {
+        let rule = relais_api::http::access::rule_for(&method.parse().unwrap(), &template).unwrap();
+        let relais_api::http::access::Allowed::Roles(grants) = rule.allowed else {
             panic!("{method} {template} takes a body without a token");
         };
         let token = app.token(grants[0].0, &[&post]);

@@ -4,9 +4,9 @@
 //! right to erasure anonymises one person now, except while a hand-off of theirs is in progress,
 //! and only for the social workers of their post.
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;
-use relais_api::retention::{RetentionSettings, purge};
+use relais_api::jobs::retention::{RetentionSettings, purge};
 use relais_domain::reference::Role;
 use relais_persistence::StoreError;
 use relais_persistence::retention::{PURGE_LOCK, PurgeOutcome, PurgeReport};
@@ -112,6 +112,7 @@ fn run(app: &TestApp, dry_run: bool) -> PurgeReport {
     match purge(
         &app.db,
         &RetentionSettings::default(),
+        relais_api::clock::Clock::now(&relais_api::clock::SystemClock),
         dry_run,
         &mut |_, _| {},
     )
@@ -149,7 +150,10 @@ fn dataset(app: &TestApp) -> Dataset {
     let sw = app.token(Role::SocialWorker, &[&post]);
     let ccas = app.create_partner("CCAS", "ccas");
     let partner = app.partner(&ccas);
-    let recent = (Utc::now() - Duration::days(30)).date_naive().to_string();
+    let recent = (relais_api::clock::Clock::now(&relais_api::clock::SystemClock)
+        - Duration::days(30))
+    .date_naive()
+    .to_string();
 
     // P1, born 2005-06-01: 17 at her first situation, 18 at her second. With the birth year
     // alone she would be 18 at both, so the age brackets depend on keeping more than the year.
@@ -416,6 +420,7 @@ fn retention_the_purge_runs_on_one_replica_at_a_time() {
             let outcome = purge(
                 &app.db,
                 &RetentionSettings::default(),
+                relais_api::clock::Clock::now(&relais_api::clock::SystemClock),
                 false,
                 &mut |_, _| {},
             );
@@ -428,6 +433,7 @@ fn retention_the_purge_runs_on_one_replica_at_a_time() {
         purge(
             &app.db,
             &RetentionSettings::default(),
+            relais_api::clock::Clock::now(&relais_api::clock::SystemClock),
             false,
             &mut |_, _| {}
         )

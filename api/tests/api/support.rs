@@ -8,9 +8,9 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::{HttpServer, web};
 use relais_api::auth::{JwtSettings, TokenIssuer, resolve_keys};
-use relais_api::protection::ProtectionSettings;
-use relais_api::state::AppState;
-use relais_api::webhooks::worker::{WebhookWorker, WorkerSettings};
+use relais_api::http::protection::ProtectionSettings;
+use relais_api::http::state::AppState;
+use relais_api::jobs::webhooks::worker::{WebhookWorker, WorkerSettings};
 use relais_domain::access::Principal;
 use relais_domain::ids::{PostId, UnitId};
 use relais_domain::reference::Role;
@@ -149,7 +149,7 @@ impl TestApp {
         let grids = relais_api::grids::GridSet::load(options.grids_dir.as_deref()).expect("grids");
         let metrics = options
             .metrics
-            .then(|| relais_api::metrics::Metrics::new().expect("metrics"));
+            .then(|| relais_api::http::metrics::Metrics::new().expect("metrics"));
         let state = web::Data::new(
             AppState::new(db.clone(), verifier, grids, &options.protection, metrics)
                 .expect("app state"),

@@ -44,7 +44,7 @@ fn second() -> EncodingKey {
 
 /// Claims valid now for this service, with `changes` applied.
 fn claims(changes: Value) -> Value {
-    let now = chrono::Utc::now().timestamp();
+    let now = relais_api::clock::Clock::now(&relais_api::clock::SystemClock).timestamp();
     let mut claims = json!({"sub": "idp-user", "role": "admin", "iss": ISSUER, "aud": AUDIENCE,
                             "iat": now, "nbf": now, "exp": now + 600});
     for (name, value) in changes.as_object().unwrap() {
@@ -112,7 +112,7 @@ fn token_attacks_are_refused_with_keys_chosen_by_kid() {
     );
     refused(&app, &unsigned, "algorithm");
     refused(&app, &rs256(Some("first"), &good, &second()), "signature");
-    let now = chrono::Utc::now().timestamp();
+    let now = relais_api::clock::Clock::now(&relais_api::clock::SystemClock).timestamp();
     let expired = claims(json!({"iat": now - 7200, "nbf": now - 7200, "exp": now - 3600}));
     refused(&app, &rs256(Some("first"), &expired, &first()), "expired");
     let early = claims(json!({"nbf": now + 3600, "exp": now + 7200}));

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use relais_api::webhooks::signing::verify;
-use relais_api::webhooks::worker::WorkerSettings;
+use relais_api::jobs::webhooks::signing::verify;
+use relais_api::jobs::webhooks::worker::WorkerSettings;
 use relais_domain::access::Principal;
 use relais_domain::ids::PartnerId;
 use relais_domain::reference::Role;
@@ -69,6 +69,7 @@ fn emit(app: &TestApp, partner: &str, kind: &str) -> String {
                 conn,
                 &NewEvent {
                     kind,
+                    occurred_at: relais_api::clock::Clock::now(&relais_api::clock::SystemClock),
                     post: None,
                     partner: Some(partner),
                     unit: None,
@@ -137,7 +138,12 @@ fn each_event_is_posted_signed_with_the_secret_shown_at_creation() {
             .expect("webhook-timestamp")
             .parse()
             .unwrap();
-        assert!((chrono::Utc::now().timestamp() - timestamp).abs() < 60);
+        assert!(
+            (relais_api::clock::Clock::now(&relais_api::clock::SystemClock).timestamp()
+                - timestamp)
+                .abs()
+                < 60
+        );
         let signature = request
             .header("webhook-signature")
             .expect("webhook-signature");
@@ -416,7 +422,8 @@ fn concurrent_claims_never_share_a_delivery_and_a_lapsed_lease_is_claimed_again(
     for _ in 0..4 {
         emit(&app, &partner, "hand_off.sent");
     }
-    let now = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let now = relais_api::clock::Clock::now(&relais_api::clock::SystemClock)
+        + chrono::Duration::seconds(1);
     let lease = chrono::Duration::seconds(30);
     // PostgreSQL skips the rows locked by the open claim at once; SQLite's single writer
     // makes the other claim wait for the first to commit.
@@ -487,7 +494,8 @@ fn claims_given_back_by_a_stopping_worker_come_due_at_once() {
     for _ in 0..3 {
         emit(&app, &partner, "hand_off.sent");
     }
-    let now = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let now = relais_api::clock::Clock::now(&relais_api::clock::SystemClock)
+        + chrono::Duration::seconds(1);
     let lease = chrono::Duration::seconds(60);
     let claimed = app
         .db

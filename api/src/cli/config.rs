@@ -1,0 +1,215 @@
+//! Configuration from the environment, with defaults that start the embedded SQLite service at once.
+
+use std::time::Duration;
+
+use crate::auth::JwtSettings;
+use crate::http::protection::{
+    DEFAULT_PER_ADDRESS_PER_MINUTE, DEFAULT_PER_TOKEN_PER_MINUTE, ProtectionSettings,
+};
+use crate::jobs::retention::RetentionSettings;
+use crate::jobs::webhooks::worker::WorkerSettings;
+
+/// Every setting of `relais serve`; see README.md for the table.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `DATABASE_URL`: a SQLite file (default `relais.db`) or `postgres://…`.
+    pub database_url: String,
+    /// `RELAIS_BIND` (default `127.0.0.1:8080`).
+    pub bind: String,
+    /// `RELAIS_DB_POOL_SIZE`: reading connections (default 10).
+    pub pool_size: u32,
+    /// `RELAIS_WORKERS`: HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
+    pub jwt: JwtSettings,
+    /// `RELAIS_GRIDS_DIR`: a folder of extra statistics grid versions (`*.toml`).
+    pub grids_dir: Option<std::path::PathBuf>,
+    /// `RELAIS_WEBHOOKS` and `RELAIS_WEBHOOK_*`: the webhook delivery worker.
+    pub webhooks: WorkerSettings,
+    /// `RELAIS_CORS_ORIGINS` and `RELAIS_RATE_LIMIT_*`.
+    pub protection: ProtectionSettings,
+    /// `RELAIS_RETENTION_DAYS`, `RELAIS_PURGE_JOB` and `RELAIS_PURGE_INTERVAL_HOURS`: how long
+    /// records are kept after the last contact, and the job that anonymises them.
+    pub retention: RetentionSettings,
+    /// `RELAIS_METRICS`: `on` (default) serves `/metrics`, `off` answers 404 there.
+    pub metrics: bool,
+    /// `RELAIS_SHUTDOWN_TIMEOUT_SECONDS`: how long requests in flight may run on after SIGTERM
+    /// or SIGINT before they are cut (default 30).
+    pub shutdown_timeout: u64,
+}
+
+/// Audit events are kept at least the floor the database enforces (its triggers refuse to delete
+/// younger ones), and at most ten years.
+fn audit_retention_days(days: Option<u64>) -> Result<u32, String> {
+    use relais_domain::audit::{DEFAULT_RETENTION_DAYS, MIN_RETENTION_DAYS};
+    match days {
+        None => Ok(DEFAULT_RETENTION_DAYS),
+        Some(d) if (u64::from(MIN_RETENTION_DAYS)..=3650).contains(&d) => {
+            Ok(u32::try_from(d).unwrap_or(DEFAULT_RETENTION_DAYS))
+        }
+        Some(d) => Err(format!(
+            "RELAIS_AUDIT_RETENTION_DAYS={d}: must be between {MIN_RETENTION_DAYS} and 3650"
+        )),
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, String> {
+        let number = |name: &str| -> Result<Option<u64>, String> {
+            var(name)
+                .map(|v| {
+                    v.parse::<u64>()
+                        .map_err(|_| format!("{name}={v} is not a whole number"))
+                })
+                .transpose()
+        };
+        let at_least_one = |name: &str, default: u64| -> Result<u64, String> {
+            match number(name)? {
+                None => Ok(default),
+                Some(0) => Err(format!("{name}=0: must be at least 1")),
+                Some(n) => Ok(n),
+            }
+        };
+        let retention_days = at_least_one(
+            "RELAIS_RETENTION_DAYS",
+            u64::from(relais_persistence::retention::DEFAULT_RETENTION_DAYS),
+        )?;
+        let retention = RetentionSettings {
+            days: u32::try_from(retention_days)
+                .ok()
+                .filter(|d| *d <= 36_500)
+                .ok_or(format!(
+                    "RELAIS_RETENTION_DAYS={retention_days}: must be at most 36500 (a hundred years)"
+                ))?,
+            job: match var("RELAIS_PURGE_JOB").as_deref() {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(other) => {
+                    return Err(format!("RELAIS_PURGE_JOB={other} is neither on nor off"));
+                }
+            },
+            interval: Duration::from_secs(
+                at_least_one("RELAIS_PURGE_INTERVAL_HOURS", 24)?
+                    .min(24 * 366)
+                    .saturating_mul(3600),
+            ),
+            audit_days: audit_retention_days(number("RELAIS_AUDIT_RETENTION_DAYS")?)?,
+        };
+        let per_minute = |name: &str, default: u32| -> Result<u32, String> {
+            number(name)?.map_or(Ok(default), |n| {
+                u32::try_from(n).map_err(|_| format!("{name}={n} is too large"))
+            })
+        };
+        let jwks_min_refresh = match number("RELAIS_JWT_JWKS_MIN_REFRESH_SECONDS")? {
+            Some(0) => {
+                return Err("RELAIS_JWT_JWKS_MIN_REFRESH_SECONDS must be at least 1".into());
+            }
+            seconds => seconds.map(Duration::from_secs),
+        };
+        let switch_or = |name: &str, default: bool| match var(name).as_deref() {
+            None => Ok(default),
+            Some("on") => Ok(true),
+            Some("off") => Ok(false),
+            Some(other) => Err(format!("{name}={other} is neither on nor off")),
+        };
+        let switch = |name: &str| switch_or(name, true);
+        Ok(Self {
+            retention,
+            metrics: switch("RELAIS_METRICS")?,
+            shutdown_timeout: number("RELAIS_SHUTDOWN_TIMEOUT_SECONDS")?.unwrap_or(30),
+            protection: ProtectionSettings {
+                cors_origins: cors_origins(var("RELAIS_CORS_ORIGINS").as_deref().unwrap_or(""))?,
+                per_token_per_minute: per_minute(
+                    "RELAIS_RATE_LIMIT_PER_MINUTE",
+                    DEFAULT_PER_TOKEN_PER_MINUTE,
+                )?,
+                per_address_per_minute: per_minute(
+                    "RELAIS_RATE_LIMIT_PER_ADDRESS_PER_MINUTE",
+                    DEFAULT_PER_ADDRESS_PER_MINUTE,
+                )?,
+            },
+            database_url: var("DATABASE_URL").unwrap_or_else(|| "relais.db".to_owned()),
+            bind: var("RELAIS_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
+            pool_size: number("RELAIS_DB_POOL_SIZE")?
+                .map_or(10, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+            workers: number("RELAIS_WORKERS")?.map(|n| usize::try_from(n).unwrap_or(1)),
+            grids_dir: var("RELAIS_GRIDS_DIR").map(std::path::PathBuf::from),
+            jwt: JwtSettings {
+                secret: var("RELAIS_JWT_SECRET"),
+                public_key: var("RELAIS_JWT_PUBLIC_KEY"),
+                public_keys: var("RELAIS_JWT_PUBLIC_KEYS"),
+                jwks_url: var("RELAIS_JWT_JWKS_URL"),
+                jwks_min_refresh,
+                private_key: var("RELAIS_JWT_PRIVATE_KEY"),
+                algorithm: var("RELAIS_JWT_ALGORITHM"),
+                issuer: var("RELAIS_JWT_ISSUER").unwrap_or_else(|| "relais".to_owned()),
+                audience: var("RELAIS_JWT_AUDIENCE").unwrap_or_else(|| "relais".to_owned()),
+            },
+            webhooks: WorkerSettings {
+                enabled: switch("RELAIS_WEBHOOKS")?,
+                poll: Duration::from_millis(
+                    number("RELAIS_WEBHOOK_POLL_MS")?.unwrap_or(1000).max(1),
+                ),
+                retry_base: Duration::from_millis(
+                    number("RELAIS_WEBHOOK_RETRY_BASE_MS")?
+                        .unwrap_or(5000)
+                        .max(1),
+                ),
+                lease: Duration::from_secs(
+                    number("RELAIS_WEBHOOK_LEASE_SECONDS")?.unwrap_or(60).max(1),
+                ),
+                private_addresses: switch_or("RELAIS_WEBHOOK_PRIVATE_ADDRESSES", false)?,
+            },
+        })
+    }
+}
+
+/// Comma-separated exact origins: `scheme://host[:port]`, nothing after.
+fn cors_origins(list: &str) -> Result<Vec<String>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            let exact = url::Url::parse(origin)
+                .ok()
+                .filter(|url| matches!(url.scheme(), "http" | "https"))
+                .map(|url| url.origin().ascii_serialization());
+            match exact {
+                Some(exact) if exact == origin => Ok(origin.to_owned()),
+                _ => Err(format!(
+                    "RELAIS_CORS_ORIGINS: {origin} is not an origin such as https://app.example.fr (scheme, host and port only, no path or trailing slash, no wildcard)"
+                )),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cors_origins;
+
+    #[test]
+    fn cors_origins_are_exact() {
+        assert_eq!(
+            cors_origins(" https://a.example.fr, http://localhost:5173 ,").unwrap(),
+            ["https://a.example.fr", "http://localhost:5173"]
+        );
+        assert!(cors_origins("").unwrap().is_empty());
+        for bad in [
+            "*",
+            "https://a.example.fr/",
+            "a.example.fr",
+            "ftp://a.example.fr",
+        ] {
+            assert!(
+                cors_origins(bad)
+                    .unwrap_err()
+                    .contains("RELAIS_CORS_ORIGINS"),
+                "{bad}"
+            );
+        }
+    }
+}

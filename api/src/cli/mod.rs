@@ -1,0 +1,263 @@
+//! `relais`: serve the API, apply migrations, issue development tokens, print the OpenAPI document.
+
+pub mod config;
+pub mod purge;
+pub mod seed;
+
+use std::process::ExitCode;
+
+use crate::auth::{KeySource, resolve_keys};
+use crate::cli::config::Settings;
+use crate::http::metrics::Metrics;
+use crate::http::state::AppState;
+use crate::jobs::retention::PurgeJob;
+use crate::jobs::webhooks::worker::{Stopper, WebhookWorker};
+use actix_web::{HttpServer, web};
+use clap::{Parser, Subcommand};
+use relais_domain::access::Principal;
+use relais_domain::ids::{PartnerId, PostId, UnitId};
+use relais_domain::reference::Role;
+use relais_persistence::Database;
+
+#[derive(Parser)]
+#[command(
+    name = "relais",
+    version,
+    about = "Records and hand-offs of the social workers in police stations and gendarmerie units"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Print a signed token for a role and scope, for development and integration tests.
+    Token {
+        /// social_worker, coordinator, officer, partner, statistics or admin.
+        #[arg(long)]
+        role: Role,
+        /// A post the holder works for; repeat for coordinators.
+        #[arg(long = "post")]
+        posts: Vec<PostId>,
+        /// The officer's unit.
+        #[arg(long)]
+        unit: Option<UnitId>,
+        /// The partner organisation of a partner system.
+        #[arg(long)]
+        partner: Option<PartnerId>,
+        /// Who the token names.
+        #[arg(long, default_value = "relais-dev")]
+        subject: String,
+        /// Lifetime in minutes.
+        #[arg(long, default_value_t = 720)]
+        ttl_minutes: i64,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Fill the database with a deterministic synthetic dataset, for statistics and load tests.
+    Seed(crate::cli::seed::SeedArgs),
+    /// Anonymise the records whose last contact is older than RELAIS_RETENTION_DAYS (default
+    /// 730), as the daily job of `relais serve` does; --dry-run lists them and changes nothing.
+    Purge(purge::PurgeArgs),
+}
+
+/// Runs the command line.
+pub fn run() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => Settings::from_env().and_then(serve),
+        Command::Migrate => Settings::from_env().and_then(|s| migrate(&s)),
+        Command::Token {
+            role,
+            posts,
+            unit,
+            partner,
+            subject,
+            ttl_minutes,
+        } => Settings::from_env().and_then(|settings| {
+            let principal = Principal {
+                subject,
+                role,
+                post_ids: posts,
+                unit_id: unit,
+                partner_id: partner,
+            };
+            token(&settings, &principal, ttl_minutes)
+        }),
+        Command::Openapi => serde_json::to_string_pretty(&crate::openapi_document())
+            .map(|json| println!("{json}"))
+            .map_err(|e| e.to_string()),
+        Command::Seed(args) => {
+            Settings::from_env().and_then(|settings| crate::cli::seed::command(&settings, &args))
+        }
+        Command::Purge(args) => Settings::from_env().and_then(|settings| {
+            let db = open_database(&settings)?;
+            purge::command(&settings.retention, &db, &args)
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("relais: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_database(settings: &Settings) -> Result<Database, String> {
+    Database::open(&settings.database_url, settings.pool_size).map_err(|e| {
+        format!(
+            "cannot open the database {}: {e}",
+            redact(&settings.database_url)
+        )
+    })
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn migrate(settings: &Settings) -> Result<(), String> {
+    let db = Database::connect(&settings.database_url, 1).map_err(|e| e.to_string())?;
+    let applied = db.migrate().map_err(|e| e.to_string())?;
+    println!("{} migration(s) applied", applied.len());
+    Ok(())
+}
+
+fn token(settings: &Settings, principal: &Principal, ttl_minutes: i64) -> Result<(), String> {
+    let db = open_database(settings)?;
+    let (_, issuer, _) = resolve_keys(&settings.jwt, &db).map_err(|e| e.to_string())?;
+    let issuer = issuer.ok_or(
+        "this instance verifies tokens of an identity provider (RELAIS_JWT_PUBLIC_KEY) and has no private key to sign with",
+    )?;
+    let token = issuer
+        .issue(principal, chrono::Duration::minutes(ttl_minutes))
+        .map_err(|e| e.problem().detail)?;
+    println!("{token}");
+    Ok(())
+}
+
+#[actix_web::main]
+async fn serve(settings: Settings) -> Result<(), String> {
+    let db = open_database(&settings)?;
+    let (verifier, _, source) = resolve_keys(&settings.jwt, &db).map_err(|e| e.to_string())?;
+    match source {
+        KeySource::InstanceSecret => {
+            log::info!("tokens: HS256 with this instance's own secret (see `relais token`)")
+        }
+        KeySource::ConfiguredSecret => log::info!("tokens: HS256 with RELAIS_JWT_SECRET"),
+        KeySource::ConfiguredPublicKey(_) => log::info!("tokens: {}", verifier.describe()),
+    }
+    log::info!(
+        "Relais {} on {} ({}), listening on http://{}",
+        env!("CARGO_PKG_VERSION"),
+        db.backend().name(),
+        redact(&settings.database_url),
+        settings.bind
+    );
+    // Stopped after the server returns, or dropped (and so stopped) if it cannot start.
+    let webhooks = (settings.webhooks.enabled)
+        .then(|| WebhookWorker::spawn(db.clone(), settings.webhooks.clone()));
+    let limit = |n: u32| match n {
+        0 => "off".to_owned(),
+        n => format!("{n}/min"),
+    };
+    log::info!(
+        "rate limits: {} per token, {} per address; CORS origins: {}",
+        limit(settings.protection.per_token_per_minute),
+        limit(settings.protection.per_address_per_minute),
+        match settings.protection.cors_origins.join(", ") {
+            origins if origins.is_empty() => "none".to_owned(),
+            origins => origins,
+        }
+    );
+    let retention = (settings.retention.job).then(|| {
+        PurgeJob::spawn(
+            db.clone(),
+            settings.retention.clone(),
+            std::sync::Arc::new(crate::clock::SystemClock),
+        )
+    });
+    let grids = crate::grids::GridSet::load(settings.grids_dir.as_deref())?;
+    log::info!("statistics grids: {}", grids.versions().join(", "));
+    let metrics = if settings.metrics {
+        let metrics = Metrics::new().map_err(|e| format!("cannot set up the metrics: {e}"))?;
+        log::info!("metrics: served at /metrics");
+        Some(metrics)
+    } else {
+        log::info!("metrics: off (RELAIS_METRICS=off)");
+        None
+    };
+    let state = web::Data::new(AppState::new(
+        db,
+        verifier,
+        grids,
+        &settings.protection,
+        metrics,
+    )?);
+    let stop_signal = stop_signal(webhooks.as_ref().map(WebhookWorker::stopper))?;
+    let mut server = HttpServer::new(move || crate::app(state.clone()))
+        .shutdown_timeout(settings.shutdown_timeout)
+        // Our own handler instead of actix's, which cuts requests short on SIGINT.
+        .shutdown_signal(stop_signal);
+    if let Some(workers) = settings.workers {
+        server = server.workers(workers.max(1));
+    }
+    let served = server
+        .bind(&settings.bind)
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?
+        .run()
+        .await
+        .map_err(|e| e.to_string());
+    // The requests in flight are answered (or were cut at the shutdown timeout); now wait for
+    // the webhook deliveries under way, each answered and recorded or timed out.
+    if let Some(worker) = webhooks {
+        worker.stop();
+    }
+    if let Some(job) = retention {
+        job.stop();
+    }
+    log::info!("stopped");
+    served
+}
+
+/// Resolves at the first SIGTERM or SIGINT (Ctrl-C): the server then stops accepting
+/// connections and lets the requests in flight finish, for at most
+/// `RELAIS_SHUTDOWN_TIMEOUT_SECONDS`. The webhook worker is told at once to claim nothing more,
+/// so that it drains its deliveries under way while the server drains its requests.
+fn stop_signal(
+    webhooks: Option<Stopper>,
+) -> Result<impl std::future::Future<Output = ()> + Send + 'static, String> {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
+    Ok(async move {
+        let name = match futures_util::future::select(
+            Box::pin(terminate.recv()),
+            Box::pin(interrupt.recv()),
+        )
+        .await
+        {
+            futures_util::future::Either::Left(_) => "SIGTERM",
+            futures_util::future::Either::Right(_) => "SIGINT",
+        };
+        log::info!("{name} received: draining requests in flight, then stopping");
+        if let Some(webhooks) = webhooks {
+            webhooks.stop();
+        }
+    })
+}

@@ -1,0 +1,74 @@
+//! The `CurrentUser` extractor: the caller the access middleware authenticated.
+
+use std::future::{Ready, ready};
+use std::ops::Deref;
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use relais_domain::access::Principal;
+
+use crate::auth::TokenVerifier;
+use crate::http::problem::ApiError;
+use crate::http::state::AppState;
+
+/// The verified holder of the request's bearer token.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub Principal);
+
+impl Deref for CurrentUser {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
+}
+
+/// The principal of the request's bearer token; used by the access middleware, once per request.
+/// Verification may fetch the identity provider's keys (on an unknown `kid`), off the event loop.
+pub async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+    let (verifier, token) = bearer(req)?;
+    verifier.verify_refreshing(token).await
+}
+
+/// The verifier and the bearer token of the request.
+fn bearer(req: &HttpRequest) -> Result<(Arc<TokenVerifier>, String), ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+    let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::Unauthorized("send a bearer token in the Authorization header".into())
+    })?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header must read `Bearer <token>`".into())
+        })?;
+    Ok((Arc::clone(&state.verifier), token.to_owned()))
+}
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // The access middleware authenticated the caller and checked the matrix before any
+        // extractor runs; a handler never authenticates on its own.
+        ready(
+            req.extensions()
+                .get::<Principal>()
+                .cloned()
+                .map(CurrentUser)
+                .ok_or_else(|| {
+                    ApiError::Internal("the access middleware did not run for this route".into())
+                }),
+        )
+    }
+}

@@ -1,0 +1,271 @@
+//! The OpenAPI document: paths and schemas are collected from the handlers by utoipa-actix-web;
+//! this module adds what is common to all of them — the security scheme and the standard errors.
+
+use std::collections::BTreeMap;
+
+use utoipa::openapi::header::Header;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    Components, ContentBuilder, OpenApi as Document, Ref, RefOr, Required, ResponseBuilder, Schema,
+};
+use utoipa::{Modify, OpenApi};
+
+use crate::http::access::{Allowed, RULES};
+use crate::http::problem::{PROBLEM_JSON, Problem};
+use crate::http::protection::UNLIMITED_PATHS;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Relais",
+        description = "Records of the social workers placed in police stations and gendarmerie units (ISCG): \
+people received, situations, interventions, confidential evaluations, hand-offs to partners.\n\n\
+Authenticate with a bearer JWT (`relais token --role social_worker --post <id>` on a development instance). \
+Errors are RFC 9457 problem documents (`application/problem+json`) naming the fields at fault. \
+Updates take `If-Match` with the `ETag` read; lists page with `limit` and `cursor`. \
+Requests are rate-limited per token and per client address: answers carry `RateLimit-Limit`, \
+`RateLimit-Remaining` and `RateLimit-Reset` (IETF draft headers), and past the limit a 429 problem \
+with `Retry-After`. \
+Every answer carries `X-Request-Id`: the caller's own when it sends a well-formed one (1 to 64 letters, \
+digits or `-_.:`), else a new UUID v7. Problem documents repeat it as `request_id`, and the server's \
+logs name it: quote it when reporting a problem.",
+        license(name = "EUPL-1.2", identifier = "EUPL-1.2"),
+    ),
+    // The default when `servers` is absent, said explicitly so that clients generated from the
+    // document (and linters) need not guess: the API is served from the document's own origin.
+    servers((url = "/", description = "The instance serving this document")),
+    tags(
+        (name = "health", description = "Service health, the platform's liveness and readiness probes, and Prometheus metrics"),
+        (name = "reference", description = "Reference lists with French labels"),
+        (name = "posts", description = "ISCG posts (administrators manage them)"),
+        (name = "units", description = "Police and gendarmerie units (administrators manage them)"),
+        (name = "beneficiaries", description = "People received, read and rectified by their post's social workers"),
+        (name = "situations", description = "Situations: one episode of one person at one post"),
+        (name = "interventions", description = "Dated acts within a situation"),
+        (name = "evaluations", description = "The confidential social evaluation of a situation"),
+        (name = "partners", description = "The directory of partner organisations"),
+        (name = "hand-offs", description = "Hand-offs to partners, with consent; the partner-system API"),
+        (name = "events", description = "The feed of changes, polled with a cursor"),
+        (name = "referrals", description = "People referred to a post by officers and partners"),
+        (name = "requisitions", description = "Judicial requisitions (CPP 60-1 / 77-1-1): recorded by a social worker, approved by a coordinator, then exported"),
+        (name = "statistics", description = "The national statistics grid and the yearly activity report"),
+        (name = "audit", description = "The audit trail of accesses to personal data, read by coordinators"),
+        (name = "webhooks", description = "A partner's signed webhooks and their deliveries; `webhooks` below describes what is POSTed"),
+    ),
+    components(schemas(Problem)),
+)]
+pub struct ApiDoc;
+
+/// Adds the bearer scheme and the error responses every operation can give.
+/// Applied once the handlers' paths are collected, so that it sees all of them.
+pub struct CommonContract;
+
+/// Standard error responses: (status, component name, description).
+const STANDARD_ERRORS: [(&str, &str, &str); 9] = [
+    (
+        "400",
+        "BadRequest",
+        "The request cannot be read: malformed JSON, query string or header",
+    ),
+    (
+        "401",
+        "Unauthorized",
+        "No valid bearer token: missing, expired, badly signed or for another audience",
+    ),
+    ("403", "Forbidden", "Your role or scope does not allow this"),
+    ("413", "PayloadTooLarge", "The body is larger than 128 KiB"),
+    (
+        "415",
+        "UnsupportedMediaType",
+        "The body is not application/json",
+    ),
+    (
+        "422",
+        "ValidationFailed",
+        "The request breaks a rule; `errors` names each field at fault",
+    ),
+    (
+        "500",
+        "InternalError",
+        "An unexpected failure; the cause is logged, not sent",
+    ),
+    (
+        "429",
+        "TooManyRequests",
+        "A rate limit (per token or per client address) is reached; retry after `Retry-After` seconds",
+    ),
+    ("503", "Unavailable", "The database does not answer"),
+];
+
+/// Headers of rate-limited answers: (name, description).
+const RATE_LIMIT_HEADERS: [(&str, &str); 4] = [
+    (
+        "RateLimit-Limit",
+        "Requests allowed per minute by the tightest limit that applies (per token or per address)",
+    ),
+    (
+        "RateLimit-Remaining",
+        "Requests left before that limit is reached",
+    ),
+    (
+        "RateLimit-Reset",
+        "Seconds until the full allowance is available again",
+    ),
+    ("Retry-After", "Seconds to wait before retrying (429 only)"),
+];
+
+impl Modify for CommonContract {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        for (name, description) in RATE_LIMIT_HEADERS {
+            let schema = ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .build();
+            let mut header = Header::new(schema);
+            header.description = Some(description.to_owned());
+            components.headers.insert(name.to_owned(), RefOr::T(header));
+        }
+        for (status, name, description) in STANDARD_ERRORS {
+            let mut content = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem")));
+            let mut response = ResponseBuilder::new().description(description);
+            if status == "429" {
+                content = content.example(Some(serde_json::json!({
+                    "type": "/problems/too-many-requests",
+                    "title": "Too Many Requests",
+                    "status": 429,
+                    "detail": "too many requests: retry in 6 s",
+                    "request_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b"
+                })));
+                for (header, _) in RATE_LIMIT_HEADERS {
+                    response = response
+                        .header_ref(header, Ref::new(format!("#/components/headers/{header}")));
+                }
+            }
+            let response = response.content(PROBLEM_JSON, content.build()).build();
+            components
+                .responses
+                .insert(name.to_owned(), RefOr::T(response));
+        }
+        open_inputs_within_records(components);
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            // Public (no security requirement) when the access matrix lets anyone call it.
+            let public = RULES
+                .iter()
+                .any(|r| r.path == path.as_str() && r.allowed == Allowed::Anyone);
+            // The probes and the metrics are not rate-limited (see `protection::rate_limit`).
+            let limited = !UNLIMITED_PATHS.contains(&path.as_str());
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                optional_body_is_absent_not_null(operation);
+                add_standard_errors(operation, public, limited);
+            }
+        }
+    }
+}
+
+/// A stored record is written as its input plus what the server adds (`allOf` of the input's
+/// schema and more). Inputs refuse unknown fields (`additionalProperties: false`), which inside an
+/// `allOf` would refuse the server's own fields too (`id`, `version`…) and so every record: the
+/// records get an open copy of the input's schema instead; requests keep the closed one.
+fn open_inputs_within_records(components: &mut Components) {
+    let open_copies: BTreeMap<String, Schema> = components
+        .schemas
+        .iter()
+        .filter_map(|(name, schema)| match schema {
+            RefOr::T(Schema::Object(object))
+                if matches!(
+                    object.additional_properties.as_deref(),
+                    Some(AdditionalProperties::FreeForm(false))
+                ) =>
+            {
+                let mut open = object.clone();
+                open.additional_properties = None;
+                Some((format!("#/components/schemas/{name}"), Schema::Object(open)))
+            }
+            _ => None,
+        })
+        .collect();
+    for schema in components.schemas.values_mut() {
+        if let RefOr::T(Schema::AllOf(all_of)) = schema {
+            for item in &mut all_of.items {
+                if let RefOr::Ref(reference) = item
+                    && let Some(open) = open_copies.get(&reference.ref_location)
+                {
+                    *item = RefOr::T(open.clone());
+                }
+            }
+        }
+    }
+}
+
+/// An optional body (`request_body(content = Option<T>)`, read by `OptionalJson`) may be left
+/// out, which `required: false` says; utoipa also makes its schema `oneOf: [T, null]`, but a
+/// literal `null` body is refused (422). The schema is `T` alone, as the server reads it.
+fn optional_body_is_absent_not_null(operation: &mut Operation) {
+    let Some(RefOr::T(body)) = operation.request_body.as_mut() else {
+        return;
+    };
+    if matches!(body.required, Some(Required::True)) {
+        return;
+    }
+    let is_null = |item: &RefOr<Schema>| {
+        matches!(item, RefOr::T(Schema::Object(object))
+            if matches!(object.schema_type, SchemaType::Type(Type::Null)))
+    };
+    for content in body.content.values_mut() {
+        if let RefOr::T(content) = content
+            && let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema
+            && one_of.items.len() == 2
+            && let Some(null_at) = one_of.items.iter().position(is_null)
+        {
+            content.schema = Some(one_of.items[1 - null_at].clone());
+        }
+    }
+}
+
+fn add_standard_errors(operation: &mut Operation, public: bool, limited: bool) {
+    let has_body = operation.request_body.is_some();
+    let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    // Public operations say so with an empty list, rather than by leaving security unsaid.
+    operation.security = Some(if public {
+        vec![]
+    } else {
+        vec![SecurityRequirement::new("bearer", Vec::<String>::new())]
+    });
+    for (status, name, _) in STANDARD_ERRORS {
+        let applies = match status {
+            "400" => has_body || has_params,
+            "401" | "403" => !public,
+            "413" | "415" | "422" => has_body,
+            "429" => limited,
+            _ => true,
+        };
+        if applies {
+            operation
+                .responses
+                .responses
+                .entry(status.to_owned())
+                .or_insert_with(|| RefOr::Ref(Ref::new(format!("#/components/responses/{name}"))));
+        }
+    }
+}

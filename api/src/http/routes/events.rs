@@ -1,0 +1,114 @@
+//! `/api/v1/events`: the feed of changes, in one total order, that a system polls with a cursor.
+//! A partner sees the events of its own hand-offs; a post's staff those of their posts; an
+//! officer those of its unit's referrals. Events carry ids and statuses, never personal data.
+
+use actix_web::{get, web};
+use relais_domain::reference::Role;
+use relais_persistence::events::{self, Audience, EventRow};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+use crate::http::current_user::CurrentUser;
+use crate::http::extract::Query;
+use crate::http::problem::ApiError;
+use crate::http::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_events);
+}
+
+/// One change.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "seq": 42, "id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b", "type": "hand_off.sent",
+    "occurred_at": "2026-03-14T10:02:00Z", "record_type": "hand_off",
+    "record_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7c",
+    "data": {"hand_off_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7c", "status": "sent"}
+}))]
+pub struct Event {
+    /// Position in the feed; pass the last one seen as `after`.
+    pub seq: i64,
+    /// Stable id of the event (the `webhook-id` of its deliveries).
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
+    pub record_type: String,
+    pub record_id: String,
+    /// Ids and statuses; read the record for more.
+    pub data: serde_json::Value,
+}
+
+impl From<EventRow> for Event {
+    fn from(row: EventRow) -> Self {
+        Event {
+            seq: row.seq,
+            id: row.id,
+            kind: row.kind,
+            occurred_at: row.occurred_at.and_utc(),
+            record_type: row.record_type,
+            record_id: row.record_id,
+            data: serde_json::from_str(&row.data).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// A slice of the feed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventPage {
+    pub items: Vec<Event>,
+    /// The cursor for the next poll: the last `seq` returned, or the `after` sent if none.
+    pub next_after: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventParams {
+    /// Return events after this `seq` (0, or absent, for the beginning).
+    #[validate(range(min = 0))]
+    #[param(minimum = 0, example = 0)]
+    pub after: Option<i64>,
+    /// Most events to return (1–500, default 100).
+    #[validate(range(min = 1, max = 500))]
+    #[param(minimum = 1, maximum = 500, example = 100)]
+    pub limit: Option<i64>,
+}
+
+/// Poll the events you may see, in order, after a cursor.
+#[utoipa::path(
+    tag = "events",
+    params(EventParams),
+    responses((status = 200, description = "Events after the cursor, oldest first", body = EventPage))
+)]
+#[get("/events")]
+async fn list_events(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Query(params): Query<EventParams>,
+) -> Result<web::Json<EventPage>, ApiError> {
+    let audience = match (user.role, user.partner_id, user.unit_id) {
+        (Role::Partner, Some(partner), _) => Audience::Partner(partner),
+        (Role::Officer, _, Some(unit)) => Audience::Unit(unit),
+        (Role::SocialWorker | Role::Coordinator, _, _) => {
+            Audience::Posts(user.readable_case_posts().to_vec())
+        }
+        (role, _, _) => {
+            return Err(ApiError::Forbidden(format!(
+                "the role {role} has no event feed"
+            )));
+        }
+    };
+    let after = params.after.unwrap_or(0);
+    let limit = params.limit.unwrap_or(100);
+    let rows = state
+        .read(move |conn| Ok(events::feed(conn, &audience, after, limit)?))
+        .await?;
+    let next_after = rows.last().map_or(after, |e| e.seq);
+    Ok(web::Json(EventPage {
+        items: rows.into_iter().map(Event::from).collect(),
+        next_after,
+    }))
+}

@@ -1,0 +1,558 @@
+//! The hand-off endpoints: each extracts the request, calls its workflow in one write
+//! transaction (or reads), and answers the view its caller may see. The six moves are six
+//! handlers, one per operationId, sharing [`move_hand_off`].
+
+use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
+use relais_domain::access::Principal;
+use relais_domain::hand_off::{Consent, ConsentInput, HandOff, HandOffAction, HandOffInput};
+use relais_domain::ids::{HandOffId, SituationId};
+use relais_domain::reference::Role;
+use relais_persistence::hand_offs::{self, HandOffFilter};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::dto::{HandOffListParams, MoveInput};
+use super::views::{HandOffDetail, HandOffPage, HandOffView, detail, view_for, views_for};
+use crate::http::current_user::CurrentUser;
+use crate::http::extract::{Json, OptionalIfMatch, OptionalJson, Query};
+use crate::http::idempotency::{Answer, IdempotencyKey, run_once};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::routes::common::{created, page_request, versioned};
+use crate::http::state::AppState;
+use crate::workflows::{self, hand_offs::Move};
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_hand_off)
+        .service(list_situation_hand_offs)
+        .service(list_hand_offs)
+        .service(get_hand_off)
+        .service(record_consent)
+        .service(withdraw_consent)
+        .service(send_hand_off)
+        .service(cancel_hand_off)
+        .service(acknowledge_hand_off)
+        .service(accept_hand_off)
+        .service(decline_hand_off)
+        .service(complete_hand_off);
+}
+
+/// Hand a situation to a partner: creates a draft, to be sent once consent is recorded.
+#[utoipa::path(
+    tag = "hand-offs",
+    params(("id" = SituationId, Path, description = "The situation's id")),
+    request_body(content = HandOffInput, example = json!({
+        "partner_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b", "reasons": ["precarity"],
+        "message": "Besoin d'une aide alimentaire et d'un accompagnement vers l'emploi."
+    })),
+    responses(
+        (status = 201, description = "The draft hand-off, with its `Location` and `ETag`", body = HandOffDetail,
+            headers(("Location" = String, description = "URL of the hand-off"), ("ETag" = String, description = "Version, for If-Match"))),
+        (status = 404, description = "No such situation within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The situation was anonymised with its person", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/situations/{id}/hand-offs")]
+async fn create_hand_off(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<SituationId>,
+    Json(input): Json<HandOffInput>,
+) -> Result<HttpResponse, ApiError> {
+    input.validate()?;
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let created_detail = state
+        .write(move |conn| {
+            let hand_off = workflows::hand_offs::create(conn, &user, id, &input, now)?;
+            Ok(detail(conn, hand_off)?)
+        })
+        .await?;
+    Ok(created(
+        format!("/api/v1/hand-offs/{}", created_detail.hand_off.id),
+        created_detail.hand_off.meta.version,
+        &created_detail,
+    ))
+}
+
+/// List a situation's hand-offs.
+#[utoipa::path(
+    tag = "hand-offs",
+    params(("id" = SituationId, Path, description = "The situation's id")),
+    responses(
+        (status = 200, description = "The situation's hand-offs, newest first", body = Vec<HandOff>),
+        (status = 404, description = "No such situation within your posts", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/situations/{id}/hand-offs")]
+async fn list_situation_hand_offs(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<SituationId>,
+) -> Result<web::Json<Vec<HandOff>>, ApiError> {
+    let id = id.into_inner();
+    let found = state
+        .read(move |conn| {
+            workflows::situations::readable(conn, &user, id)?;
+            let filter = HandOffFilter {
+                situation: Some(id),
+                ..HandOffFilter::default()
+            };
+            let page = page_request(Some(200), None);
+            Ok(hand_offs::list(conn, &filter, &page)?.items)
+        })
+        .await?;
+    Ok(web::Json(found))
+}
+
+/// List hand-offs: a partner system its own (never drafts), post staff their posts'.
+#[utoipa::path(
+    tag = "hand-offs",
+    params(HandOffListParams),
+    responses((status = 200, description = "A page of hand-offs as you may see them", body = HandOffPage))
+)]
+#[get("/hand-offs")]
+async fn list_hand_offs(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Query(params): Query<HandOffListParams>,
+) -> Result<web::Json<HandOffPage>, ApiError> {
+    let filter = match user.role {
+        Role::Partner => HandOffFilter {
+            partner: user.partner_id,
+            ..HandOffFilter::default()
+        },
+        Role::SocialWorker | Role::Coordinator => HandOffFilter {
+            posts: Some(user.readable_case_posts().to_vec()),
+            ..HandOffFilter::default()
+        },
+        role => {
+            return Err(ApiError::Forbidden(format!(
+                "the role {role} does not read hand-offs"
+            )));
+        }
+    };
+    let filter = HandOffFilter {
+        status: params.status,
+        situation: params.situation_id,
+        ..filter
+    };
+    let page = page_request(params.limit, params.cursor);
+    let found = state
+        .read(move |conn| {
+            let page = hand_offs::list(conn, &filter, &page)?;
+            let items = views_for(conn, &user, page.items)?;
+            Ok(HandOffPage {
+                items,
+                next_cursor: page.next_cursor,
+            })
+        })
+        .await?;
+    Ok(web::Json(found))
+}
+
+/// Read a hand-off: post staff see all of it; its partner sees the consented data only.
+#[utoipa::path(
+    tag = "hand-offs",
+    params(("id" = HandOffId, Path, description = "The hand-off's id")),
+    responses(
+        (status = 200, description = "The hand-off as you may see it, with its `ETag`", body = HandOffView, headers(("ETag" = String))),
+        (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/hand-offs/{id}")]
+async fn get_hand_off(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<HandOffId>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let (version, view) = state
+        .read(move |conn| {
+            let hand_off = workflows::hand_offs::visible(conn, &user, id)?;
+            let version = hand_off.meta.version;
+            Ok((version, view_for(conn, &user, hand_off)?))
+        })
+        .await?;
+    Ok(versioned(version, &view))
+}
+
+/// Record the person's consent (or refusal), and what the partner may read. Before sending only.
+#[utoipa::path(
+    tag = "hand-offs",
+    params(
+        ("id" = HandOffId, Path, description = "The hand-off's id"),
+        ("If-Match" = Option<String>, Header, description = "The consent's `ETag`; required to replace a recorded consent"),
+    ),
+    request_body(content = ConsentInput, example = json!({"given": true, "form": "oral", "shared_data": ["identity", "contact", "problems"]})),
+    responses(
+        (status = 200, description = "The consent as recorded, with its `ETag`", body = Consent, headers(("ETag" = String))),
+        (status = 404, description = "No such hand-off within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The hand-off was already sent: consent can then only be withdrawn", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The consent changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "A consent exists and If-Match is missing", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/hand-offs/{id}/consent")]
+async fn record_consent(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<HandOffId>,
+    OptionalIfMatch(if_match): OptionalIfMatch,
+    Json(input): Json<ConsentInput>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    input.validate(now)?;
+    let id = id.into_inner();
+    let consent: Consent = state
+        .write(move |conn| {
+            Ok(workflows::hand_offs::record_consent(
+                conn, &user, id, if_match, &input, now,
+            )?)
+        })
+        .await?;
+    Ok(versioned(consent.meta.version, &consent))
+}
+
+/// The person withdraws consent: the partner's access stops at once, and a hand-off not yet
+/// completed is cancelled.
+#[utoipa::path(
+    tag = "hand-offs",
+    params(("id" = HandOffId, Path, description = "The hand-off's id")),
+    responses(
+        (status = 200, description = "The hand-off after the withdrawal", body = HandOffDetail, headers(("ETag" = String))),
+        (status = 404, description = "No such hand-off within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No consent in force to withdraw", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/hand-offs/{id}/consent/withdraw")]
+async fn withdraw_consent(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<HandOffId>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let after: HandOffDetail = state
+        .write(move |conn| {
+            let hand_off = workflows::hand_offs::withdraw_consent(conn, &user, id, now)?;
+            Ok(detail(conn, hand_off)?)
+        })
+        .await?;
+    Ok(versioned(after.hand_off.meta.version, &after))
+}
+
+/// Send a draft to the partner (needs consent given, or the legal exception).
+#[utoipa::path(
+    tag = "hand-offs",
+    description = "Social worker of the post.",
+    params(
+        ("id" = HandOffId, Path, description = "The hand-off's id"),
+        ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer and change nothing more (partner systems)"),
+    ),
+    request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
+    responses(
+        (status = 200, description = "The hand-off after the move, with its `ETag`", body = HandOffView, headers(("ETag" = String))),
+        (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/hand-offs/{id}/send")]
+async fn send_hand_off(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    req: HttpRequest,
+    id: web::Path<HandOffId>,
+    OptionalIfMatch(if_match): OptionalIfMatch,
+    key: IdempotencyKey,
+    OptionalJson(input): OptionalJson<MoveInput>,
+) -> Result<HttpResponse, ApiError> {
+    let request = MoveRequest {
+        id: id.into_inner(),
+        if_match,
+        key,
+        input,
+    };
+    move_hand_off(
+        state,
+        user,
+        req,
+        HandOffAction::Send,
+        request,
+        workflows::hand_offs::send,
+    )
+    .await
+}
+
+/// Cancel a hand-off before its outcome.
+#[utoipa::path(
+    tag = "hand-offs",
+    description = "Social worker of the post.",
+    params(
+        ("id" = HandOffId, Path, description = "The hand-off's id"),
+        ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer and change nothing more (partner systems)"),
+    ),
+    request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
+    responses(
+        (status = 200, description = "The hand-off after the move, with its `ETag`", body = HandOffView, headers(("ETag" = String))),
+        (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/hand-offs/{id}/cancel")]
+async fn cancel_hand_off(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    req: HttpRequest,
+    id: web::Path<HandOffId>,
+    OptionalIfMatch(if_match): OptionalIfMatch,
+    key: IdempotencyKey,
+    OptionalJson(input): OptionalJson<MoveInput>,
+) -> Result<HttpResponse, ApiError> {
+    let request = MoveRequest {
+        id: id.into_inner(),
+        if_match,
+        key,
+        input,
+    };
+    move_hand_off(
+        state,
+        user,
+        req,
+        HandOffAction::Cancel,
+        request,
+        workflows::hand_offs::cancel,
+    )
+    .await
+}
+
+/// Acknowledge receipt of a sent hand-off.
+#[utoipa::path(
+    tag = "hand-offs",
+    description = "The partner's system.",
+    params(
+        ("id" = HandOffId, Path, description = "The hand-off's id"),
+        ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer and change nothing more (partner systems)"),
+    ),
+    request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
+    responses(
+        (status = 200, description = "The hand-off after the move, with its `ETag`", body = HandOffView, headers(("ETag" = String))),
+        (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/hand-offs/{id}/acknowledge")]
+async fn acknowledge_hand_off(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    req: HttpRequest,
+    id: web::Path<HandOffId>,
+    OptionalIfMatch(if_match): OptionalIfMatch,
+    key: IdempotencyKey,
+    OptionalJson(input): OptionalJson<MoveInput>,
+) -> Result<HttpResponse, ApiError> {
+    let request = MoveRequest {
+        id: id.into_inner(),
+        if_match,
+        key,
+        input,
+    };
+    move_hand_off(
+        state,
+        user,
+        req,
+        HandOffAction::Acknowledge,
+        request,
+        workflows::hand_offs::acknowledge,
+    )
+    .await
+}
+
+/// Accept a received hand-off.
+#[utoipa::path(
+    tag = "hand-offs",
+    description = "The partner's system.",
+    params(
+        ("id" = HandOffId, Path, description = "The hand-off's id"),
+        ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer and change nothing more (partner systems)"),
+    ),
+    request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
+    responses(
+        (status = 200, description = "The hand-off after the move, with its `ETag`", body = HandOffView, headers(("ETag" = String))),
+        (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/hand-offs/{id}/accept")]
+async fn accept_hand_off(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    req: HttpRequest,
+    id: web::Path<HandOffId>,
+    OptionalIfMatch(if_match): OptionalIfMatch,
+    key: IdempotencyKey,
+    OptionalJson(input): OptionalJson<MoveInput>,
+) -> Result<HttpResponse, ApiError> {
+    let request = MoveRequest {
+        id: id.into_inner(),
+        if_match,
+        key,
+        input,
+    };
+    move_hand_off(
+        state,
+        user,
+        req,
+        HandOffAction::Accept,
+        request,
+        workflows::hand_offs::accept,
+    )
+    .await
+}
+
+/// Decline a received hand-off, with a reason.
+#[utoipa::path(
+    tag = "hand-offs",
+    description = "The partner's system.",
+    params(
+        ("id" = HandOffId, Path, description = "The hand-off's id"),
+        ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer and change nothing more (partner systems)"),
+    ),
+    request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
+    responses(
+        (status = 200, description = "The hand-off after the move, with its `ETag`", body = HandOffView, headers(("ETag" = String))),
+        (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/hand-offs/{id}/decline")]
+async fn decline_hand_off(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    req: HttpRequest,
+    id: web::Path<HandOffId>,
+    OptionalIfMatch(if_match): OptionalIfMatch,
+    key: IdempotencyKey,
+    OptionalJson(input): OptionalJson<MoveInput>,
+) -> Result<HttpResponse, ApiError> {
+    let request = MoveRequest {
+        id: id.into_inner(),
+        if_match,
+        key,
+        input,
+    };
+    move_hand_off(
+        state,
+        user,
+        req,
+        HandOffAction::Decline,
+        request,
+        workflows::hand_offs::decline,
+    )
+    .await
+}
+
+/// Report the outcome of an accepted hand-off.
+#[utoipa::path(
+    tag = "hand-offs",
+    description = "The partner's system.",
+    params(
+        ("id" = HandOffId, Path, description = "The hand-off's id"),
+        ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer and change nothing more (partner systems)"),
+    ),
+    request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
+    responses(
+        (status = 200, description = "The hand-off after the move, with its `ETag`", body = HandOffView, headers(("ETag" = String))),
+        (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/hand-offs/{id}/complete")]
+async fn complete_hand_off(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    req: HttpRequest,
+    id: web::Path<HandOffId>,
+    OptionalIfMatch(if_match): OptionalIfMatch,
+    key: IdempotencyKey,
+    OptionalJson(input): OptionalJson<MoveInput>,
+) -> Result<HttpResponse, ApiError> {
+    let request = MoveRequest {
+        id: id.into_inner(),
+        if_match,
+        key,
+        input,
+    };
+    move_hand_off(
+        state,
+        user,
+        req,
+        HandOffAction::Complete,
+        request,
+        workflows::hand_offs::complete,
+    )
+    .await
+}
+
+/// One move asked of a hand-off, with its guards.
+struct MoveRequest {
+    id: HandOffId,
+    if_match: Option<i64>,
+    key: IdempotencyKey,
+    input: MoveInput,
+}
+
+/// A move's workflow (`workflows::hand_offs::send`, `accept`…).
+type MoveWorkflow = fn(
+    &mut relais_persistence::DbConnection,
+    &Principal,
+    HandOffId,
+    Option<i64>,
+    &Move,
+    chrono::DateTime<chrono::Utc>,
+) -> workflows::Outcome<HandOff>;
+
+/// What the six move handlers share: the details checked for `action`, then `workflow` run at
+/// most once per `Idempotency-Key`, answering the hand-off as the caller may see it.
+async fn move_hand_off(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    req: HttpRequest,
+    action: HandOffAction,
+    request: MoveRequest,
+    workflow: MoveWorkflow,
+) -> Result<HttpResponse, ApiError> {
+    let MoveRequest {
+        id,
+        if_match,
+        key,
+        input,
+    } = request;
+    let fingerprint = format!(
+        "{} {} {}",
+        req.method(),
+        req.path(),
+        serde_json::to_string(&input).unwrap_or_default()
+    );
+    let details = input.checked(action)?;
+    let subject = match user.partner_id {
+        Some(partner) if user.role == Role::Partner => format!("partner:{partner}"),
+        _ => format!("user:{}", user.subject),
+    };
+    let now = state.clock.now();
+    run_once(&state, subject, key, fingerprint, move |conn| {
+        let moved = workflow(conn, &user, id, if_match, &details, now)?;
+        Answer::ok(&view_for(conn, &user, moved)?)
+    })
+    .await
+}

@@ -1,0 +1,87 @@
+//! `/api/v1/situations/{id}/interventions`: the dated acts of a situation.
+
+use actix_web::{HttpResponse, get, post, web};
+use relais_domain::ids::SituationId;
+use relais_domain::intervention::{Intervention, InterventionInput};
+use relais_persistence::interventions;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::common::created;
+use crate::clock::today;
+use crate::http::current_user::CurrentUser;
+use crate::http::extract::Json;
+use crate::http::problem::{ApiError, Problem};
+use crate::http::state::AppState;
+use crate::workflows;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_intervention).service(list_interventions);
+}
+
+/// Record an intervention in a situation.
+#[utoipa::path(
+    tag = "interventions",
+    params(("id" = SituationId, Path, description = "The situation's id")),
+    request_body(content = InterventionInput, example = json!({
+        "occurred_on": "2026-03-14", "mode": "interview_at_unit", "kind": "listening_and_evaluation", "duration_minutes": 45
+    })),
+    responses(
+        (status = 201, description = "The intervention, with its `Location`", body = Intervention,
+            headers(("Location" = String, description = "URL of the situation's interventions"), ("ETag" = String, description = "Version"))),
+        (status = 404, description = "No such situation within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The situation was anonymised with its person", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/situations/{id}/interventions")]
+async fn create_intervention(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<SituationId>,
+    Json(input): Json<InterventionInput>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let today = today(state.clock.now());
+    let intervention = state
+        .write(move |conn| {
+            let situation = workflows::situations::writable(conn, &user, id)?;
+            input.validate(today, situation.details.opened_on)?;
+            Ok(interventions::insert(
+                conn,
+                id,
+                situation.post_id,
+                &input,
+                &user.subject,
+            )?)
+        })
+        .await?;
+    Ok(created(
+        format!("/api/v1/situations/{id}/interventions"),
+        intervention.meta.version,
+        &intervention,
+    ))
+}
+
+/// List a situation's interventions, in the order they happened.
+#[utoipa::path(
+    tag = "interventions",
+    params(("id" = SituationId, Path, description = "The situation's id")),
+    responses(
+        (status = 200, description = "Every intervention of the situation", body = Vec<Intervention>),
+        (status = 404, description = "No such situation within your posts", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/situations/{id}/interventions")]
+async fn list_interventions(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<SituationId>,
+) -> Result<web::Json<Vec<Intervention>>, ApiError> {
+    let id = id.into_inner();
+    let found = state
+        .read(move |conn| {
+            workflows::situations::readable(conn, &user, id)?;
+            Ok(interventions::list(conn, id)?)
+        })
+        .await?;
+    Ok(web::Json(found))
+}

@@ -1,0 +1,119 @@
+//! What the platform asks of a running instance: liveness and readiness probes, and metrics.
+//! All public (no personal data), none rate-limited.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::http::metrics::CONTENT_TYPE;
+use crate::http::problem::ApiError;
+use crate::http::state::AppState;
+
+pub fn configure_root(cfg: &mut ServiceConfig) {
+    cfg.service(get_liveness)
+        .service(get_readiness)
+        .service(get_metrics);
+}
+
+/// The process answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Liveness {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    #[schema(example = "0.1.0")]
+    pub version: &'static str,
+}
+
+/// The instance can serve: its database answers and carries every migration it needs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    #[schema(example = "ready")]
+    pub status: &'static str,
+    /// The backend in use.
+    #[schema(example = "postgres")]
+    pub database: &'static str,
+    #[schema(example = "0.1.0")]
+    pub version: &'static str,
+}
+
+/// Liveness probe: the process is up.
+///
+/// The HTTP workers answer; no database is read, so a database outage never gets the
+/// instance restarted.
+#[utoipa::path(
+    tag = "health",
+    responses((status = 200, description = "The process answers", body = Liveness))
+)]
+#[get("/health/live")]
+async fn get_liveness() -> web::Json<Liveness> {
+    web::Json(Liveness {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// Readiness probe: the instance can serve.
+///
+/// The database answers and every migration of this version is applied. A load balancer sends
+/// traffic only to ready instances.
+#[utoipa::path(
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready to serve", body = Readiness),
+        (status = 503, description = "The database does not answer, or migrations are pending", body = crate::http::problem::Problem, content_type = "application/problem+json",
+            example = json!({"type": "/problems/unavailable", "title": "The service is unavailable", "status": 503,
+                             "detail": "1 migration(s) not applied: 2026-11-26-000005", "request_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b"})),
+    )
+)]
+#[get("/health/ready")]
+async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let db = state.db.clone();
+    let pending = web::block(move || db.pending_migrations())
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking pool: {e}")))?
+        .map_err(|e| ApiError::Unavailable(format!("the database does not answer: {e}")))?;
+    if !pending.is_empty() {
+        return Err(ApiError::Unavailable(format!(
+            "{} migration(s) not applied: {}",
+            pending.len(),
+            pending.join(", ")
+        )));
+    }
+    Ok(HttpResponse::Ok().json(Readiness {
+        status: "ready",
+        database: state.db.backend().name(),
+        version: env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+/// Prometheus metrics of this instance.
+///
+/// In the text exposition format: HTTP requests by route pattern, method and status (count and
+/// latency histogram), database pool connections and the webhook outbox backlog. No token
+/// needed: it holds counts, never personal data. Turned off with `RELAIS_METRICS=off` (then 404).
+#[utoipa::path(
+    tag = "health",
+    responses(
+        (status = 200, description = "The metrics", body = String, content_type = "text/plain; version=0.0.4",
+            example = json!("# TYPE relais_http_requests_total counter\nrelais_http_requests_total{method=\"GET\",route=\"/api/v1/situations/{id}\",status=\"200\"} 42\n")),
+        (status = 404, description = "Metrics are turned off on this instance (`RELAIS_METRICS=off`)", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/metrics")]
+async fn get_metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let Some(metrics) = state.metrics.clone() else {
+        return Err(ApiError::NotFound(
+            "metrics are turned off on this instance (RELAIS_METRICS=off)".into(),
+        ));
+    };
+    let db = state.db.clone();
+    let text = web::block(move || metrics.render(&db))
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking pool: {e}")))?
+        .map_err(ApiError::Internal)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, CONTENT_TYPE))
+        .body(text))
+}

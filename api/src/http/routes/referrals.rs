@@ -1,0 +1,357 @@
+//! `/api/v1/referrals`: officers and partner systems refer people to a post; the post's social
+//! workers take them up (which opens a situation) or close them. A sender sees only the status.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::NaiveDate;
+use relais_domain::ids::{BeneficiaryId, PostId, ReferralId};
+use relais_domain::reference::{
+    NoFollowUpReason, Origin, ProblemCategory, ReferralStatus, ReferringService, Role, Standing,
+};
+use relais_domain::referral::{Referral, ReferralInput};
+use relais_domain::situation::SituationDetails;
+use relais_persistence::referrals;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+use super::common::{created, cursor_is_id, page_request, versioned};
+use super::situations::SituationWithPerson;
+use crate::http::current_user::CurrentUser;
+use crate::http::extract::{Json, OptionalIfMatch, OptionalJson, Query};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::state::AppState;
+use crate::workflows;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_referral)
+        .service(list_referrals)
+        .service(get_referral)
+        .service(take_up_referral)
+        .service(mark_referral_contacted)
+        .service(close_referral);
+}
+
+/// What a referral's sender may know: its status, never what the social worker learned.
+#[derive(Debug, Serialize, ToSchema)]
+// Never deserialized: this only makes the spec say `additionalProperties: false` — the sender
+// gets these fields and no other — which also tells this view from the post's in `ReferralView`.
+#[serde(deny_unknown_fields)]
+pub struct ReferralReceipt {
+    pub id: ReferralId,
+    pub post_id: PostId,
+    pub status: ReferralStatus,
+    /// Set with `no_follow_up`; never confidential.
+    pub no_follow_up_reason: Option<NoFollowUpReason>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub version: i64,
+}
+
+impl From<Referral> for ReferralReceipt {
+    fn from(r: Referral) -> Self {
+        ReferralReceipt {
+            id: r.id,
+            post_id: r.post_id,
+            status: r.status,
+            no_follow_up_reason: r.no_follow_up_reason,
+            created_at: r.meta.created_at,
+            updated_at: r.meta.updated_at,
+            version: r.meta.version,
+        }
+    }
+}
+
+/// A referral as its reader may see it: the post's full record, or the sender's receipt.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ReferralView {
+    Post(Box<Referral>),
+    Sender(ReferralReceipt),
+}
+
+/// A page of referrals as the reader may see them, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReferralPage {
+    pub items: Vec<ReferralView>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn view_for(user: &CurrentUser, referral: Referral) -> ReferralView {
+    match user.role {
+        Role::SocialWorker | Role::Coordinator => ReferralView::Post(Box::new(referral)),
+        _ => ReferralView::Sender(referral.into()),
+    }
+}
+
+/// Refer a person to a post (officers of a unit working with the post, or partner systems).
+#[utoipa::path(
+    tag = "referrals",
+    request_body(content = ReferralInput, example = json!({
+        "post_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b",
+        "person": {"first_name": "Camille", "last_name": "Martin", "phone": "06 12 34 56 78", "sex": "female"},
+        "reason": "Intervention au domicile pour différend conjugal, deux enfants présents.",
+        "agreed_to_be_contacted": true
+    })),
+    responses(
+        (status = 201, description = "The referral's receipt, with its `Location`", body = ReferralReceipt,
+            headers(("Location" = String, description = "URL of the referral"), ("ETag" = String, description = "Version"))),
+    )
+)]
+#[post("/referrals")]
+async fn create_referral(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Json(input): Json<ReferralInput>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let receipt = state
+        .write(move |conn| {
+            let referral = workflows::referrals::create(conn, &user, &input, now)?;
+            Ok(ReferralReceipt::from(referral))
+        })
+        .await?;
+    Ok(created(
+        format!("/api/v1/referrals/{}", receipt.id),
+        receipt.version,
+        &receipt,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReferralListParams {
+    pub status: Option<ReferralStatus>,
+    /// Most referrals to return (1–200, default 50).
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200, example = 50)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[validate(custom(function = "cursor_is_id"))]
+    pub cursor: Option<String>,
+}
+
+/// List referrals: received by your posts, or sent by your unit or organisation.
+#[utoipa::path(
+    tag = "referrals",
+    params(ReferralListParams),
+    responses((status = 200, description = "A page of referrals as you may see them", body = ReferralPage))
+)]
+#[get("/referrals")]
+async fn list_referrals(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Query(params): Query<ReferralListParams>,
+) -> Result<web::Json<ReferralPage>, ApiError> {
+    let scope = workflows::referrals::scope_of(&user)?;
+    let page = page_request(params.limit, params.cursor);
+    let status = params.status;
+    let found = state
+        .read(move |conn| Ok(referrals::list(conn, &scope, status, &page)?))
+        .await?;
+    Ok(web::Json(ReferralPage {
+        next_cursor: found.next_cursor,
+        items: found
+            .items
+            .into_iter()
+            .map(|r| view_for(&user, r))
+            .collect(),
+    }))
+}
+
+/// Read a referral: the post's staff see it whole, its sender only its status.
+#[utoipa::path(
+    tag = "referrals",
+    params(("id" = ReferralId, Path, description = "The referral's id")),
+    responses(
+        (status = 200, description = "The referral as you may see it", body = ReferralView, headers(("ETag" = String))),
+        (status = 404, description = "No such referral within your reach", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/referrals/{id}")]
+async fn get_referral(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<ReferralId>,
+) -> Result<HttpResponse, ApiError> {
+    workflows::referrals::scope_of(&user)?;
+    let id = id.into_inner();
+    let referral = state
+        .read(move |conn| {
+            let referral = workflows::referrals::visible(conn, &user, id)?;
+            Ok((user, referral))
+        })
+        .await?;
+    let (user, referral) = referral;
+    Ok(versioned(referral.meta.version, &view_for(&user, referral)))
+}
+
+/// What the social worker records when taking a referral up; the person comes from the
+/// referral unless `beneficiary_id` names one already known at the post.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "opened_on": "2026-03-14", "origin": "police", "standing": "victim", "penal": true,
+    "problems": ["conjugal_violence"], "principal_problem": "conjugal_violence"
+}))]
+pub struct TakeUp {
+    pub beneficiary_id: Option<BeneficiaryId>,
+    pub opened_on: NaiveDate,
+    pub origin: Origin,
+    pub referring_service: Option<ReferringService>,
+    pub standing: Standing,
+    pub penal: bool,
+    #[schema(min_items = 1)]
+    pub problems: Vec<ProblemCategory>,
+    pub principal_problem: ProblemCategory,
+    #[schema(maximum = 30)]
+    pub children_in_household: Option<u8>,
+}
+
+impl TakeUp {
+    /// What the situation opened by the take-up says.
+    fn details(&self) -> SituationDetails {
+        SituationDetails {
+            opened_on: self.opened_on,
+            origin: self.origin,
+            referring_service: self.referring_service,
+            standing: self.standing,
+            penal: self.penal,
+            problems: self.problems.clone(),
+            principal_problem: self.principal_problem,
+            children_in_household: self.children_in_household,
+        }
+    }
+}
+
+/// Take a referral up: opens a situation for the person, linked to the referral.
+#[utoipa::path(
+    tag = "referrals",
+    params(
+        ("id" = ReferralId, Path, description = "The referral's id"),
+        ("If-Match" = Option<String>, Header, description = "The referral's `ETag`"),
+    ),
+    request_body = TakeUp,
+    responses(
+        (status = 201, description = "The situation opened, with its `Location`", body = SituationWithPerson,
+            headers(("Location" = String, description = "URL of the situation"), ("ETag" = String, description = "Version of the situation"))),
+        (status = 404, description = "No such referral within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The referral was already taken up or closed", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The referral changed since it was read", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/referrals/{id}/take-up")]
+async fn take_up_referral(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<ReferralId>,
+    OptionalIfMatch(if_match): OptionalIfMatch,
+    Json(take_up): Json<TakeUp>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let opened: SituationWithPerson = state
+        .write(move |conn| {
+            let details = take_up.details();
+            let opened = workflows::referrals::take_up(
+                conn,
+                &user,
+                id,
+                if_match,
+                take_up.beneficiary_id,
+                &details,
+                now,
+            )?;
+            Ok(opened.into())
+        })
+        .await?;
+    Ok(created(
+        format!("/api/v1/situations/{}", opened.situation.id),
+        opened.situation.meta.version,
+        &opened,
+    ))
+}
+
+/// Record that the person was contacted.
+#[utoipa::path(
+    tag = "referrals",
+    params(
+        ("id" = ReferralId, Path, description = "The referral's id"),
+        ("If-Match" = Option<String>, Header, description = "The referral's `ETag`"),
+    ),
+    responses(
+        (status = 200, description = "The referral", body = Referral, headers(("ETag" = String))),
+        (status = 404, description = "No such referral within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The referral is past that stage", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The referral changed since it was read", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/referrals/{id}/contacted")]
+async fn mark_referral_contacted(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<ReferralId>,
+    OptionalIfMatch(if_match): OptionalIfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let referral = state
+        .write(move |conn| {
+            Ok(workflows::referrals::mark_contacted(
+                conn, &user, id, if_match, now,
+            )?)
+        })
+        .await?;
+    Ok(versioned(referral.meta.version, &referral))
+}
+
+/// Why a referral is closed without follow-up.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseReferral {
+    pub reason: Option<NoFollowUpReason>,
+}
+
+/// Close a referral with no follow-up; the reason is shown to its sender.
+#[utoipa::path(
+    tag = "referrals",
+    params(
+        ("id" = ReferralId, Path, description = "The referral's id"),
+        ("If-Match" = Option<String>, Header, description = "The referral's `ETag`"),
+    ),
+    request_body(content = CloseReferral, example = json!({"reason": "person_unreachable"})),
+    responses(
+        (status = 200, description = "The referral", body = Referral, headers(("ETag" = String))),
+        (status = 404, description = "No such referral within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The referral was already taken up or closed", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The referral changed since it was read", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/referrals/{id}/close")]
+async fn close_referral(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<ReferralId>,
+    OptionalIfMatch(if_match): OptionalIfMatch,
+    OptionalJson(close): OptionalJson<CloseReferral>,
+) -> Result<HttpResponse, ApiError> {
+    let reason = close.reason.ok_or_else(|| {
+        ApiError::invalid(
+            "reason",
+            "required",
+            "say why the referral has no follow-up",
+        )
+    })?;
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let referral = state
+        .write(move |conn| {
+            Ok(workflows::referrals::close(
+                conn, &user, id, if_match, reason, now,
+            )?)
+        })
+        .await?;
+    Ok(versioned(referral.meta.version, &referral))
+}

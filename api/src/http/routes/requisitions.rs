@@ -1,0 +1,246 @@
+//! `/api/v1/requisitions`: judicial requisitions (CPP 60-1 / 77-1-1). A social worker records
+//! the requisition received, a coordinator of the post approves or rejects it, and only then may
+//! the post produce the export handed to the police. Each step is audited.
+
+use actix_web::{HttpResponse, get, post, web};
+use relais_domain::ids::{PostId, RequisitionId};
+use relais_domain::reference::RequisitionStatus;
+use relais_domain::requisition::{
+    Requisition, RequisitionDecision, RequisitionInput, RequisitionStep,
+};
+use relais_persistence::{beneficiaries, requisitions};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+use super::beneficiaries::scoped_posts;
+use super::common::{created, cursor_is_id, page_request, page_type, versioned};
+use super::record_export::{Recipient, RecordExport, export_of};
+use crate::clock::today;
+use crate::http::current_user::CurrentUser;
+use crate::http::extract::{Json, OptionalJson, Query};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::state::AppState;
+use crate::workflows;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_requisitions)
+        .service(create_requisition)
+        .service(get_requisition)
+        .service(approve_requisition)
+        .service(reject_requisition)
+        .service(export_requisition);
+}
+
+page_type!(
+    RequisitionPage,
+    Requisition,
+    "A page of requisitions, newest first."
+);
+
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RequisitionListParams {
+    /// Only this post's requisitions (one of yours).
+    pub post_id: Option<PostId>,
+    pub status: Option<RequisitionStatus>,
+    /// Most requisitions to return (1–200, default 50).
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200, example = 50)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[validate(custom(function = "cursor_is_id"))]
+    pub cursor: Option<String>,
+}
+
+/// List the requisitions of your posts.
+#[utoipa::path(
+    tag = "requisitions",
+    params(RequisitionListParams),
+    responses((status = 200, description = "A page of requisitions", body = RequisitionPage))
+)]
+#[get("/requisitions")]
+async fn list_requisitions(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Query(params): Query<RequisitionListParams>,
+) -> Result<web::Json<RequisitionPage>, ApiError> {
+    let posts = scoped_posts(&user, params.post_id)?;
+    let page = page_request(params.limit, params.cursor);
+    let status = params.status;
+    let found = state
+        .read(move |conn| Ok(requisitions::list(conn, &posts, status, &page)?))
+        .await?;
+    Ok(web::Json(found.into()))
+}
+
+/// Record a requisition received from the police, for a person of your post. It waits for a
+/// coordinator's approval; nothing leaves before.
+#[utoipa::path(
+    tag = "requisitions",
+    request_body(content = RequisitionInput, example = json!({
+        "beneficiary_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b", "legal_basis": "cpp_77_1_1",
+        "procedure_reference": "PV 2026/001234", "requesting_authority": "OPJ Martin, commissariat de Privas",
+        "received_on": "2026-11-20"
+    })),
+    responses(
+        (status = 201, description = "The requisition, recorded", body = Requisition, headers(("Location" = String), ("ETag" = String))),
+        (status = 422, description = "No such person within your post, or an invalid field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/requisitions")]
+async fn create_requisition(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Json(input): Json<RequisitionInput>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    input.validate(today(now))?;
+    let requisition = state
+        .write(move |conn| Ok(workflows::requisitions::record(conn, &user, &input, now)?))
+        .await?;
+    Ok(created(
+        format!("/api/v1/requisitions/{}", requisition.id),
+        requisition.meta.version,
+        &requisition,
+    ))
+}
+
+/// Read a requisition of your posts.
+#[utoipa::path(
+    tag = "requisitions",
+    params(("id" = RequisitionId, Path, description = "The requisition's id")),
+    responses(
+        (status = 200, description = "The requisition", body = Requisition, headers(("ETag" = String))),
+        (status = 404, description = "No such requisition within your posts", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/requisitions/{id}")]
+async fn get_requisition(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<RequisitionId>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let requisition = state
+        .read(move |conn| Ok(workflows::requisitions::readable(conn, &user, id)?))
+        .await?;
+    Ok(versioned(requisition.meta.version, &requisition))
+}
+
+async fn decide(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: RequisitionId,
+    step: RequisitionStep,
+    decision: RequisitionDecision,
+) -> Result<HttpResponse, ApiError> {
+    decision.validate(step == RequisitionStep::Reject)?;
+    let now = state.clock.now();
+    let decide = match step {
+        RequisitionStep::Reject => workflows::requisitions::reject,
+        _ => workflows::requisitions::approve,
+    };
+    let requisition = state
+        .write(move |conn| Ok(decide(conn, &user, id, &decision, now)?))
+        .await?;
+    Ok(versioned(requisition.meta.version, &requisition))
+}
+
+/// Approve a recorded requisition (coordinators of the post): the export may then be produced.
+#[utoipa::path(
+    tag = "requisitions",
+    params(("id" = RequisitionId, Path, description = "The requisition's id")),
+    request_body(content = Option<RequisitionDecision>, example = json!({"note": "Réquisition conforme, périmètre limité à la personne visée."})),
+    responses(
+        (status = 200, description = "The requisition, approved", body = Requisition, headers(("ETag" = String))),
+        (status = 404, description = "No such requisition within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The requisition was already decided", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/requisitions/{id}/approve")]
+async fn approve_requisition(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<RequisitionId>,
+    OptionalJson(decision): OptionalJson<RequisitionDecision>,
+) -> Result<HttpResponse, ApiError> {
+    decide(
+        state,
+        user,
+        id.into_inner(),
+        RequisitionStep::Approve,
+        decision,
+    )
+    .await
+}
+
+/// Reject a recorded requisition (coordinators of the post), saying why.
+#[utoipa::path(
+    tag = "requisitions",
+    params(("id" = RequisitionId, Path, description = "The requisition's id")),
+    request_body(content = RequisitionDecision, example = json!({"note": "La réquisition ne vise pas une personne suivie par le poste."})),
+    responses(
+        (status = 200, description = "The requisition, rejected", body = Requisition, headers(("ETag" = String))),
+        (status = 404, description = "No such requisition within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The requisition was already decided", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/requisitions/{id}/reject")]
+async fn reject_requisition(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<RequisitionId>,
+    Json(decision): Json<RequisitionDecision>,
+) -> Result<HttpResponse, ApiError> {
+    decide(
+        state,
+        user,
+        id.into_inner(),
+        RequisitionStep::Reject,
+        decision,
+    )
+    .await
+}
+
+/// What an approved requisition produces: the requisition and the person's record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequisitionExport {
+    pub requisition: Requisition,
+    pub record: RecordExport,
+}
+
+/// Produce the export of an approved requisition, to hand to the requesting authority. Each
+/// production is audited and stamped on the requisition.
+#[utoipa::path(
+    tag = "requisitions",
+    params(("id" = RequisitionId, Path, description = "The requisition's id")),
+    responses(
+        (status = 200, description = "The requisition and the record it covers", body = RequisitionExport),
+        (status = 404, description = "No such requisition within your posts", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The requisition is not approved", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/requisitions/{id}/export")]
+async fn export_requisition(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<RequisitionId>,
+) -> Result<web::Json<RequisitionExport>, ApiError> {
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let export = state
+        .write(move |conn| {
+            let requisition = workflows::requisitions::produce(conn, &user, id, now)?;
+            let person = beneficiaries::get(conn, requisition.input.beneficiary_id)?;
+            let record = export_of(conn, person, Recipient::Justice, now)?;
+            Ok(RequisitionExport {
+                requisition,
+                record,
+            })
+        })
+        .await?;
+    Ok(web::Json(export))
+}

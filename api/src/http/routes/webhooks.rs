@@ -1,0 +1,276 @@
+//! `/api/v1/webhooks`: a partner system registers the URLs its events are POSTed to, and
+//! follows how each delivery went. Only partner systems, and each for its own partner.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use relais_domain::ids::{PartnerId, WebhookId};
+use relais_domain::reference::Role;
+use relais_domain::webhook::{Delivery, MAX_URL_LENGTH, Webhook};
+use relais_persistence::{StoreError, partners, webhooks};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+use super::common::{created, cursor_is_id, page_request, page_type, versioned};
+use crate::http::current_user::CurrentUser;
+use crate::http::extract::{Json, Query};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::state::AppState;
+
+use crate::jobs::webhooks::signing::generate_secret;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_webhook)
+        .service(list_webhooks)
+        .service(get_webhook)
+        .service(delete_webhook)
+        .service(list_webhook_deliveries);
+}
+
+page_type!(WebhookPage, Webhook, "A page of webhooks, newest first.");
+page_type!(
+    DeliveryPage,
+    Delivery,
+    "A page of deliveries, newest first."
+);
+
+/// Where to POST the partner's events.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookInput {
+    /// An absolute `https` (or `http`) URL.
+    #[schema(
+        example = "https://si.ccas-privas.fr/relais/webhook",
+        max_length = 2000
+    )]
+    pub url: String,
+}
+
+/// A new webhook, with the secret that signs its deliveries. The secret is shown in this
+/// answer only: keep it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedWebhook {
+    #[serde(flatten)]
+    pub webhook: Webhook,
+    /// `whsec_` and 32 random bytes in base64: the key of the `webhook-signature` HMAC is the
+    /// base64-decoded part after `whsec_`.
+    #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
+    pub secret: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct WebhookListParams {
+    /// Most items to return (1–200, default 50).
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200, example = 50)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[validate(custom(function = "cursor_is_id"))]
+    pub cursor: Option<String>,
+}
+
+/// The caller's partner: webhooks are for partner systems only.
+fn own_partner(user: &CurrentUser) -> Result<PartnerId, ApiError> {
+    match (user.role, user.partner_id) {
+        (Role::Partner, Some(partner)) => Ok(partner),
+        (role, _) => Err(ApiError::Forbidden(format!(
+            "the role {role} has no webhooks: only partner systems register them"
+        ))),
+    }
+}
+
+/// Register a webhook: each later event of your partner is POSTed to it, signed.
+#[utoipa::path(
+    tag = "webhooks",
+    request_body(content = WebhookInput, example = json!({"url": "https://si.ccas-privas.fr/relais/webhook"})),
+    responses(
+        (status = 201, description = "The webhook and its secret (shown this once), with its `Location` and `ETag`", body = CreatedWebhook,
+            headers(("Location" = String, description = "URL of the new webhook"), ("ETag" = String, description = "Version"))),
+    )
+)]
+#[post("/webhooks")]
+async fn create_webhook(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Json(input): Json<WebhookInput>,
+) -> Result<HttpResponse, ApiError> {
+    let partner = own_partner(&user)?;
+    let url = checked_url(&input.url)?;
+    let secret = generate_secret();
+    let webhook = state
+        .write(move |conn| {
+            match partners::get(conn, partner) {
+                Err(StoreError::NotFound) => {
+                    return Err(ApiError::Forbidden(format!(
+                        "the partner {partner} of your token is not in the directory"
+                    )));
+                }
+                found => drop(found?),
+            }
+            Ok(webhooks::create(conn, partner, &url, &secret)
+                .map(|webhook| CreatedWebhook { webhook, secret })?)
+        })
+        .await?;
+    Ok(created(
+        format!("/api/v1/webhooks/{}", webhook.webhook.id),
+        webhook.webhook.meta.version,
+        &webhook,
+    ))
+}
+
+/// List your webhooks, deleted ones included (`active: false`), without their secrets.
+#[utoipa::path(
+    tag = "webhooks",
+    params(WebhookListParams),
+    responses((status = 200, description = "A page of webhooks", body = WebhookPage))
+)]
+#[get("/webhooks")]
+async fn list_webhooks(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Query(params): Query<WebhookListParams>,
+) -> Result<web::Json<WebhookPage>, ApiError> {
+    let partner = own_partner(&user)?;
+    let page = page_request(params.limit, params.cursor);
+    let found = state
+        .read(move |conn| Ok(webhooks::list(conn, partner, &page)?))
+        .await?;
+    Ok(web::Json(found.into()))
+}
+
+/// Read one of your webhooks, without its secret.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("id" = WebhookId, Path, description = "The webhook's id")),
+    responses(
+        (status = 200, description = "The webhook, with its `ETag`", body = Webhook, headers(("ETag" = String))),
+        (status = 404, description = "No such webhook of yours", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/webhooks/{id}")]
+async fn get_webhook(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<WebhookId>,
+) -> Result<HttpResponse, ApiError> {
+    let partner = own_partner(&user)?;
+    let id = id.into_inner();
+    let webhook = state
+        .read(move |conn| Ok(webhooks::get(conn, partner, id)?))
+        .await?;
+    Ok(versioned(webhook.meta.version, &webhook))
+}
+
+/// Delete one of your webhooks: nothing more is queued for it or sent to it, and its pending
+/// deliveries are given up. It stays listed, inactive, with its deliveries.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("id" = WebhookId, Path, description = "The webhook's id")),
+    responses(
+        (status = 204, description = "Deleted (or already deleted)"),
+        (status = 404, description = "No such webhook of yours", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/webhooks/{id}")]
+async fn delete_webhook(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<WebhookId>,
+) -> Result<HttpResponse, ApiError> {
+    let partner = own_partner(&user)?;
+    let id = id.into_inner();
+    state
+        .write(move |conn| Ok(webhooks::deactivate(conn, partner, id)?))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// List the deliveries of one of your webhooks, newest first: where each event stands,
+/// how many attempts were made and how the last one went.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("id" = WebhookId, Path, description = "The webhook's id"), WebhookListParams),
+    responses(
+        (status = 200, description = "A page of deliveries", body = DeliveryPage),
+        (status = 404, description = "No such webhook of yours", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/webhooks/{id}/deliveries")]
+async fn list_webhook_deliveries(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<WebhookId>,
+    Query(params): Query<WebhookListParams>,
+) -> Result<web::Json<DeliveryPage>, ApiError> {
+    let partner = own_partner(&user)?;
+    let id = id.into_inner();
+    let page = page_request(params.limit, params.cursor);
+    let found = state
+        .read(move |conn| {
+            webhooks::get(conn, partner, id)?;
+            Ok(webhooks::deliveries(conn, id, &page)?)
+        })
+        .await?;
+    Ok(web::Json(found.into()))
+}
+
+/// The URL of a new webhook, as stored: absolute, `http` or `https`, with a host, at most
+/// [`MAX_URL_LENGTH`] characters. Anything else is refused, naming the field `url`.
+pub fn checked_url(raw: &str) -> Result<String, ApiError> {
+    let refused = || {
+        ApiError::invalid(
+            "url",
+            "invalid_url",
+            format!("must be an absolute http or https URL of at most {MAX_URL_LENGTH} characters"),
+        )
+    };
+    let parsed = url::Url::parse(raw.trim()).map_err(|_| refused())?;
+    let acceptable = matches!(parsed.scheme(), "http" | "https")
+        && parsed.host_str().is_some_and(|h| !h.is_empty())
+        && parsed.as_str().chars().count() <= MAX_URL_LENGTH
+        && raw.chars().count() <= MAX_URL_LENGTH;
+    if acceptable {
+        Ok(parsed.into())
+    } else {
+        Err(refused())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use relais_domain::webhook::MAX_URL_LENGTH;
+
+    use super::checked_url;
+
+    #[test]
+    fn http_and_https_urls_are_accepted_as_parsed() {
+        assert_eq!(
+            checked_url("https://si.ccas-privas.fr/relais/webhook").unwrap(),
+            "https://si.ccas-privas.fr/relais/webhook"
+        );
+        assert_eq!(
+            checked_url(" http://127.0.0.1:8081 ").unwrap(),
+            "http://127.0.0.1:8081/"
+        );
+    }
+
+    #[test]
+    fn other_urls_are_refused_naming_the_field() {
+        let long = format!("https://example.fr/{}", "a".repeat(MAX_URL_LENGTH));
+        for bad in [
+            "",
+            "si.ccas-privas.fr/webhook",
+            "ftp://example.fr/",
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "https://",
+            long.as_str(),
+        ] {
+            let err = checked_url(bad).unwrap_err();
+            let fields: Vec<_> = err.problem().errors.into_iter().map(|e| e.field).collect();
+            assert_eq!(fields, ["url"], "{bad}");
+        }
+    }
+}

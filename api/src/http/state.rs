@@ -1,0 +1,73 @@
+//! What every handler shares, and how handlers reach the database without blocking the event loop.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use relais_persistence::{Database, DbConnection};
+
+use crate::auth::TokenVerifier;
+use crate::clock::{SharedClock, SystemClock};
+use crate::grids::GridSet;
+use crate::http::metrics::Metrics;
+use crate::http::problem::ApiError;
+use crate::http::protection::{Protection, ProtectionSettings};
+use crate::writes::Writes;
+
+pub struct AppState {
+    pub db: Database,
+    pub verifier: Arc<TokenVerifier>,
+    pub grids: Arc<GridSet>,
+    /// CORS origins and rate limits, shared by every worker.
+    pub protection: Arc<Protection>,
+    /// The Prometheus metrics, shared by every worker; `None` when `RELAIS_METRICS=off`.
+    pub metrics: Option<Arc<Metrics>>,
+    /// Where writes and audit events go (see `writes`).
+    pub writes: Writes,
+    /// Where "now" comes from: the system's clock, or a test's.
+    pub clock: SharedClock,
+}
+
+impl AppState {
+    /// The state of one instance over `db`, its writer threads started.
+    pub fn new(
+        db: Database,
+        verifier: TokenVerifier,
+        grids: GridSet,
+        protection: &ProtectionSettings,
+        metrics: Option<Metrics>,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            writes: Writes::start(db.clone())?,
+            db,
+            verifier: Arc::new(verifier),
+            grids: Arc::new(grids),
+            protection: Arc::new(Protection::new(protection)),
+            metrics: metrics.map(Arc::new),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// The same state reading the time from `clock` (tests, and runs as of a date).
+    pub fn with_clock(self, clock: SharedClock) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// Runs `f` on a reading connection, on the blocking thread pool.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.db.clone();
+        web::block(move || db.read(f))
+            .await
+            .map_err(|e| ApiError::Internal(format!("blocking pool: {e}")))?
+    }
+
+    /// Runs `f` in one write transaction and returns once it is committed.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.writes.run(f).await
+    }
+}

@@ -1,0 +1,195 @@
+//! Retention: `relais purge` and the daily job of `relais serve` that anonymise the records
+//! whose last contact is older than the retention period (CNIL framework for the social sector:
+//! two years). What "last contact" means, and what is removed and kept, is said in
+//! `relais_persistence::retention`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use relais_persistence::retention::{
+    self, Cutoff, DEFAULT_BATCH, DEFAULT_RETENTION_DAYS, PurgeOptions, PurgeOutcome, PurgeReport,
+};
+use relais_persistence::{Database, StoreError};
+
+use crate::clock::SharedClock;
+
+/// How retention runs; see README.md for the variables that set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionSettings {
+    /// `RELAIS_RETENTION_DAYS`: days kept after the last contact (default 730).
+    pub days: u32,
+    /// `RELAIS_PURGE_JOB`: `on` (default) or `off`, the job inside `relais serve`.
+    pub job: bool,
+    /// `RELAIS_PURGE_INTERVAL_HOURS`: time between two runs of the job (default 24).
+    pub interval: Duration,
+    /// `RELAIS_AUDIT_RETENTION_DAYS`: days audit events are kept (default 365, at least 180).
+    pub audit_days: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            days: DEFAULT_RETENTION_DAYS,
+            job: true,
+            interval: Duration::from_secs(24 * 3600),
+            audit_days: relais_domain::audit::DEFAULT_RETENTION_DAYS,
+        }
+    }
+}
+
+/// Purges what is past its retention period at `now`; `progress(done, total)` follows the work.
+pub fn purge(
+    db: &Database,
+    settings: &RetentionSettings,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<PurgeOutcome, StoreError> {
+    let at = crate::clock::stored(now);
+    let options = PurgeOptions {
+        cutoff: Cutoff::before(at, settings.days),
+        at,
+        dry_run,
+        batch: DEFAULT_BATCH,
+        audit_retention_days: settings.audit_days,
+    };
+    retention::purge(db, &options, progress)
+}
+
+/// What a run did or would do: ids and counts, never content.
+pub fn describe(report: &PurgeReport, dry_run: bool) -> String {
+    use std::fmt::Write as _;
+    let verb = if dry_run {
+        "would anonymise"
+    } else {
+        "anonymised"
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{verb} {} person(s) with {} situation(s)",
+        report.persons.len(),
+        report.situations
+    );
+    if dry_run {
+        for id in &report.persons {
+            let _ = writeln!(out, "  person {id}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "of whom {} with a hand-off still marked sent, received or accepted but unmoved for the whole period (status left as it is; follow it up with the partner)",
+        report.stale_hand_offs.len()
+    );
+    for id in &report.stale_hand_offs {
+        let _ = writeln!(out, "  person {id}");
+    }
+    let _ = writeln!(
+        out,
+        "{verb} {} referral(s) never taken up",
+        report.referrals.len()
+    );
+    if dry_run {
+        for id in &report.referrals {
+            let _ = writeln!(out, "  referral {id}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} {} stored idempotent answer(s)",
+        if dry_run { "would delete" } else { "deleted" },
+        report.idempotency_keys
+    );
+    let _ = writeln!(
+        out,
+        "{} {} audit event(s) older than their retention period",
+        if dry_run { "would delete" } else { "deleted" },
+        report.audit_events
+    );
+    out
+}
+
+/// The job of `relais serve`; [`PurgeJob::stop`] (or dropping it) ends its thread.
+pub struct PurgeJob {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl PurgeJob {
+    /// Purges now, then every `settings.interval`, on a thread of its own.
+    pub fn spawn(db: Database, settings: RetentionSettings, clock: SharedClock) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("retention".into())
+            .spawn(move || {
+                log::info!(
+                    "retention: purging records {} days after the last contact, every {} h",
+                    settings.days,
+                    settings.interval.as_secs() / 3600
+                );
+                while !stopping.load(Ordering::SeqCst) {
+                    run_once(&db, &settings, clock.now());
+                    // `stop` unparks the thread, so shutting down does not wait for the interval;
+                    // other wake-ups (parking may end early) go back to sleep.
+                    let next = Instant::now() + settings.interval;
+                    while !stopping.load(Ordering::SeqCst) {
+                        let left = next.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        std::thread::park_timeout(left);
+                    }
+                }
+            })
+            .map_err(|e| log::error!("retention: cannot start the purge thread: {e}"))
+            .ok();
+        Self { stop, thread }
+    }
+
+    /// Asks the job to stop and waits for a run under way to end.
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            if thread.join().is_err() {
+                log::error!("retention: the purge thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for PurgeJob {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+fn run_once(db: &Database, settings: &RetentionSettings, now: DateTime<Utc>) {
+    match purge(db, settings, now, false, &mut |_, _| {}) {
+        Ok(PurgeOutcome::Busy) => {
+            log::info!("retention: another replica is purging; skipped this round");
+        }
+        Ok(PurgeOutcome::Ran(report)) if report.is_empty() => {
+            log::debug!("retention: nothing past the period");
+        }
+        Ok(PurgeOutcome::Ran(report)) => log::info!(
+            "retention: anonymised {} person(s) with {} situation(s) and {} referral(s), deleted {} idempotent answer(s) and {} audit event(s); {} of the persons had a hand-off still marked in progress",
+            report.persons.len(),
+            report.situations,
+            report.referrals.len(),
+            report.idempotency_keys,
+            report.audit_events,
+            report.stale_hand_offs.len()
+        ),
+        // The next round tries again; each batch was all or nothing.
+        Err(e) => log::error!("retention: the purge failed: {e}"),
+    }
+}

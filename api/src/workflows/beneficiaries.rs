@@ -1,0 +1,101 @@
+//! The person's rights: rectification of their identity, and erasure (anonymisation now).
+
+use chrono::{DateTime, Utc};
+use relais_domain::access::Principal;
+use relais_domain::beneficiary::{Beneficiary, BeneficiaryInput};
+use relais_domain::ids::BeneficiaryId;
+use relais_domain::validation::Invalid;
+use relais_persistence::retention::{self, Anonymisation};
+use relais_persistence::{DbConnection, beneficiaries, situations};
+
+use super::{Outcome, WorkflowError, acts_for_post, expect_version, found_within, reads_post};
+use crate::clock::{stored, today};
+
+/// The person if `actor` may read them (their post's staff, or a job); `NotFound` otherwise.
+pub fn readable(
+    conn: &mut DbConnection,
+    actor: &Principal,
+    id: BeneficiaryId,
+) -> Outcome<Beneficiary> {
+    found_within(beneficiaries::get(conn, id), "person", |person| {
+        reads_post(actor, person.post_id)
+    })
+}
+
+fn writable(conn: &mut DbConnection, actor: &Principal, id: BeneficiaryId) -> Outcome<Beneficiary> {
+    let person = readable(conn, actor, id)?;
+    if acts_for_post(actor, person.post_id) {
+        Ok(person)
+    } else {
+        Err(WorkflowError::Forbidden(
+            "only the social workers of the person's post change their record".into(),
+        ))
+    }
+}
+
+/// `replace_beneficiary`: the person's identity as rectified, at the version the actor read;
+/// the birth must stay before their first situation.
+pub fn rectify(
+    conn: &mut DbConnection,
+    by: &Principal,
+    id: BeneficiaryId,
+    expected_version: i64,
+    input: &BeneficiaryInput,
+    now: DateTime<Utc>,
+) -> Outcome<Beneficiary> {
+    input.validate(today(now))?;
+    let current = writable(conn, by, id)?;
+    if current.anonymised_at.is_some() {
+        return Err(WorkflowError::Conflict(
+            "the person was anonymised: their identity cannot be recorded again".into(),
+        ));
+    }
+    if let Some(first) = situations::earliest_opening(conn, id)?
+        && !input.birth().is_not_after(first)
+    {
+        let field = if input.birth_date.is_some() {
+            "birth_date"
+        } else {
+            "birth_year"
+        };
+        return Err(Invalid::one(
+            field,
+            "after_situation",
+            format!("the person has a situation opened on {first}, before this birth"),
+        )
+        .into());
+    }
+    Ok(beneficiaries::replace(
+        conn,
+        id,
+        expected_version,
+        input,
+        now,
+    )?)
+}
+
+/// `erase_beneficiary` (right to erasure): anonymises the person now, at the version the actor
+/// read; refused while a hand-off of theirs is in progress. Erasing again changes nothing.
+pub fn erase(
+    conn: &mut DbConnection,
+    by: &Principal,
+    id: BeneficiaryId,
+    expected_version: i64,
+    now: DateTime<Utc>,
+) -> Outcome<Beneficiary> {
+    let current = writable(conn, by, id)?;
+    expect_version(Some(expected_version), current.meta.version)?;
+    match retention::anonymise_beneficiary(conn, id, stored(now))? {
+        Anonymisation::Done { .. } | Anonymisation::AlreadyAnonymised => {}
+        Anonymisation::HandOffInProgress => {
+            return Err(WorkflowError::Conflict(
+                "the person cannot be erased while a hand-off of theirs is in progress \
+                 (sent, received or accepted): the partner is working from the data the \
+                 person agreed to share; cancel the hand-off or wait for its outcome, \
+                 then erase"
+                    .into(),
+            ));
+        }
+    }
+    Ok(beneficiaries::get(conn, id)?)
+}

@@ -1,0 +1,220 @@
+//! Group commit: one thread runs the writes waiting at a moment in **one** transaction, each in
+//! a savepoint of its own, and answers each of them only after that transaction commits.
+//!
+//! Why: SQLite admits one writer, and each commit writes every page it touched to the WAL. A
+//! create touches a dozen pages (tables and indexes) that the next create touches again, so
+//! sixty-four creates in one commit write those pages once instead of sixty-four times. The
+//! audit trail's events take the same road. The guarantees of one transaction per write are
+//! kept: a write that fails rolls back to its savepoint and fails alone; a write is answered
+//! only once it is durable, and if the commit fails, every write of the batch fails.
+//!
+//! Nothing waits to fill a batch: a thread takes what is queued when it is free, so one
+//! write on an idle server is committed at once. Where the database admits concurrent writers
+//! (PostgreSQL), several threads share the queue, so that one batch's commit (its WAL flush)
+//! does not hold back the next batch.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, mpsc};
+
+use relais_persistence::db::{DieselError, savepoint};
+use relais_persistence::{Database, DbConnection, StoreError};
+use tokio::sync::oneshot;
+
+use super::WriteError;
+
+/// Most writes in one transaction.
+pub const MAX_BATCH: usize = 256;
+
+/// Told whether the batch's transaction committed (`Err` carries why it did not).
+type Delivery = Box<dyn FnOnce(Result<(), &str>) + Send>;
+/// A write, run inside the batch's transaction; returns how to deliver its result.
+type Job = Box<dyn FnOnce(&mut DbConnection) -> Delivery + Send>;
+
+/// The handle of the group-commit threads; they end when the handle is dropped.
+pub struct GroupCommit {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl GroupCommit {
+    /// Starts `threads` threads (at least one), writing through `db`'s writing connections.
+    pub fn spawn(db: Database, name: &str, threads: usize) -> Result<Self, String> {
+        let (jobs, queue) = mpsc::channel();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads.max(1) {
+            let (db, queue) = (db.clone(), Arc::clone(&queue));
+            std::thread::Builder::new()
+                .name(format!("{name}-{i}"))
+                .spawn(move || run(&db, &queue))
+                .map_err(|e| format!("cannot start the {name} thread: {e}"))?;
+        }
+        Ok(Self { jobs })
+    }
+
+    /// Runs `write` in a savepoint of the next batch and returns its result once the batch
+    /// has committed. An error from `write` rolls back its own changes only.
+    pub async fn run<
+        T: Send + 'static,
+        E: From<WriteError> + From<DieselError> + Send + 'static,
+    >(
+        &self,
+        write: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E> {
+        let (answer, wait) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            // Nested in the batch's transaction, diesel makes this a savepoint.
+            let result = savepoint(conn, write);
+            Box::new(move |committed| {
+                let result = match (result, committed) {
+                    (Ok(value), Ok(())) => Ok(value),
+                    (Ok(_), Err(why)) => Err(WriteError::CommitFailed(why.to_owned()).into()),
+                    (Err(e), _) => Err(e),
+                };
+                // A request that went away no longer waits: nothing to tell it.
+                let _ = answer.send(result);
+            })
+        });
+        let stopped = || E::from(WriteError::Stopped);
+        self.jobs.send(job).map_err(|_| stopped())?;
+        // A dropped sender means the batch never committed (the thread caught a panic).
+        wait.await.map_err(|_| stopped())?
+    }
+}
+
+/// The next batch: a job (waiting for one), then what else is queued, up to `MAX_BATCH`.
+/// `None` once every handle is dropped.
+fn next_batch(queue: &Mutex<mpsc::Receiver<Job>>) -> Option<Vec<Job>> {
+    // A thread that panicked never holds the lock (batches commit after it is released).
+    let queue = queue
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut batch = vec![queue.recv().ok()?];
+    while batch.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+fn run(db: &Database, queue: &Mutex<mpsc::Receiver<Job>>) {
+    while let Some(batch) = next_batch(queue) {
+        // A panicking write loses its batch (its senders are dropped, so every request of the
+        // batch gets a 500) and the connection (r2d2 discards a connection dropped while
+        // panicking, which rolls back), but not the thread.
+        let _ = catch_unwind(AssertUnwindSafe(|| commit(db, batch)));
+    }
+}
+
+fn commit(db: &Database, batch: Vec<Job>) {
+    let mut deliveries = Vec::with_capacity(batch.len());
+    let committed = db.write(|conn| {
+        for job in batch {
+            deliveries.push(job(conn));
+        }
+        Ok::<_, StoreError>(())
+    });
+    let committed = committed.map_err(|e| e.to_string());
+    for deliver in deliveries {
+        deliver(committed.as_ref().map(|_| ()).map_err(String::as_str));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    use relais_persistence::schema::posts;
+    use relais_persistence::testing::TestDatabase;
+    use relais_persistence::{Database, StoreError};
+
+    use super::{GroupCommit, MAX_BATCH};
+    use crate::writes::WriteError;
+
+    fn count(db: &Database) -> i64 {
+        db.read(|conn| {
+            posts::table
+                .count()
+                .get_result::<i64>(conn)
+                .map_err(StoreError::from)
+        })
+        .unwrap()
+    }
+
+    /// A write that creates a table row, or fails after writing when `fail` (to be rolled back).
+    fn insert_then(
+        fail: bool,
+        i: usize,
+    ) -> impl FnOnce(&mut relais_persistence::DbConnection) -> Result<usize, WriteError> {
+        move |conn| {
+            conn.batch_execute(&format!(
+                "INSERT INTO posts (id, name, kind, department_code, employer, convention, created_at, updated_at, version) \
+                 VALUES ('{}', 'P{i}', 'mixed', '07', 'E', 'tripartite', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)",
+                relais_domain::ids::PostId::generate()
+            ))
+            .map_err(StoreError::from)?;
+            if fail {
+                return Err(
+                    StoreError::Conflict(format!("write {i} refused after writing")).into(),
+                );
+            }
+            Ok(i)
+        }
+    }
+
+    /// More writes than a batch, some failing after they wrote: every successful write is
+    /// answered with its own result and is in the table; every failed one left nothing.
+    #[test]
+    fn each_write_commits_or_rolls_back_alone() {
+        each_write_commits_or_rolls_back_alone_with(1);
+    }
+
+    /// The same with several threads sharing the queue (PostgreSQL's audit; on SQLite they
+    /// take turns at the one writing connection).
+    #[test]
+    fn each_write_commits_or_rolls_back_alone_with_several_threads() {
+        each_write_commits_or_rolls_back_alone_with(3);
+    }
+
+    fn each_write_commits_or_rolls_back_alone_with(threads: usize) {
+        let database = TestDatabase::create();
+        let db = Database::open(&database.url, 4).unwrap();
+        let before = count(&db);
+        let group = GroupCommit::spawn(db.clone(), "test-writer", threads).unwrap();
+        let n = MAX_BATCH * 2 + 7;
+        let results = actix_web::rt::System::new().block_on(futures_util::future::join_all(
+            (0..n).map(|i| group.run(insert_then(i % 5 == 3, i))),
+        ));
+        let mut succeeded = 0;
+        for (i, result) in results.into_iter().enumerate() {
+            if i % 5 == 3 {
+                assert!(
+                    matches!(result, Err(WriteError::Store(StoreError::Conflict(_)))),
+                    "{i}: {result:?}"
+                );
+            } else {
+                assert_eq!(result.unwrap(), i);
+                succeeded += 1;
+            }
+        }
+        assert_eq!(count(&db) - before, succeeded);
+    }
+
+    /// A write that panics costs its batch a 500, not the thread: later writes still commit.
+    #[test]
+    fn a_panicking_write_does_not_stop_the_thread() {
+        let database = TestDatabase::create();
+        let db = Database::open(&database.url, 4).unwrap();
+        let before = count(&db);
+        let group = GroupCommit::spawn(db.clone(), "test-writer", 1).unwrap();
+        let system = actix_web::rt::System::new();
+        let panicked =
+            system.block_on(group.run(|_| -> Result<(), WriteError> { panic!("a bug") }));
+        assert!(matches!(panicked, Err(WriteError::Stopped)), "{panicked:?}");
+        assert_eq!(
+            system.block_on(group.run(insert_then(false, 1))).unwrap(),
+            1
+        );
+        assert_eq!(count(&db) - before, 1);
+    }
+}
