@@ -4,7 +4,8 @@
 use relais_domain::reference::Role;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, situation_body};
+use crate::support::TestApp;
+use crate::support::fixtures::situation_body;
 
 fn count(app: &TestApp, token: &str) -> usize {
     app.get("/api/v1/situations?limit=200", token).body["items"]
@@ -20,7 +21,7 @@ fn with(mut body: Value, pointer: &str, value: Value) -> Value {
 
 #[test]
 fn the_issue_example_opens_a_situation_with_its_person() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("Privas");
     let sw = app.token(Role::SocialWorker, &[&post]);
     let answer = app.create_situation(&sw, &post);
@@ -45,7 +46,7 @@ fn the_issue_example_opens_a_situation_with_its_person() {
 
 #[test]
 fn a_second_situation_can_name_a_known_person_of_the_same_post_only() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let (post, other) = (app.create_post("A"), app.create_post("B"));
     let sw = app.token(Role::SocialWorker, &[&post, &other]);
     let first = app.create_situation(&sw, &post);
@@ -74,7 +75,7 @@ fn a_second_situation_can_name_a_known_person_of_the_same_post_only() {
 
 #[test]
 fn bad_input_is_refused_with_the_field_at_fault_and_writes_nothing() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("Privas");
     let sw = app.token(Role::SocialWorker, &[&post]);
     let body = situation_body(&post);
@@ -201,7 +202,7 @@ fn bad_input_is_refused_with_the_field_at_fault_and_writes_nothing() {
 
 #[test]
 fn scope_decides_who_writes_and_reads() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let (mine, theirs) = (app.create_post("Mine"), app.create_post("Theirs"));
     let me = app.token(Role::SocialWorker, &[&mine]);
     let them = app.token(Role::SocialWorker, &[&theirs]);
@@ -233,7 +234,7 @@ fn scope_decides_who_writes_and_reads() {
 
 #[test]
 fn lists_filter_by_post_period_status_problem_origin_and_standing() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let (a, b) = (app.create_post("A"), app.create_post("B"));
     let sw = app.token(Role::SocialWorker, &[&a, &b]);
     let base = situation_body(&a);
@@ -322,7 +323,7 @@ fn lists_filter_by_post_period_status_problem_origin_and_standing() {
 
 #[test]
 fn lists_never_carry_the_evaluation() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("A");
     let sw = app.token(Role::SocialWorker, &[&post]);
     let situation = app.create_situation(&sw, &post);
@@ -348,7 +349,7 @@ fn lists_never_carry_the_evaluation() {
 
 #[test]
 fn updates_need_the_current_version_and_follow_the_status_rules() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("A");
     let sw = app.token(Role::SocialWorker, &[&post]);
     let situation = app.create_situation(&sw, &post);
@@ -390,7 +391,7 @@ fn updates_need_the_current_version_and_follow_the_status_rules() {
 
 #[test]
 fn situations_page_with_a_cursor() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("A");
     let sw = app.token(Role::SocialWorker, &[&post]);
     for _ in 0..3 {
@@ -402,35 +403,4 @@ fn situations_page_with_a_cursor() {
     let second = app.get(&format!("/api/v1/situations?limit=2&cursor={next}"), &sw);
     assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
     assert!(second.body["next_cursor"].is_null());
-}
-
-#[test]
-fn a_person_is_rectified_with_if_match() {
-    let app = TestApp::spawn();
-    let post = app.create_post("A");
-    let sw = app.token(Role::SocialWorker, &[&post]);
-    let situation = app.create_situation(&sw, &post);
-    let path = format!(
-        "/api/v1/beneficiaries/{}",
-        situation.body["beneficiary_id"].as_str().unwrap()
-    );
-    let identity = json!({"first_name": "Camille", "last_name": "Martin-Durand", "birth_date": "1987-05-02", "sex": "female"});
-    app.put(&path, &sw, None, identity.clone())
-        .assert_problem(428);
-    let rectified = app.put(&path, &sw, Some("\"1\""), identity);
-    assert_eq!(rectified.status, 200, "{:#}", rectified.body);
-    assert_eq!(rectified.body["last_name"], "Martin-Durand");
-    assert_eq!(rectified.body["birth_year"], 1987);
-    assert!(rectified.body["commune_code"].is_null());
-    let born_later = app.put(
-        &path,
-        &sw,
-        Some("\"2\""),
-        json!({"birth_date": "2026-04-01"}),
-    );
-    born_later.assert_problem(422);
-    assert_eq!(born_later.fields(), ["birth_date"]);
-    let other = app.create_post("B");
-    app.get(&path, &app.token(Role::SocialWorker, &[&other]))
-        .assert_problem(404);
 }

@@ -108,7 +108,7 @@ fn wait_for_deliveries(
 
 #[test]
 fn each_event_is_posted_signed_with_the_secret_shown_at_creation() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let partner = create_partner(&app);
     let token = partner_token(&app, &partner);
     let receiver = Receiver::start(vec![]);
@@ -197,7 +197,7 @@ fn each_event_is_posted_signed_with_the_secret_shown_at_creation() {
 
 #[test]
 fn a_failed_attempt_is_retried_under_the_same_webhook_id() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let partner = create_partner(&app);
     let token = partner_token(&app, &partner);
     let receiver = Receiver::start(vec![Reply::status(500)]);
@@ -252,7 +252,7 @@ fn retried_delivery(app: &TestApp, receiver: &Receiver, settings: WorkerSettings
 
 #[test]
 fn a_failing_receiver_shows_its_status_and_the_next_attempt() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let receiver = Receiver::start(vec![Reply::status(503); 100]);
     let delivery = retried_delivery(&app, &receiver, app.fast_webhook_settings());
     assert_eq!(delivery["status"], "pending");
@@ -267,7 +267,7 @@ fn a_failing_receiver_shows_its_status_and_the_next_attempt() {
 /// receiver gets nothing.
 #[test]
 fn a_webhook_to_a_private_address_is_not_delivered_by_default() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let receiver = Receiver::start(vec![Reply::status(204); 10]);
     let settings = WorkerSettings {
         private_addresses: false,
@@ -286,7 +286,7 @@ fn a_webhook_to_a_private_address_is_not_delivered_by_default() {
 
 #[test]
 fn a_deleted_webhook_gets_nothing_more() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let partner = create_partner(&app);
     let token = partner_token(&app, &partner);
     let receiver = Receiver::start(vec![]);
@@ -330,7 +330,7 @@ fn a_deleted_webhook_gets_nothing_more() {
 
 #[test]
 fn partners_see_and_delete_only_their_own_webhooks() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let (a, b) = (create_partner(&app), create_partner(&app));
     let (token_a, token_b) = (partner_token(&app, &a), partner_token(&app, &b));
     let webhook = register(&app, &token_a, "https://si.ccas-privas.fr/relais/webhook");
@@ -363,7 +363,7 @@ fn partners_see_and_delete_only_their_own_webhooks() {
 
 #[test]
 fn only_partner_systems_in_the_directory_have_webhooks() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("ISCG Privas");
     let body = json!({"url": "https://si.ccas-privas.fr/relais/webhook"});
     for token in [
@@ -382,7 +382,7 @@ fn only_partner_systems_in_the_directory_have_webhooks() {
 
 #[test]
 fn a_url_that_is_not_http_is_refused_naming_url() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let partner = create_partner(&app);
     let token = partner_token(&app, &partner);
     let long = format!("https://example.fr/{}", "a".repeat(2000));
@@ -409,7 +409,7 @@ fn a_url_that_is_not_http_is_refused_naming_url() {
 #[test]
 fn concurrent_claims_never_share_a_delivery_and_a_lapsed_lease_is_claimed_again() {
     use relais_persistence::webhooks::claim_due;
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let partner = create_partner(&app);
     let token = partner_token(&app, &partner);
     register(&app, &token, "http://127.0.0.1:9/unused");
@@ -480,7 +480,7 @@ fn concurrent_claims_never_share_a_delivery_and_a_lapsed_lease_is_claimed_again(
 #[test]
 fn claims_given_back_by_a_stopping_worker_come_due_at_once() {
     use relais_persistence::webhooks::{backlog, claim_due, release};
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let partner = create_partner(&app);
     let token = partner_token(&app, &partner);
     register(&app, &token, "http://127.0.0.1:9/unused");
