@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::support::fixtures::{
     Case, SentHandOff, act, draft_hand_off, give_consent, kinds, sent_hand_off, situation_body,
 };
+use crate::support::snapshots::redacted;
 use crate::support::{Answer, TestApp};
 
 /// The start of the round trip: an officer referred Camille Martin (with her phone) to the
@@ -595,4 +596,32 @@ fn each_hand_off_of_a_partners_page_shows_its_own_person_and_history() {
             item(id)
         );
     }
+}
+
+/// The partner's view as a whole: consent to identity and problems shows the person's name and
+/// sex and the hand-off's reasons, and nothing else of the person or the situation (no contact,
+/// no birth, no message, no evaluation). A snapshot, so that a field added to the view shows up
+/// here.
+#[test]
+fn the_partners_view_of_a_hand_off_holds_only_what_was_consented() {
+    let app = TestApp::init().spawn();
+    let sent = SentHandOff::create(&app, json!(["identity", "problems"]));
+    let view = app.get(
+        &format!("/api/v1/hand-offs/{}", sent.id),
+        &sent.partner_token,
+    );
+    assert_eq!(view.status, 200, "{:#}", view.body);
+    assert_eq!(view.body["id"], json!(sent.id));
+    assert_eq!(view.body["partner_id"], json!(sent.partner));
+    redacted().bind(|| insta::assert_json_snapshot!("partner_view_of_a_hand_off", view.body));
+}
+
+/// A move the state machine forbids: the 409 problem names the state and the moves it allows.
+#[test]
+fn an_illegal_move_is_a_409_problem_naming_the_state() {
+    let app = TestApp::init().spawn();
+    let sent = SentHandOff::create(&app, json!(["identity"]));
+    let early = act(&app, &sent.partner_token, &sent.id, "accept", None, &[]);
+    early.assert_problem(409);
+    redacted().bind(|| insta::assert_json_snapshot!("illegal_move_problem", early.body));
 }

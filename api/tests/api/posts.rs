@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::support::TestApp;
 use crate::support::fixtures::post_body;
+use crate::support::snapshots::redacted;
 
 #[test]
 fn an_administrator_creates_a_post_with_location_and_etag() {
@@ -128,4 +129,42 @@ fn posts_page_with_a_cursor() {
     let bad_cursor = app.get("/api/v1/posts?cursor=abc", &app.admin());
     bad_cursor.assert_problem(400);
     assert_eq!(bad_cursor.fields(), ["cursor"]);
+}
+
+/// The problems a client of posts meets, whole: a validation problem with its field errors,
+/// a missing post, a stale version. Snapshots, so that a field added to (or dropped from) the
+/// problem+json body shows up here.
+#[test]
+fn a_validation_problem_lists_each_field_with_its_error() {
+    let app = TestApp::init().spawn();
+    let answer = app.post(
+        "/api/v1/posts",
+        &app.admin(),
+        json!({"name": " ", "kind": "mixed", "department_code": "20", "employer": "E", "convention": "state"}),
+    );
+    answer.assert_problem(422);
+    redacted().bind(|| insta::assert_json_snapshot!("validation_problem", answer.body));
+}
+
+#[test]
+fn a_missing_post_is_a_404_problem() {
+    let app = TestApp::init().spawn();
+    let answer = app.get(
+        "/api/v1/posts/01936b2e-7c4a-7f00-8000-000000000001",
+        &app.admin(),
+    );
+    answer.assert_problem(404);
+    redacted().bind(|| insta::assert_json_snapshot!("not_found_problem", answer.body));
+}
+
+#[test]
+fn a_stale_version_is_a_412_problem() {
+    let app = TestApp::init().spawn();
+    let post = app.create_post("Before");
+    let path = format!("/api/v1/posts/{post}");
+    app.put(&path, &app.admin(), Some("\"1\""), post_body("After"))
+        .expect_status(200);
+    let stale = app.put(&path, &app.admin(), Some("\"1\""), post_body("Lost update"));
+    stale.assert_problem(412);
+    redacted().bind(|| insta::assert_json_snapshot!("stale_version_problem", stale.body));
 }
