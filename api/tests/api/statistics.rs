@@ -39,34 +39,59 @@ fn pairs(list: &[(&str, i64)]) -> Vec<(String, i64)> {
     list.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
 }
 
-#[test]
-fn the_grid_matches_counts_made_by_hand() {
-    let app = TestApp::init().spawn();
-    let (post, sw) = statistics_dataset(&app);
+/// The post's grid of 2025 on the dataset, as its social worker reads it.
+fn posts_grid(app: &TestApp) -> Value {
+    let (post, sw) = statistics_dataset(app);
     let answer = app.get(&format!("/api/v1/statistics?{PERIOD}&post_id={post}"), &sw);
     assert_eq!(answer.status, 200, "{:#}", answer.body);
-    let stats = &answer.body;
-    assert_eq!(stats["grid"], "2026");
-    let expect = |id: &str, total: i64, values: &[(&str, i64)]| {
-        assert_eq!(figures(stats, id), (total, pairs(values)), "{id}");
-    };
-    expect("persons", 2, &[]);
-    expect("persons_by_sex", 2, &[("female", 1), ("male", 1)]);
+    assert_eq!(answer.body["grid"], "2026");
+    assert!(
+        !answer.body.to_string().contains("Martin"),
+        "no identity in statistics"
+    );
+    answer.body
+}
+
+#[track_caller]
+fn expect(stats: &Value, id: &str, total: i64, values: &[(&str, i64)]) {
+    assert_eq!(figures(stats, id), (total, pairs(values)), "{id}");
+}
+
+#[test]
+fn the_grid_counts_each_person_once_with_their_age_at_their_first_situation() {
+    let app = TestApp::init().spawn();
+    let stats = &posts_grid(&app);
+    expect(stats, "persons", 2, &[]);
+    expect(stats, "persons_by_sex", 2, &[("female", 1), ("male", 1)]);
     // Each person once, with their age at their first situation of the period.
-    expect("persons_by_age", 2, &[("13-17", 1), ("60+", 1)]);
-    expect("persons_by_standing", 2, &[("victim", 1), ("author", 1)]);
+    expect(stats, "persons_by_age", 2, &[("13-17", 1), ("60+", 1)]);
     expect(
+        stats,
+        "persons_by_standing",
+        2,
+        &[("victim", 1), ("author", 1)],
+    );
+    expect(
+        stats,
         "persons_known_to_social_services",
         2,
         &[("yes", 1), ("no", 1)],
     );
-    expect("situations", 3, &[]);
+}
+
+#[test]
+fn the_grid_counts_situations_opened_in_the_period_by_each_of_their_problems() {
+    let app = TestApp::init().spawn();
+    let stats = &posts_grid(&app);
+    expect(stats, "situations", 3, &[]);
     expect(
+        stats,
         "situations_by_origin",
         3,
         &[("police", 1), ("gendarmerie", 1), ("spontaneous", 1)],
     );
     expect(
+        stats,
         "situations_by_principal_problem",
         3,
         &[
@@ -77,6 +102,7 @@ fn the_grid_matches_counts_made_by_hand() {
     );
     // Three problems in one situation: the values add up to more than the total.
     expect(
+        stats,
         "situations_by_problem",
         3,
         &[
@@ -87,28 +113,41 @@ fn the_grid_matches_counts_made_by_hand() {
             ("addiction", 1),
         ],
     );
-    expect("situations_penal", 3, &[("yes", 1), ("no", 2)]);
-    expect("situations_by_month", 3, &[("03", 1), ("07", 1), ("12", 1)]);
-    expect("interventions", 5, &[]);
+    expect(stats, "situations_penal", 3, &[("yes", 1), ("no", 2)]);
     expect(
+        stats,
+        "situations_by_month",
+        3,
+        &[("03", 1), ("07", 1), ("12", 1)],
+    );
+}
+
+#[test]
+fn the_grid_counts_interventions_of_the_period_and_sent_hand_offs() {
+    let app = TestApp::init().spawn();
+    let stats = &posts_grid(&app);
+    expect(stats, "interventions", 5, &[]);
+    expect(
+        stats,
         "interventions_by_mode",
         5,
         &[("phone", 4), ("home_visit", 1)],
     );
     expect(
+        stats,
         "interventions_by_month",
         5,
         &[("01", 1), ("03", 2), ("07", 1), ("12", 1)],
     );
-    expect("hand_offs", 1, &[]);
-    expect("hand_offs_by_partner_kind", 1, &[("ccas", 1)]);
-    expect("hand_offs_by_outcome", 1, &[("accepted", 1)]);
-    assert!(
-        !answer.body.to_string().contains("Martin"),
-        "no identity in statistics"
-    );
+    expect(stats, "hand_offs", 1, &[]);
+    expect(stats, "hand_offs_by_partner_kind", 1, &[("ccas", 1)]);
+    expect(stats, "hand_offs_by_outcome", 1, &[("accepted", 1)]);
+}
 
-    // The observatory: the department of the post, and the whole country.
+#[test]
+fn the_observatory_counts_a_department_the_country_and_a_one_day_period() {
+    let app = TestApp::init().spawn();
+    statistics_dataset(&app);
     let observatory = app.token(Role::Statistics, &[]);
     let department = app.get(
         &format!("/api/v1/statistics?{PERIOD}&department=07"),
