@@ -106,28 +106,65 @@ fn wait_for_deliveries(
     }
 }
 
+/// A partner with a webhook to a receiver that acknowledges everything, a worker running, and
+/// two events emitted for the partner and received.
+struct Hooked {
+    partner: String,
+    token: String,
+    /// The answer to the registration.
+    created: Value,
+    secret: String,
+    webhook: String,
+    /// The ids of the events emitted: hand_off.sent, then hand_off.withdrawn.
+    sent: [String; 2],
+    received: Vec<receiver::Received>,
+    _worker: relais_api::webhooks::worker::WebhookWorker,
+    _receiver: Receiver,
+}
+
+fn hooked(app: &TestApp) -> Hooked {
+    let partner = create_partner(app);
+    let token = partner_token(app, &partner);
+    let receiver = Receiver::start(vec![]);
+    let created = register(app, &token, &receiver.url);
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let webhook = created["id"].as_str().unwrap().to_owned();
+    let worker = app.webhook_worker();
+    let sent = [
+        emit(app, &partner, "hand_off.sent"),
+        emit(app, &partner, "hand_off.withdrawn"),
+    ];
+    let received = receiver.wait_for(PATIENCE, "two events", |r| r.len() >= 2);
+    Hooked {
+        partner,
+        token,
+        created,
+        secret,
+        webhook,
+        sent,
+        received,
+        _worker: worker,
+        _receiver: receiver,
+    }
+}
+
+#[test]
+fn a_webhook_is_registered_active_with_its_secret_shown_at_creation() {
+    let app = TestApp::init().spawn();
+    let hooked = hooked(&app);
+    let created = &hooked.created;
+    assert!(hooked.secret.starts_with("whsec_"), "{}", hooked.secret);
+    assert_eq!(created["partner_id"], hooked.partner.as_str());
+    assert_eq!(created["active"], true);
+    assert_eq!(created["version"], 1);
+}
+
 #[test]
 fn each_event_is_posted_signed_with_the_secret_shown_at_creation() {
     let app = TestApp::init().spawn();
-    let partner = create_partner(&app);
-    let token = partner_token(&app, &partner);
-    let receiver = Receiver::start(vec![]);
-    let created = register(&app, &token, &receiver.url);
-    let secret = created["secret"].as_str().unwrap().to_owned();
-    assert!(secret.starts_with("whsec_"), "{secret}");
-    assert_eq!(created["partner_id"], partner.as_str());
-    assert_eq!(created["active"], true);
-    assert_eq!(created["version"], 1);
-    let webhook = created["id"].as_str().unwrap().to_owned();
-
-    let _worker = app.webhook_worker();
-    let sent = [
-        emit(&app, &partner, "hand_off.sent"),
-        emit(&app, &partner, "hand_off.withdrawn"),
-    ];
-    let received = receiver.wait_for(PATIENCE, "two events", |r| r.len() >= 2);
+    let hooked = hooked(&app);
     let mut ids = Vec::new();
-    for request in &received {
+    for request in &hooked.received {
         assert_eq!(request.method, "POST");
         assert_eq!(request.path, "/hooks/relais");
         assert_eq!(request.header("content-type"), Some("application/json"));
@@ -143,11 +180,11 @@ fn each_event_is_posted_signed_with_the_secret_shown_at_creation() {
             .expect("webhook-signature");
         assert!(signature.starts_with("v1,"), "{signature}");
         assert!(
-            verify(&secret, id, timestamp, &request.body, signature),
+            verify(&hooked.secret, id, timestamp, &request.body, signature),
             "the signature must verify with the secret given at creation"
         );
         assert!(!verify(
-            &secret,
+            &hooked.secret,
             id,
             timestamp + 1,
             &request.body,
@@ -162,13 +199,18 @@ fn each_event_is_posted_signed_with_the_secret_shown_at_creation() {
     }
     ids.sort();
     let mut expected = vec![
-        (sent[0].clone(), "hand_off.sent".to_owned()),
-        (sent[1].clone(), "hand_off.withdrawn".to_owned()),
+        (hooked.sent[0].clone(), "hand_off.sent".to_owned()),
+        (hooked.sent[1].clone(), "hand_off.withdrawn".to_owned()),
     ];
     expected.sort();
     assert_eq!(ids, expected, "webhook-id is the event's id");
+}
 
-    let deliveries = wait_for_deliveries(&app, &token, &webhook, |items| {
+#[test]
+fn each_delivery_is_listed_delivered_newest_first_page_by_page() {
+    let app = TestApp::init().spawn();
+    let hooked = hooked(&app);
+    let deliveries = wait_for_deliveries(&app, &hooked.token, &hooked.webhook, |items| {
         items.len() == 2 && items.iter().all(|d| d["status"] == "delivered")
     });
     assert_eq!(
@@ -182,14 +224,17 @@ fn each_event_is_posted_signed_with_the_secret_shown_at_creation() {
         assert!(delivery["next_attempt_at"].is_null());
     }
     let first = app.get(
-        &format!("/api/v1/webhooks/{webhook}/deliveries?limit=1"),
-        &token,
+        &format!("/api/v1/webhooks/{}/deliveries?limit=1", hooked.webhook),
+        &hooked.token,
     );
     assert_eq!(first.body["items"][0]["id"], deliveries[0]["id"]);
     let cursor = first.body["next_cursor"].as_str().unwrap();
     let second = app.get(
-        &format!("/api/v1/webhooks/{webhook}/deliveries?limit=1&cursor={cursor}"),
-        &token,
+        &format!(
+            "/api/v1/webhooks/{}/deliveries?limit=1&cursor={cursor}",
+            hooked.webhook
+        ),
+        &hooked.token,
     );
     assert_eq!(second.body["items"][0]["id"], deliveries[1]["id"]);
     assert!(second.body["next_cursor"].is_null());
