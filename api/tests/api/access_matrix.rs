@@ -6,7 +6,8 @@ use relais_domain::access::Principal;
 use relais_domain::reference::Role;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, situation_body};
+use crate::support::TestApp;
+use crate::support::fixtures::situation_body;
 
 const ROLES: [Role; 6] = [
     Role::SocialWorker,
@@ -204,7 +205,7 @@ impl World {
             }
             ("POST", "/api/v1/webhooks") => json!({"url": "https://other.example/hooks"}),
             ("POST", "/api/v1/posts") | ("PUT", "/api/v1/posts/{id}") => {
-                crate::support::post_body("Poste C")
+                crate::support::fixtures::post_body("Poste C")
             }
             ("POST", "/api/v1/units") | ("PUT", "/api/v1/units/{id}") => {
                 json!({"name": "Brigade", "kind": "brigade", "department_code": "07", "post_ids": [self.post_a]})
@@ -275,7 +276,7 @@ fn in_call_order(mut operations: Vec<(String, String)>) -> Vec<(String, String)>
 
 #[test]
 fn every_role_gets_exactly_what_the_matrix_grants() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let world = World::build(&app);
     let mut checked = 0;
     for (method, path) in in_call_order(operations()) {

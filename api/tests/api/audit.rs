@@ -12,28 +12,7 @@ use relais_persistence::{Backend, StoreError, audit};
 use serde_json::{Value, json};
 
 use crate::support::TestApp;
-
-struct Case {
-    post: String,
-    sw: String,
-    coordinator: String,
-    situation: String,
-    person: String,
-}
-
-fn new_case(app: &TestApp) -> Case {
-    let post = app.create_post("Poste de Privas");
-    let sw = app.token(Role::SocialWorker, &[&post]);
-    let coordinator = app.token(Role::Coordinator, &[&post]);
-    let created = app.create_situation(&sw, &post);
-    Case {
-        person: created.body["beneficiary_id"].as_str().unwrap().to_owned(),
-        situation: created.id(),
-        post,
-        sw,
-        coordinator,
-    }
-}
+use crate::support::fixtures::Case;
 
 fn events(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
     let answer = app.get(&format!("/api/v1/audit?{query}"), token);
@@ -62,8 +41,8 @@ fn triple(action: &str, outcome: &str, role: &str) -> (String, String, String) {
 
 #[test]
 fn reads_writes_and_refusals_of_a_record_are_each_audited_without_its_content() {
-    let app = TestApp::spawn();
-    let case = new_case(&app);
+    let app = TestApp::init().spawn();
+    let case = Case::open(&app);
     let path = format!("/api/v1/situations/{}", case.situation);
     assert_eq!(app.get(&path, &case.sw).status, 200);
     app.put(
@@ -114,8 +93,8 @@ fn reads_writes_and_refusals_of_a_record_are_each_audited_without_its_content() 
 
 #[test]
 fn every_kind_of_personal_record_is_audited() {
-    let app = TestApp::spawn();
-    let case = new_case(&app);
+    let app = TestApp::init().spawn();
+    let case = Case::open(&app);
     let partner = app.create_partner("CCAS de Privas", "ccas");
     let hand_off = app
         .post(
@@ -181,9 +160,9 @@ fn every_kind_of_personal_record_is_audited() {
 
 #[test]
 fn the_trail_filters_by_person_subject_and_period_within_the_coordinators_posts() {
-    let app = TestApp::spawn();
-    let case = new_case(&app);
-    let other = new_case(&app);
+    let app = TestApp::init().spawn();
+    let case = Case::open(&app);
+    let other = Case::open(&app);
     app.get(&format!("/api/v1/situations/{}", case.situation), &case.sw);
     let history = events(
         &app,
@@ -225,8 +204,8 @@ fn the_trail_filters_by_person_subject_and_period_within_the_coordinators_posts(
 
 #[test]
 fn audit_events_cannot_be_altered_nor_deleted_early_even_in_sql() {
-    let app = TestApp::spawn();
-    let case = new_case(&app);
+    let app = TestApp::init().spawn();
+    let case = Case::open(&app);
     app.get(&format!("/api/v1/situations/{}", case.situation), &case.sw);
     let count = || {
         events(
@@ -275,8 +254,8 @@ fn audit_events_cannot_be_altered_nor_deleted_early_even_in_sql() {
 
 #[test]
 fn the_retention_purge_deletes_only_events_past_their_period() {
-    let app = TestApp::spawn();
-    let case = new_case(&app);
+    let app = TestApp::init().spawn();
+    let case = Case::open(&app);
     let old_at = match app.db.backend() {
         Backend::Postgres => "(now() AT TIME ZONE 'UTC') - interval '400 days'",
         Backend::Sqlite => "datetime('now', '-400 days')",
@@ -336,8 +315,8 @@ fn the_retention_purge_deletes_only_events_past_their_period() {
 
 #[test]
 fn rectification_and_erasure_are_audited() {
-    let app = TestApp::spawn();
-    let case = new_case(&app);
+    let app = TestApp::init().spawn();
+    let case = Case::open(&app);
     let path = format!("/api/v1/beneficiaries/{}", case.person);
     let rectified = app.put(
         &path,
@@ -375,8 +354,8 @@ fn rectification_and_erasure_are_audited() {
 /// never with the record.
 #[test]
 fn an_access_whose_event_cannot_be_stored_is_not_served() {
-    let app = TestApp::spawn();
-    let case = new_case(&app);
+    let app = TestApp::init().spawn();
+    let case = Case::open(&app);
     let refuse = match app.db.backend() {
         Backend::Sqlite => {
             "CREATE TRIGGER refuse_all BEFORE INSERT ON audit_events \
@@ -400,8 +379,8 @@ fn an_access_whose_event_cannot_be_stored_is_not_served() {
 /// Concurrent reads, committed in groups by the audit writer, each leave their own event.
 #[test]
 fn concurrent_reads_each_leave_their_event() {
-    let app = TestApp::spawn();
-    let case = new_case(&app);
+    let app = TestApp::init().spawn();
+    let case = Case::open(&app);
     let path = format!("/api/v1/situations/{}", case.situation);
     std::thread::scope(|scope| {
         for _ in 0..16 {
@@ -430,8 +409,8 @@ fn concurrent_reads_each_leave_their_event() {
 /// and, since it tells whether a record exists and its version, the same audit event.
 #[test]
 fn head_is_answered_and_audited_as_get() {
-    let app = TestApp::spawn();
-    let case = new_case(&app);
+    let app = TestApp::init().spawn();
+    let case = Case::open(&app);
     let path = format!("/api/v1/situations/{}", case.situation);
     let got = app.get(&path, &case.sw);
     let head = app.call("HEAD", &path, Some(&case.sw), None, &[]);

@@ -21,7 +21,7 @@ fn claims(exp_offset: i64, aud: &str) -> serde_json::Value {
 
 #[test]
 fn a_missing_token_is_refused_with_a_bearer_challenge() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let answer = app.call("GET", "/api/v1/posts", None, None, &[]);
     answer.assert_problem(401);
     assert_eq!(answer.www_authenticate.as_deref(), Some("Bearer"));
@@ -29,7 +29,7 @@ fn a_missing_token_is_refused_with_a_bearer_challenge() {
 
 #[test]
 fn expired_badly_signed_and_foreign_tokens_are_refused() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let cases = [
         (sign(claims(-3600, "relais"), TEST_SECRET), "expired"),
         (
@@ -55,7 +55,7 @@ fn expired_badly_signed_and_foreign_tokens_are_refused() {
 
 #[test]
 fn unsigned_tokens_are_refused() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
@@ -66,7 +66,7 @@ fn unsigned_tokens_are_refused() {
 
 #[test]
 fn a_social_worker_token_without_a_post_is_refused() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     // Relais' own issuer refuses to sign such a token; an identity provider might not.
     let mut scopeless = claims(3600, "relais");
     scopeless["role"] = json!("social_worker");
@@ -77,6 +77,6 @@ fn a_social_worker_token_without_a_post_is_refused() {
 
 #[test]
 fn a_valid_token_gets_in() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     assert_eq!(app.get("/api/v1/posts", &app.admin()).status, 200);
 }

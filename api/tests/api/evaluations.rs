@@ -8,7 +8,7 @@ use crate::support::TestApp;
 
 #[test]
 fn the_evaluation_is_written_once_then_replaced_with_if_match() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("A");
     let sw = app.token(Role::SocialWorker, &[&post]);
     let situation = app.create_situation(&sw, &post);
@@ -38,7 +38,7 @@ fn the_evaluation_is_written_once_then_replaced_with_if_match() {
 
 #[test]
 fn only_the_posts_staff_read_the_evaluation() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let (post, other) = (app.create_post("A"), app.create_post("B"));
     let sw = app.token(Role::SocialWorker, &[&post]);
     let situation = app.create_situation(&sw, &post);

@@ -7,7 +7,7 @@ use crate::support::TestApp;
 
 #[test]
 fn interventions_are_recorded_and_listed_in_order() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("A");
     let sw = app.token(Role::SocialWorker, &[&post]);
     let situation = app.create_situation(&sw, &post);
@@ -34,7 +34,7 @@ fn interventions_are_recorded_and_listed_in_order() {
 
 #[test]
 fn an_intervention_outside_the_situation_life_is_refused() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("A");
     let sw = app.token(Role::SocialWorker, &[&post]);
     let situation = app.create_situation(&sw, &post);
@@ -60,7 +60,7 @@ fn an_intervention_outside_the_situation_life_is_refused() {
 
 #[test]
 fn another_post_cannot_add_interventions() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let (mine, other) = (app.create_post("A"), app.create_post("B"));
     let situation = app.create_situation(&app.token(Role::SocialWorker, &[&mine]), &mine);
     let stranger = app.token(Role::SocialWorker, &[&other]);

@@ -2,11 +2,18 @@
 
 //! API tests: each test runs the real application over HTTP on a database of its own.
 //! The same tests run on SQLite (default) and PostgreSQL (`RELAIS_TEST_DATABASE_URL`).
+//!
+//! One file per resource of `api/src/routes/` (beneficiaries, hand_offs, ...), plus the
+//! cross-cutting ones: the access matrix, authentication and tokens, protection (headers, CORS,
+//! rate limits), operations (request ids, probes, metrics), the retention job, the router's
+//! fallbacks. The harness and the fixtures are in `support/`, the snapshots in `snapshots/`.
 
 mod access_matrix;
 mod audit;
 mod auth;
+mod beneficiaries;
 mod evaluations;
+mod events;
 mod hand_offs;
 mod interventions;
 mod operations;
@@ -15,8 +22,10 @@ mod posts;
 mod protection;
 mod reference;
 mod referrals;
+mod reports;
 mod requisitions;
 mod retention;
+mod router;
 mod situations;
 mod statistics;
 mod support;

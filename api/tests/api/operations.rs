@@ -6,7 +6,7 @@ use relais_domain::reference::Role;
 use relais_persistence::DbConnection;
 use serde_json::json;
 
-use crate::support::{Answer, Options, TestApp};
+use crate::support::{Answer, TestApp};
 
 #[track_caller]
 fn request_id(answer: &Answer) -> String {
@@ -18,7 +18,7 @@ fn request_id(answer: &Answer) -> String {
 
 #[test]
 fn every_answer_carries_a_request_id_and_problems_repeat_it() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let admin = app.admin();
     let answers = [
         app.call("GET", "/health", None, None, &[]),
@@ -49,7 +49,7 @@ fn every_answer_carries_a_request_id_and_problems_repeat_it() {
 
 #[test]
 fn a_well_formed_incoming_request_id_is_kept_and_others_are_replaced() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let longest = "a".repeat(64);
     for kept in [
         "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b",
@@ -84,7 +84,7 @@ fn a_well_formed_incoming_request_id_is_kept_and_others_are_replaced() {
 
 #[test]
 fn liveness_reads_no_database_and_readiness_checks_the_migrations() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let live = app.call("GET", "/health/live", None, None, &[]);
     assert_eq!(live.status, 200, "{:#}", live.body);
     assert_eq!(live.body["status"], "ok");
@@ -127,13 +127,12 @@ fn liveness_reads_no_database_and_readiness_checks_the_migrations() {
 
 #[test]
 fn probes_and_metrics_are_not_rate_limited() {
-    let app = TestApp::spawn_with(Options {
-        protection: ProtectionSettings {
+    let app = TestApp::init()
+        .with_protection(ProtectionSettings {
             per_address_per_minute: 2,
             ..ProtectionSettings::default()
-        },
-        ..Options::default()
-    });
+        })
+        .spawn();
     for _ in 0..5 {
         for path in ["/health", "/health/live", "/health/ready", "/metrics"] {
             let answer = app.call("GET", path, None, None, &[]);
@@ -162,7 +161,7 @@ fn scrape(app: &TestApp) -> (u16, String, String) {
 
 #[test]
 fn metrics_count_requests_by_route_pattern_without_a_token() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let admin = app.admin();
     let post = app.create_post("ISCG Privas");
     let social_worker = app.token(Role::SocialWorker, &[&post]);
@@ -230,10 +229,7 @@ fn metrics_count_requests_by_route_pattern_without_a_token() {
 
 #[test]
 fn metrics_can_be_turned_off() {
-    let app = TestApp::spawn_with(Options {
-        metrics: false,
-        ..Options::default()
-    });
+    let app = TestApp::init().without_metrics().spawn();
     let answer = app.call("GET", "/metrics", None, None, &[]);
     answer.assert_problem(404);
     assert!(
@@ -276,7 +272,7 @@ fn error_log() -> &'static std::sync::Mutex<Vec<String>> {
 #[test]
 fn an_unexpected_failure_is_logged_with_the_request_id_and_its_cause_is_not_sent() {
     let logs = error_log();
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     // Break the database under the service: the posts table is gone.
     app.db
         .write(|conn: &mut DbConnection| {

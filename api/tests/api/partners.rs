@@ -16,7 +16,7 @@ fn ids(answer: &crate::support::Answer) -> Vec<String> {
 
 #[test]
 fn the_directory_is_searched_by_kind_theme_and_territory() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let admin = app.admin();
     let make = |body: serde_json::Value| {
         let answer = app.post("/api/v1/partners", &admin, body);
@@ -60,7 +60,7 @@ fn the_directory_is_searched_by_kind_theme_and_territory() {
 
 #[test]
 fn only_administrators_manage_the_directory() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("Privas");
     let body = json!({"name": "CCAS", "kind": "ccas", "department_codes": ["07"], "themes": ["precarity"]});
     app.post(

@@ -4,7 +4,7 @@ use relais_api::http::protection::{API_CSP, ProtectionSettings, SWAGGER_UI_CSP};
 use relais_domain::reference::Role;
 use serde_json::{Value, json};
 
-use crate::support::{Answer, Options, TestApp};
+use crate::support::{Answer, TestApp};
 
 #[track_caller]
 fn assert_security_headers(answer: &Answer, csp: &str) {
@@ -16,7 +16,7 @@ fn assert_security_headers(answer: &Answer, csp: &str) {
 
 #[test]
 fn every_answer_carries_the_security_headers() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let admin = app.admin();
     for answer in [
         app.call("GET", "/health", None, None, &[]),
@@ -70,7 +70,7 @@ fn cors_headers(answer: &Answer) -> Vec<&String> {
 
 #[test]
 fn cors_is_closed_by_default() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let origin = "https://app.example.fr";
     assert_eq!(
         cors_headers(&preflight(&app, origin)),
@@ -90,13 +90,12 @@ fn cors_is_closed_by_default() {
 #[test]
 fn cors_answers_the_configured_origins_only() {
     let allowed = "https://app.example.fr";
-    let app = TestApp::spawn_with(Options {
-        protection: ProtectionSettings {
+    let app = TestApp::init()
+        .with_protection(ProtectionSettings {
             cors_origins: vec![allowed.into(), "http://localhost:5173".into()],
             ..ProtectionSettings::default()
-        },
-        ..Options::default()
-    });
+        })
+        .spawn();
     let answer = preflight(&app, allowed);
     assert_eq!(answer.status, 200);
     assert_eq!(answer.header("access-control-allow-origin"), Some(allowed));
@@ -140,14 +139,13 @@ fn cors_answers_the_configured_origins_only() {
 }
 
 fn limited(per_token: u32, per_address: u32) -> TestApp {
-    TestApp::spawn_with(Options {
-        protection: ProtectionSettings {
+    TestApp::init()
+        .with_protection(ProtectionSettings {
             per_token_per_minute: per_token,
             per_address_per_minute: per_address,
             ..ProtectionSettings::default()
-        },
-        ..Options::default()
-    })
+        })
+        .spawn()
 }
 
 #[track_caller]
@@ -210,7 +208,7 @@ fn each_client_address_has_its_own_rate_limit_whatever_its_tokens() {
 
 #[test]
 fn the_test_harness_sends_no_rate_limit_headers() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let answer = app.get("/api/v1/posts", &app.admin());
     assert_eq!(answer.header("ratelimit-limit"), None);
 }
@@ -234,7 +232,7 @@ fn operations_with_a_body() -> Vec<(String, String, String)> {
 
 #[test]
 fn every_request_body_refuses_unknown_fields_and_oversized_bodies() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let headers = [("If-Match", "\"1\""), ("Idempotency-Key", "strict-json")];
     let post = uuid::Uuid::now_v7().to_string();
     for (method, path, template) in operations_with_a_body() {
@@ -268,7 +266,7 @@ fn every_request_body_refuses_unknown_fields_and_oversized_bodies() {
     // Nested objects are as strict.
     let post = app.create_post("Poste de Privas");
     let sw = app.token(Role::SocialWorker, &[&post]);
-    let mut body: Value = crate::support::situation_body(&post);
+    let mut body: Value = crate::support::fixtures::situation_body(&post);
     body["beneficiary"]["surprise"] = json!(1);
     let answer = app.post("/api/v1/situations", &sw, body);
     answer.assert_problem(422);

@@ -4,7 +4,7 @@ use crate::support::TestApp;
 
 #[test]
 fn reference_lists_carry_codes_and_french_labels() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let answer = app.call("GET", "/api/v1/reference", None, None, &[]);
     assert_eq!(answer.status, 200);
     let problems = answer.body["problem_categories"].as_array().unwrap();
@@ -35,7 +35,7 @@ fn reference_lists_carry_codes_and_french_labels() {
 
 #[test]
 fn health_checks_the_database() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let answer = app.call("GET", "/health", None, None, &[]);
     assert_eq!(answer.status, 200);
     assert_eq!(answer.body["status"], "ok");
@@ -45,11 +45,4 @@ fn health_checks_the_database() {
         "sqlite"
     };
     assert_eq!(answer.body["database"], expected);
-}
-
-#[test]
-fn unknown_routes_answer_problem_json() {
-    let app = TestApp::spawn();
-    app.call("GET", "/api/v1/nothing-here", None, None, &[])
-        .assert_problem(404);
 }

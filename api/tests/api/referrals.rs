@@ -12,7 +12,7 @@ fn referral_body(post: &str) -> Value {
 
 #[test]
 fn only_officers_of_a_unit_working_with_the_post_and_partners_refer() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let (post, other) = (app.create_post("Privas"), app.create_post("Aubenas"));
     let unit = app.create_unit(&post);
     assert_eq!(
@@ -56,7 +56,7 @@ fn only_officers_of_a_unit_working_with_the_post_and_partners_refer() {
 
 #[test]
 fn senders_read_only_the_status_and_only_their_own() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("Privas");
     let (unit, other_unit) = (app.create_unit(&post), app.create_unit(&post));
     let officer = app.officer(&unit);
@@ -90,7 +90,7 @@ fn senders_read_only_the_status_and_only_their_own() {
 
 #[test]
 fn a_referral_is_contacted_then_closed_with_a_reason_its_sender_sees() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("Privas");
     let unit = app.create_unit(&post);
     let officer = app.officer(&unit);
@@ -141,7 +141,7 @@ fn a_referral_is_contacted_then_closed_with_a_reason_its_sender_sees() {
 
 #[test]
 fn a_take_up_with_bad_details_writes_nothing() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("Privas");
     let unit = app.create_unit(&post);
     let sw = app.token(Role::SocialWorker, &[&post]);

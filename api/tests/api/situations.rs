@@ -4,7 +4,8 @@
 use relais_domain::reference::Role;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, situation_body};
+use crate::support::TestApp;
+use crate::support::fixtures::situation_body;
 
 fn count(app: &TestApp, token: &str) -> usize {
     app.get("/api/v1/situations?limit=200", token).body["items"]
@@ -20,7 +21,7 @@ fn with(mut body: Value, pointer: &str, value: Value) -> Value {
 
 #[test]
 fn the_issue_example_opens_a_situation_with_its_person() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("Privas");
     let sw = app.token(Role::SocialWorker, &[&post]);
     let answer = app.create_situation(&sw, &post);
@@ -45,7 +46,7 @@ fn the_issue_example_opens_a_situation_with_its_person() {
 
 #[test]
 fn a_second_situation_can_name_a_known_person_of_the_same_post_only() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let (post, other) = (app.create_post("A"), app.create_post("B"));
     let sw = app.token(Role::SocialWorker, &[&post, &other]);
     let first = app.create_situation(&sw, &post);
@@ -72,97 +73,121 @@ fn a_second_situation_can_name_a_known_person_of_the_same_post_only() {
     assert_eq!(answer.fields(), ["beneficiary"]);
 }
 
-#[test]
-fn bad_input_is_refused_with_the_field_at_fault_and_writes_nothing() {
-    let app = TestApp::spawn();
+/// A post's social worker, and the issue's example body without a birth date.
+fn refusing(app: &TestApp) -> (String, Value) {
     let post = app.create_post("Privas");
     let sw = app.token(Role::SocialWorker, &[&post]);
-    let body = situation_body(&post);
-    let mut body = body;
+    let mut body = situation_body(&post);
     body["beneficiary"]["birth_date"] = Value::Null;
-    let cases: Vec<(Value, u16, Vec<&str>)> = vec![
-        (
-            with(body.clone(), "/problems/1", json!("alien_abduction")),
-            422,
-            vec!["problems[1]"],
-        ),
-        (
-            with(body.clone(), "/penal", json!("yes")),
-            422,
-            vec!["penal"],
-        ),
-        (
-            with(body.clone(), "/beneficiary/birth_year", json!("1987")),
-            422,
-            vec!["beneficiary.birth_year"],
-        ),
-        (
-            with(body.clone(), "/principal_problem", json!("addiction")),
-            422,
-            vec!["principal_problem"],
-        ),
-        (
-            with(body.clone(), "/opened_on", json!("2999-01-01")),
-            422,
-            vec!["opened_on"],
-        ),
-        (
-            with(body.clone(), "/opened_on", json!("14/03/2026")),
-            422,
-            vec!["opened_on"],
-        ),
-        (
-            with(
-                with(body.clone(), "/beneficiary/birth_year", json!(2026)),
-                "/beneficiary/birth_date",
-                json!("2026-03-15"),
-            ),
-            422,
-            vec!["opened_on"],
-        ),
-        (
-            with(body.clone(), "/beneficiary/commune_code", json!("7010")),
-            422,
-            vec!["beneficiary.commune_code"],
-        ),
-        (
-            with(body.clone(), "/origin", json!("outside_service")),
-            422,
-            vec!["referring_service"],
-        ),
-        (
-            {
-                let mut b = body.clone();
-                b["colour"] = json!("blue");
-                b
-            },
-            422,
-            vec!["colour"],
-        ),
-        (
-            {
-                let mut b = body.clone();
-                b["beneficiary"]["nickname"] = json!("Cam");
-                b
-            },
-            422,
-            vec!["beneficiary.nickname"],
-        ),
-        (
-            {
-                let mut b = body.clone();
-                b.as_object_mut().unwrap().remove("standing");
-                b
-            },
-            422,
-            vec!["standing"],
-        ),
-    ];
-    for (bad, status, fields) in cases {
-        let answer = app.post("/api/v1/situations", &sw, bad.clone());
-        answer.assert_problem(status);
+    (sw, body)
+}
+
+/// Each body is refused with 422 naming exactly its `fields`; nothing is written.
+#[track_caller]
+fn assert_refused(app: &TestApp, sw: &str, cases: Vec<(Value, Vec<&str>)>) {
+    for (bad, fields) in cases {
+        let answer = app.post("/api/v1/situations", sw, bad.clone());
+        answer.assert_problem(422);
         assert_eq!(answer.fields(), fields, "{bad}");
     }
+    assert_nothing_written(app, sw);
+}
+
+#[track_caller]
+fn assert_nothing_written(app: &TestApp, sw: &str) {
+    assert_eq!(count(app, sw), 0);
+    assert_eq!(
+        app.get("/api/v1/beneficiaries", sw).body["items"],
+        json!([])
+    );
+}
+
+#[test]
+fn unknown_codes_and_wrong_types_are_refused_naming_the_field() {
+    let app = TestApp::init().spawn();
+    let (sw, body) = refusing(&app);
+    assert_refused(
+        &app,
+        &sw,
+        vec![
+            (
+                with(body.clone(), "/problems/1", json!("alien_abduction")),
+                vec!["problems[1]"],
+            ),
+            (with(body.clone(), "/penal", json!("yes")), vec!["penal"]),
+            (
+                with(body.clone(), "/beneficiary/birth_year", json!("1987")),
+                vec!["beneficiary.birth_year"],
+            ),
+            (
+                with(body.clone(), "/principal_problem", json!("addiction")),
+                vec!["principal_problem"],
+            ),
+            (
+                with(body.clone(), "/beneficiary/commune_code", json!("7010")),
+                vec!["beneficiary.commune_code"],
+            ),
+            (
+                with(body.clone(), "/origin", json!("outside_service")),
+                vec!["referring_service"],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn malformed_or_impossible_dates_are_refused_naming_the_field() {
+    let app = TestApp::init().spawn();
+    let (sw, body) = refusing(&app);
+    assert_refused(
+        &app,
+        &sw,
+        vec![
+            (
+                with(body.clone(), "/opened_on", json!("2999-01-01")),
+                vec!["opened_on"],
+            ),
+            (
+                with(body.clone(), "/opened_on", json!("14/03/2026")),
+                vec!["opened_on"],
+            ),
+            (
+                with(
+                    with(body.clone(), "/beneficiary/birth_year", json!(2026)),
+                    "/beneficiary/birth_date",
+                    json!("2026-03-15"),
+                ),
+                vec!["opened_on"],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn unknown_and_missing_fields_are_refused_naming_the_field() {
+    let app = TestApp::init().spawn();
+    let (sw, body) = refusing(&app);
+    let mut colour = body.clone();
+    colour["colour"] = json!("blue");
+    let mut nickname = body.clone();
+    nickname["beneficiary"]["nickname"] = json!("Cam");
+    let mut no_standing = body;
+    no_standing.as_object_mut().unwrap().remove("standing");
+    assert_refused(
+        &app,
+        &sw,
+        vec![
+            (colour, vec!["colour"]),
+            (nickname, vec!["beneficiary.nickname"]),
+            (no_standing, vec!["standing"]),
+        ],
+    );
+}
+
+#[test]
+fn malformed_foreign_and_oversized_bodies_are_refused_and_write_nothing() {
+    let app = TestApp::init().spawn();
+    let (sw, body) = refusing(&app);
     let malformed = app.send_raw(
         "POST",
         "/api/v1/situations",
@@ -192,16 +217,12 @@ fn bad_input_is_refused_with_the_field_at_fault_and_writes_nothing() {
         huge.to_string().as_bytes(),
     );
     oversized.assert_problem(413);
-    assert_eq!(count(&app, &sw), 0);
-    assert_eq!(
-        app.get("/api/v1/beneficiaries", &sw).body["items"],
-        json!([])
-    );
+    assert_nothing_written(&app, &sw);
 }
 
 #[test]
 fn scope_decides_who_writes_and_reads() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let (mine, theirs) = (app.create_post("Mine"), app.create_post("Theirs"));
     let me = app.token(Role::SocialWorker, &[&mine]);
     let them = app.token(Role::SocialWorker, &[&theirs]);
@@ -231,9 +252,17 @@ fn scope_decides_who_writes_and_reads() {
         .assert_problem(403);
 }
 
-#[test]
-fn lists_filter_by_post_period_status_problem_origin_and_standing() {
-    let app = TestApp::spawn();
+/// Three situations of one social worker at posts A and B: S0 (A, January, police, victim,
+/// conjugal violence, closed), S1 (A, February, gendarmerie, author, mental health and
+/// addiction), S2 (B, March, spontaneous, victim, precarity and housing).
+struct Listed {
+    sw: String,
+    a: String,
+    b: String,
+    ids: Vec<String>,
+}
+
+fn listed(app: &TestApp) -> Listed {
     let (a, b) = (app.create_post("A"), app.create_post("B"));
     let sw = app.token(Role::SocialWorker, &[&a, &b]);
     let base = situation_body(&a);
@@ -282,8 +311,14 @@ fn lists_filter_by_post_period_status_problem_origin_and_standing() {
         json!({"status": "closed", "closing_reason": "needs_met"}),
     );
     assert_eq!(closed.status, 200, "{:#}", closed.body);
-    let found = |query: &str| -> Vec<String> {
-        let answer = app.get(&format!("/api/v1/situations?{query}"), &sw);
+    Listed { sw, a, b, ids }
+}
+
+impl Listed {
+    /// The ids the list answers for `query`, sorted.
+    #[track_caller]
+    fn found(&self, app: &TestApp, query: &str) -> Vec<String> {
+        let answer = app.get(&format!("/api/v1/situations?{query}"), &self.sw);
         assert_eq!(answer.status, 200, "{query}: {:#}", answer.body);
         let mut got: Vec<String> = answer.body["items"]
             .as_array()
@@ -293,36 +328,72 @@ fn lists_filter_by_post_period_status_problem_origin_and_standing() {
             .collect();
         got.sort();
         got
-    };
-    let sorted = |picked: &[usize]| -> Vec<String> {
-        let mut v: Vec<String> = picked.iter().map(|i| ids[*i].clone()).collect();
+    }
+
+    /// The ids of the situations `picked`, sorted.
+    fn sorted(&self, picked: &[usize]) -> Vec<String> {
+        let mut v: Vec<String> = picked.iter().map(|i| self.ids[*i].clone()).collect();
         v.sort();
         v
-    };
-    assert_eq!(found(&format!("post_id={a}")), sorted(&[0, 1]));
-    assert_eq!(found("status=closed"), sorted(&[0]));
-    assert_eq!(found("status=open"), sorted(&[1, 2]));
-    assert_eq!(found("problem=addiction"), sorted(&[1]));
-    assert_eq!(found("problem=housing"), sorted(&[2]));
-    assert_eq!(found("origin=gendarmerie"), sorted(&[1]));
-    assert_eq!(found("standing=victim"), sorted(&[0, 2]));
+    }
+}
+
+#[test]
+fn lists_filter_by_post_and_status() {
+    let app = TestApp::init().spawn();
+    let list = listed(&app);
+    let (a, b) = (&list.a, &list.b);
     assert_eq!(
-        found("opened_from=2026-02-01&opened_to=2026-02-28"),
-        sorted(&[1])
+        list.found(&app, &format!("post_id={a}")),
+        list.sorted(&[0, 1])
     );
-    assert_eq!(found("opened_from=2026-02-10"), sorted(&[1, 2]));
-    assert_eq!(found(&format!("standing=victim&post_id={b}")), sorted(&[2]));
-    let bad = app.get("/api/v1/situations?problem=unicorns", &sw);
+    assert_eq!(list.found(&app, "status=closed"), list.sorted(&[0]));
+    assert_eq!(list.found(&app, "status=open"), list.sorted(&[1, 2]));
+    assert_eq!(
+        list.found(&app, &format!("standing=victim&post_id={b}")),
+        list.sorted(&[2])
+    );
+}
+
+#[test]
+fn lists_filter_by_problem_origin_and_standing() {
+    let app = TestApp::init().spawn();
+    let list = listed(&app);
+    assert_eq!(list.found(&app, "problem=addiction"), list.sorted(&[1]));
+    assert_eq!(list.found(&app, "problem=housing"), list.sorted(&[2]));
+    assert_eq!(list.found(&app, "origin=gendarmerie"), list.sorted(&[1]));
+    assert_eq!(list.found(&app, "standing=victim"), list.sorted(&[0, 2]));
+}
+
+#[test]
+fn lists_filter_by_opening_period() {
+    let app = TestApp::init().spawn();
+    let list = listed(&app);
+    assert_eq!(
+        list.found(&app, "opened_from=2026-02-01&opened_to=2026-02-28"),
+        list.sorted(&[1])
+    );
+    assert_eq!(
+        list.found(&app, "opened_from=2026-02-10"),
+        list.sorted(&[1, 2])
+    );
+}
+
+#[test]
+fn unknown_filters_and_values_are_refused_naming_the_parameter() {
+    let app = TestApp::init().spawn();
+    let list = listed(&app);
+    let bad = app.get("/api/v1/situations?problem=unicorns", &list.sw);
     bad.assert_problem(400);
     assert_eq!(bad.fields(), ["problem"]);
-    let unknown = app.get("/api/v1/situations?colour=blue", &sw);
+    let unknown = app.get("/api/v1/situations?colour=blue", &list.sw);
     unknown.assert_problem(400);
     assert_eq!(unknown.fields(), ["colour"]);
 }
 
 #[test]
 fn lists_never_carry_the_evaluation() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("A");
     let sw = app.token(Role::SocialWorker, &[&post]);
     let situation = app.create_situation(&sw, &post);
@@ -348,7 +419,7 @@ fn lists_never_carry_the_evaluation() {
 
 #[test]
 fn updates_need_the_current_version_and_follow_the_status_rules() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("A");
     let sw = app.token(Role::SocialWorker, &[&post]);
     let situation = app.create_situation(&sw, &post);
@@ -390,7 +461,7 @@ fn updates_need_the_current_version_and_follow_the_status_rules() {
 
 #[test]
 fn situations_page_with_a_cursor() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("A");
     let sw = app.token(Role::SocialWorker, &[&post]);
     for _ in 0..3 {
@@ -402,35 +473,4 @@ fn situations_page_with_a_cursor() {
     let second = app.get(&format!("/api/v1/situations?limit=2&cursor={next}"), &sw);
     assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
     assert!(second.body["next_cursor"].is_null());
-}
-
-#[test]
-fn a_person_is_rectified_with_if_match() {
-    let app = TestApp::spawn();
-    let post = app.create_post("A");
-    let sw = app.token(Role::SocialWorker, &[&post]);
-    let situation = app.create_situation(&sw, &post);
-    let path = format!(
-        "/api/v1/beneficiaries/{}",
-        situation.body["beneficiary_id"].as_str().unwrap()
-    );
-    let identity = json!({"first_name": "Camille", "last_name": "Martin-Durand", "birth_date": "1987-05-02", "sex": "female"});
-    app.put(&path, &sw, None, identity.clone())
-        .assert_problem(428);
-    let rectified = app.put(&path, &sw, Some("\"1\""), identity);
-    assert_eq!(rectified.status, 200, "{:#}", rectified.body);
-    assert_eq!(rectified.body["last_name"], "Martin-Durand");
-    assert_eq!(rectified.body["birth_year"], 1987);
-    assert!(rectified.body["commune_code"].is_null());
-    let born_later = app.put(
-        &path,
-        &sw,
-        Some("\"2\""),
-        json!({"birth_date": "2026-04-01"}),
-    );
-    born_later.assert_problem(422);
-    assert_eq!(born_later.fields(), ["birth_date"]);
-    let other = app.create_post("B");
-    app.get(&path, &app.token(Role::SocialWorker, &[&other]))
-        .assert_problem(404);
 }

@@ -5,157 +5,12 @@
 
 use relais_domain::reference::Role;
 use relais_persistence::testing::{TestDatabase, postgres_admin_url};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::support::TestApp;
+use crate::support::fixtures::statistics_dataset;
 
 const PERIOD: &str = "from=2025-01-01&to=2025-12-31";
-
-fn open(app: &TestApp, sw: &str, body: Value) -> String {
-    let answer = app.post("/api/v1/situations", sw, body);
-    assert_eq!(answer.status, 201, "{:#}", answer.body);
-    answer.id()
-}
-
-fn situation(
-    post: &str,
-    opened_on: &str,
-    origin: &str,
-    standing: &str,
-    penal: bool,
-    problems: &[&str],
-) -> Value {
-    json!({"post_id": post, "opened_on": opened_on, "origin": origin, "standing": standing, "penal": penal,
-           "problems": problems, "principal_problem": problems[0]})
-}
-
-fn intervene(app: &TestApp, sw: &str, situation: &str, day: &str, mode: &str) {
-    let answer = app.post(
-        &format!("/api/v1/situations/{situation}/interventions"),
-        sw,
-        json!({"occurred_on": day, "mode": mode, "kind": "listening_and_evaluation", "duration_minutes": 30}),
-    );
-    assert_eq!(answer.status, 201, "{:#}", answer.body);
-}
-
-/// The dataset; returns (post A, social worker of A).
-fn dataset(app: &TestApp) -> (String, String) {
-    let (a, b) = (app.create_post("Privas"), app.create_post("Valence"));
-    let b_in_26 = app.put(
-        &format!("/api/v1/posts/{b}"),
-        &app.admin(),
-        Some("\"1\""),
-        json!({"name": "Valence", "kind": "police", "department_code": "26", "employer": "E", "convention": "state"}),
-    );
-    assert_eq!(b_in_26.status, 200);
-    let sw = app.token(Role::SocialWorker, &[&a]);
-    let sw_b = app.token(Role::SocialWorker, &[&b]);
-
-    // P1, a girl born 2007-06-01: 17 at her first situation, 18 at her second.
-    let mut s1 = situation(
-        &a,
-        "2025-03-10",
-        "police",
-        "victim",
-        true,
-        &["conjugal_violence", "precarity", "housing"],
-    );
-    s1["beneficiary"] =
-        json!({"birth_date": "2007-06-01", "sex": "female", "known_to_social_services": "no"});
-    let s1_answer = app.post("/api/v1/situations", &sw, s1);
-    assert_eq!(s1_answer.status, 201, "{:#}", s1_answer.body);
-    let s1_id = s1_answer.id();
-    let p1 = s1_answer.body["beneficiary_id"].clone();
-    let mut s2 = situation(
-        &a,
-        "2025-07-01",
-        "spontaneous",
-        "neither",
-        false,
-        &["mental_health"],
-    );
-    s2["beneficiary_id"] = p1;
-    let s2_id = open(app, &sw, s2);
-
-    // P2, a man born in 1959, on the last day of the period.
-    let mut s3 = situation(
-        &a,
-        "2025-12-31",
-        "gendarmerie",
-        "author",
-        false,
-        &["addiction"],
-    );
-    s3["beneficiary"] =
-        json!({"birth_year": 1959, "sex": "male", "known_to_social_services": "yes"});
-    let s3_id = open(app, &sw, s3);
-
-    // P3, the day before the period: not counted, but its intervention of 2025-01-02 is.
-    let mut s4 = situation(&a, "2024-12-31", "police", "victim", false, &["other"]);
-    s4["beneficiary"] = json!({});
-    let s4_id = open(app, &sw, s4);
-
-    // P4 at another post, in another department.
-    let mut s5 = situation(
-        &b,
-        "2025-05-05",
-        "police",
-        "victim",
-        true,
-        &["conjugal_violence"],
-    );
-    s5["beneficiary"] = json!({"birth_year": 1990, "sex": "female"});
-    open(app, &sw_b, s5);
-
-    intervene(app, &sw, &s1_id, "2025-03-10", "phone");
-    intervene(app, &sw, &s1_id, "2025-03-12", "home_visit");
-    intervene(app, &sw, &s2_id, "2025-07-01", "phone");
-    intervene(app, &sw, &s3_id, "2025-12-31", "phone");
-    intervene(app, &sw, &s4_id, "2025-01-02", "phone");
-    intervene(app, &sw, &s4_id, "2024-12-31", "phone");
-
-    // One hand-off of S1, accepted; one draft of S3, not counted.
-    let ccas = app.create_partner("CCAS", "ccas");
-    let hand_off = app.post(
-        &format!("/api/v1/situations/{s1_id}/hand-offs"),
-        &sw,
-        json!({"partner_id": ccas, "reasons": ["precarity"]}),
-    );
-    let hand_off = hand_off.id();
-    app.put(
-        &format!("/api/v1/hand-offs/{hand_off}/consent"),
-        &sw,
-        None,
-        json!({"given": true, "form": "oral", "shared_data": ["identity"]}),
-    );
-    assert_eq!(
-        app.post(
-            &format!("/api/v1/hand-offs/{hand_off}/send"),
-            &sw,
-            json!({})
-        )
-        .status,
-        200
-    );
-    let partner = app.partner(&ccas);
-    for action in ["acknowledge", "accept"] {
-        assert_eq!(
-            app.post(
-                &format!("/api/v1/hand-offs/{hand_off}/{action}"),
-                &partner,
-                json!({})
-            )
-            .status,
-            200
-        );
-    }
-    app.post(
-        &format!("/api/v1/situations/{s3_id}/hand-offs"),
-        &sw,
-        json!({"partner_id": ccas, "reasons": ["addiction"]}),
-    );
-    (a, sw)
-}
 
 /// `{key: count}` of an indicator's non-zero values, and its total.
 fn figures(stats: &Value, id: &str) -> (i64, Vec<(String, i64)>) {
@@ -184,34 +39,59 @@ fn pairs(list: &[(&str, i64)]) -> Vec<(String, i64)> {
     list.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
 }
 
-#[test]
-fn the_grid_matches_counts_made_by_hand() {
-    let app = TestApp::spawn();
-    let (post, sw) = dataset(&app);
+/// The post's grid of 2025 on the dataset, as its social worker reads it.
+fn posts_grid(app: &TestApp) -> Value {
+    let (post, sw) = statistics_dataset(app);
     let answer = app.get(&format!("/api/v1/statistics?{PERIOD}&post_id={post}"), &sw);
     assert_eq!(answer.status, 200, "{:#}", answer.body);
-    let stats = &answer.body;
-    assert_eq!(stats["grid"], "2026");
-    let expect = |id: &str, total: i64, values: &[(&str, i64)]| {
-        assert_eq!(figures(stats, id), (total, pairs(values)), "{id}");
-    };
-    expect("persons", 2, &[]);
-    expect("persons_by_sex", 2, &[("female", 1), ("male", 1)]);
+    assert_eq!(answer.body["grid"], "2026");
+    assert!(
+        !answer.body.to_string().contains("Martin"),
+        "no identity in statistics"
+    );
+    answer.body
+}
+
+#[track_caller]
+fn expect(stats: &Value, id: &str, total: i64, values: &[(&str, i64)]) {
+    assert_eq!(figures(stats, id), (total, pairs(values)), "{id}");
+}
+
+#[test]
+fn the_grid_counts_each_person_once_with_their_age_at_their_first_situation() {
+    let app = TestApp::init().spawn();
+    let stats = &posts_grid(&app);
+    expect(stats, "persons", 2, &[]);
+    expect(stats, "persons_by_sex", 2, &[("female", 1), ("male", 1)]);
     // Each person once, with their age at their first situation of the period.
-    expect("persons_by_age", 2, &[("13-17", 1), ("60+", 1)]);
-    expect("persons_by_standing", 2, &[("victim", 1), ("author", 1)]);
+    expect(stats, "persons_by_age", 2, &[("13-17", 1), ("60+", 1)]);
     expect(
+        stats,
+        "persons_by_standing",
+        2,
+        &[("victim", 1), ("author", 1)],
+    );
+    expect(
+        stats,
         "persons_known_to_social_services",
         2,
         &[("yes", 1), ("no", 1)],
     );
-    expect("situations", 3, &[]);
+}
+
+#[test]
+fn the_grid_counts_situations_opened_in_the_period_by_each_of_their_problems() {
+    let app = TestApp::init().spawn();
+    let stats = &posts_grid(&app);
+    expect(stats, "situations", 3, &[]);
     expect(
+        stats,
         "situations_by_origin",
         3,
         &[("police", 1), ("gendarmerie", 1), ("spontaneous", 1)],
     );
     expect(
+        stats,
         "situations_by_principal_problem",
         3,
         &[
@@ -222,6 +102,7 @@ fn the_grid_matches_counts_made_by_hand() {
     );
     // Three problems in one situation: the values add up to more than the total.
     expect(
+        stats,
         "situations_by_problem",
         3,
         &[
@@ -232,28 +113,41 @@ fn the_grid_matches_counts_made_by_hand() {
             ("addiction", 1),
         ],
     );
-    expect("situations_penal", 3, &[("yes", 1), ("no", 2)]);
-    expect("situations_by_month", 3, &[("03", 1), ("07", 1), ("12", 1)]);
-    expect("interventions", 5, &[]);
+    expect(stats, "situations_penal", 3, &[("yes", 1), ("no", 2)]);
     expect(
+        stats,
+        "situations_by_month",
+        3,
+        &[("03", 1), ("07", 1), ("12", 1)],
+    );
+}
+
+#[test]
+fn the_grid_counts_interventions_of_the_period_and_sent_hand_offs() {
+    let app = TestApp::init().spawn();
+    let stats = &posts_grid(&app);
+    expect(stats, "interventions", 5, &[]);
+    expect(
+        stats,
         "interventions_by_mode",
         5,
         &[("phone", 4), ("home_visit", 1)],
     );
     expect(
+        stats,
         "interventions_by_month",
         5,
         &[("01", 1), ("03", 2), ("07", 1), ("12", 1)],
     );
-    expect("hand_offs", 1, &[]);
-    expect("hand_offs_by_partner_kind", 1, &[("ccas", 1)]);
-    expect("hand_offs_by_outcome", 1, &[("accepted", 1)]);
-    assert!(
-        !answer.body.to_string().contains("Martin"),
-        "no identity in statistics"
-    );
+    expect(stats, "hand_offs", 1, &[]);
+    expect(stats, "hand_offs_by_partner_kind", 1, &[("ccas", 1)]);
+    expect(stats, "hand_offs_by_outcome", 1, &[("accepted", 1)]);
+}
 
-    // The observatory: the department of the post, and the whole country.
+#[test]
+fn the_observatory_counts_a_department_the_country_and_a_one_day_period() {
+    let app = TestApp::init().spawn();
+    statistics_dataset(&app);
     let observatory = app.token(Role::Statistics, &[]);
     let department = app.get(
         &format!("/api/v1/statistics?{PERIOD}&department=07"),
@@ -282,8 +176,8 @@ fn the_grid_matches_counts_made_by_hand() {
 
 #[test]
 fn the_csv_reads_back_as_the_json() {
-    let app = TestApp::spawn();
-    let (post, sw) = dataset(&app);
+    let app = TestApp::init().spawn();
+    let (post, sw) = statistics_dataset(&app);
     let path = format!("/api/v1/statistics?{PERIOD}&post_id={post}");
     let json = app.get(&path, &sw).body;
     let response = ureq::get(&format!("{}{path}", app.base))
@@ -352,8 +246,8 @@ split_by = "age_bracket"
 "#,
     )
     .unwrap();
-    let app = TestApp::spawn_with_grids(Some(&dir));
-    let (post, sw) = dataset(&app);
+    let app = TestApp::init().with_grids(&dir).spawn();
+    let (post, sw) = statistics_dataset(&app);
     let answer = app.get(
         &format!("/api/v1/statistics?grid=2099-essai&{PERIOD}&post_id={post}"),
         &sw,
@@ -384,7 +278,7 @@ split_by = "age_bracket"
 
 #[test]
 fn each_role_reads_only_its_scope() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let (mine, other) = (app.create_post("A"), app.create_post("B"));
     let sw = app.token(Role::SocialWorker, &[&mine]);
     app.get(&format!("/api/v1/statistics?{PERIOD}&post_id={other}"), &sw)
@@ -436,8 +330,8 @@ fn both_backends_answer_byte_for_byte_alike() {
     let answers: Vec<String> = [TestDatabase::sqlite(), TestDatabase::postgres(admin_url)]
         .into_iter()
         .map(|database| {
-            let app = TestApp::spawn_on(database, None);
-            dataset(&app);
+            let app = TestApp::init().on_database(database).spawn();
+            statistics_dataset(&app);
             let observatory = app.token(Role::Statistics, &[]);
             let response = ureq::get(&format!(
                 "{}/api/v1/statistics?{PERIOD}&department=07",
@@ -450,84 +344,4 @@ fn both_backends_answer_byte_for_byte_alike() {
         })
         .collect();
     assert_eq!(answers[0], answers[1]);
-}
-
-#[test]
-fn the_activity_report_is_a_self_contained_page_with_its_charts() {
-    let app = TestApp::spawn();
-    let (post, sw) = dataset(&app);
-    let response = ureq::get(&format!(
-        "{}/api/v1/reports/activity?year=2025&post_id={post}",
-        app.base
-    ))
-    .set("Authorization", &format!("Bearer {sw}"))
-    .call()
-    .unwrap();
-    assert!(response.content_type().starts_with("text/html"));
-    let html = response.into_string().unwrap();
-    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<html lang=\"fr\">"));
-
-    // Well-formed from end to end: every element closed, every SVG readable.
-    let mut reader = quick_xml::Reader::from_str(&html);
-    let (mut svgs, mut depth) = (0, 0_i32);
-    loop {
-        match reader.read_event() {
-            Ok(quick_xml::events::Event::Start(e)) => {
-                depth += 1;
-                if e.name().as_ref() == b"svg" {
-                    svgs += 1;
-                }
-            }
-            Ok(quick_xml::events::Event::End(_)) => depth -= 1,
-            Ok(quick_xml::events::Event::Eof) => break,
-            Ok(_) => {}
-            Err(e) => panic!(
-                "the report is not well-formed at {}: {e}",
-                reader.buffer_position()
-            ),
-        }
-    }
-    assert_eq!(depth, 0);
-    assert_eq!(
-        svgs, 7,
-        "problems, origins, age, sex, partner kinds, outcomes, months"
-    );
-    for chart in [
-        "situations_by_problem",
-        "situations_by_origin",
-        "persons_by_age",
-        "situations_by_month",
-    ] {
-        assert!(
-            html.contains(&format!("data-indicator=\"{chart}\"")),
-            "{chart}"
-        );
-    }
-    // Key figures with their change on 2024 (one person, one situation, one intervention then).
-    assert!(html.contains("data-indicator=\"persons\"><div class=\"label\">Personnes reçues</div><div class=\"value\">2</div><div class=\"change\">+100 % par rapport à 2024 (1)"));
-    assert!(html.contains(
-        "<div class=\"value\">3</div><div class=\"change\">+200 % par rapport à 2024 (1)"
-    ));
-    // Nothing fetched from elsewhere, and no identity.
-    for external in ["<script", "<link", "src=", "href=", "@import", "url("] {
-        assert!(!html.contains(external), "{external}");
-    }
-    assert!(!html.contains("Martin"));
-
-    let other = app.create_post("Other");
-    let outsider = app.token(Role::SocialWorker, &[&other]);
-    app.get(
-        &format!("/api/v1/reports/activity?year=2025&post_id={post}"),
-        &outsider,
-    )
-    .assert_problem(403);
-    let observatory = app.token(Role::Statistics, &[]);
-    let read = ureq::get(&format!(
-        "{}/api/v1/reports/activity?year=2025&post_id={post}",
-        app.base
-    ))
-    .set("Authorization", &format!("Bearer {observatory}"))
-    .call()
-    .unwrap();
-    assert_eq!(read.status(), 200);
 }

@@ -16,7 +16,7 @@ use relais_persistence::Database;
 use relais_persistence::testing::TestDatabase;
 use serde_json::{Value, json};
 
-use crate::support::{Options, TestApp};
+use crate::support::TestApp;
 
 const ISSUER: &str = "https://idp.example.fr/realms/relais";
 const AUDIENCE: &str = "relais-api";
@@ -63,7 +63,7 @@ fn rs256(kid: Option<&str>, claims: &Value, key: &EncodingKey) -> String {
     sign(Algorithm::RS256, kid, claims, key)
 }
 
-fn provider(changes: impl FnOnce(&mut JwtSettings)) -> Options {
+fn provider(changes: impl FnOnce(&mut JwtSettings)) -> JwtSettings {
     let mut jwt = JwtSettings {
         algorithm: Some("RS256".into()),
         issuer: ISSUER.into(),
@@ -71,10 +71,7 @@ fn provider(changes: impl FnOnce(&mut JwtSettings)) -> Options {
         ..JwtSettings::default()
     };
     changes(&mut jwt);
-    Options {
-        jwt,
-        ..Options::default()
-    }
+    jwt
 }
 
 /// Asserts a 401 problem whose detail mentions `reason`.
@@ -94,13 +91,15 @@ fn accepted(app: &TestApp, token: &str) {
 
 #[test]
 fn token_attacks_are_refused_with_keys_chosen_by_kid() {
-    let app = TestApp::spawn_with(provider(|jwt| {
-        jwt.public_keys = Some(format!(
-            "first={}, second={}",
-            fixture("rs256-public.pem"),
-            fixture("rs256-second-public.pem")
-        ));
-    }));
+    let app = TestApp::init()
+        .with_jwt(provider(|jwt| {
+            jwt.public_keys = Some(format!(
+                "first={}, second={}",
+                fixture("rs256-public.pem"),
+                fixture("rs256-second-public.pem")
+            ));
+        }))
+        .spawn();
     let good = claims(json!({}));
     accepted(&app, &rs256(Some("first"), &good, &first()));
 
@@ -155,14 +154,16 @@ fn token_attacks_are_refused_with_keys_chosen_by_kid() {
 
 #[test]
 fn both_keys_of_a_rotation_are_accepted() {
-    let app = TestApp::spawn_with(provider(|jwt| {
-        jwt.public_key = Some(fixture("rs256-public.pem"));
-        jwt.public_keys = Some(format!(
-            "2026-01={},2026-07={}",
-            fixture("rs256-public.pem"),
-            fixture("rs256-second-public.pem")
-        ));
-    }));
+    let app = TestApp::init()
+        .with_jwt(provider(|jwt| {
+            jwt.public_key = Some(fixture("rs256-public.pem"));
+            jwt.public_keys = Some(format!(
+                "2026-01={},2026-07={}",
+                fixture("rs256-public.pem"),
+                fixture("rs256-second-public.pem")
+            ));
+        }))
+        .spawn();
     let good = claims(json!({}));
     accepted(&app, &rs256(Some("2026-01"), &good, &first()));
     accepted(&app, &rs256(Some("2026-07"), &good, &second()));
@@ -174,9 +175,11 @@ fn both_keys_of_a_rotation_are_accepted() {
 #[test]
 fn an_hs256_token_signed_with_the_public_key_is_refused_by_a_single_key_service() {
     // With RELAIS_JWT_PUBLIC_KEY alone, any kid is checked with that key.
-    let app = TestApp::spawn_with(provider(|jwt| {
-        jwt.public_key = Some(fixture("rs256-public.pem"));
-    }));
+    let app = TestApp::init()
+        .with_jwt(provider(|jwt| {
+            jwt.public_key = Some(fixture("rs256-public.pem"));
+        }))
+        .spawn();
     let good = claims(json!({}));
     accepted(&app, &rs256(None, &good, &first()));
     accepted(&app, &rs256(Some("whatever"), &good, &first()));
@@ -247,7 +250,7 @@ fn jwk(key: &EncodingKey, algorithm: Algorithm, kid: &str) -> Jwk {
     jwk
 }
 
-fn jwks_provider(server: &JwksServer, min_refresh: Duration) -> Options {
+fn jwks_provider(server: &JwksServer, min_refresh: Duration) -> JwtSettings {
     provider(|jwt| {
         jwt.jwks_url = Some(server.url.clone());
         jwt.jwks_min_refresh = Some(min_refresh);
@@ -264,7 +267,9 @@ fn keys_of_a_jwks_are_used_and_a_key_added_later_is_picked_up() {
             jwk(&second(), Algorithm::RS384, "rs384"),
         ],
     });
-    let app = TestApp::spawn_with(jwks_provider(&server, Duration::from_secs(1)));
+    let app = TestApp::init()
+        .with_jwt(jwks_provider(&server, Duration::from_secs(1)))
+        .spawn();
     assert_eq!(server.fetches(), 1, "fetched at start-up");
     let good = claims(json!({}));
     accepted(&app, &rs256(Some("first"), &good, &first()));
@@ -304,7 +309,9 @@ fn a_flood_of_unknown_kids_fetches_the_jwks_at_most_once_per_interval() {
     let server = JwksServer::start(&JwkSet {
         keys: vec![jwk(&first(), Algorithm::RS256, "first")],
     });
-    let app = TestApp::spawn_with(jwks_provider(&server, Duration::from_secs(2)));
+    let app = TestApp::init()
+        .with_jwt(jwks_provider(&server, Duration::from_secs(2)))
+        .spawn();
     let good = claims(json!({}));
     // Signed beforehand: RSA signing is slow in debug builds, and the flood must be quick.
     let flood: Vec<String> = (0..20)
@@ -329,7 +336,7 @@ fn an_unreachable_jwks_stops_the_start_with_the_setting_named() {
     let unused = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/jwks.json", unused.local_addr().unwrap());
     drop(unused);
-    let settings = provider(|jwt| jwt.jwks_url = Some(url)).jwt;
+    let settings = provider(|jwt| jwt.jwks_url = Some(url));
     let error = resolve_keys(&settings, &db).err().unwrap().to_string();
     assert!(error.contains("RELAIS_JWT_JWKS_URL"), "{error}");
     let mixed = JwtSettings {

@@ -7,7 +7,7 @@ use crate::support::TestApp;
 
 #[test]
 fn units_link_to_posts_and_list_by_post() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let (a, b) = (app.create_post("A"), app.create_post("B"));
     let unit = app.post(
         "/api/v1/units",
@@ -40,7 +40,7 @@ fn units_link_to_posts_and_list_by_post() {
 
 #[test]
 fn a_unit_cannot_link_to_an_unknown_post() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let answer = app.post(
         "/api/v1/units",
         &app.admin(),
@@ -56,7 +56,7 @@ fn a_unit_cannot_link_to_an_unknown_post() {
 
 #[test]
 fn only_administrators_manage_units() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("A");
     let social_worker = app.token(Role::SocialWorker, &[&post]);
     app.get("/api/v1/units", &social_worker).assert_problem(403);

@@ -107,28 +107,65 @@ fn wait_for_deliveries(
     }
 }
 
-#[test]
-fn each_event_is_posted_signed_with_the_secret_shown_at_creation() {
-    let app = TestApp::spawn();
-    let partner = create_partner(&app);
-    let token = partner_token(&app, &partner);
-    let receiver = Receiver::start(vec![]);
-    let created = register(&app, &token, &receiver.url);
-    let secret = created["secret"].as_str().unwrap().to_owned();
-    assert!(secret.starts_with("whsec_"), "{secret}");
-    assert_eq!(created["partner_id"], partner.as_str());
-    assert_eq!(created["active"], true);
-    assert_eq!(created["version"], 1);
-    let webhook = created["id"].as_str().unwrap().to_owned();
+/// A partner with a webhook to a receiver that acknowledges everything, a worker running, and
+/// two events emitted for the partner and received.
+struct Hooked {
+    partner: String,
+    token: String,
+    /// The answer to the registration.
+    created: Value,
+    secret: String,
+    webhook: String,
+    /// The ids of the events emitted: hand_off.sent, then hand_off.withdrawn.
+    sent: [String; 2],
+    received: Vec<receiver::Received>,
+    _worker: relais_api::webhooks::worker::WebhookWorker,
+    _receiver: Receiver,
+}
 
-    let _worker = app.webhook_worker();
+fn hooked(app: &TestApp) -> Hooked {
+    let partner = create_partner(app);
+    let token = partner_token(app, &partner);
+    let receiver = Receiver::start(vec![]);
+    let created = register(app, &token, &receiver.url);
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let webhook = created["id"].as_str().unwrap().to_owned();
+    let worker = app.webhook_worker();
     let sent = [
-        emit(&app, &partner, "hand_off.sent"),
-        emit(&app, &partner, "hand_off.withdrawn"),
+        emit(app, &partner, "hand_off.sent"),
+        emit(app, &partner, "hand_off.withdrawn"),
     ];
     let received = receiver.wait_for(PATIENCE, "two events", |r| r.len() >= 2);
+    Hooked {
+        partner,
+        token,
+        created,
+        secret,
+        webhook,
+        sent,
+        received,
+        _worker: worker,
+        _receiver: receiver,
+    }
+}
+
+#[test]
+fn a_webhook_is_registered_active_with_its_secret_shown_at_creation() {
+    let app = TestApp::init().spawn();
+    let hooked = hooked(&app);
+    let created = &hooked.created;
+    assert!(hooked.secret.starts_with("whsec_"), "{}", hooked.secret);
+    assert_eq!(created["partner_id"], hooked.partner.as_str());
+    assert_eq!(created["active"], true);
+    assert_eq!(created["version"], 1);
+}
+
+#[test]
+fn each_event_is_posted_signed_with_the_secret_shown_at_creation() {
+    let app = TestApp::init().spawn();
+    let hooked = hooked(&app);
     let mut ids = Vec::new();
-    for request in &received {
+    for request in &hooked.received {
         assert_eq!(request.method, "POST");
         assert_eq!(request.path, "/hooks/relais");
         assert_eq!(request.header("content-type"), Some("application/json"));
@@ -149,11 +186,11 @@ fn each_event_is_posted_signed_with_the_secret_shown_at_creation() {
             .expect("webhook-signature");
         assert!(signature.starts_with("v1,"), "{signature}");
         assert!(
-            verify(&secret, id, timestamp, &request.body, signature),
+            verify(&hooked.secret, id, timestamp, &request.body, signature),
             "the signature must verify with the secret given at creation"
         );
         assert!(!verify(
-            &secret,
+            &hooked.secret,
             id,
             timestamp + 1,
             &request.body,
@@ -168,13 +205,18 @@ fn each_event_is_posted_signed_with_the_secret_shown_at_creation() {
     }
     ids.sort();
     let mut expected = vec![
-        (sent[0].clone(), "hand_off.sent".to_owned()),
-        (sent[1].clone(), "hand_off.withdrawn".to_owned()),
+        (hooked.sent[0].clone(), "hand_off.sent".to_owned()),
+        (hooked.sent[1].clone(), "hand_off.withdrawn".to_owned()),
     ];
     expected.sort();
     assert_eq!(ids, expected, "webhook-id is the event's id");
+}
 
-    let deliveries = wait_for_deliveries(&app, &token, &webhook, |items| {
+#[test]
+fn each_delivery_is_listed_delivered_newest_first_page_by_page() {
+    let app = TestApp::init().spawn();
+    let hooked = hooked(&app);
+    let deliveries = wait_for_deliveries(&app, &hooked.token, &hooked.webhook, |items| {
         items.len() == 2 && items.iter().all(|d| d["status"] == "delivered")
     });
     assert_eq!(
@@ -188,14 +230,17 @@ fn each_event_is_posted_signed_with_the_secret_shown_at_creation() {
         assert!(delivery["next_attempt_at"].is_null());
     }
     let first = app.get(
-        &format!("/api/v1/webhooks/{webhook}/deliveries?limit=1"),
-        &token,
+        &format!("/api/v1/webhooks/{}/deliveries?limit=1", hooked.webhook),
+        &hooked.token,
     );
     assert_eq!(first.body["items"][0]["id"], deliveries[0]["id"]);
     let cursor = first.body["next_cursor"].as_str().unwrap();
     let second = app.get(
-        &format!("/api/v1/webhooks/{webhook}/deliveries?limit=1&cursor={cursor}"),
-        &token,
+        &format!(
+            "/api/v1/webhooks/{}/deliveries?limit=1&cursor={cursor}",
+            hooked.webhook
+        ),
+        &hooked.token,
     );
     assert_eq!(second.body["items"][0]["id"], deliveries[1]["id"]);
     assert!(second.body["next_cursor"].is_null());
@@ -203,7 +248,7 @@ fn each_event_is_posted_signed_with_the_secret_shown_at_creation() {
 
 #[test]
 fn a_failed_attempt_is_retried_under_the_same_webhook_id() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let partner = create_partner(&app);
     let token = partner_token(&app, &partner);
     let receiver = Receiver::start(vec![Reply::status(500)]);
@@ -258,7 +303,7 @@ fn retried_delivery(app: &TestApp, receiver: &Receiver, settings: WorkerSettings
 
 #[test]
 fn a_failing_receiver_shows_its_status_and_the_next_attempt() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let receiver = Receiver::start(vec![Reply::status(503); 100]);
     let delivery = retried_delivery(&app, &receiver, app.fast_webhook_settings());
     assert_eq!(delivery["status"], "pending");
@@ -273,7 +318,7 @@ fn a_failing_receiver_shows_its_status_and_the_next_attempt() {
 /// receiver gets nothing.
 #[test]
 fn a_webhook_to_a_private_address_is_not_delivered_by_default() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let receiver = Receiver::start(vec![Reply::status(204); 10]);
     let settings = WorkerSettings {
         private_addresses: false,
@@ -292,7 +337,7 @@ fn a_webhook_to_a_private_address_is_not_delivered_by_default() {
 
 #[test]
 fn a_deleted_webhook_gets_nothing_more() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let partner = create_partner(&app);
     let token = partner_token(&app, &partner);
     let receiver = Receiver::start(vec![]);
@@ -336,7 +381,7 @@ fn a_deleted_webhook_gets_nothing_more() {
 
 #[test]
 fn partners_see_and_delete_only_their_own_webhooks() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let (a, b) = (create_partner(&app), create_partner(&app));
     let (token_a, token_b) = (partner_token(&app, &a), partner_token(&app, &b));
     let webhook = register(&app, &token_a, "https://si.ccas-privas.fr/relais/webhook");
@@ -369,7 +414,7 @@ fn partners_see_and_delete_only_their_own_webhooks() {
 
 #[test]
 fn only_partner_systems_in_the_directory_have_webhooks() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let post = app.create_post("ISCG Privas");
     let body = json!({"url": "https://si.ccas-privas.fr/relais/webhook"});
     for token in [
@@ -388,7 +433,7 @@ fn only_partner_systems_in_the_directory_have_webhooks() {
 
 #[test]
 fn a_url_that_is_not_http_is_refused_naming_url() {
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let partner = create_partner(&app);
     let token = partner_token(&app, &partner);
     let long = format!("https://example.fr/{}", "a".repeat(2000));
@@ -415,7 +460,7 @@ fn a_url_that_is_not_http_is_refused_naming_url() {
 #[test]
 fn concurrent_claims_never_share_a_delivery_and_a_lapsed_lease_is_claimed_again() {
     use relais_persistence::webhooks::claim_due;
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let partner = create_partner(&app);
     let token = partner_token(&app, &partner);
     register(&app, &token, "http://127.0.0.1:9/unused");
@@ -487,7 +532,7 @@ fn concurrent_claims_never_share_a_delivery_and_a_lapsed_lease_is_claimed_again(
 #[test]
 fn claims_given_back_by_a_stopping_worker_come_due_at_once() {
     use relais_persistence::webhooks::{backlog, claim_due, release};
-    let app = TestApp::spawn();
+    let app = TestApp::init().spawn();
     let partner = create_partner(&app);
     let token = partner_token(&app, &partner);
     register(&app, &token, "http://127.0.0.1:9/unused");

@@ -1,6 +1,7 @@
 //! The test harness: a `TestApp` per test — the real application on a database of its own
 //! (SQLite file, or PostgreSQL when `RELAIS_TEST_DATABASE_URL` is set), served over HTTP.
 
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -18,6 +19,9 @@ use relais_persistence::Database;
 use relais_persistence::testing::TestDatabase;
 use serde_json::{Value, json};
 
+use super::answer::{Answer, answer};
+use super::fixtures::{post_body, situation_body};
+
 pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-for-hs256";
 
 pub struct TestApp {
@@ -31,65 +35,7 @@ pub struct TestApp {
     _database: TestDatabase,
 }
 
-/// An answer: status, headers we care about, and the body as JSON (Null when empty or not JSON).
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub content_type: String,
-    pub etag: Option<String>,
-    pub location: Option<String>,
-    pub www_authenticate: Option<String>,
-    pub allow: Option<String>,
-    pub body: Value,
-    /// Every header, by lower-case name.
-    pub headers: std::collections::BTreeMap<String, String>,
-}
-
-impl Answer {
-    /// A header by lower-case name.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(String::as_str)
-    }
-
-    /// The field names of a problem's `errors`.
-    pub fn fields(&self) -> Vec<String> {
-        self.body["errors"]
-            .as_array()
-            .map(|errors| {
-                errors
-                    .iter()
-                    .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    pub fn id(&self) -> String {
-        self.body["id"]
-            .as_str()
-            .expect("an id in the answer")
-            .to_owned()
-    }
-
-    /// Asserts a problem+json answer with `status`.
-    #[track_caller]
-    pub fn assert_problem(&self, status: u16) {
-        assert_eq!(self.status, status, "{:#}", self.body);
-        assert_eq!(
-            self.content_type, "application/problem+json",
-            "{:#}",
-            self.body
-        );
-        assert_eq!(self.body["status"], status);
-        assert!(
-            self.body["type"].is_string()
-                && self.body["title"].is_string()
-                && self.body["detail"].is_string()
-        );
-    }
-}
-
-pub fn jwt_settings() -> JwtSettings {
+fn jwt_settings() -> JwtSettings {
     JwtSettings {
         secret: Some(TEST_SECRET.to_owned()),
         issuer: "relais".to_owned(),
@@ -98,60 +44,61 @@ pub fn jwt_settings() -> JwtSettings {
     }
 }
 
-/// What a test may change in the application it spawns; by default the HS256 test secret, no
-/// CORS and no rate limits (so that no test trips one by accident).
-pub struct Options {
-    pub jwt: JwtSettings,
-    pub protection: ProtectionSettings,
-    pub grids_dir: Option<std::path::PathBuf>,
-    /// Whether `/metrics` is served (`RELAIS_METRICS`); on by default, as in production.
-    pub metrics: bool,
+/// How a test describes the app it wants, crates.io style: `TestApp::init()`, then what differs
+/// from the default, then `spawn()`. By default: the HS256 test secret, no CORS, no rate limits
+/// (so that no test trips one by accident), the built-in grids, `/metrics` served (as in
+/// production), on a fresh database.
+#[must_use = "an app is only started by `spawn()`"]
+pub struct TestAppBuilder {
+    jwt: JwtSettings,
+    protection: ProtectionSettings,
+    grids_dir: Option<PathBuf>,
+    metrics: bool,
+    database: Option<TestDatabase>,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            jwt: jwt_settings(),
-            protection: ProtectionSettings::default(),
-            grids_dir: None,
-            metrics: true,
-        }
-    }
-}
-
-impl TestApp {
-    pub fn spawn() -> Self {
-        Self::spawn_with_grids(None)
+impl TestAppBuilder {
+    /// Other keys (an RS256 provider, a JWKS, ...).
+    pub fn with_jwt(mut self, jwt: JwtSettings) -> Self {
+        self.jwt = jwt;
+        self
     }
 
-    /// An app with other keys, CORS or rate limits.
-    pub fn spawn_with(options: Options) -> Self {
-        Self::spawn_configured(TestDatabase::create(), options)
+    /// CORS origins or rate limits.
+    pub fn with_protection(mut self, protection: ProtectionSettings) -> Self {
+        self.protection = protection;
+        self
     }
 
-    /// An app that also reads grid versions from `grids_dir`.
-    pub fn spawn_with_grids(grids_dir: Option<&std::path::Path>) -> Self {
-        Self::spawn_on(TestDatabase::create(), grids_dir)
+    /// Also reads grid versions from `dir`.
+    pub fn with_grids(mut self, dir: &Path) -> Self {
+        self.grids_dir = Some(dir.to_path_buf());
+        self
     }
 
-    /// An app on the given database.
-    pub fn spawn_on(database: TestDatabase, grids_dir: Option<&std::path::Path>) -> Self {
-        let options = Options {
-            grids_dir: grids_dir.map(std::path::Path::to_path_buf),
-            ..Options::default()
-        };
-        Self::spawn_configured(database, options)
+    /// `/metrics` not served (`RELAIS_METRICS=false`).
+    pub fn without_metrics(mut self) -> Self {
+        self.metrics = false;
+        self
     }
 
-    fn spawn_configured(database: TestDatabase, options: Options) -> Self {
+    /// On the given database rather than a fresh one of the suite's backend.
+    pub fn on_database(mut self, database: TestDatabase) -> Self {
+        self.database = Some(database);
+        self
+    }
+
+    /// Starts the app and waits until it listens.
+    pub fn spawn(self) -> TestApp {
+        let database = self.database.unwrap_or_else(TestDatabase::create);
         let db = Database::open(&database.url, 4).expect("open the test database");
-        let (verifier, issuer, _) = resolve_keys(&options.jwt, &db).expect("keys");
-        let grids = relais_api::grids::GridSet::load(options.grids_dir.as_deref()).expect("grids");
-        let metrics = options
+        let (verifier, issuer, _) = resolve_keys(&self.jwt, &db).expect("keys");
+        let grids = relais_api::grids::GridSet::load(self.grids_dir.as_deref()).expect("grids");
+        let metrics = self
             .metrics
             .then(|| relais_api::http::metrics::Metrics::new().expect("metrics"));
         let state = web::Data::new(
-            AppState::new(db.clone(), verifier, grids, &options.protection, metrics)
+            AppState::new(db.clone(), verifier, grids, &self.protection, metrics)
                 .expect("app state"),
         );
         let (sender, receiver) = mpsc::channel();
@@ -187,6 +134,19 @@ impl TestApp {
             handle,
             thread: Some(thread),
             _database: database,
+        }
+    }
+}
+
+impl TestApp {
+    /// The one way to an app: `TestApp::init()`, what the test changes, `.spawn()`.
+    pub fn init() -> TestAppBuilder {
+        TestAppBuilder {
+            jwt: jwt_settings(),
+            protection: ProtectionSettings::default(),
+            grids_dir: None,
+            metrics: true,
+            database: None,
         }
     }
 
@@ -373,32 +333,6 @@ impl TestApp {
     }
 }
 
-fn answer(response: ureq::Response) -> Answer {
-    let status = response.status();
-    let header = |name: &str| response.header(name).map(str::to_owned);
-    let content_type = header("content-type").unwrap_or_default();
-    let etag = header("etag");
-    let location = header("location");
-    let www_authenticate = header("www-authenticate");
-    let headers = response
-        .headers_names()
-        .into_iter()
-        .map(|name| (name.to_ascii_lowercase(), response.all(&name).join(", ")))
-        .collect();
-    let allow = header("allow");
-    let text = response.into_string().unwrap_or_default();
-    Answer {
-        status,
-        content_type,
-        etag,
-        location,
-        www_authenticate,
-        headers,
-        allow,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-    }
-}
-
 impl Drop for TestApp {
     fn drop(&mut self) {
         // `stop` sends the command at once; the returned future only waits for it.
@@ -407,21 +341,4 @@ impl Drop for TestApp {
             let _ = thread.join();
         }
     }
-}
-
-pub fn post_body(name: &str) -> Value {
-    json!({
-        "name": name, "kind": "mixed", "department_code": "07",
-        "employer": "Association Le Relais 07", "convention": "tripartite"
-    })
-}
-
-/// The example request of the foundation issue, which must work as written.
-pub fn situation_body(post: &str) -> Value {
-    json!({
-        "post_id": post, "opened_on": "2026-03-14", "origin": "police", "standing": "victim", "penal": true,
-        "problems": ["conjugal_violence", "housing"], "principal_problem": "conjugal_violence",
-        "beneficiary": {"first_name": "Camille", "last_name": "Martin", "birth_year": 1987, "sex": "female",
-                        "commune_code": "07010", "known_to_social_services": "no"}
-    })
 }
