@@ -119,7 +119,7 @@ struct Hooked {
     /// The ids of the events emitted: hand_off.sent, then hand_off.withdrawn.
     sent: [String; 2],
     received: Vec<receiver::Received>,
-    _worker: relais_api::webhooks::worker::WebhookWorker,
+    _worker: relais_api::jobs::webhooks::worker::WebhookWorker,
     _receiver: Receiver,
 }
 
