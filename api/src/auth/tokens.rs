@@ -184,7 +184,10 @@ impl TokenVerifier {
     pub async fn verify_refreshing(self: Arc<Self>, token: String) -> Result<Principal, ApiError> {
         match self.check(&token) {
             Err(Refusal::UnknownKid(kid))
-                if self.jwks.as_ref().is_some_and(|jwks| jwks.claim_refresh()) =>
+                if self
+                    .jwks
+                    .as_ref()
+                    .is_some_and(super::jwks::Jwks::claim_refresh) =>
             {
                 let verifier = Arc::clone(&self);
                 let refreshed = actix_web::web::block(move || match &verifier.jwks {
@@ -194,7 +197,7 @@ impl TokenVerifier {
                 .await;
                 match refreshed {
                     Ok(Ok(count)) => {
-                        log::info!("jwks: fetched again for kid {kid:?}: {count} usable key(s)")
+                        log::info!("jwks: fetched again for kid {kid:?}: {count} usable key(s)");
                     }
                     Ok(Err(e)) => log::warn!("jwks: {e}"),
                     Err(e) => log::warn!("jwks: blocking pool: {e}"),

@@ -6,7 +6,7 @@ use crate::auth::JwtSettings;
 use crate::http::protection::{
     DEFAULT_PER_ADDRESS_PER_MINUTE, DEFAULT_PER_TOKEN_PER_MINUTE, ProtectionSettings,
 };
-use crate::jobs::retention::RetentionSettings;
+use crate::jobs::purge::RetentionSettings;
 use crate::jobs::webhooks::worker::WorkerSettings;
 
 /// Every setting of `relais serve`; see README.md for the table.

@@ -10,7 +10,7 @@ use crate::auth::{KeySource, resolve_keys};
 use crate::cli::config::Settings;
 use crate::http::metrics::Metrics;
 use crate::http::state::AppState;
-use crate::jobs::retention::PurgeJob;
+use crate::jobs::purge::PurgeJob;
 use crate::jobs::webhooks::worker::{Stopper, WebhookWorker};
 use actix_web::{HttpServer, web};
 use clap::{Parser, Subcommand};
@@ -155,7 +155,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let (verifier, _, source) = resolve_keys(&settings.jwt, &db).map_err(|e| e.to_string())?;
     match source {
         KeySource::InstanceSecret => {
-            log::info!("tokens: HS256 with this instance's own secret (see `relais token`)")
+            log::info!("tokens: HS256 with this instance's own secret (see `relais token`)");
         }
         KeySource::ConfiguredSecret => log::info!("tokens: HS256 with RELAIS_JWT_SECRET"),
         KeySource::ConfiguredPublicKey(_) => log::info!("tokens: {}", verifier.describe()),

@@ -9,7 +9,7 @@ use relais_persistence::retention::Cutoff;
 use relais_persistence::retention::{DEFAULT_BATCH, PurgeOutcome};
 
 use crate::clock::{Clock, SystemClock, stored};
-use crate::jobs::retention::{RetentionSettings, describe, purge};
+use crate::jobs::purge::{RetentionSettings, describe, purge};
 
 /// The options of `relais purge`.
 #[derive(Debug, Clone, clap::Args)]

@@ -47,16 +47,16 @@ impl FromRequest for IdempotencyKey {
 
 /// A successful answer, kept so that it can be replayed.
 #[derive(Debug, Clone)]
-pub struct Answer {
+pub struct Reply {
     pub status: StatusCode,
     pub body: Value,
 }
 
-impl Answer {
+impl Reply {
     pub fn ok(body: &impl serde::Serialize) -> Result<Self, ApiError> {
         let body = serde_json::to_value(body)
             .map_err(|e| ApiError::Internal(format!("serialise answer: {e}")))?;
-        Ok(Answer {
+        Ok(Reply {
             status: StatusCode::OK,
             body,
         })
@@ -83,7 +83,7 @@ fn replay(stored: StoredAnswer, fingerprint: &str) -> Result<HttpResponse, ApiEr
         .map_err(|e| ApiError::Internal(format!("stored answer: {e}")))?;
     let status =
         StatusCode::from_u16(stored.status).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Answer { status, body }.into_response())
+    Ok(Reply { status, body }.into_response())
 }
 
 /// Runs `work` in one write transaction, at most once per (`subject`, key).
@@ -95,13 +95,13 @@ pub async fn run_once(
     subject: String,
     key: IdempotencyKey,
     fingerprint: String,
-    work: impl FnOnce(&mut DbConnection) -> Result<Answer, ApiError> + Send + 'static,
+    work: impl FnOnce(&mut DbConnection) -> Result<Reply, ApiError> + Send + 'static,
 ) -> Result<HttpResponse, ApiError> {
     let Some(key) = key.0 else {
-        return state.write(work).await.map(Answer::into_response);
+        return state.write(work).await.map(Reply::into_response);
     };
     enum Outcome {
-        Fresh(Answer),
+        Fresh(Reply),
         Replay(StoredAnswer),
     }
     let (subject_w, key_w, fingerprint_w) = (subject.clone(), key.clone(), fingerprint.clone());

@@ -4,7 +4,7 @@
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_query;
-use relais_api::jobs::retention::{RetentionSettings, purge};
+use relais_api::jobs::purge::{RetentionSettings, purge};
 use relais_domain::reference::Role;
 use relais_persistence::retention::PurgeOutcome;
 use relais_persistence::schema::audit_events;

@@ -6,7 +6,7 @@
 
 use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;
-use relais_api::jobs::retention::{RetentionSettings, purge};
+use relais_api::jobs::purge::{RetentionSettings, purge};
 use relais_domain::reference::Role;
 use relais_persistence::StoreError;
 use relais_persistence::retention::{PURGE_LOCK, PurgeOutcome, PurgeReport};

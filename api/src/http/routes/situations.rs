@@ -87,7 +87,7 @@ impl NewSituation {
         let birth = self
             .beneficiary
             .as_ref()
-            .map(|b| b.birth())
+            .map(relais_domain::beneficiary::BeneficiaryInput::birth)
             .unwrap_or_default();
         if let Some(identity) = &self.beneficiary {
             v.nest("beneficiary", identity.validate(today));

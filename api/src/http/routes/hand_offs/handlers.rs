@@ -14,7 +14,7 @@ use super::dto::{HandOffListParams, MoveInput};
 use super::views::{HandOffDetail, HandOffPage, HandOffView, detail, view_for, views_for};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, OptionalIfMatch, OptionalJson, Query};
-use crate::http::idempotency::{Answer, IdempotencyKey, run_once};
+use crate::http::idempotency::{IdempotencyKey, Reply, run_once};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::routes::common::{created, page_request, versioned};
 use crate::http::state::AppState;
@@ -552,7 +552,7 @@ async fn move_hand_off(
     let now = state.clock.now();
     run_once(&state, subject, key, fingerprint, move |conn| {
         let moved = workflow(conn, &user, id, if_match, &details, now)?;
-        Answer::ok(&view_for(conn, &user, moved)?)
+        Reply::ok(&view_for(conn, &user, moved)?)
     })
     .await
 }
