@@ -189,3 +189,26 @@ fn code_list_schemas_list_the_codes_the_api_writes() {
     check::<HandOffStatus>(&document, "HandOffStatus");
     check::<Role>(&document, "Role");
 }
+
+/// Every id schema tells a client the one spelling the server accepts (another is a 404), and
+/// says it with the pattern the server's parser applies.
+#[test]
+fn every_id_schema_gives_the_one_spelling_of_an_id() {
+    let doc: Value = serde_json::from_str(&generated()).unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let ids: Vec<(&String, &Value)> = schemas
+        .iter()
+        .filter(|(name, _)| name.ends_with("Id"))
+        .collect();
+    assert!(ids.len() >= 10, "{ids:?}");
+    for (name, schema) in ids {
+        assert_eq!(schema["format"], "uuid", "{name}");
+        assert_eq!(
+            schema["pattern"],
+            relais_domain::ids::CANONICAL_PATTERN,
+            "{name}"
+        );
+        let example = schema["example"].as_str().unwrap();
+        assert!(relais_domain::ids::canonical(example).is_ok(), "{name}");
+    }
+}

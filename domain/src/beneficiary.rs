@@ -74,7 +74,7 @@ impl BeneficiaryInput {
             ("phone", &self.phone, 30),
         ] {
             if let Some(value) = value {
-                v.text(field, value, max);
+                v.line(field, value, max);
             }
         }
         if let Some(date) = self.birth_date {

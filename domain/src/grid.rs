@@ -133,7 +133,7 @@ impl Grid {
 
     pub fn validate(&self) -> Result<(), Invalid> {
         let mut v = Validation::new();
-        v.text("version", &self.version, 32);
+        v.line("version", &self.version, 32);
         v.require(
             self.version
                 .chars()
@@ -142,7 +142,7 @@ impl Grid {
             "invalid",
             "use letters, digits, '-', '_' or '.'",
         );
-        v.text("title", &self.title, 300);
+        v.line("title", &self.title, 300);
         v.require(
             !self.indicators.is_empty(),
             "indicators",
@@ -170,7 +170,7 @@ impl Grid {
                 "invalid",
                 "use lowercase letters, digits and '_'",
             );
-            v.text(&format!("{field}.label"), &indicator.label, 300);
+            v.line(&format!("{field}.label"), &indicator.label, 300);
             if let Some(dimension) = indicator.split_by {
                 v.require(
                     dimension.applies_to(indicator.counts),

@@ -273,20 +273,25 @@ pub fn check_move(
     v.finish()
 }
 
-/// What a partner may read of a hand-off's person and content, decided once from the consent
-/// and the legal exception: nothing once consent is withdrawn; under a consent in force, the
-/// items it names; under the legal exception, everything recorded for the hand-off.
+/// What a partner may read of a hand-off's person and content, decided once from the consent,
+/// the legal exception and the hand-off's status: nothing once consent is withdrawn or the
+/// hand-off is no longer live (cancelled, by any route, or declined); otherwise, under a consent
+/// in force, the items it names, and under the legal exception everything recorded for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartnerReading<'a> {
-    withdrawn: bool,
+    closed: bool,
     shared: Option<&'a [SharedData]>,
     legal_exception: Option<LegalException>,
 }
 
 impl<'a> PartnerReading<'a> {
-    pub fn of(consent: Option<&'a Consent>, legal_exception: Option<LegalException>) -> Self {
+    pub fn of(
+        consent: Option<&'a Consent>,
+        legal_exception: Option<LegalException>,
+        status: HandOffStatus,
+    ) -> Self {
         Self {
-            withdrawn: consent.is_some_and(|c| c.withdrawn_at.is_some()),
+            closed: consent.is_some_and(|c| c.withdrawn_at.is_some()) || !partner_holds(status),
             shared: consent.and_then(Consent::in_force),
             legal_exception,
         }
@@ -294,12 +299,12 @@ impl<'a> PartnerReading<'a> {
 
     /// Whether the partner reads `item`.
     pub fn may_read(&self, item: SharedData) -> bool {
-        !self.withdrawn && partner_may_read(item, self.shared, self.legal_exception)
+        !self.closed && partner_may_read(item, self.shared, self.legal_exception)
     }
 
     /// Whether the partner reads anything of the person (so whether the person is loaded).
     pub fn reads_person(&self) -> bool {
-        !self.withdrawn && (self.shared.is_some() || self.legal_exception.is_some())
+        !self.closed && (self.shared.is_some() || self.legal_exception.is_some())
     }
 
     /// The person as the partner may see them, `None` when it sees nothing of them.
@@ -319,6 +324,12 @@ impl<'a> PartnerReading<'a> {
                 .filter(|_| may(SharedData::Commune)),
         })
     }
+}
+
+/// Whether a hand-off at `status` is one its partner works on, and so may read the person of: a
+/// cancelled or declined hand-off leaves the partner its status, its codes and its own outcome.
+pub fn partner_holds(status: HandOffStatus) -> bool {
+    !matches!(status, HandOffStatus::Cancelled | HandOffStatus::Declined)
 }
 
 /// The person as a partner may see them: only the consented items are present.
@@ -681,7 +692,7 @@ mod tests {
         #[test]
         fn a_consent_in_force_shows_exactly_its_items() {
             let given = consent(true, &[SharedData::Identity, SharedData::Problems], false);
-            let reading = PartnerReading::of(Some(&given), None);
+            let reading = PartnerReading::of(Some(&given), None, HandOffStatus::Sent);
             assert!(reading.may_read(SharedData::Identity));
             assert!(reading.may_read(SharedData::Problems));
             assert!(!reading.may_read(SharedData::Contact));
@@ -702,24 +713,42 @@ mod tests {
         fn a_withdrawn_or_refused_consent_shows_nothing() {
             let all = [SharedData::Identity, SharedData::Contact, SharedData::Birth];
             for answer in [consent(true, &all, true), consent(false, &all, false)] {
-                let reading = PartnerReading::of(Some(&answer), None);
+                let reading = PartnerReading::of(Some(&answer), None, HandOffStatus::Sent);
                 assert!(!reading.reads_person());
                 assert!(all.iter().all(|item| !reading.may_read(*item)));
                 assert_eq!(reading.person(Some(&person())), None);
             }
-            assert_eq!(PartnerReading::of(None, None).person(Some(&person())), None);
+            assert_eq!(
+                PartnerReading::of(None, None, HandOffStatus::Sent).person(Some(&person())),
+                None
+            );
         }
 
         #[test]
         fn the_legal_exception_shows_everything_until_a_withdrawal() {
             let exception = Some(LegalException::InformationPreoccupante);
-            let reading = PartnerReading::of(None, exception);
+            let reading = PartnerReading::of(None, exception, HandOffStatus::Received);
             assert!(reading.may_read(SharedData::Contact) && reading.may_read(SharedData::Message));
             let shared = reading.person(Some(&person())).unwrap();
             assert_eq!(shared.phone.as_deref(), Some("06 12 34 56 78"));
             assert_eq!(shared.birth_year, Some(1987));
             let withdrawn = consent(true, &[SharedData::Identity], true);
-            assert!(!PartnerReading::of(Some(&withdrawn), exception).reads_person());
+            assert!(
+                !PartnerReading::of(Some(&withdrawn), exception, HandOffStatus::Received)
+                    .reads_person()
+            );
+        }
+
+        #[test]
+        fn a_cancelled_or_declined_hand_off_shows_nothing_of_the_person() {
+            let given = consent(true, &[SharedData::Identity, SharedData::Message], false);
+            for status in [HandOffStatus::Cancelled, HandOffStatus::Declined] {
+                let reading = PartnerReading::of(Some(&given), None, status);
+                assert!(!reading.reads_person() && !reading.may_read(SharedData::Message));
+                assert_eq!(reading.person(Some(&person())), None);
+            }
+            let done = PartnerReading::of(Some(&given), None, HandOffStatus::Completed);
+            assert!(done.reads_person());
         }
     }
 }

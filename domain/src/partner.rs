@@ -62,7 +62,7 @@ pub struct PartnerInput {
 impl PartnerInput {
     pub fn validate(&self) -> Result<(), Invalid> {
         let mut v = Validation::new();
-        v.text("name", &self.name, 200);
+        v.line("name", &self.name, 200);
         if let Some(siret) = &self.siret {
             v.require(
                 siret.len() == 14 && siret.bytes().all(|b| b.is_ascii_digit()),
@@ -102,6 +102,7 @@ impl PartnerInput {
         if let Some(email) = &self.email {
             v.require(
                 email.len() <= 200
+                    && !email.chars().any(crate::validation::deceives)
                     && email
                         .split_once('@')
                         .is_some_and(|(a, b)| !a.is_empty() && b.contains('.')),
@@ -111,10 +112,10 @@ impl PartnerInput {
             );
         }
         if let Some(phone) = &self.phone {
-            v.text("phone", phone, 30);
+            v.line("phone", phone, 30);
         }
         if let Some(address) = &self.address {
-            v.text("address", address, 300);
+            v.line("address", address, 300);
         }
         v.finish()
     }

@@ -47,8 +47,8 @@ pub struct PostInput {
 impl PostInput {
     pub fn validate(&self) -> Result<(), Invalid> {
         let mut v = Validation::new();
-        v.text("name", &self.name, 200);
-        v.text("employer", &self.employer, 200);
+        v.line("name", &self.name, 200);
+        v.line("employer", &self.employer, 200);
         v.require(
             is_department_code(&self.department_code),
             "department_code",
@@ -94,7 +94,7 @@ pub struct UnitInput {
 impl UnitInput {
     pub fn validate(&self) -> Result<(), Invalid> {
         let mut v = Validation::new();
-        v.text("name", &self.name, 200);
+        v.line("name", &self.name, 200);
         v.require(
             is_department_code(&self.department_code),
             "department_code",

@@ -374,6 +374,8 @@ code_list! {
         NotFound = "not_found": "Enregistrement introuvable ou hors périmètre",
         Rejected = "rejected": "Demande invalide",
         Failed = "failed": "Erreur du service",
+        /// An idempotent retry answered with the record's current view; nothing changed.
+        Replayed = "replayed": "Nouvelle tentative (rien de modifié)",
     }
 }
 

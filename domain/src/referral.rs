@@ -65,7 +65,7 @@ impl ReferralInput {
             ("person.phone", &p.phone, 30),
         ] {
             if let Some(value) = value {
-                v.text(field, value, max);
+                v.line(field, value, max);
             }
         }
         if let Some(year) = p.birth_year {

@@ -44,8 +44,8 @@ pub struct RequisitionInput {
 impl RequisitionInput {
     pub fn validate(&self, today: NaiveDate) -> Result<(), Invalid> {
         let mut v = Validation::new();
-        v.text("procedure_reference", &self.procedure_reference, 100);
-        v.text("requesting_authority", &self.requesting_authority, 200);
+        v.line("procedure_reference", &self.procedure_reference, 100);
+        v.line("requesting_authority", &self.requesting_authority, 200);
         v.require(
             self.received_on <= today,
             "received_on",

@@ -77,8 +77,40 @@ impl Validation {
         }
     }
 
-    /// Checks a free-text field: trimmed, non-empty when required, at most `max` characters.
+    /// Checks a free-text field (a message, an outcome, an evaluation): not blank, at most `max`
+    /// characters, and no character that can deceive a reader: newlines (`\n`, `\r\n`) and
+    /// tabs are kept, every other control character and every bidi override or isolate refused.
     pub fn text(&mut self, field: &str, value: &str, max: usize) {
+        let mut chars = value.chars().peekable();
+        let mut clean = true;
+        while let Some(c) = chars.next() {
+            let newline = c == '\n' || c == '\t' || (c == '\r' && chars.peek() == Some(&'\n'));
+            if !newline && deceives(c) {
+                clean = false;
+            }
+        }
+        self.require(
+            clean,
+            field,
+            "control_character",
+            "must not hold control characters (other than newlines and tabs) nor bidi overrides",
+        );
+        self.length(field, value, max);
+    }
+
+    /// Checks a one-line field (a name, a phone number, a reference): as [`Self::text`], and no
+    /// newline or tab either.
+    pub fn line(&mut self, field: &str, value: &str, max: usize) {
+        self.require(
+            !value.chars().any(deceives),
+            field,
+            "control_character",
+            "must be one line, without control characters nor bidi overrides",
+        );
+        self.length(field, value, max);
+    }
+
+    fn length(&mut self, field: &str, value: &str, max: usize) {
         self.require(
             !value.trim().is_empty(),
             field,
@@ -100,6 +132,13 @@ impl Validation {
             Err(Invalid(self.errors))
         }
     }
+}
+
+/// Whether `c` can make a text show other than it says: a C0 or C1 control character (newlines
+/// and tabs included: callers that allow them say so), DEL, or a bidi embedding, override or
+/// isolate (U+202A–U+202E, U+2066–U+2069), which reorder what follows.
+pub fn deceives(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// INSEE department codes: metropolitan `01`–`95` (Corsica as `2A`/`2B`) and overseas `971`–`976`.
@@ -137,6 +176,51 @@ pub fn department_of_commune(code: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn codes(check: impl FnOnce(&mut Validation)) -> Vec<String> {
+        let mut v = Validation::new();
+        check(&mut v);
+        v.errors.into_iter().map(|e| e.code).collect()
+    }
+
+    #[test]
+    fn a_line_refuses_every_control_and_bidi_character_and_a_text_keeps_newlines_and_tabs() {
+        for bad in [
+            "a\u{0}b",
+            "a\u{1b}[31mb",
+            "a\rb",
+            "a\nb",
+            "a\tb",
+            "a\u{85}b",
+            "a\u{202e}b",
+            "a\u{2066}b",
+            "a\u{7f}b",
+        ] {
+            assert_eq!(
+                codes(|v| v.line("name", bad, 50)),
+                ["control_character"],
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            codes(|v| v.line("name", "Zoé N'Diaye-Martin", 50)),
+            Vec::<String>::new()
+        );
+        for good in ["Ligne 1\nLigne 2", "Ligne 1\r\n\tLigne 2"] {
+            assert_eq!(
+                codes(|v| v.text("text", good, 50)),
+                Vec::<String>::new(),
+                "{good:?}"
+            );
+        }
+        for bad in ["a\rb", "a\u{0}b", "a\u{202d}b", "a\u{1b}b"] {
+            assert_eq!(
+                codes(|v| v.text("text", bad, 50)),
+                ["control_character"],
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn department_codes() {

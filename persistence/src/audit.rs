@@ -1,6 +1,8 @@
 //! The audit trail: appended by the API for every access to personal data, read by coordinators,
 //! purged only past its retention (the database itself refuses anything else).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use relais_domain::audit::AuditEvent;
@@ -23,6 +25,18 @@ pub struct NewAuditEvent {
     /// The post whose cases the caller addressed, when the request says it (lists).
     pub post_hint: Option<PostId>,
     pub status: u16,
+    /// An idempotent retry answered from the record's current state.
+    pub replayed: bool,
+}
+
+impl NewAuditEvent {
+    fn outcome(&self) -> Outcome {
+        if self.replayed && (200..300).contains(&self.status) {
+            Outcome::Replayed
+        } else {
+            Outcome::of_status(self.status)
+        }
+    }
 }
 
 #[derive(Queryable, Selectable)]
@@ -63,70 +77,128 @@ impl TryFrom<AuditRow> for AuditEvent {
     }
 }
 
-/// The post and the person a record belongs to, if the record exists.
-fn owner_of(
+/// The post and the person of each record of `ids` that exists, by id.
+fn owners_of(
     conn: &mut DbConnection,
     kind: RecordKind,
-    id: &str,
-) -> QueryResult<Option<(String, Option<String>)>> {
-    match kind {
+    ids: &[&str],
+) -> QueryResult<HashMap<String, (String, Option<String>)>> {
+    let rows: Vec<(String, String, Option<String>)> = match kind {
         RecordKind::Beneficiary => beneficiaries::table
-            .find(id)
-            .select((beneficiaries::post_id, beneficiaries::id.nullable()))
-            .first(conn)
-            .optional(),
+            .filter(beneficiaries::id.eq_any(ids))
+            .select((
+                beneficiaries::id,
+                beneficiaries::post_id,
+                beneficiaries::id.nullable(),
+            ))
+            .load(conn)?,
         RecordKind::Situation => situations::table
-            .find(id)
-            .select((situations::post_id, situations::beneficiary_id.nullable()))
-            .first(conn)
-            .optional(),
+            .filter(situations::id.eq_any(ids))
+            .select((
+                situations::id,
+                situations::post_id,
+                situations::beneficiary_id.nullable(),
+            ))
+            .load(conn)?,
         RecordKind::HandOff => hand_offs::table
             .inner_join(situations::table)
-            .filter(hand_offs::id.eq(id))
-            .select((hand_offs::post_id, situations::beneficiary_id.nullable()))
-            .first(conn)
-            .optional(),
+            .filter(hand_offs::id.eq_any(ids))
+            .select((
+                hand_offs::id,
+                hand_offs::post_id,
+                situations::beneficiary_id.nullable(),
+            ))
+            .load(conn)?,
         RecordKind::Referral => referrals::table
             .left_join(situations::table.on(situations::id.nullable().eq(referrals::situation_id)))
-            .filter(referrals::id.eq(id))
-            .select((referrals::post_id, situations::beneficiary_id.nullable()))
-            .first(conn)
-            .optional(),
-        RecordKind::Requisition => requisitions::table
-            .find(id)
+            .filter(referrals::id.eq_any(ids))
             .select((
+                referrals::id,
+                referrals::post_id,
+                situations::beneficiary_id.nullable(),
+            ))
+            .load(conn)?,
+        RecordKind::Requisition => requisitions::table
+            .filter(requisitions::id.eq_any(ids))
+            .select((
+                requisitions::id,
                 requisitions::post_id,
                 requisitions::beneficiary_id.nullable(),
             ))
-            .first(conn)
-            .optional(),
-    }
+            .load(conn)?,
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(id, post, person)| (id, (post, person)))
+        .collect())
 }
 
 /// Appends one event, naming the record's post and person as they stand now.
 pub fn append(conn: &mut DbConnection, event: &NewAuditEvent) -> Result<AuditEventId, StoreError> {
-    let (post, person) = match &event.record {
-        Some((kind, id)) => owner_of(conn, *kind, id)?.unzip(),
-        None => (None, None),
+    let ids = append_all(conn, std::slice::from_ref(event))?;
+    ids.into_iter()
+        .next()
+        .ok_or_else(|| StoreError::Corrupt("an audit event without an id".into()))
+}
+
+/// Appends events in one insert, naming each record's post and person as they stand now (read
+/// with one query per kind of record, not one per event): a page of a list costs one insert.
+pub fn append_all(
+    conn: &mut DbConnection,
+    events: &[NewAuditEvent],
+) -> Result<Vec<AuditEventId>, StoreError> {
+    let mut owners = HashMap::new();
+    for kind in RecordKind::ALL {
+        let ids: Vec<&str> = events
+            .iter()
+            .filter_map(|e| e.record.as_ref())
+            .filter(|(k, _)| k == kind)
+            .map(|(_, id)| id.as_str())
+            .collect();
+        if !ids.is_empty() {
+            owners.extend(
+                owners_of(conn, *kind, &ids)?
+                    .into_iter()
+                    .map(|(id, owner)| ((*kind, id), owner)),
+            );
+        }
+    }
+    let ids: Vec<AuditEventId> = events.iter().map(|_| AuditEventId::generate()).collect();
+    let rows: Vec<_> = events
+        .iter()
+        .zip(&ids)
+        .map(|(event, id)| {
+            let (post, person) = event
+                .record
+                .as_ref()
+                .and_then(|(kind, record)| owners.get(&(*kind, record.clone())).cloned())
+                .unzip();
+            let post = post.or_else(|| event.post_hint.map(|p| p.to_string()));
+            (
+                audit_events::id.eq(id.to_string()),
+                audit_events::at.eq(stored(event.at)),
+                audit_events::subject.eq(event.subject.clone()),
+                audit_events::role.eq(event.role.code()),
+                audit_events::action.eq(event.action),
+                audit_events::record_type.eq(event.record.as_ref().map(|(k, _)| k.code())),
+                audit_events::record_id.eq(event.record.as_ref().map(|(_, id)| id.clone())),
+                audit_events::post_id.eq(post),
+                audit_events::beneficiary_id.eq(person.flatten()),
+                audit_events::outcome.eq(event.outcome().code()),
+                audit_events::status.eq(i32::from(event.status)),
+            )
+        })
+        .collect();
+    // A multi-row insert, written for each backend (the multi-backend connection has none).
+    match conn {
+        DbConnection::Postgres(c) => diesel::insert_into(audit_events::table)
+            .values(&rows)
+            .execute(c)?,
+        DbConnection::Sqlite(c) => diesel::insert_into(audit_events::table)
+            .values(&rows)
+            .execute(c)?,
     };
-    let post = post.or_else(|| event.post_hint.map(|p| p.to_string()));
-    let id = AuditEventId::generate();
-    diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::id.eq(id.to_string()),
-            audit_events::at.eq(stored(event.at)),
-            audit_events::subject.eq(&event.subject),
-            audit_events::role.eq(event.role.code()),
-            audit_events::action.eq(event.action),
-            audit_events::record_type.eq(event.record.as_ref().map(|(k, _)| k.code())),
-            audit_events::record_id.eq(event.record.as_ref().map(|(_, id)| id.as_str())),
-            audit_events::post_id.eq(post),
-            audit_events::beneficiary_id.eq(person.flatten()),
-            audit_events::outcome.eq(Outcome::of_status(event.status).code()),
-            audit_events::status.eq(i32::from(event.status)),
-        ))
-        .execute(conn)?;
-    Ok(id)
+    Ok(ids)
 }
 
 /// What a reader of the trail asks for; `posts` bounds it to the reader's scope.

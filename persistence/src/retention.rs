@@ -266,6 +266,14 @@ fn anonymise_persons(
         .filter(referrals::situation_id.eq_any(&situation_ids))
         .select(referrals::id)
         .load(conn)?;
+    // The idempotency keys of requests about the person's records go with them.
+    let mut their_records: Vec<String> = hand_offs::table
+        .filter(hand_offs::situation_id.eq_any(&situation_ids))
+        .select(hand_offs::id)
+        .load(conn)?;
+    their_records.extend(situation_ids.iter().cloned());
+    their_records.extend(their_referrals.iter().cloned());
+    crate::idempotency::forget_records(conn, &their_records)?;
     let referrals = anonymise_referrals(conn, &their_referrals, at)?;
 
     diesel::update(beneficiaries::table.filter(beneficiaries::id.eq_any(&keys)))
@@ -488,7 +496,19 @@ fn run(
         return Ok(plan);
     }
 
-    let mut done = PurgeReport::default();
+    // Expired keys first: anonymising a person forgets the keys about them too, and the count
+    // is of keys past their period, as the dry run counts them.
+    let expired_keys = channel.write(|conn| {
+        let deleted = diesel::delete(
+            idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff.instant)),
+        )
+        .execute(conn)?;
+        Ok(deleted as u64)
+    })?;
+    let mut done = PurgeReport {
+        idempotency_keys: expired_keys,
+        ..PurgeReport::default()
+    };
     let mut count = 0_u64;
     for batch in plan.persons.chunks(options.batch.max(1)) {
         channel.write(|conn| {
@@ -525,13 +545,6 @@ fn run(
         count += batch.len() as u64;
         progress(count, total);
     }
-    done.idempotency_keys = channel.write(|conn| {
-        let deleted = diesel::delete(
-            idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff.instant)),
-        )
-        .execute(conn)?;
-        Ok(deleted as u64)
-    })?;
     done.audit_events = channel
         .write(|conn| Ok(crate::audit::purge(conn, options.audit_retention_days)? as u64))?;
     Ok(done)

@@ -266,8 +266,8 @@ diesel::table! {
         key -> Text,
         request_hash -> Text,
         response_status -> Integer,
-        response_body -> Text,
         created_at -> Timestamp,
+        record_id -> Nullable<Text>,
     }
 }
 

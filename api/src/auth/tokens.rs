@@ -59,6 +59,17 @@ impl Claims {
         if principal.is_system() {
             return Err(ApiError::Unauthorized(SYSTEM_ROLE_REFUSED.into()));
         }
+        // The trail names the holder by `sub`: it must name someone, legibly.
+        if principal.subject.trim().is_empty()
+            || principal
+                .subject
+                .chars()
+                .any(relais_domain::validation::deceives)
+        {
+            return Err(ApiError::Unauthorized(
+                "the token's sub must name its holder: not empty, without control characters nor bidi overrides".into(),
+            ));
+        }
         match missing_scope_claim(&principal) {
             Some(claim) => Err(ApiError::Unauthorized(format!(
                 "a token for the role {} must carry the claim {claim}",
@@ -301,6 +312,18 @@ impl TokenIssuer {
     pub fn issue(&self, principal: &Principal, ttl: Duration) -> Result<String, ApiError> {
         if principal.is_system() {
             return Err(ApiError::invalid("role", "reserved", SYSTEM_ROLE_REFUSED));
+        }
+        if principal.subject.trim().is_empty()
+            || principal
+                .subject
+                .chars()
+                .any(relais_domain::validation::deceives)
+        {
+            return Err(ApiError::invalid(
+                "subject",
+                "invalid_subject",
+                "the subject must name the holder: not empty, without control characters nor bidi overrides",
+            ));
         }
         if let Some(claim) = missing_scope_claim(principal) {
             return Err(ApiError::invalid(

@@ -9,7 +9,7 @@
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, header};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, ResponseError, web};
 use relais_domain::access::Principal;
@@ -17,6 +17,9 @@ use relais_domain::ids::PostId;
 use relais_domain::reference::{RecordKind, Role};
 use relais_persistence::audit::NewAuditEvent;
 
+use std::sync::Arc;
+
+use crate::http::audit::{AuditTicket, REPLAYED, Shown};
 use crate::http::current_user::authenticate;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
@@ -223,6 +226,13 @@ pub async fn enforce(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let Some(pattern) = req.match_pattern() else {
+        // An `/api/` path the route table does not know as written (`%73ituations` spells a
+        // route only once decoded): refused here, so that no handler runs unjudged.
+        if req.path().starts_with("/api/") {
+            let unknown =
+                ApiError::NotFound(format!("no route for {} {}", req.method(), req.path()));
+            return Ok(refuse(req, unknown));
+        }
         // No route: the 404 fallback answers.
         return next
             .call(req)
@@ -266,9 +276,19 @@ pub async fn enforce(
         Ok(principal) => principal,
         Err(e) => return Ok(refuse(req, e)),
     };
-    let path_id = path_id(&pattern, req.path());
-    let post_hint = post_hint(&req, &principal);
     let state = req.app_data::<web::Data<AppState>>().cloned();
+    let raw_id = path_id(&pattern, req.path());
+    let canonical_id = raw_id
+        .as_deref()
+        .map(|raw| relais_domain::ids::canonical(raw).map(|id| id.to_string()));
+    // The record the path names, whatever its spelling: refusals of another spelling are
+    // audited against the record they were aimed at.
+    let path_id = raw_id
+        .as_deref()
+        .and_then(|raw| percent_encoding::percent_decode_str(raw).decode_utf8().ok())
+        .and_then(|decoded| uuid::Uuid::parse_str(&decoded).ok())
+        .map(|id| id.hyphenated().to_string());
+    let post_hint = post_hint(&req, &principal);
     if rule.scope_of(principal.role).is_none() {
         let denied = ApiError::Forbidden(format!(
             "the role {} may not call {} {}",
@@ -277,16 +297,73 @@ pub async fn enforce(
         let response = refuse(req, denied);
         return record(state, rule, &principal, path_id, post_hint, response).await;
     }
+    // The id of the path has one spelling: any other names no record (404), judged here before
+    // the handler, so that what is served and what is audited name the record alike.
+    if let Some(Err(e)) = canonical_id {
+        let response = refuse(req, ApiError::NotFound(format!("no such resource: {e}")));
+        return record(state, rule, &principal, path_id, post_hint, response).await;
+    }
+    let ticket = match (rule.audited, &state) {
+        (Some(kind), Some(state)) => Some(Arc::new(AuditTicket::new(
+            state.clock.now(),
+            &principal,
+            rule.operation,
+            kind,
+            path_id.clone(),
+            post_hint,
+        ))),
+        _ => None,
+    };
     req.extensions_mut().insert(principal.clone());
+    if let Some(ticket) = &ticket {
+        req.extensions_mut().insert(Arc::clone(ticket));
+    }
     let response = next.call(req).await?.map_into_left_body();
-    let created = response
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|l| l.to_str().ok())
-        .and_then(|l| l.rsplit('/').next())
-        .map(str::to_owned);
-    let record_id = path_id.or(created);
-    record(state, rule, &principal, record_id, post_hint, response).await
+    match ticket {
+        // The write's transaction holds its event.
+        Some(ticket) if ticket.is_recorded() => Ok(response),
+        Some(ticket) => record_after(state, &ticket, response).await,
+        None => Ok(response),
+    }
+}
+
+/// Records the event of an answer that no write recorded: a read (one event per record a list
+/// shows), a replay, a refusal or a failure. The answer waits for the commit and is withheld
+/// if the event cannot be stored.
+async fn record_after<B>(
+    state: Option<web::Data<AppState>>,
+    ticket: &AuditTicket,
+    response: ServiceResponse<EitherBody<B>>,
+) -> Result<ServiceResponse<EitherBody<B>>, Error> {
+    let Some(state) = state else {
+        return Err(ApiError::Internal("application state missing".into()).into());
+    };
+    let status = response.status().as_u16();
+    let shown = response.response().extensions().get::<Shown>().cloned();
+    let replayed = response.headers().contains_key(REPLAYED);
+    let events = match shown {
+        Some(Shown(records)) => ticket.events_of_list(&records, status),
+        None => vec![ticket.event(None, status, replayed)],
+    };
+    withhold_unless_stored(&state, events, response).await
+}
+
+async fn withhold_unless_stored<B>(
+    state: &AppState,
+    events: Vec<NewAuditEvent>,
+    response: ServiceResponse<EitherBody<B>>,
+) -> Result<ServiceResponse<EitherBody<B>>, Error> {
+    match state.writes.audit_all(events).await {
+        Ok(()) => Ok(response),
+        Err(e) => {
+            log::error!("audit event not stored, answer withheld: {e}");
+            let (req, _) = response.into_parts();
+            Ok(
+                ServiceResponse::new(req, ApiError::Internal(e.to_string()).error_response())
+                    .map_into_right_body(),
+            )
+        }
+    }
 }
 
 fn refuse<B>(req: ServiceRequest, error: ApiError) -> ServiceResponse<EitherBody<B>> {
@@ -311,6 +388,7 @@ fn post_hint(req: &ServiceRequest, principal: &Principal) -> Option<PostId> {
         })
 }
 
+/// Records a refusal made before any handler ran.
 async fn record<B>(
     state: Option<web::Data<AppState>>,
     rule: &'static Rule,
@@ -325,27 +403,14 @@ async fn record<B>(
     let Some(state) = state else {
         return Err(ApiError::Internal("application state missing".into()).into());
     };
-    let event = NewAuditEvent {
-        at: state.clock.now(),
-        subject: principal.subject.clone(),
-        role: principal.role,
-        action: rule.operation,
-        // A malformed id names no record; keep the trail to ids.
-        record: record_id
-            .filter(|id| uuid::Uuid::parse_str(id).is_ok())
-            .map(|id| (kind, id)),
+    let ticket = AuditTicket::new(
+        state.clock.now(),
+        principal,
+        rule.operation,
+        kind,
+        record_id,
         post_hint,
-        status: response.status().as_u16(),
-    };
-    match state.writes.audit(event).await {
-        Ok(_) => Ok(response),
-        Err(e) => {
-            log::error!("audit event not stored, answer withheld: {e}");
-            let (req, _) = response.into_parts();
-            Ok(
-                ServiceResponse::new(req, ApiError::Internal(e.to_string()).error_response())
-                    .map_into_right_body(),
-            )
-        }
-    }
+    );
+    let event = ticket.event(None, response.status().as_u16(), false);
+    withhold_unless_stored(&state, vec![event], response).await
 }

@@ -10,17 +10,37 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use relais_domain::access::Principal;
 
 use crate::auth::TokenVerifier;
+use crate::http::audit::AuditTicket;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 
-/// The verified holder of the request's bearer token.
+/// The verified holder of the request's bearer token, with the request's audit ticket when
+/// its endpoint is audited (a write records its event with it, in its own transaction).
 #[derive(Debug, Clone)]
-pub struct CurrentUser(pub Principal);
+pub struct CurrentUser {
+    principal: Principal,
+    ticket: Option<Arc<AuditTicket>>,
+}
+
+impl CurrentUser {
+    /// A caller outside the gate (the load benchmark's baselines): nothing is audited.
+    pub fn unaudited(principal: Principal) -> Self {
+        Self {
+            principal,
+            ticket: None,
+        }
+    }
+
+    /// The request's audit ticket, if its endpoint is audited.
+    pub fn ticket(&self) -> Option<Arc<AuditTicket>> {
+        self.ticket.clone()
+    }
+}
 
 impl Deref for CurrentUser {
     type Target = Principal;
     fn deref(&self) -> &Principal {
-        &self.0
+        &self.principal
     }
 }
 
@@ -61,11 +81,13 @@ impl FromRequest for CurrentUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         // The access middleware authenticated the caller and checked the matrix before any
         // extractor runs; a handler never authenticates on its own.
+        let extensions = req.extensions();
+        let ticket = extensions.get::<Arc<AuditTicket>>().cloned();
         ready(
-            req.extensions()
+            extensions
                 .get::<Principal>()
                 .cloned()
-                .map(CurrentUser)
+                .map(|principal| CurrentUser { principal, ticket })
                 .ok_or_else(|| {
                     ApiError::Internal("the access middleware did not run for this route".into())
                 }),

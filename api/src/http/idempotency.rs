@@ -1,16 +1,26 @@
-//! `Idempotency-Key`: a partner system may retry a write safely. The first answer is stored
-//! with the work, in one transaction; a retry with the same key gets that answer again and
-//! changes nothing, and the same key with another request is refused.
+//! `Idempotency-Key`: a client may retry a write safely. The key is claimed with the work, in
+//! one transaction, with what identifies the outcome (its status and the record it concerns);
+//! a retry with the same key changes nothing and is answered with the record's **current** view
+//! for its caller, through the same access rules as any read (so a retry after a consent
+//! withdrawal, a cancellation or an erasure shows what the caller may see now), marked
+//! `Idempotent-Replayed: true`. The same key with another request is refused (422 `reused`).
+//!
+//! A key belongs to the caller's whole grant (role, `sub` and scope): a token for another post
+//! or partner never shares its key space.
 
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
-use relais_persistence::idempotency::{self, StoredAnswer};
+use relais_domain::access::Principal;
+use relais_persistence::idempotency::{self, StoredOutcome};
 use relais_persistence::{DbConnection, StoreError};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
+use crate::http::audit::REPLAYED;
+use crate::http::current_user::CurrentUser;
 use crate::http::extract::etag;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
@@ -45,7 +55,7 @@ impl FromRequest for IdempotencyKey {
     }
 }
 
-/// A successful answer, kept so that it can be replayed.
+/// An answer to a write that may be retried: its status and body.
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: StatusCode,
@@ -62,16 +72,43 @@ impl Reply {
         })
     }
 
-    fn into_response(self) -> HttpResponse {
+    fn into_response(self, replayed: bool) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
         if let Some(version) = self.body.get("version").and_then(Value::as_i64) {
             response.insert_header(etag(version));
+        }
+        if replayed {
+            response.insert_header((REPLAYED, "true"));
         }
         response.json(self.body)
     }
 }
 
-fn replay(stored: StoredAnswer, fingerprint: &str) -> Result<HttpResponse, ApiError> {
+/// The key space of a caller: its role, `sub` and scope, hashed (a coordinator's posts make a
+/// long text).
+fn grant_of(principal: &Principal) -> String {
+    let mut posts: Vec<String> = principal.post_ids.iter().map(ToString::to_string).collect();
+    posts.sort();
+    let grant = format!(
+        "{}\n{}\n{}\n{}\n{}",
+        principal.role,
+        principal.subject,
+        posts.join(","),
+        principal.unit_id.map(|u| u.to_string()).unwrap_or_default(),
+        principal
+            .partner_id
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+    );
+    format!("grant:{}", hex(&Sha256::digest(grant.as_bytes())))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a retry is: the work ran once already, at `stored`.
+fn check_replay(stored: &StoredOutcome, fingerprint: &str) -> Result<StatusCode, ApiError> {
     if stored.fingerprint != fingerprint {
         return Err(ApiError::invalid(
             "Idempotency-Key",
@@ -79,67 +116,83 @@ fn replay(stored: StoredAnswer, fingerprint: &str) -> Result<HttpResponse, ApiEr
             "this Idempotency-Key was used for another request; use a new key",
         ));
     }
-    let body = serde_json::from_str(&stored.body)
-        .map_err(|e| ApiError::Internal(format!("stored answer: {e}")))?;
-    let status =
-        StatusCode::from_u16(stored.status).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Reply { status, body }.into_response())
+    StatusCode::from_u16(stored.status).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-/// Runs `work` in one write transaction, at most once per (`subject`, key).
-///
-/// `fingerprint` identifies the request (method, path, canonical body) so that a key reused
-/// for another request is caught. Without a key, `work` simply runs.
-pub async fn run_once(
+/// One write that may be retried with an `Idempotency-Key`.
+pub struct Retryable<W, V> {
+    /// What identifies the request: method, path and canonical body (hashed before storing).
+    pub fingerprint: String,
+    /// The record the request concerns (its id), so that erasure forgets the key.
+    pub record: String,
+    /// The write; it runs in one transaction with the key and the audit event.
+    pub work: W,
+    /// The record's current view for this caller: the answer to a retry.
+    pub view: V,
+}
+
+/// Runs `retryable.work` at most once per (caller's grant, key); a retry is answered with
+/// `retryable.view`, read now, with the first answer's status. Without a key, the work simply
+/// runs.
+pub async fn run_once<W, V>(
     state: &AppState,
-    subject: String,
+    user: &CurrentUser,
     key: IdempotencyKey,
-    fingerprint: String,
-    work: impl FnOnce(&mut DbConnection) -> Result<Reply, ApiError> + Send + 'static,
-) -> Result<HttpResponse, ApiError> {
+    retryable: Retryable<W, V>,
+) -> Result<HttpResponse, ApiError>
+where
+    W: FnOnce(&mut DbConnection) -> Result<Reply, ApiError> + Send + 'static,
+    V: FnOnce(&mut DbConnection) -> Result<Reply, ApiError> + Send + 'static,
+{
+    let Retryable {
+        fingerprint,
+        record,
+        work,
+        view,
+    } = retryable;
     let Some(key) = key.0 else {
-        return state.write(work).await.map(Reply::into_response);
+        let reply = state
+            .write(user.ticket(), move |conn, _| work(conn))
+            .await?;
+        return Ok(reply.into_response(false));
     };
-    enum Outcome {
+    enum Attempt {
         Fresh(Reply),
-        Replay(StoredAnswer),
+        Retry(StoredOutcome),
     }
-    let (subject_w, key_w, fingerprint_w) = (subject.clone(), key.clone(), fingerprint.clone());
+    let grant = grant_of(user);
+    let fingerprint = hex(&Sha256::digest(fingerprint.as_bytes()));
+    let (grant_w, key_w, fingerprint_w) = (grant.clone(), key.clone(), fingerprint.clone());
     let attempt = state
-        .write(move |conn| {
-            if let Some(stored) = idempotency::find(conn, &subject_w, &key_w)? {
-                return Ok(Outcome::Replay(stored));
+        .write(user.ticket(), move |conn, written| {
+            if let Some(stored) = idempotency::find(conn, &grant_w, &key_w)? {
+                // Nothing is written: the gate audits the retry as a replay.
+                written.unchanged();
+                return Ok(Attempt::Retry(stored));
             }
-            idempotency::reserve(conn, &subject_w, &key_w, &fingerprint_w).map_err(
-                |e| match e {
-                    StoreError::Conflict(_) => {
-                        ApiError::Conflict("idempotency key taken concurrently".into())
-                    }
-                    other => other.into(),
-                },
-            )?;
-            let answer = work(conn)?;
-            idempotency::complete(
-                conn,
-                &subject_w,
-                &key_w,
-                answer.status.as_u16(),
-                &answer.body.to_string(),
-            )?;
-            Ok(Outcome::Fresh(answer))
+            idempotency::reserve(conn, &grant_w, &key_w, &fingerprint_w).map_err(|e| match e {
+                StoreError::Conflict(_) => {
+                    ApiError::Conflict("idempotency key taken concurrently".into())
+                }
+                other => other.into(),
+            })?;
+            let reply = work(conn)?;
+            idempotency::complete(conn, &grant_w, &key_w, reply.status.as_u16(), Some(&record))?;
+            Ok(Attempt::Fresh(reply))
         })
         .await;
-    match attempt {
-        Ok(Outcome::Fresh(answer)) => Ok(answer.into_response()),
-        Ok(Outcome::Replay(stored)) => replay(stored, &fingerprint),
-        // A concurrent request with the same key committed first (PostgreSQL): replay its answer.
-        Err(ApiError::Conflict(reason)) => {
-            let stored = state
-                .read(move |conn| Ok(idempotency::find(conn, &subject, &key)?))
-                .await?
-                .ok_or(ApiError::Conflict(reason))?;
-            replay(stored, &fingerprint)
-        }
-        Err(other) => Err(other),
-    }
+    let stored = match attempt {
+        Ok(Attempt::Fresh(reply)) => return Ok(reply.into_response(false)),
+        Ok(Attempt::Retry(stored)) => stored,
+        // A concurrent request with the same key committed first (PostgreSQL): a retry of it.
+        Err(ApiError::Conflict(reason)) => state
+            .read(move |conn| Ok(idempotency::find(conn, &grant, &key)?))
+            .await?
+            .ok_or(ApiError::Conflict(reason))?,
+        Err(other) => return Err(other),
+    };
+    let status = check_replay(&stored, &fingerprint)?;
+    let mut reply = state.read(view).await?;
+    reply.status = status;
+    Ok(reply.into_response(true))
 }

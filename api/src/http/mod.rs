@@ -3,6 +3,7 @@
 //! to the workflows (writes) or to persistence (reads); nothing below imports this layer.
 
 pub mod access;
+pub mod audit;
 pub mod current_user;
 pub mod extract;
 pub mod head;

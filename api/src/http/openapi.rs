@@ -25,6 +25,8 @@ people received, situations, interventions, confidential evaluations, hand-offs 
 Authenticate with a bearer JWT (`relais token --role social_worker --post <id>` on a development instance). \
 Errors are RFC 9457 problem documents (`application/problem+json`) naming the fields at fault. \
 Updates take `If-Match` with the `ETag` read; lists page with `limit` and `cursor`. \
+Ids are UUIDs written in lower case with hyphens (the `pattern` of every id schema): another spelling of an \
+id (upper case, without hyphens, `urn:uuid:`, braces) names no record, and is answered 404. \
 Requests are rate-limited per token and per client address: answers carry `RateLimit-Limit`, \
 `RateLimit-Remaining` and `RateLimit-Reset` (IETF draft headers), and past the limit a 429 problem \
 with `Retry-After`. \

@@ -8,6 +8,7 @@ use relais_persistence::{Database, DbConnection};
 use crate::auth::TokenVerifier;
 use crate::clock::{SharedClock, SystemClock};
 use crate::grids::GridSet;
+use crate::http::audit::{AuditTicket, Written};
 use crate::http::metrics::Metrics;
 use crate::http::problem::ApiError;
 use crate::http::protection::{Protection, ProtectionSettings};
@@ -63,8 +64,39 @@ impl AppState {
             .map_err(|e| ApiError::Internal(format!("blocking pool: {e}")))?
     }
 
-    /// Runs `f` in one write transaction and returns once it is committed.
+    /// Runs `f` in one write transaction, with the audit event of the request's `ticket`
+    /// (`CurrentUser::ticket`, present when its endpoint is audited), and returns once both are committed: a write is stored only with
+    /// its event. `f` says in `Written` what it created and how it answers.
     pub async fn write<T: Send + 'static>(
+        &self,
+        ticket: Option<Arc<AuditTicket>>,
+        f: impl FnOnce(&mut DbConnection, &mut Written) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let in_write = ticket.clone();
+        let (value, recorded) = self
+            .writes
+            .run(move |conn| {
+                let mut written = Written::default();
+                let value = f(conn, &mut written)?;
+                let recorded = match &in_write {
+                    Some(ticket) if !written.unchanged => {
+                        let event = ticket.event(written.record, written.status, false);
+                        relais_persistence::audit::append(conn, &event)?;
+                        true
+                    }
+                    _ => false,
+                };
+                Ok::<_, ApiError>((value, recorded))
+            })
+            .await?;
+        if let Some(ticket) = ticket.filter(|_| recorded) {
+            ticket.mark_recorded();
+        }
+        Ok(value)
+    }
+
+    /// Runs `f` in one write transaction that no request's audit concerns (a job's, a test's).
+    pub async fn write_unaudited<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {

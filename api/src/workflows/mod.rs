@@ -126,6 +126,7 @@ pub fn audit_job_act(
             record: Some(record),
             post_hint: None,
             status: 200,
+            replayed: false,
         },
     )?;
     Ok(())

@@ -77,6 +77,13 @@ impl Writes {
         }
     }
 
+    /// Appends `events` to the audit trail in one insert and returns once they are committed.
+    pub async fn audit_all(&self, events: Vec<NewAuditEvent>) -> Result<(), WriteError> {
+        self.grouped
+            .run(move |conn| Ok::<_, WriteError>(audit::append_all(conn, &events).map(drop)?))
+            .await
+    }
+
     /// Appends `event` to the audit trail and returns once it is committed.
     pub async fn audit(&self, event: NewAuditEvent) -> Result<AuditEventId, WriteError> {
         self.grouped
@@ -107,6 +114,7 @@ mod tests {
             record: None,
             post_hint: None,
             status: 200,
+            replayed: false,
         }
     }
 

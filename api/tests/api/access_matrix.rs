@@ -351,3 +351,33 @@ fn every_role_gets_exactly_what_the_matrix_grants() {
     // Six roles, two sides, every endpoint: a matrix this size cannot pass by accident.
     assert!(checked > 300, "only {checked} calls checked");
 }
+
+/// Every operation that takes an `{id}`, called inside its scope with another spelling of a real
+/// record's id (upper case, without hyphens), answers 404: an id has one spelling, so the trail
+/// always names the record by it.
+#[test]
+fn every_id_has_one_spelling() {
+    let app = TestApp::init().spawn();
+    let world = World::build(&app);
+    let mut checked = 0;
+    for (method, path) in operations().into_iter().filter(|(_, p)| p.contains("{id}")) {
+        let rule = rule_for(&method.parse().unwrap(), &path).unwrap();
+        let Some(role) = ROLES.into_iter().find(|r| rule.scope_of(*r).is_some()) else {
+            continue;
+        };
+        let id = world.id_for(&path, role);
+        for spelling in [id.to_uppercase(), id.replace('-', "")] {
+            let concrete = path.replace("{id}", &spelling);
+            let token = world.token(&app, role, true);
+            let body = (method != "GET").then(|| world.body_for(&method, &path));
+            let answer = app.call(&method, &concrete, Some(&token), body.as_ref(), &[]);
+            assert_eq!(
+                answer.status, 404,
+                "{method} {concrete} as {role}: {:#}",
+                answer.body
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} calls checked");
+}

@@ -151,11 +151,12 @@ fn every_kind_of_personal_record_is_audited() {
         };
         assert_eq!(last["beneficiary_id"], person, "{path}");
     }
-    // Lists are audited too, without a record.
+    // Lists are audited too: an event for each record shown, tied to its post and person.
     app.get("/api/v1/situations", &case.sw);
     let lists = events(&app, &case.coordinator, "subject=test-social_worker");
     assert_eq!(lists[0]["action"], "list_situations");
-    assert_eq!(lists[0]["record_id"], Value::Null);
+    assert_eq!(lists[0]["record_id"], json!(case.situation));
+    assert_eq!(lists[0]["beneficiary_id"], json!(case.person));
 }
 
 #[test]

@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use super::common::{cursor_is_id, page_request, page_type, versioned};
+use super::common::{cursor_is_id, listed, page_request, page_type, versioned};
 use super::record_export::{Recipient, RecordExport, export_of};
 use crate::clock::today;
 use crate::http::current_user::CurrentUser;
@@ -69,13 +69,14 @@ async fn list_beneficiaries(
     state: web::Data<AppState>,
     user: CurrentUser,
     Query(params): Query<BeneficiaryListParams>,
-) -> Result<web::Json<BeneficiaryPage>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let posts = scoped_posts(&user, params.post_id)?;
     let page = page_request(params.limit, params.cursor);
     let found = state
         .read(move |conn| Ok(beneficiaries::list(conn, &posts, &page)?))
         .await?;
-    Ok(web::Json(found.into()))
+    let shows = found.items.iter().map(|p| p.id.to_string()).collect();
+    Ok(listed(&BeneficiaryPage::from(found), shows))
 }
 
 /// Read a person.
@@ -131,7 +132,7 @@ async fn replace_beneficiary(
     let now = state.clock.now();
     input.validate(today(now))?;
     let person = state
-        .write(move |conn| {
+        .write(user.ticket(), move |conn, _| {
             Ok(workflows::beneficiaries::rectify(
                 conn, &user, id, version, &input, now,
             )?)
@@ -216,7 +217,7 @@ async fn erase_beneficiary(
     let id = id.into_inner();
     let now = state.clock.now();
     let person = state
-        .write(move |conn| {
+        .write(user.ticket(), move |conn, _| {
             Ok(workflows::beneficiaries::erase(
                 conn, &user, id, version, now,
             )?)

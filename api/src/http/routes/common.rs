@@ -5,6 +5,7 @@ use actix_web::http::header;
 use relais_persistence::PageRequest;
 use serde::Serialize;
 
+use crate::http::audit::Shown;
 use crate::http::extract::etag;
 
 /// Items on a page when the caller does not say.
@@ -31,6 +32,14 @@ pub fn created<T: Serialize>(location: String, version: i64, body: &T) -> HttpRe
         .insert_header((header::LOCATION, location))
         .insert_header(etag(version))
         .json(body)
+}
+
+/// 200 with a page of a list, naming the records it `shows` to the audit (one event per record,
+/// so that each person's access history lists this read).
+pub fn listed<T: Serialize>(body: &T, shows: Vec<String>) -> HttpResponse {
+    let mut response = HttpResponse::Ok().json(body);
+    response.extensions_mut().insert(Shown(shows));
+    response
 }
 
 /// 200 with the record's `ETag`.

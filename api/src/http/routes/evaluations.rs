@@ -73,9 +73,13 @@ async fn put_evaluation(
     input.validate()?;
     let id = id.into_inner();
     let (evaluation, first) = state
-        .write(move |conn| {
+        .write(user.ticket(), move |conn, written| {
             workflows::situations::writable(conn, &user, id)?;
-            Ok(evaluations::put(conn, id, &input, &user.subject, version)?)
+            let (evaluation, first) = evaluations::put(conn, id, &input, &user.subject, version)?;
+            if first {
+                written.answered_created();
+            }
+            Ok((evaluation, first))
         })
         .await?;
     Ok(if first {

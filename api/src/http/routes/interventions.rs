@@ -42,9 +42,10 @@ async fn create_intervention(
     let id = id.into_inner();
     let today = today(state.clock.now());
     let intervention = state
-        .write(move |conn| {
+        .write(user.ticket(), move |conn, written| {
             let situation = workflows::situations::writable(conn, &user, id)?;
             input.validate(today, situation.details.opened_on)?;
+            written.answered_created();
             Ok(interventions::insert(
                 conn,
                 id,

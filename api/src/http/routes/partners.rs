@@ -89,12 +89,14 @@ fn department_code_is_insee(code: &str) -> Result<(), validator::ValidationError
 #[post("/partners")]
 async fn create_partner(
     state: web::Data<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Json(input): Json<PartnerInput>,
 ) -> Result<HttpResponse, ApiError> {
     input.validate()?;
     let partner = state
-        .write(move |conn| Ok(partners::insert(conn, &input)?))
+        .write(user.ticket(), move |conn, _| {
+            Ok(partners::insert(conn, &input)?)
+        })
         .await?;
     Ok(created(
         format!("/api/v1/partners/{}", partner.id),
@@ -178,7 +180,7 @@ async fn get_partner(
 #[put("/partners/{id}")]
 async fn replace_partner(
     state: web::Data<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     id: web::Path<PartnerId>,
     IfMatch(version): IfMatch,
     Json(input): Json<PartnerInput>,
@@ -186,7 +188,9 @@ async fn replace_partner(
     input.validate()?;
     let id = id.into_inner();
     let partner = state
-        .write(move |conn| Ok(partners::replace(conn, id, version, &input)?))
+        .write(user.ticket(), move |conn, _| {
+            Ok(partners::replace(conn, id, version, &input)?)
+        })
         .await?;
     Ok(versioned(partner.meta.version, &partner))
 }

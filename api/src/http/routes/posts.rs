@@ -52,12 +52,14 @@ pub struct PostListParams {
 #[post("/posts")]
 async fn create_post(
     state: web::Data<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Json(input): Json<PostInput>,
 ) -> Result<HttpResponse, ApiError> {
     input.validate()?;
     let post = state
-        .write(move |conn| Ok(posts::insert(conn, &input)?))
+        .write(user.ticket(), move |conn, _| {
+            Ok(posts::insert(conn, &input)?)
+        })
         .await?;
     Ok(created(
         format!("/api/v1/posts/{}", post.id),
@@ -136,7 +138,7 @@ async fn get_post(
 #[put("/posts/{id}")]
 async fn replace_post(
     state: web::Data<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     id: web::Path<PostId>,
     IfMatch(version): IfMatch,
     Json(input): Json<PostInput>,
@@ -144,7 +146,9 @@ async fn replace_post(
     input.validate()?;
     let id = id.into_inner();
     let post = state
-        .write(move |conn| Ok(posts::replace(conn, id, version, &input)?))
+        .write(user.ticket(), move |conn, _| {
+            Ok(posts::replace(conn, id, version, &input)?)
+        })
         .await?;
     Ok(versioned(post.meta.version, &post))
 }

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use super::common::{created, cursor_is_id, page_request, versioned};
+use super::common::{created, cursor_is_id, listed, page_request, versioned};
 use super::situations::SituationWithPerson;
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, OptionalIfMatch, OptionalJson, Query};
@@ -107,8 +107,9 @@ async fn create_referral(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let receipt = state
-        .write(move |conn| {
+        .write(user.ticket(), move |conn, written| {
             let referral = workflows::referrals::create(conn, &user, &input, now)?;
+            written.created(referral.id);
             Ok(ReferralReceipt::from(referral))
         })
         .await?;
@@ -144,21 +145,23 @@ async fn list_referrals(
     state: web::Data<AppState>,
     user: CurrentUser,
     Query(params): Query<ReferralListParams>,
-) -> Result<web::Json<ReferralPage>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let scope = workflows::referrals::scope_of(&user)?;
     let page = page_request(params.limit, params.cursor);
     let status = params.status;
     let found = state
         .read(move |conn| Ok(referrals::list(conn, &scope, status, &page)?))
         .await?;
-    Ok(web::Json(ReferralPage {
+    let shows = found.items.iter().map(|r| r.id.to_string()).collect();
+    let page = ReferralPage {
         next_cursor: found.next_cursor,
         items: found
             .items
             .into_iter()
             .map(|r| view_for(&user, r))
             .collect(),
-    }))
+    };
+    Ok(listed(&page, shows))
 }
 
 /// Read a referral: the post's staff see it whole, its sender only its status.
@@ -253,7 +256,7 @@ async fn take_up_referral(
     let id = id.into_inner();
     let now = state.clock.now();
     let opened: SituationWithPerson = state
-        .write(move |conn| {
+        .write(user.ticket(), move |conn, written| {
             let details = take_up.details();
             let opened = workflows::referrals::take_up(
                 conn,
@@ -264,6 +267,7 @@ async fn take_up_referral(
                 &details,
                 now,
             )?;
+            written.answered_created();
             Ok(opened.into())
         })
         .await?;
@@ -298,7 +302,7 @@ async fn mark_referral_contacted(
     let id = id.into_inner();
     let now = state.clock.now();
     let referral = state
-        .write(move |conn| {
+        .write(user.ticket(), move |conn, _| {
             Ok(workflows::referrals::mark_contacted(
                 conn, &user, id, if_match, now,
             )?)
@@ -347,7 +351,7 @@ async fn close_referral(
     let id = id.into_inner();
     let now = state.clock.now();
     let referral = state
-        .write(move |conn| {
+        .write(user.ticket(), move |conn, _| {
             Ok(workflows::referrals::close(
                 conn, &user, id, if_match, reason, now,
             )?)

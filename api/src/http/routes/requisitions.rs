@@ -15,7 +15,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
 use super::beneficiaries::scoped_posts;
-use super::common::{created, cursor_is_id, page_request, page_type, versioned};
+use super::common::{created, cursor_is_id, listed, page_request, page_type, versioned};
 use super::record_export::{Recipient, RecordExport, export_of};
 use crate::clock::today;
 use crate::http::current_user::CurrentUser;
@@ -66,14 +66,15 @@ async fn list_requisitions(
     state: web::Data<AppState>,
     user: CurrentUser,
     Query(params): Query<RequisitionListParams>,
-) -> Result<web::Json<RequisitionPage>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let posts = scoped_posts(&user, params.post_id)?;
     let page = page_request(params.limit, params.cursor);
     let status = params.status;
     let found = state
         .read(move |conn| Ok(requisitions::list(conn, &posts, status, &page)?))
         .await?;
-    Ok(web::Json(found.into()))
+    let shows = found.items.iter().map(|r| r.id.to_string()).collect();
+    Ok(listed(&RequisitionPage::from(found), shows))
 }
 
 /// Record a requisition received from the police, for a person of your post. It waits for a
@@ -99,7 +100,11 @@ async fn create_requisition(
     let now = state.clock.now();
     input.validate(today(now))?;
     let requisition = state
-        .write(move |conn| Ok(workflows::requisitions::record(conn, &user, &input, now)?))
+        .write(user.ticket(), move |conn, written| {
+            let requisition = workflows::requisitions::record(conn, &user, &input, now)?;
+            written.created(requisition.id);
+            Ok(requisition)
+        })
         .await?;
     Ok(created(
         format!("/api/v1/requisitions/{}", requisition.id),
@@ -144,7 +149,9 @@ async fn decide(
         _ => workflows::requisitions::approve,
     };
     let requisition = state
-        .write(move |conn| Ok(decide(conn, &user, id, &decision, now)?))
+        .write(user.ticket(), move |conn, _| {
+            Ok(decide(conn, &user, id, &decision, now)?)
+        })
         .await?;
     Ok(versioned(requisition.meta.version, &requisition))
 }
@@ -232,7 +239,7 @@ async fn export_requisition(
     let id = id.into_inner();
     let now = state.clock.now();
     let export = state
-        .write(move |conn| {
+        .write(user.ticket(), move |conn, _| {
             let requisition = workflows::requisitions::produce(conn, &user, id, now)?;
             let person = beneficiaries::get(conn, requisition.input.beneficiary_id)?;
             let record = export_of(conn, person, Recipient::Justice, now)?;

@@ -18,7 +18,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
 use super::beneficiaries::scoped_posts;
-use super::common::{created, cursor_is_id, page_request, page_type, versioned};
+use super::common::{created, cursor_is_id, listed, page_request, page_type, versioned};
 use crate::clock::today;
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{IfMatch, Json, Query};
@@ -189,7 +189,7 @@ async fn create_situation(
     let now = state.clock.now();
     new.validate(today(now))?;
     let opened: SituationWithPerson = state
-        .write(move |conn| {
+        .write(user.ticket(), move |conn, written| {
             let opened = workflows::situations::open(
                 conn,
                 &user,
@@ -198,6 +198,7 @@ async fn create_situation(
                 &new.details(),
                 now,
             )?;
+            written.created(opened.situation.id);
             Ok(opened.into())
         })
         .await?;
@@ -219,7 +220,7 @@ async fn list_situations(
     state: web::Data<AppState>,
     user: CurrentUser,
     Query(params): Query<SituationListParams>,
-) -> Result<web::Json<SituationPage>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let filter = SituationFilter {
         posts: scoped_posts(&user, params.post_id)?,
         beneficiary: params.beneficiary_id,
@@ -234,7 +235,8 @@ async fn list_situations(
     let found = state
         .read(move |conn| Ok(situations::list(conn, &filter, &page)?))
         .await?;
-    Ok(web::Json(found.into()))
+    let shows = found.items.iter().map(|s| s.id.to_string()).collect();
+    Ok(listed(&SituationPage::from(found), shows))
 }
 
 /// Read a situation with its person.
@@ -300,7 +302,7 @@ async fn update_situation(
     let id = id.into_inner();
     let now = state.clock.now();
     let updated = state
-        .write(move |conn| {
+        .write(user.ticket(), move |conn, _| {
             Ok(workflows::situations::update(
                 conn, &user, id, version, &patch, now,
             )?)

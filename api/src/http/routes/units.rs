@@ -53,12 +53,14 @@ pub struct UnitListParams {
 #[post("/units")]
 async fn create_unit(
     state: web::Data<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Json(input): Json<UnitInput>,
 ) -> Result<HttpResponse, ApiError> {
     input.validate()?;
     let unit = state
-        .write(move |conn| Ok(units::insert(conn, &input)?))
+        .write(user.ticket(), move |conn, _| {
+            Ok(units::insert(conn, &input)?)
+        })
         .await?;
     Ok(created(
         format!("/api/v1/units/{}", unit.id),
@@ -125,7 +127,7 @@ async fn get_unit(
 #[put("/units/{id}")]
 async fn replace_unit(
     state: web::Data<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     id: web::Path<UnitId>,
     IfMatch(version): IfMatch,
     Json(input): Json<UnitInput>,
@@ -133,7 +135,9 @@ async fn replace_unit(
     input.validate()?;
     let id = id.into_inner();
     let unit = state
-        .write(move |conn| Ok(units::replace(conn, id, version, &input)?))
+        .write(user.ticket(), move |conn, _| {
+            Ok(units::replace(conn, id, version, &input)?)
+        })
         .await?;
     Ok(versioned(unit.meta.version, &unit))
 }

@@ -100,7 +100,7 @@ async fn create_webhook(
     let url = checked_url(&input.url)?;
     let secret = generate_secret();
     let webhook = state
-        .write(move |conn| {
+        .write(user.ticket(), move |conn, _| {
             match partners::get(conn, partner) {
                 Err(StoreError::NotFound) => {
                     return Err(ApiError::Forbidden(format!(
@@ -182,7 +182,9 @@ async fn delete_webhook(
     let partner = own_partner(&user)?;
     let id = id.into_inner();
     state
-        .write(move |conn| Ok(webhooks::deactivate(conn, partner, id)?))
+        .write(user.ticket(), move |conn, _| {
+            Ok(webhooks::deactivate(conn, partner, id)?)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,6 +7,7 @@ use relais_domain::access::Principal;
 use relais_domain::hand_off::{Consent, ConsentInput, HandOff, HandOffAction, HandOffInput};
 use relais_domain::ids::{HandOffId, SituationId};
 use relais_domain::reference::Role;
+use relais_persistence::DbConnection;
 use relais_persistence::hand_offs::{self, HandOffFilter};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -14,9 +15,9 @@ use super::dto::{HandOffListParams, MoveInput};
 use super::views::{HandOffDetail, HandOffPage, HandOffView, detail, view_for, views_for};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, OptionalIfMatch, OptionalJson, Query};
-use crate::http::idempotency::{IdempotencyKey, Reply, run_once};
+use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, run_once};
 use crate::http::problem::{ApiError, Problem};
-use crate::http::routes::common::{created, page_request, versioned};
+use crate::http::routes::common::{created, listed, page_request, versioned};
 use crate::http::state::AppState;
 use crate::workflows::{self, hand_offs::Move};
 
@@ -61,8 +62,9 @@ async fn create_hand_off(
     let id = id.into_inner();
     let now = state.clock.now();
     let created_detail = state
-        .write(move |conn| {
+        .write(user.ticket(), move |conn, written| {
             let hand_off = workflows::hand_offs::create(conn, &user, id, &input, now)?;
+            written.answered_created();
             Ok(detail(conn, hand_off)?)
         })
         .await?;
@@ -114,7 +116,7 @@ async fn list_hand_offs(
     state: web::Data<AppState>,
     user: CurrentUser,
     Query(params): Query<HandOffListParams>,
-) -> Result<web::Json<HandOffPage>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let filter = match user.role {
         Role::Partner => HandOffFilter {
             partner: user.partner_id,
@@ -136,17 +138,19 @@ async fn list_hand_offs(
         ..filter
     };
     let page = page_request(params.limit, params.cursor);
-    let found = state
+    let (found, shows) = state
         .read(move |conn| {
             let page = hand_offs::list(conn, &filter, &page)?;
+            let shows = page.items.iter().map(|h| h.id.to_string()).collect();
             let items = views_for(conn, &user, page.items)?;
-            Ok(HandOffPage {
+            let page = HandOffPage {
                 items,
                 next_cursor: page.next_cursor,
-            })
+            };
+            Ok((page, shows))
         })
         .await?;
-    Ok(web::Json(found))
+    Ok(listed(&found, shows))
 }
 
 /// Read a hand-off: post staff see all of it; its partner sees the consented data only.
@@ -203,7 +207,7 @@ async fn record_consent(
     input.validate(now)?;
     let id = id.into_inner();
     let consent: Consent = state
-        .write(move |conn| {
+        .write(user.ticket(), move |conn, _| {
             Ok(workflows::hand_offs::record_consent(
                 conn, &user, id, if_match, &input, now,
             )?)
@@ -232,7 +236,7 @@ async fn withdraw_consent(
     let id = id.into_inner();
     let now = state.clock.now();
     let after: HandOffDetail = state
-        .write(move |conn| {
+        .write(user.ticket(), move |conn, _| {
             let hand_off = workflows::hand_offs::withdraw_consent(conn, &user, id, now)?;
             Ok(detail(conn, hand_off)?)
         })
@@ -247,11 +251,11 @@ async fn withdraw_consent(
     params(
         ("id" = HandOffId, Path, description = "The hand-off's id"),
         ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer and change nothing more (partner systems)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry change nothing more (1 to 255 characters); the key belongs to your token's grant (role, subject and scope)"),
     ),
     request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
     responses(
-        (status = 200, description = "The hand-off after the move, with its `ETag`", body = HandOffView, headers(("ETag" = String))),
+        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String), ("Idempotent-Replayed" = String, description = "`true` when this answers a retry: nothing was changed, and the body is the hand-off's current view"))),
         (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
@@ -291,11 +295,11 @@ async fn send_hand_off(
     params(
         ("id" = HandOffId, Path, description = "The hand-off's id"),
         ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer and change nothing more (partner systems)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry change nothing more (1 to 255 characters); the key belongs to your token's grant (role, subject and scope)"),
     ),
     request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
     responses(
-        (status = 200, description = "The hand-off after the move, with its `ETag`", body = HandOffView, headers(("ETag" = String))),
+        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String), ("Idempotent-Replayed" = String, description = "`true` when this answers a retry: nothing was changed, and the body is the hand-off's current view"))),
         (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
@@ -335,11 +339,11 @@ async fn cancel_hand_off(
     params(
         ("id" = HandOffId, Path, description = "The hand-off's id"),
         ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer and change nothing more (partner systems)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry change nothing more (1 to 255 characters); the key belongs to your token's grant (role, subject and scope)"),
     ),
     request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
     responses(
-        (status = 200, description = "The hand-off after the move, with its `ETag`", body = HandOffView, headers(("ETag" = String))),
+        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String), ("Idempotent-Replayed" = String, description = "`true` when this answers a retry: nothing was changed, and the body is the hand-off's current view"))),
         (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
@@ -379,11 +383,11 @@ async fn acknowledge_hand_off(
     params(
         ("id" = HandOffId, Path, description = "The hand-off's id"),
         ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer and change nothing more (partner systems)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry change nothing more (1 to 255 characters); the key belongs to your token's grant (role, subject and scope)"),
     ),
     request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
     responses(
-        (status = 200, description = "The hand-off after the move, with its `ETag`", body = HandOffView, headers(("ETag" = String))),
+        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String), ("Idempotent-Replayed" = String, description = "`true` when this answers a retry: nothing was changed, and the body is the hand-off's current view"))),
         (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
@@ -423,11 +427,11 @@ async fn accept_hand_off(
     params(
         ("id" = HandOffId, Path, description = "The hand-off's id"),
         ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer and change nothing more (partner systems)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry change nothing more (1 to 255 characters); the key belongs to your token's grant (role, subject and scope)"),
     ),
     request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
     responses(
-        (status = 200, description = "The hand-off after the move, with its `ETag`", body = HandOffView, headers(("ETag" = String))),
+        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String), ("Idempotent-Replayed" = String, description = "`true` when this answers a retry: nothing was changed, and the body is the hand-off's current view"))),
         (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
@@ -467,11 +471,11 @@ async fn decline_hand_off(
     params(
         ("id" = HandOffId, Path, description = "The hand-off's id"),
         ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer and change nothing more (partner systems)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry change nothing more (1 to 255 characters); the key belongs to your token's grant (role, subject and scope)"),
     ),
     request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
     responses(
-        (status = 200, description = "The hand-off after the move, with its `ETag`", body = HandOffView, headers(("ETag" = String))),
+        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String), ("Idempotent-Replayed" = String, description = "`true` when this answers a retry: nothing was changed, and the body is the hand-off's current view"))),
         (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
@@ -514,7 +518,7 @@ struct MoveRequest {
 
 /// A move's workflow (`workflows::hand_offs::send`, `accept`…).
 type MoveWorkflow = fn(
-    &mut relais_persistence::DbConnection,
+    &mut DbConnection,
     &Principal,
     HandOffId,
     Option<i64>,
@@ -545,14 +549,19 @@ async fn move_hand_off(
         serde_json::to_string(&input).unwrap_or_default()
     );
     let details = input.checked(action)?;
-    let subject = match user.partner_id {
-        Some(partner) if user.role == Role::Partner => format!("partner:{partner}"),
-        _ => format!("user:{}", user.subject),
-    };
     let now = state.clock.now();
-    run_once(&state, subject, key, fingerprint, move |conn| {
-        let moved = workflow(conn, &user, id, if_match, &details, now)?;
-        Reply::ok(&view_for(conn, &user, moved)?)
-    })
-    .await
+    let (mover, reader) = (user.clone(), user.clone());
+    let retryable = Retryable {
+        fingerprint,
+        record: id.to_string(),
+        work: move |conn: &mut DbConnection| {
+            let moved = workflow(conn, &mover, id, if_match, &details, now)?;
+            Reply::ok(&view_for(conn, &mover, moved)?)
+        },
+        view: move |conn: &mut DbConnection| {
+            let hand_off = workflows::hand_offs::visible(conn, &reader, id)?;
+            Reply::ok(&view_for(conn, &reader, hand_off)?)
+        },
+    };
+    run_once(&state, &user, key, retryable).await
 }

@@ -90,7 +90,7 @@ fn partner_view(
     person: Option<&Beneficiary>,
     history: Vec<Transition>,
 ) -> PartnerHandOff {
-    let reading = PartnerReading::of(consent, hand_off.legal_exception);
+    let reading = PartnerReading::of(consent, hand_off.legal_exception, hand_off.status);
     let history = history
         .into_iter()
         .filter(|t| t.to != HandOffStatus::Draft)
@@ -146,7 +146,9 @@ pub fn views_for(
     // The people of only those hand-offs whose partner may read them: nothing else is loaded.
     let readable: Vec<SituationId> = page
         .iter()
-        .filter(|h| PartnerReading::of(consents.get(&h.id), h.legal_exception).reads_person())
+        .filter(|h| {
+            PartnerReading::of(consents.get(&h.id), h.legal_exception, h.status).reads_person()
+        })
         .map(|h| h.situation_id)
         .collect();
     let people = beneficiaries::of_situations(conn, &readable)?;
