@@ -434,3 +434,141 @@ fn a_token_whose_subject_is_empty_or_holds_control_characters_is_refused() {
         );
     }
 }
+
+/// What brings a fresh hand-off to the state an idempotent operation needs, and who may call it.
+struct Recipe {
+    /// The moves made first, each by its side (`post` or `partner`).
+    before: &'static [(&'static str, &'static str)],
+    side: &'static str,
+    body: Option<&'static str>,
+}
+
+fn recipe(operation: &str) -> Recipe {
+    let (before, side, body): (&'static [(&str, &str)], _, _) = match operation {
+        "send_hand_off" => (&[], "post", None),
+        "cancel_hand_off" => (&[("post", "send")], "post", None),
+        "acknowledge_hand_off" => (&[("post", "send")], "partner", None),
+        "accept_hand_off" | "decline_hand_off" => {
+            let body = (operation == "decline_hand_off").then_some(r#"{"reason": "no_capacity"}"#);
+            (
+                &[("post", "send"), ("partner", "acknowledge")],
+                "partner",
+                body,
+            )
+        }
+        "complete_hand_off" => (
+            &[
+                ("post", "send"),
+                ("partner", "acknowledge"),
+                ("partner", "accept"),
+            ],
+            "partner",
+            Some(r#"{"outcome": "Droits ouverts"}"#),
+        ),
+        other => panic!("no recipe for the idempotent operation {other}: add one here"),
+    };
+    Recipe { before, side, body }
+}
+
+/// Every operation of the spec that takes an `Idempotency-Key`: a retry from another grant never
+/// reaches the first answer, and the partner's retry after the person's consent is withdrawn
+/// shows nothing of them.
+#[test]
+fn every_idempotent_operation_is_retried_through_the_gate() {
+    let doc = relais_api::openapi_document();
+    let doc = serde_json::to_value(&doc).unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let Some(operation) = item.get("post") else {
+            continue;
+        };
+        let keyed = operation["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == "Idempotency-Key");
+        if !keyed {
+            continue;
+        }
+        let name = operation["operationId"].as_str().unwrap();
+        let recipe = recipe(name);
+        let app = TestApp::init().spawn();
+        let sent = SentHandOffDraft::create(&app);
+        let token = |side: &str| match side {
+            "post" => sent.case.sw.clone(),
+            _ => sent.partner_token.clone(),
+        };
+        for (side, action) in recipe.before {
+            act(&app, &token(side), &sent.id, action, None, &[]).expect_status(200);
+        }
+        let concrete = path.replace("{id}", &sent.id);
+        let body: Option<Value> = recipe.body.map(|b| serde_json::from_str(b).unwrap());
+        let key = [("Idempotency-Key", "retry-1")];
+        let first = app.call(
+            "POST",
+            &concrete,
+            Some(&token(recipe.side)),
+            body.as_ref(),
+            &key,
+        );
+        assert_eq!(first.status, 200, "{name}: {:#}", first.body);
+        // Another grant of the same side: its own key space, and nothing of this hand-off.
+        let stranger = match recipe.side {
+            "post" => app.token(Role::SocialWorker, &[&app.create_post("Ailleurs")]),
+            _ => app.partner(&app.create_partner("Autre CCAS", "ccas")),
+        };
+        let foreign = app.call("POST", &concrete, Some(&stranger), body.as_ref(), &key);
+        assert!(
+            foreign.status >= 400,
+            "{name} from another grant: {:#}",
+            foreign.body
+        );
+        assert!(foreign.header("idempotent-replayed").is_none(), "{name}");
+        assert_no_personal_data(&foreign);
+        // The consent withdrawn (or the hand-off over), the partner's retry shows no person.
+        let withdraw = format!("/api/v1/hand-offs/{}/consent/withdraw", sent.id);
+        let _ = app.post(&withdraw, &sent.case.sw, json!({}));
+        let retried = app.call(
+            "POST",
+            &concrete,
+            Some(&token(recipe.side)),
+            body.as_ref(),
+            &key,
+        );
+        assert_eq!(retried.status, 200, "{name}: {:#}", retried.body);
+        assert_eq!(
+            retried.header("idempotent-replayed"),
+            Some("true"),
+            "{name}"
+        );
+        if recipe.side == "partner" {
+            assert_no_personal_data(&retried);
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 6, "the six hand-off moves take Idempotency-Key");
+}
+
+/// A drafted hand-off with consent to share everything, not yet sent.
+struct SentHandOffDraft {
+    case: Case,
+    partner_token: String,
+    id: String,
+}
+
+impl SentHandOffDraft {
+    fn create(app: &TestApp) -> Self {
+        let case = Case::open(app);
+        let partner = app.create_partner("CCAS", "ccas");
+        let id = case
+            .draft_hand_off(app, &partner, json!({}))
+            .expect_status(201)
+            .id();
+        crate::support::fixtures::give_consent(app, &case.sw, &id, everything()).expect_status(200);
+        Self {
+            partner_token: app.partner(&partner),
+            case,
+            id,
+        }
+    }
+}
