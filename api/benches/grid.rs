@@ -122,7 +122,13 @@ fn main() {
         );
         return;
     };
-    let db = Database::open(&url, 4).expect("open the seeded database");
+    // The grid itself is measured, with no statement timeout to cut a national scope short.
+    let unbounded = relais_persistence::DbSettings {
+        statement_timeout: std::time::Duration::ZERO,
+        ..relais_persistence::DbSettings::default()
+    };
+    let db = Database::connect_with(&url, 4, &unbounded).expect("open the seeded database");
+    db.migrate().expect("migrate the seeded database");
     let backend = db.backend();
     let grids = GridSet::load(None).unwrap();
     let settings = JwtSettings {

@@ -252,7 +252,8 @@ fn sample_body(db: &Database) -> Result<web::Bytes, String> {
 
 #[actix_web::main]
 async fn serve(settings: Settings) -> Result<(), String> {
-    let db = Database::open(&settings.database_url, settings.pool_size)
+    let db = Database::connect_with(&settings.database_url, settings.pool_size, &settings.db)
+        .and_then(|db| db.migrate().map(|_| db))
         .map_err(|e| format!("cannot open the database: {e}"))?;
     let (verifier, _, _) = resolve_keys(&settings.jwt, &db).map_err(|e| e.to_string())?;
     let body = web::Data::new(StaticBody(sample_body(&db)?));

@@ -11,6 +11,7 @@
 //! persistence; nothing travels back up. See docs/ARCHITECTURE.md.
 
 pub mod auth;
+pub mod causes;
 pub mod cli;
 pub mod clock;
 pub mod grids;

@@ -72,11 +72,80 @@ pub fn sqlite_path(url: &str) -> &str {
         .unwrap_or(url)
 }
 
+/// SQLite's `synchronous` setting in WAL mode: what survives a power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// A commit is synced to disk before it is acknowledged: it survives a power loss.
+    Full,
+    /// The WAL is synced at checkpoints only: a commit survives a crash of Relais, but the last
+    /// ones before a power loss or an operating-system crash can be lost (the file stays sound).
+    Normal,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        }
+    }
+}
+
+/// How long the database may keep a caller waiting, and how durable a commit is. The defaults
+/// are those of `relais serve`: a load balancer expects seconds, not tens of seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbSettings {
+    /// The longest wait for a pooled connection.
+    pub checkout_timeout: Duration,
+    /// PostgreSQL: the longest statement (`statement_timeout`; zero for none).
+    pub statement_timeout: Duration,
+    /// PostgreSQL: the longest wait for a lock (`lock_timeout`; zero for none).
+    pub lock_timeout: Duration,
+    /// PostgreSQL: the longest wait to open a connection (libpq `connect_timeout`, at least 2 s),
+    /// with TCP keepalives so that a dead peer is noticed.
+    pub connect_timeout: Duration,
+    pub sqlite_synchronous: Synchronous,
+}
+
+impl Default for DbSettings {
+    fn default() -> Self {
+        Self {
+            checkout_timeout: Duration::from_secs(2),
+            statement_timeout: Duration::from_secs(4),
+            lock_timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(3),
+            sqlite_synchronous: Synchronous::Full,
+        }
+    }
+}
+
+impl DbSettings {
+    /// The libpq URL with the connect timeout and keepalives, unless the URL sets them.
+    fn postgres_url(&self, url: &str) -> String {
+        let mut url = url.to_owned();
+        let seconds = self.connect_timeout.as_secs().max(2);
+        for (name, value) in [
+            ("connect_timeout", seconds.to_string()),
+            ("keepalives", "1".to_owned()),
+            ("keepalives_idle", "10".to_owned()),
+            ("keepalives_interval", "5".to_owned()),
+            ("keepalives_count", "3".to_owned()),
+        ] {
+            if !url.contains(&format!("{name}=")) {
+                url.push(if url.contains('?') { '&' } else { '?' });
+                url.push_str(&format!("{name}={value}"));
+            }
+        }
+        url
+    }
+}
+
 /// Opens connections of the backend the URL names, set up for Relais.
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: String,
     backend: Backend,
+    settings: DbSettings,
 }
 
 impl ManageConnection for ConnectionManager {
@@ -85,19 +154,29 @@ impl ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.url)
-                .map(DbConnection::Postgres)
-                .map_err(r2d2::Error::ConnectionError),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.settings.postgres_url(&self.url))
+                    .map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(&format!(
+                    "SET statement_timeout = {}; SET lock_timeout = {};",
+                    self.settings.statement_timeout.as_millis(),
+                    self.settings.lock_timeout.as_millis()
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Postgres(conn))
+            }
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(sqlite_path(&self.url))
                     .map_err(r2d2::Error::ConnectionError)?;
                 // busy_timeout first: the pragmas after it may themselves wait for a lock.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000;
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {};
                      PRAGMA journal_mode = WAL;
-                     PRAGMA synchronous = NORMAL;
+                     PRAGMA synchronous = {};
                      PRAGMA foreign_keys = ON;",
-                )
+                    self.settings.checkout_timeout.as_millis(),
+                    self.settings.sqlite_synchronous.pragma()
+                ))
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -112,6 +191,25 @@ impl ManageConnection for ConnectionManager {
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
         std::thread::panicking()
     }
+}
+
+/// Runs `f` in a read transaction whose statements may run for `timeout` on PostgreSQL (`SET
+/// LOCAL statement_timeout`), for the aggregates that take longer than a request's statements
+/// (a national statistics grid over years of data). SQLite has no statement timeout.
+pub fn with_statement_timeout<T>(
+    conn: &mut DbConnection,
+    timeout: Duration,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.transaction(|conn| {
+        if let DbConnection::Postgres(pg) = conn {
+            pg.batch_execute(&format!(
+                "SET LOCAL statement_timeout = {}",
+                timeout.as_millis()
+            ))?;
+        }
+        f(conn)
+    })
 }
 
 /// The table where diesel records the applied migrations (the columns read here).
@@ -134,29 +232,81 @@ pub struct PoolUsage {
     pub idle: u32,
 }
 
+/// The file a SQLite database was opened from: its path, and the device and inode it had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OpenedFile {
+    path: std::path::PathBuf,
+    device: u64,
+    inode: u64,
+}
+
+impl OpenedFile {
+    fn of(path: &str) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(path).ok()?;
+        Some(Self {
+            path: path.into(),
+            device: metadata.dev(),
+            inode: metadata.ino(),
+        })
+    }
+
+    /// `Unavailable` unless the path still names the file that was opened: a file deleted or
+    /// replaced under the server would take writes that the next start never sees.
+    fn check(&self) -> Result<(), StoreError> {
+        match Self::of(&self.path.to_string_lossy()) {
+            Some(now) if now == *self => Ok(()),
+            Some(_) => Err(StoreError::Unavailable(format!(
+                "the database file {} was replaced since it was opened: writes are refused until Relais restarts",
+                self.path.display()
+            ))),
+            None => Err(StoreError::Unavailable(format!(
+                "the database file {} was deleted since it was opened: writes are refused until Relais restarts",
+                self.path.display()
+            ))),
+        }
+    }
+}
+
 /// Pools for reading and writing, and the backend they speak to.
 #[derive(Clone)]
 pub struct Database {
     readers: Pool<ConnectionManager>,
     writer: Pool<ConnectionManager>,
     backend: Backend,
+    /// SQLite: the file opened, checked before every write transaction.
+    file: Option<OpenedFile>,
+    /// PostgreSQL: the sessions' statement timeout, lifted while migrations run.
+    statement_timeout: Duration,
 }
 
 impl Database {
-    /// Connects to `url` with up to `pool_size` reading connections. Migrations are not run.
+    /// Connects to `url` with up to `pool_size` reading connections and the default settings.
+    /// Migrations are not run.
     pub fn connect(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        Self::connect_with(url, pool_size, &DbSettings::default())
+    }
+
+    /// Connects to `url` with `settings`. Migrations are not run.
+    pub fn connect_with(
+        url: &str,
+        pool_size: u32,
+        settings: &DbSettings,
+    ) -> Result<Self, StoreError> {
         let backend = Backend::of_url(url);
         let manager = ConnectionManager {
             url: url.to_owned(),
             backend,
+            settings: settings.clone(),
         };
         // No idle minimum: r2d2 would refill it from a background thread, and a command that
         // exits while that thread is opening a PostgreSQL connection (an OpenSSL handshake)
         // crashes in OpenSSL's exit-time cleanup. Connections open when asked for, and stay.
+        let checkout = settings.checkout_timeout.max(Duration::from_millis(100));
         let builder = || {
             Pool::builder()
                 .min_idle(Some(0))
-                .connection_timeout(Duration::from_secs(15))
+                .connection_timeout(checkout)
         };
         let readers = builder()
             .max_size(pool_size.max(1))
@@ -165,11 +315,26 @@ impl Database {
             Backend::Sqlite => builder().max_size(1).build(manager)?,
             Backend::Postgres => readers.clone(),
         };
+        let file = match backend {
+            Backend::Sqlite => {
+                // The first connection creates the file: its identity is known from then on.
+                drop(writer.get()?);
+                OpenedFile::of(sqlite_path(url))
+            }
+            Backend::Postgres => None,
+        };
         Ok(Self {
             readers,
             writer,
             backend,
+            file,
+            statement_timeout: settings.statement_timeout,
         })
+    }
+
+    /// `Unavailable` if the SQLite file was deleted or replaced since it was opened.
+    pub fn check_file(&self) -> Result<(), StoreError> {
+        self.file.as_ref().map_or(Ok(()), OpenedFile::check)
     }
 
     /// Connects and applies the pending migrations: what `relais serve` does at start-up.
@@ -197,12 +362,18 @@ impl Database {
                 .map(names)
                 .map_err(migration_error),
             DbConnection::Postgres(c) => {
+                // A migration may take longer than a request may: no statement timeout here.
+                c.batch_execute("SET statement_timeout = 0")?;
                 c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
                 let result = c
                     .run_pending_migrations(POSTGRES_MIGRATIONS)
                     .map(names)
                     .map_err(migration_error);
                 c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+                c.batch_execute(&format!(
+                    "SET statement_timeout = {}",
+                    self.statement_timeout.as_millis()
+                ))?;
                 result
             }
         }
@@ -222,6 +393,7 @@ impl Database {
     where
         E: From<StoreError> + From<DieselError>,
     {
+        self.check_file()?;
         let mut pooled = self.writer.get().map_err(StoreError::from)?;
         let conn: &mut DbConnection = &mut pooled;
         conn.transaction(f)
@@ -285,6 +457,22 @@ impl Database {
                 usage("readers", &self.readers),
                 usage("writer", &self.writer),
             ],
+        }
+    }
+
+    /// Whether a write can be committed now: on SQLite the file is still the one opened and a
+    /// row of `readiness_probe` is rewritten and committed (a full disk or a read-only
+    /// filesystem fail here); on PostgreSQL, a query answers (under the statement timeout).
+    pub fn probe(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => self.write(|conn| {
+                conn.batch_execute(
+                    "INSERT INTO readiness_probe (id, checked_at) VALUES (1, CURRENT_TIMESTAMP) \
+                     ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+                )
+                .map_err(StoreError::from)
+            }),
+            Backend::Postgres => self.ping(),
         }
     }
 

@@ -20,6 +20,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("database error: {0}")]
     Database(DieselError),
+    /// The database cannot take writes safely now (its file was deleted or replaced).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("no database connection available: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
     #[error("migrations failed: {0}")]
@@ -35,6 +38,32 @@ impl From<DieselError> for StoreError {
             DieselError::NotFound => StoreError::NotFound,
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 StoreError::Conflict(info.message().to_owned())
+            }
+            // PostgreSQL cancelled a statement that waited past `lock_timeout` or ran past
+            // `statement_timeout`: the database is busy, not the request wrong.
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("lock timeout")
+                    || info.message().contains("statement timeout") =>
+            {
+                StoreError::Unavailable(format!(
+                    "the database did not answer in time: {}",
+                    info.message()
+                ))
+            }
+            // SQLite cannot write its file: a full disk, a read-only filesystem, an I/O error.
+            DieselError::DatabaseError(_, info)
+                if [
+                    "database or disk is full",
+                    "readonly database",
+                    "disk I/O error",
+                ]
+                .iter()
+                .any(|m| info.message().contains(m)) =>
+            {
+                StoreError::Unavailable(format!(
+                    "the database cannot write its file: {}",
+                    info.message()
+                ))
             }
             other => StoreError::Database(other),
         }

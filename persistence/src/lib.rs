@@ -30,6 +30,6 @@ pub mod testing;
 pub mod units;
 pub mod webhooks;
 
-pub use db::{Backend, Database, DbConnection};
+pub use db::{Backend, Database, DbConnection, DbSettings, Synchronous};
 pub use error::StoreError;
 pub use page::{Page, PageRequest};

@@ -166,6 +166,10 @@ fn operations_settings_are_checked_at_start() {
     super::assert_refused_at_start(&[
         ("RELAIS_METRICS", "maybe"),
         ("RELAIS_SHUTDOWN_TIMEOUT_SECONDS", "soon"),
+        ("RELAIS_SQLITE_SYNCHRONOUS", "sometimes"),
+        ("RELAIS_REQUEST_DEADLINE_MS", "0"),
+        ("RELAIS_DB_STATEMENT_TIMEOUT_MS", "long"),
+        ("RELAIS_DB_CONNECT_TIMEOUT_SECONDS", "0"),
     ]);
 }
 
@@ -311,4 +315,83 @@ fn two_replicas_on_one_postgresql_deliver_each_event_once_and_serve_one_feed() {
             "{metrics}"
         );
     }
+}
+
+/// 64 clients write on keep-alive connections when SIGTERM comes: every request the server read
+/// is answered (with `Connection: close` while it drains), so what was acknowledged is exactly
+/// what was stored, and the server exits 0.
+#[test]
+fn sigterm_under_keep_alive_load_answers_every_request_it_read() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let db = TestDatabase::create();
+    let mut server = Server::start(&db.url, &[("RELAIS_SHUTDOWN_TIMEOUT_SECONDS", "10")]);
+    let admin = token(&db.url, &[], &["--role", "admin"]);
+    let post = create_post(&server, &admin);
+    let social_worker = token(&db.url, &[], &["--role", "social_worker", "--post", &post]);
+    let url = format!("{}/api/v1/situations", server.base);
+    let body = example_situation(&post);
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let closing = Arc::new(AtomicU64::new(0));
+    let clients: Vec<_> = (0..64)
+        .map(|_| {
+            let (url, body, token) = (url.clone(), body.clone(), social_worker.clone());
+            let (acknowledged, closing) = (Arc::clone(&acknowledged), Arc::clone(&closing));
+            std::thread::spawn(move || {
+                // One keep-alive connection per client, reused while the server keeps it.
+                let agent = ureq::AgentBuilder::new()
+                    .max_idle_connections_per_host(1)
+                    .build();
+                let until = Instant::now() + Duration::from_secs(20);
+                while Instant::now() < until {
+                    let sent = agent
+                        .post(&url)
+                        .set("Authorization", &format!("Bearer {token}"))
+                        .send_json(body.clone());
+                    match sent {
+                        Ok(response) => {
+                            assert_eq!(response.status(), 201);
+                            if response.header("connection") == Some("close") {
+                                closing.fetch_add(1, Ordering::SeqCst);
+                            }
+                            acknowledged.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(ureq::Error::Status(status, response)) => {
+                            panic!("{status}: {}", response.into_string().unwrap_or_default())
+                        }
+                        // Refused or closed before the request was read: the server is gone.
+                        Err(ureq::Error::Transport(_)) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(700));
+    server.signal("TERM");
+    for client in clients {
+        client.join().unwrap();
+    }
+    let status = server.exit_status(Duration::from_secs(15));
+    assert!(status.success(), "exit status {status}");
+    let stored = relais_persistence::Database::open(&db.url, 1)
+        .unwrap()
+        .read(|conn| {
+            use diesel::prelude::*;
+            relais_persistence::schema::situations::table
+                .count()
+                .get_result::<i64>(conn)
+                .map_err(relais_persistence::StoreError::from)
+        })
+        .unwrap();
+    let acknowledged = acknowledged.load(Ordering::SeqCst);
+    assert!(acknowledged > 64, "the load ran: {acknowledged} answers");
+    assert_eq!(
+        u64::try_from(stored).unwrap(),
+        acknowledged,
+        "stored = acknowledged (a request read and not answered would be stored, unacknowledged)"
+    );
+    assert!(
+        closing.load(Ordering::SeqCst) > 0,
+        "answers while draining say Connection: close"
+    );
 }

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use super::jwks::Jwks;
 use crate::clock::{Clock, SystemClock};
-use crate::http::problem::ApiError;
+use relais_domain::validation::Invalid;
+
+use super::AuthError;
 
 /// Clock skew tolerated between Relais and an identity provider.
 const LEEWAY_SECONDS: u64 = 30;
@@ -44,7 +46,7 @@ pub struct Claims {
 
 impl Claims {
     /// The principal the claims describe, if they are coherent for the role.
-    pub fn into_principal(self) -> Result<Principal, ApiError> {
+    pub fn into_principal(self) -> Result<Principal, AuthError> {
         let mut post_ids = self.post_ids;
         if let Some(post) = self.post_id.filter(|p| !post_ids.contains(p)) {
             post_ids.push(post);
@@ -57,7 +59,7 @@ impl Claims {
             partner_id: self.partner_id,
         };
         if principal.is_system() {
-            return Err(ApiError::Unauthorized(SYSTEM_ROLE_REFUSED.into()));
+            return Err(AuthError::Refused(SYSTEM_ROLE_REFUSED.into()));
         }
         // The trail names the holder by `sub`: it must name someone, legibly.
         if principal.subject.trim().is_empty()
@@ -66,12 +68,12 @@ impl Claims {
                 .chars()
                 .any(relais_domain::validation::deceives)
         {
-            return Err(ApiError::Unauthorized(
+            return Err(AuthError::Refused(
                 "the token's sub must name its holder: not empty, without control characters nor bidi overrides".into(),
             ));
         }
         match missing_scope_claim(&principal) {
-            Some(claim) => Err(ApiError::Unauthorized(format!(
+            Some(claim) => Err(AuthError::Refused(format!(
                 "a token for the role {} must carry the claim {claim}",
                 principal.role
             ))),
@@ -111,14 +113,14 @@ pub struct TokenVerifier {
 /// Why a token was refused, with the one case that a JWKS refresh may cure told apart.
 pub enum Refusal {
     UnknownKid(String),
-    Invalid(ApiError),
+    Invalid(AuthError),
 }
 
-impl From<Refusal> for ApiError {
+impl From<Refusal> for AuthError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
             Refusal::UnknownKid(_) => {
-                ApiError::Unauthorized("the token is signed with an unknown key (kid)".into())
+                AuthError::Refused("the token is signed with an unknown key (kid)".into())
             }
             Refusal::Invalid(error) => error,
         }
@@ -179,8 +181,8 @@ impl TokenVerifier {
     }
 
     /// Checks `token` with the keys at hand; never touches the network.
-    pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
-        self.check(token).map_err(ApiError::from)
+    pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        self.check(token).map_err(AuthError::from)
     }
 
     /// As `verify`, but a `kid` that no key has makes the verifier fetch the JWK Set again first,
@@ -192,7 +194,7 @@ impl TokenVerifier {
     /// are refused at once without waiting: the interval bounds what a flood of made-up `kid`s
     /// can cost the identity provider, and a genuinely new key is picked up by the first request
     /// that names it after the interval.
-    pub async fn verify_refreshing(self: Arc<Self>, token: String) -> Result<Principal, ApiError> {
+    pub async fn verify_refreshing(self: Arc<Self>, token: String) -> Result<Principal, AuthError> {
         match self.check(&token) {
             Err(Refusal::UnknownKid(kid))
                 if self
@@ -215,7 +217,7 @@ impl TokenVerifier {
                 }
                 self.verify(&token)
             }
-            other => other.map_err(ApiError::from),
+            other => other.map_err(AuthError::from),
         }
     }
 
@@ -224,7 +226,7 @@ impl TokenVerifier {
         match (kid, &self.default_key) {
             (None, Some(key)) => Ok(KeyRef::Borrowed(key)),
             (Some(_), Some(key)) if only_default => Ok(KeyRef::Borrowed(key)),
-            (None, None) => Err(Refusal::Invalid(ApiError::Unauthorized(
+            (None, None) => Err(Refusal::Invalid(AuthError::Refused(
                 "the token names no key (kid) and this service has no key for such tokens".into(),
             ))),
             (Some(kid), _) => match self.named.get(kid) {
@@ -241,7 +243,7 @@ impl TokenVerifier {
 
     fn check(&self, token: &str) -> Result<Principal, Refusal> {
         let header = decode_header(token).map_err(|_| {
-            Refusal::Invalid(ApiError::Unauthorized(
+            Refusal::Invalid(AuthError::Refused(
                 "the token is malformed or its header names an unknown algorithm".into(),
             ))
         })?;
@@ -272,7 +274,7 @@ impl KeyRef<'_> {
 }
 
 /// The 401 that tells the caller why its token was refused.
-fn refusal(e: &jsonwebtoken::errors::Error) -> ApiError {
+fn refusal(e: &jsonwebtoken::errors::Error) -> AuthError {
     let reason = match e.kind() {
         ErrorKind::ExpiredSignature => "the token has expired",
         ErrorKind::ImmatureSignature => "the token is not valid yet",
@@ -286,7 +288,7 @@ fn refusal(e: &jsonwebtoken::errors::Error) -> ApiError {
         ErrorKind::Json(_) => "the token's claims are not those of a Relais token",
         _ => "the token is malformed",
     };
-    ApiError::Unauthorized(reason.to_owned())
+    AuthError::Refused(reason.to_owned())
 }
 
 /// Signs tokens, for `relais token` and the tests.
@@ -309,9 +311,13 @@ impl TokenIssuer {
 
     /// A token for `principal`, valid for `ttl` from now; refused if the role's scope is missing,
     /// since the service would refuse the token anyway.
-    pub fn issue(&self, principal: &Principal, ttl: Duration) -> Result<String, ApiError> {
+    pub fn issue(&self, principal: &Principal, ttl: Duration) -> Result<String, AuthError> {
         if principal.is_system() {
-            return Err(ApiError::invalid("role", "reserved", SYSTEM_ROLE_REFUSED));
+            return Err(AuthError::Invalid(Invalid::one(
+                "role",
+                "reserved",
+                SYSTEM_ROLE_REFUSED,
+            )));
         }
         if principal.subject.trim().is_empty()
             || principal
@@ -319,18 +325,18 @@ impl TokenIssuer {
                 .chars()
                 .any(relais_domain::validation::deceives)
         {
-            return Err(ApiError::invalid(
+            return Err(AuthError::Invalid(Invalid::one(
                 "subject",
                 "invalid_subject",
                 "the subject must name the holder: not empty, without control characters nor bidi overrides",
-            ));
+            )));
         }
         if let Some(claim) = missing_scope_claim(principal) {
-            return Err(ApiError::invalid(
+            return Err(AuthError::Invalid(Invalid::one(
                 claim,
                 "required",
                 format!("a token for the role {} needs {claim}", principal.role),
-            ));
+            )));
         }
         let now = SystemClock.now().timestamp();
         let claims = Claims {
@@ -347,6 +353,6 @@ impl TokenIssuer {
             exp: now + ttl.num_seconds(),
         };
         encode(&Header::new(self.algorithm), &claims, &self.key)
-            .map_err(|e| ApiError::Internal(format!("cannot sign a token: {e}")))
+            .map_err(|e| AuthError::Internal(format!("cannot sign a token: {e}")))
     }
 }

@@ -35,6 +35,18 @@ pub struct Settings {
     /// `RELAIS_SHUTDOWN_TIMEOUT_SECONDS`: how long requests in flight may run on after SIGTERM
     /// or SIGINT before they are cut (default 30).
     pub shutdown_timeout: u64,
+    /// `RELAIS_SHUTDOWN_DRAIN_MS`: after SIGTERM or SIGINT, how long the requests already sent on
+    /// open connections are still read and answered (with `Connection: close`) before the
+    /// server stops accepting (default 500).
+    pub shutdown_drain: Duration,
+    /// `RELAIS_DB_CHECKOUT_TIMEOUT_MS`, `RELAIS_DB_STATEMENT_TIMEOUT_MS`,
+    /// `RELAIS_DB_LOCK_TIMEOUT_MS`, `RELAIS_DB_CONNECT_TIMEOUT_SECONDS` and
+    /// `RELAIS_SQLITE_SYNCHRONOUS`: how long the database may keep a caller waiting, and how
+    /// durable a SQLite commit is.
+    pub db: relais_persistence::DbSettings,
+    /// `RELAIS_REQUEST_DEADLINE_MS`: the longest a request's database work may take (default
+    /// 5000); past it the answer is 503 with `Retry-After`.
+    pub deadline: Duration,
 }
 
 /// Audit events are kept at least the floor the database enforces (its triggers refuse to delete
@@ -116,10 +128,44 @@ impl Settings {
             Some(other) => Err(format!("{name}={other} is neither on nor off")),
         };
         let switch = |name: &str| switch_or(name, true);
+        let defaults = relais_persistence::DbSettings::default();
+        let millis = |name: &str, default: Duration| -> Result<Duration, String> {
+            Ok(number(name)?.map_or(default, Duration::from_millis))
+        };
+        let db = relais_persistence::DbSettings {
+            checkout_timeout: millis("RELAIS_DB_CHECKOUT_TIMEOUT_MS", defaults.checkout_timeout)?,
+            statement_timeout: millis(
+                "RELAIS_DB_STATEMENT_TIMEOUT_MS",
+                defaults.statement_timeout,
+            )?,
+            lock_timeout: millis("RELAIS_DB_LOCK_TIMEOUT_MS", defaults.lock_timeout)?,
+            connect_timeout: Duration::from_secs(at_least_one(
+                "RELAIS_DB_CONNECT_TIMEOUT_SECONDS",
+                defaults.connect_timeout.as_secs(),
+            )?),
+            sqlite_synchronous: match var("RELAIS_SQLITE_SYNCHRONOUS").as_deref() {
+                None | Some("full") => relais_persistence::Synchronous::Full,
+                Some("normal") => relais_persistence::Synchronous::Normal,
+                Some(other) => {
+                    return Err(format!(
+                        "RELAIS_SQLITE_SYNCHRONOUS={other} is neither full nor normal"
+                    ));
+                }
+            },
+        };
+        let deadline = Duration::from_millis(at_least_one(
+            "RELAIS_REQUEST_DEADLINE_MS",
+            u64::try_from(crate::http::state::DEFAULT_DEADLINE.as_millis()).unwrap_or(5000),
+        )?);
         Ok(Self {
+            db,
+            deadline,
             retention,
             metrics: switch("RELAIS_METRICS")?,
             shutdown_timeout: number("RELAIS_SHUTDOWN_TIMEOUT_SECONDS")?.unwrap_or(30),
+            shutdown_drain: Duration::from_millis(
+                number("RELAIS_SHUTDOWN_DRAIN_MS")?.unwrap_or(500),
+            ),
             protection: ProtectionSettings {
                 cors_origins: cors_origins(var("RELAIS_CORS_ORIGINS").as_deref().unwrap_or(""))?,
                 per_token_per_minute: per_minute(

@@ -111,12 +111,14 @@ pub fn run() -> ExitCode {
 }
 
 fn open_database(settings: &Settings) -> Result<Database, String> {
-    Database::open(&settings.database_url, settings.pool_size).map_err(|e| {
-        format!(
-            "cannot open the database {}: {e}",
-            redact(&settings.database_url)
-        )
-    })
+    Database::connect_with(&settings.database_url, settings.pool_size, &settings.db)
+        .and_then(|db| db.migrate().map(|_| db))
+        .map_err(|e| {
+            format!(
+                "cannot open the database {}: {e}",
+                redact(&settings.database_url)
+            )
+        })
 }
 
 /// The URL without its password, for messages.
@@ -144,7 +146,7 @@ fn token(settings: &Settings, principal: &Principal, ttl_minutes: i64) -> Result
     )?;
     let token = issuer
         .issue(principal, chrono::Duration::minutes(ttl_minutes))
-        .map_err(|e| e.problem().detail)?;
+        .map_err(|e| crate::http::problem::ApiError::from(e).problem().detail)?;
     println!("{token}");
     Ok(())
 }
@@ -200,27 +202,36 @@ async fn serve(settings: Settings) -> Result<(), String> {
         log::info!("metrics: off (RELAIS_METRICS=off)");
         None
     };
-    let state = web::Data::new(AppState::new(
-        db,
-        verifier,
-        grids,
-        &settings.protection,
-        metrics,
-    )?);
+    let state = web::Data::new(
+        AppState::new(db, verifier, grids, &settings.protection, metrics)?
+            .with_deadline(settings.deadline),
+    );
     let stop_signal = stop_signal(webhooks.as_ref().map(WebhookWorker::stopper))?;
+    let draining = state.draining.clone();
     let mut server = HttpServer::new(move || crate::app(state.clone()))
         .shutdown_timeout(settings.shutdown_timeout)
-        // Our own handler instead of actix's, which cuts requests short on SIGINT.
-        .shutdown_signal(stop_signal);
+        // Our own handler instead of actix's, which closes keep-alive connections at once
+        // (dropping the requests already sent on them) and cuts requests short on SIGINT.
+        .disable_signals();
     if let Some(workers) = settings.workers {
         server = server.workers(workers.max(1));
     }
-    let served = server
+    let server = server
         .bind(&settings.bind)
         .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?
-        .run()
-        .await
-        .map_err(|e| e.to_string());
+        .run();
+    let handle = server.handle();
+    let drain = settings.shutdown_drain;
+    actix_web::rt::spawn(async move {
+        stop_signal.await;
+        // Answer what was already sent, each answer closing its connection; take no new
+        // connection; then stop, letting the requests in flight finish.
+        draining.start();
+        handle.pause().await;
+        actix_web::rt::time::sleep(drain).await;
+        handle.stop(true).await;
+    });
+    let served = server.await.map_err(|e| e.to_string());
     // The requests in flight are answered (or were cut at the shutdown timeout); now wait for
     // the webhook deliveries under way, each answered and recorded or timed out.
     if let Some(worker) = webhooks {
@@ -233,7 +244,8 @@ async fn serve(settings: Settings) -> Result<(), String> {
     served
 }
 
-/// Resolves at the first SIGTERM or SIGINT (Ctrl-C): the server then stops accepting
+/// Resolves at the first SIGTERM or SIGINT (Ctrl-C): the server then drains (answers what was
+/// already sent, with `Connection: close`, for `RELAIS_SHUTDOWN_DRAIN_MS`), stops accepting
 /// connections and lets the requests in flight finish, for at most
 /// `RELAIS_SHUTDOWN_TIMEOUT_SECONDS`. The webhook worker is told at once to claim nothing more,
 /// so that it drains its deliveries under way while the server drains its requests.

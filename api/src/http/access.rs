@@ -358,10 +358,9 @@ async fn withhold_unless_stored<B>(
         Err(e) => {
             log::error!("audit event not stored, answer withheld: {e}");
             let (req, _) = response.into_parts();
-            Ok(
-                ServiceResponse::new(req, ApiError::Internal(e.to_string()).error_response())
-                    .map_into_right_body(),
-            )
+            // 503 when the database cannot take writes now, else 500 with the cause logged.
+            let error = ApiError::from(e);
+            Ok(ServiceResponse::new(req, error.error_response()).map_into_right_body())
         }
     }
 }

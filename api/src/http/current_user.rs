@@ -48,7 +48,7 @@ impl Deref for CurrentUser {
 /// Verification may fetch the identity provider's keys (on an unknown `kid`), off the event loop.
 pub async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let (verifier, token) = bearer(req)?;
-    verifier.verify_refreshing(token).await
+    Ok(verifier.verify_refreshing(token).await?)
 }
 
 /// The verifier and the bearer token of the request.

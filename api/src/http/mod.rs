@@ -5,6 +5,7 @@
 pub mod access;
 pub mod audit;
 pub mod current_user;
+pub mod draining;
 pub mod extract;
 pub mod head;
 pub mod idempotency;
@@ -77,7 +78,9 @@ pub fn app(
     // The middlewares read only what they need, not the whole state.
     let protection = web::Data::from(std::sync::Arc::clone(&state.protection));
     let metrics = web::Data::new(state.metrics.clone());
+    let draining = web::Data::new(state.draining.clone());
     app.app_data(state)
+        .app_data(draining)
         .app_data(protection)
         .app_data(metrics)
         .app_data(known_paths)
@@ -111,6 +114,9 @@ pub fn app(
         // HEAD is answered as GET, within every layer above (access, audit, headers).
         .wrap(from_fn(head::as_get))
         .wrap(from_fn(metrics::record))
+        // Outermost but the log: every answer, errors included, closes its connection while
+        // the instance stops.
+        .wrap(from_fn(draining::close_while_draining))
         // The access log line starts with the request id the middleware above answered with.
         .wrap(Logger::new("%{X-Request-Id}o %a \"%r\" %s %b %Dms"))
 }

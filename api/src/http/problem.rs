@@ -13,6 +13,7 @@ use relais_persistence::db::DieselError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::AuthError;
 use crate::workflows::WorkflowError;
 use crate::writes::WriteError;
 
@@ -199,6 +200,10 @@ impl ResponseError for ApiError {
         if let ApiError::TooManyRequests { retry_after } = self {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after)));
         }
+        if matches!(self, ApiError::Unavailable(_)) {
+            // The database is out of reach for now; a balancer or a client may try again soon.
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from(1)));
+        }
         if let ApiError::MethodNotAllowed { allow, .. } = self
             && let Ok(allow) = HeaderValue::from_str(allow)
         {
@@ -211,6 +216,18 @@ impl ResponseError for ApiError {
 impl From<Invalid> for ApiError {
     fn from(invalid: Invalid) -> Self {
         ApiError::Invalid(invalid)
+    }
+}
+
+pub use crate::causes::chain as cause_chain;
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Refused(why) => ApiError::Unauthorized(why),
+            AuthError::Invalid(invalid) => ApiError::Invalid(invalid),
+            AuthError::Internal(cause) => ApiError::Internal(cause),
+        }
     }
 }
 
@@ -232,7 +249,10 @@ impl From<WriteError> for ApiError {
     fn from(error: WriteError) -> Self {
         match error {
             WriteError::Store(error) => error.into(),
-            other => ApiError::Internal(other.to_string()),
+            WriteError::CommitFailed(failure) if failure.unavailable => {
+                ApiError::Unavailable(failure.why)
+            }
+            other => ApiError::Internal(cause_chain(&other)),
         }
     }
 }
@@ -250,7 +270,8 @@ impl From<StoreError> for ApiError {
             StoreError::Pool(e) => {
                 ApiError::Unavailable(format!("no database connection available: {e}"))
             }
-            other => ApiError::Internal(other.to_string()),
+            StoreError::Unavailable(why) => ApiError::Unavailable(why),
+            other => ApiError::Internal(cause_chain(&other)),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What every handler shares, and how handlers reach the database without blocking the event loop.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::web;
 use relais_persistence::{Database, DbConnection};
@@ -9,6 +10,7 @@ use crate::auth::TokenVerifier;
 use crate::clock::{SharedClock, SystemClock};
 use crate::grids::GridSet;
 use crate::http::audit::{AuditTicket, Written};
+use crate::http::draining::Draining;
 use crate::http::metrics::Metrics;
 use crate::http::problem::ApiError;
 use crate::http::protection::{Protection, ProtectionSettings};
@@ -26,6 +28,34 @@ pub struct AppState {
     pub writes: Writes,
     /// Where "now" comes from: the system's clock, or a test's.
     pub clock: SharedClock,
+    /// The longest a request's database work may take before the request is answered 503
+    /// (`RELAIS_REQUEST_DEADLINE_MS`): a hung database never holds a client for long.
+    pub deadline: Duration,
+    /// Set when the instance is told to stop (see `draining`).
+    pub draining: Draining,
+}
+
+/// The deadline of the aggregates (statistics grids, activity reports), which read a scope's
+/// whole period: a national grid over years of a large instance takes seconds.
+pub const AGGREGATE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The default of `RELAIS_REQUEST_DEADLINE_MS`.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
+
+/// `work`, or 503 once `deadline` has passed. Past it the work may still finish (a write may
+/// still commit): the caller is told only that no answer came in time.
+async fn within<T>(
+    deadline: Duration,
+    work: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    actix_web::rt::time::timeout(deadline, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::Unavailable(format!(
+                "the database did not answer within {} ms",
+                deadline.as_millis()
+            )))
+        })
 }
 
 impl AppState {
@@ -45,7 +75,14 @@ impl AppState {
             protection: Arc::new(Protection::new(protection)),
             metrics: metrics.map(Arc::new),
             clock: Arc::new(SystemClock),
+            deadline: DEFAULT_DEADLINE,
+            draining: Draining::default(),
         })
+    }
+
+    /// The same state with another deadline for each request's database work.
+    pub fn with_deadline(self, deadline: Duration) -> Self {
+        Self { deadline, ..self }
     }
 
     /// The same state reading the time from `clock` (tests, and runs as of a date).
@@ -59,9 +96,31 @@ impl AppState {
         f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let db = self.db.clone();
-        web::block(move || db.read(f))
+        within(self.deadline, async move {
+            web::block(move || db.read(f))
+                .await
+                .map_err(|e| ApiError::Internal(format!("blocking pool: {e}")))?
+        })
+        .await
+    }
+
+    /// Runs the aggregate `f` on a reading connection, within [`AGGREGATE_DEADLINE`] (and its
+    /// statements within a little less, on PostgreSQL), on the blocking thread pool.
+    pub async fn read_aggregate<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, relais_persistence::StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.db.clone();
+        let statements = AGGREGATE_DEADLINE.saturating_sub(Duration::from_secs(2));
+        within(AGGREGATE_DEADLINE, async move {
+            web::block(move || {
+                db.read(|conn| relais_persistence::db::with_statement_timeout(conn, statements, f))
+            })
             .await
             .map_err(|e| ApiError::Internal(format!("blocking pool: {e}")))?
+            .map_err(ApiError::from)
+        })
+        .await
     }
 
     /// Runs `f` in one write transaction, with the audit event of the request's `ticket`
@@ -73,9 +132,9 @@ impl AppState {
         f: impl FnOnce(&mut DbConnection, &mut Written) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let in_write = ticket.clone();
-        let (value, recorded) = self
-            .writes
-            .run(move |conn| {
+        let (value, recorded) = within(
+            self.deadline,
+            self.writes.run(move |conn| {
                 let mut written = Written::default();
                 let value = f(conn, &mut written)?;
                 let recorded = match &in_write {
@@ -87,8 +146,9 @@ impl AppState {
                     _ => false,
                 };
                 Ok::<_, ApiError>((value, recorded))
-            })
-            .await?;
+            }),
+        )
+        .await?;
         if let Some(ticket) = ticket.filter(|_| recorded) {
             ticket.mark_recorded();
         }
@@ -100,6 +160,6 @@ impl AppState {
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        self.writes.run(f).await
+        within(self.deadline, self.writes.run(f)).await
     }
 }

@@ -15,6 +15,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use relais_persistence::db::{DieselError, savepoint};
 use relais_persistence::{Database, DbConnection, StoreError};
@@ -25,14 +26,59 @@ use super::WriteError;
 /// Most writes in one transaction.
 pub const MAX_BATCH: usize = 256;
 
+/// Why a batch did not commit.
+#[derive(Debug, Clone)]
+pub struct CommitFailure {
+    pub why: String,
+    /// The database cannot take writes now (its file is lost, the disk full or read-only),
+    /// rather than a fault of Relais.
+    pub unavailable: bool,
+}
+
 /// Told whether the batch's transaction committed (`Err` carries why it did not).
-type Delivery = Box<dyn FnOnce(Result<(), &str>) + Send>;
-/// A write, run inside the batch's transaction; returns how to deliver its result.
-type Job = Box<dyn FnOnce(&mut DbConnection) -> Delivery + Send>;
+type Delivery = Box<dyn FnOnce(Result<(), &CommitFailure>) + Send>;
+/// A write, run inside the batch's transaction (`None`: the transaction could not even start);
+/// returns how to deliver its result.
+type Job = Box<dyn FnOnce(Option<&mut DbConnection>) -> Delivery + Send>;
+
+/// The last batch that failed because the database could not take writes (a full disk, a
+/// read-only filesystem, a lost file), until a batch commits again: readiness reads it, since
+/// a probe that rewrites one row can still fit where new records no longer do.
+#[derive(Debug, Default)]
+pub struct WriteHealth(Mutex<Option<(Instant, String)>>);
+
+/// How long a write failure keeps the instance unready without a write since: then the probe is
+/// trusted again (and the next failing write says so again).
+const FAILURE_MEMORY: Duration = Duration::from_secs(60);
+
+impl WriteHealth {
+    fn failed(&self, why: &str) {
+        *self.lock() = Some((Instant::now(), why.to_owned()));
+    }
+
+    fn committed(&self) {
+        *self.lock() = None;
+    }
+
+    /// Why writes fail now, if they do.
+    pub fn failing(&self) -> Option<String> {
+        self.lock()
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < FAILURE_MEMORY)
+            .map(|(_, why)| why.clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Instant, String)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
 
 /// The handle of the group-commit threads; they end when the handle is dropped.
 pub struct GroupCommit {
     jobs: mpsc::Sender<Job>,
+    health: Arc<WriteHealth>,
 }
 
 impl GroupCommit {
@@ -40,14 +86,20 @@ impl GroupCommit {
     pub fn spawn(db: Database, name: &str, threads: usize) -> Result<Self, String> {
         let (jobs, queue) = mpsc::channel();
         let queue = Arc::new(Mutex::new(queue));
+        let health = Arc::new(WriteHealth::default());
         for i in 0..threads.max(1) {
-            let (db, queue) = (db.clone(), Arc::clone(&queue));
+            let (db, queue, health) = (db.clone(), Arc::clone(&queue), Arc::clone(&health));
             std::thread::Builder::new()
                 .name(format!("{name}-{i}"))
-                .spawn(move || run(&db, &queue))
+                .spawn(move || run(&db, &queue, &health))
                 .map_err(|e| format!("cannot start the {name} thread: {e}"))?;
         }
-        Ok(Self { jobs })
+        Ok(Self { jobs, health })
+    }
+
+    /// Whether the batches commit.
+    pub fn health(&self) -> &WriteHealth {
+        &self.health
     }
 
     /// Runs `write` in a savepoint of the next batch and returns its result once the batch
@@ -62,12 +114,13 @@ impl GroupCommit {
         let (answer, wait) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
             // Nested in the batch's transaction, diesel makes this a savepoint.
-            let result = savepoint(conn, write);
+            let result = conn.map(|conn| savepoint(conn, write));
             Box::new(move |committed| {
                 let result = match (result, committed) {
-                    (Ok(value), Ok(())) => Ok(value),
-                    (Ok(_), Err(why)) => Err(WriteError::CommitFailed(why.to_owned()).into()),
-                    (Err(e), _) => Err(e),
+                    (Some(Ok(value)), Ok(())) => Ok(value),
+                    (Some(Err(e)), _) => Err(e),
+                    (_, Err(failure)) => Err(WriteError::CommitFailed(failure.clone()).into()),
+                    (None, Ok(())) => Err(WriteError::Stopped.into()),
                 };
                 // A request that went away no longer waits: nothing to tell it.
                 let _ = answer.send(result);
@@ -97,26 +150,39 @@ fn next_batch(queue: &Mutex<mpsc::Receiver<Job>>) -> Option<Vec<Job>> {
     Some(batch)
 }
 
-fn run(db: &Database, queue: &Mutex<mpsc::Receiver<Job>>) {
+fn run(db: &Database, queue: &Mutex<mpsc::Receiver<Job>>, health: &WriteHealth) {
     while let Some(batch) = next_batch(queue) {
         // A panicking write loses its batch (its senders are dropped, so every request of the
         // batch gets a 500) and the connection (r2d2 discards a connection dropped while
         // panicking, which rolls back), but not the thread.
-        let _ = catch_unwind(AssertUnwindSafe(|| commit(db, batch)));
+        let _ = catch_unwind(AssertUnwindSafe(|| commit(db, batch, health)));
     }
 }
 
-fn commit(db: &Database, batch: Vec<Job>) {
+fn commit(db: &Database, batch: Vec<Job>, health: &WriteHealth) {
     let mut deliveries = Vec::with_capacity(batch.len());
+    let mut waiting = Some(batch);
     let committed = db.write(|conn| {
-        for job in batch {
-            deliveries.push(job(conn));
+        for job in waiting.take().unwrap_or_default() {
+            deliveries.push(job(Some(&mut *conn)));
         }
         Ok::<_, StoreError>(())
     });
-    let committed = committed.map_err(|e| e.to_string());
+    // The transaction could not start (no connection, a lost file): the jobs never ran.
+    for job in waiting.unwrap_or_default() {
+        deliveries.push(job(None));
+    }
+    let committed = committed.map_err(|e| CommitFailure {
+        unavailable: matches!(e, StoreError::Unavailable(_) | StoreError::Pool(_)),
+        why: crate::causes::chain(&e),
+    });
+    match &committed {
+        Ok(()) => health.committed(),
+        Err(failure) if failure.unavailable => health.failed(&failure.why),
+        Err(_) => {}
+    }
     for deliver in deliveries {
-        deliver(committed.as_ref().map(|_| ()).map_err(String::as_str));
+        deliver(committed.as_ref().map(|_| ()));
     }
 }
 

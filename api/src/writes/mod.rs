@@ -19,8 +19,8 @@ const AUDIT_THREADS_POSTGRES: usize = 3;
 /// Why a write was not committed, whatever the write itself said.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("commit failed: {0}")]
-    CommitFailed(String),
+    #[error("commit failed: {}", .0.why)]
+    CommitFailed(group_commit::CommitFailure),
     #[error("the writer thread has stopped")]
     Stopped,
     #[error("blocking pool: {0}")]
@@ -75,6 +75,11 @@ impl Writes {
                     .map_err(|e| E::from(WriteError::BlockingPool(e.to_string())))?
             }
         }
+    }
+
+    /// Why grouped writes fail now (a full disk, a read-only filesystem, a lost file), if they do.
+    pub fn failing(&self) -> Option<String> {
+        self.grouped.health().failing()
     }
 
     /// Appends `events` to the audit trail in one insert and returns once they are committed.

@@ -307,3 +307,88 @@ fn an_unexpected_failure_is_logged_with_the_request_id_and_its_cause_is_not_sent
         "{logged:?}"
     );
 }
+
+/// SQLite: once the database file is deleted under the server, no write is acknowledged into the
+/// unlinked file (503, `Retry-After`), the log says why, and readiness says so within a second.
+#[test]
+fn a_deleted_sqlite_file_takes_no_write_and_readiness_says_why() {
+    let logs = error_log();
+    let app = TestApp::init().spawn();
+    let Some(file) = app.sqlite_file() else {
+        eprintln!("skipped: the database file check is SQLite's");
+        return;
+    };
+    let admin = app.admin();
+    app.post(
+        "/api/v1/posts",
+        &admin,
+        crate::support::fixtures::post_body("Avant"),
+    )
+    .expect_status(201);
+    std::fs::remove_file(&file).unwrap();
+    let refused = app.call(
+        "POST",
+        "/api/v1/posts",
+        Some(&admin),
+        Some(&crate::support::fixtures::post_body("Après")),
+        &[("X-Request-Id", "trace-deleted")],
+    );
+    refused.assert_problem(503);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert!(
+        refused.body["detail"].as_str().unwrap().contains("deleted"),
+        "{:#}",
+        refused.body
+    );
+    let started = std::time::Instant::now();
+    let ready = app.call("GET", "/health/ready", None, None, &[]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    ready.assert_problem(503);
+    assert!(
+        ready.body["detail"].as_str().unwrap().contains("deleted"),
+        "{:#}",
+        ready.body
+    );
+    app.call("GET", "/health", None, None, &[])
+        .assert_problem(503);
+    assert_eq!(app.call("GET", "/health/live", None, None, &[]).status, 200);
+    let _ = logs;
+}
+
+/// PostgreSQL: a write that waits for a lock past `lock_timeout` is answered 503 with
+/// `Retry-After` within seconds, not held for as long as the lock is.
+#[test]
+fn a_write_blocked_by_a_lock_is_answered_503_in_seconds() {
+    let app = TestApp::init().spawn();
+    if app.db.backend() != relais_persistence::Backend::Postgres {
+        eprintln!("skipped: lock_timeout is PostgreSQL's");
+        return;
+    }
+    let admin = app.admin();
+    let (locked, release) = std::sync::mpsc::channel();
+    let db = app.db.clone();
+    let holder = std::thread::spawn(move || {
+        db.write(|conn: &mut DbConnection| {
+            conn.batch_execute("LOCK TABLE posts IN ACCESS EXCLUSIVE MODE")
+                .map_err(relais_persistence::StoreError::from)?;
+            locked.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_secs(4));
+            Ok::<_, relais_persistence::StoreError>(())
+        })
+    });
+    release.recv().unwrap();
+    let started = std::time::Instant::now();
+    let answer = app.post(
+        "/api/v1/posts",
+        &admin,
+        crate::support::fixtures::post_body("Bloqué"),
+    );
+    let waited = started.elapsed();
+    answer.assert_problem(503);
+    assert_eq!(answer.header("retry-after"), Some("1"));
+    assert!(
+        waited < std::time::Duration::from_millis(3500),
+        "{waited:?}"
+    );
+    holder.join().unwrap().unwrap();
+}

@@ -329,7 +329,13 @@ pub fn command(settings: &Settings, args: &SeedArgs) -> Result<(), String> {
         crate::clock::Clock::now(&crate::clock::SystemClock).date_naive(),
     );
     options.period().map_err(|e| e.to_string())?;
-    let db = Database::open(&settings.database_url, 2)
+    // Bulk loads run longer than a request may: no statement timeout here.
+    let no_statement_timeout = relais_persistence::DbSettings {
+        statement_timeout: std::time::Duration::ZERO,
+        ..settings.db.clone()
+    };
+    let db = Database::connect_with(&settings.database_url, 2, &no_statement_timeout)
+        .and_then(|db| db.migrate().map(|_| db))
         .map_err(|e| format!("cannot open the database: {e}"))?;
     let summary = seed(&db, &options).map_err(|e| e.to_string())?;
     println!("{summary}");

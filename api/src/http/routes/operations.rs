@@ -1,8 +1,11 @@
 //! What the platform asks of a running instance: liveness and readiness probes, and metrics.
 //! All public (no personal data), none rate-limited.
 
+use std::time::Duration;
+
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
+use relais_persistence::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -56,24 +59,37 @@ async fn get_liveness() -> web::Json<Liveness> {
 
 /// Readiness probe: the instance can serve.
 ///
-/// The database answers and every migration of this version is applied. A load balancer sends
+/// Answered within a second whatever the database does: ready when a write can be committed
+/// (SQLite: the file is still the one opened, and a probe row is rewritten and committed, so a
+/// full disk or a read-only filesystem is not ready; PostgreSQL: a query answers) and every
+/// migration of this version is applied, and the instance is not stopping. A load balancer sends
 /// traffic only to ready instances.
 #[utoipa::path(
     tag = "health",
     responses(
         (status = 200, description = "Ready to serve", body = Readiness),
-        (status = 503, description = "The database does not answer, or migrations are pending", body = crate::http::problem::Problem, content_type = "application/problem+json",
+        (status = 503, description = "The database does not answer within a second, cannot commit a write, or migrations are pending; `Retry-After` says when to ask again", body = crate::http::problem::Problem, content_type = "application/problem+json",
             example = json!({"type": "/problems/unavailable", "title": "The service is unavailable", "status": 503,
                              "detail": "1 migration(s) not applied: 2026-11-26-000005", "request_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b"})),
     )
 )]
 #[get("/health/ready")]
 async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.draining.is_on() {
+        return Err(ApiError::Unavailable(
+            "the instance is stopping: it answers the requests already sent, and takes no new one"
+                .into(),
+        ));
+    }
+    if let Some(why) = state.writes.failing() {
+        return Err(ApiError::Unavailable(format!("writes fail: {why}")));
+    }
     let db = state.db.clone();
-    let pending = web::block(move || db.pending_migrations())
-        .await
-        .map_err(|e| ApiError::Internal(format!("blocking pool: {e}")))?
-        .map_err(|e| ApiError::Unavailable(format!("the database does not answer: {e}")))?;
+    let pending = within_a_second(move || {
+        db.probe()?;
+        db.pending_migrations()
+    })
+    .await?;
     if !pending.is_empty() {
         return Err(ApiError::Unavailable(format!(
             "{} migration(s) not applied: {}",
@@ -86,6 +102,26 @@ async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiEr
         database: state.db.backend().name(),
         version: env!("CARGO_PKG_VERSION"),
     }))
+}
+
+/// The longest a probe waits for the database: a balancer must learn of a hung one at once.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// `check` on the blocking pool, as a probe's answer: 503 naming why if it fails or takes
+/// longer than [`PROBE_TIMEOUT`] (the check may go on; the probe does not wait for it).
+pub async fn within_a_second<T: Send + 'static>(
+    check: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match actix_web::rt::time::timeout(PROBE_TIMEOUT, web::block(check)).await {
+        Err(_) => Err(ApiError::Unavailable(
+            "the database did not answer within a second".into(),
+        )),
+        Ok(Err(e)) => Err(ApiError::Internal(format!("blocking pool: {e}"))),
+        Ok(Ok(Err(e))) => Err(ApiError::Unavailable(format!(
+            "the database cannot serve: {e}"
+        ))),
+        Ok(Ok(Ok(value))) => Ok(value),
+    }
 }
 
 /// Prometheus metrics of this instance.

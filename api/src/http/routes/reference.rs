@@ -80,16 +80,17 @@ pub struct Health {
     tag = "health",
     responses(
         (status = 200, description = "The service and its database answer", body = Health),
-        (status = 503, description = "The database does not answer", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database does not answer within a second, or cannot commit a write", body = crate::http::problem::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/health")]
 async fn get_health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if let Some(why) = state.writes.failing() {
+        return Err(ApiError::Unavailable(format!("writes fail: {why}")));
+    }
     let db = state.db.clone();
-    web::block(move || db.ping())
-        .await
-        .map_err(|e| ApiError::Internal(format!("blocking pool: {e}")))?
-        .map_err(|e| ApiError::Unavailable(format!("the database does not answer: {e}")))?;
+    // The same check as readiness: answering while no write can be committed would lie.
+    super::operations::within_a_second(move || db.probe()).await?;
     Ok(HttpResponse::Ok().json(Health {
         status: "ok",
         database: state.db.backend().name(),

@@ -144,7 +144,7 @@ pub async fn compute(
     let label = scope_label(&scope);
     let owned = grid.clone();
     let rows = state
-        .read(move |conn| Ok(statistics::compute(conn, &owned, from, to, &scope)?))
+        .read_aggregate(move |conn| statistics::compute(conn, &owned, from, to, &scope))
         .await?;
     let raw: Vec<_> = rows.into_iter().map(|r| (r.indicator, r.k, r.n)).collect();
     Ok(assemble(grid, from, to, label, &raw))

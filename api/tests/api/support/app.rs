@@ -140,6 +140,12 @@ impl TestAppBuilder {
 
 impl TestApp {
     /// The one way to an app: `TestApp::init()`, what the test changes, `.spawn()`.
+    /// The SQLite file of the app's database; `None` on PostgreSQL.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        (self.db.backend() == relais_persistence::Backend::Sqlite)
+            .then(|| relais_persistence::db::sqlite_path(&self._database.url).into())
+    }
+
     pub fn init() -> TestAppBuilder {
         TestAppBuilder {
             jwt: jwt_settings(),
