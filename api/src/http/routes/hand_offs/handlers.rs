@@ -2,7 +2,7 @@
 //! transaction (or reads), and answers the view its caller may see. The six moves are six
 //! handlers, one per operationId, sharing [`move_hand_off`].
 
-use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
+use actix_web::{HttpResponse, get, post, put, web};
 use relais_domain::access::Principal;
 use relais_domain::hand_off::{Consent, ConsentInput, HandOff, HandOffAction, HandOffInput};
 use relais_domain::ids::{HandOffId, SituationId};
@@ -265,27 +265,10 @@ async fn withdraw_consent(
 async fn send_hand_off(
     state: web::Data<AppState>,
     user: CurrentUser,
-    req: HttpRequest,
-    id: web::Path<HandOffId>,
-    OptionalIfMatch(if_match): OptionalIfMatch,
-    key: IdempotencyKey,
-    OptionalJson(input): OptionalJson<MoveInput>,
+    request: MoveRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let request = MoveRequest {
-        id: id.into_inner(),
-        if_match,
-        key,
-        input,
-    };
-    move_hand_off(
-        state,
-        user,
-        req,
-        HandOffAction::Send,
-        request,
-        workflows::hand_offs::send,
-    )
-    .await
+    let workflow = workflows::hand_offs::send;
+    move_hand_off(state, user, HandOffAction::Send, request, workflow).await
 }
 
 /// Cancel a hand-off before its outcome.
@@ -309,27 +292,10 @@ async fn send_hand_off(
 async fn cancel_hand_off(
     state: web::Data<AppState>,
     user: CurrentUser,
-    req: HttpRequest,
-    id: web::Path<HandOffId>,
-    OptionalIfMatch(if_match): OptionalIfMatch,
-    key: IdempotencyKey,
-    OptionalJson(input): OptionalJson<MoveInput>,
+    request: MoveRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let request = MoveRequest {
-        id: id.into_inner(),
-        if_match,
-        key,
-        input,
-    };
-    move_hand_off(
-        state,
-        user,
-        req,
-        HandOffAction::Cancel,
-        request,
-        workflows::hand_offs::cancel,
-    )
-    .await
+    let workflow = workflows::hand_offs::cancel;
+    move_hand_off(state, user, HandOffAction::Cancel, request, workflow).await
 }
 
 /// Acknowledge receipt of a sent hand-off.
@@ -353,27 +319,10 @@ async fn cancel_hand_off(
 async fn acknowledge_hand_off(
     state: web::Data<AppState>,
     user: CurrentUser,
-    req: HttpRequest,
-    id: web::Path<HandOffId>,
-    OptionalIfMatch(if_match): OptionalIfMatch,
-    key: IdempotencyKey,
-    OptionalJson(input): OptionalJson<MoveInput>,
+    request: MoveRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let request = MoveRequest {
-        id: id.into_inner(),
-        if_match,
-        key,
-        input,
-    };
-    move_hand_off(
-        state,
-        user,
-        req,
-        HandOffAction::Acknowledge,
-        request,
-        workflows::hand_offs::acknowledge,
-    )
-    .await
+    let workflow = workflows::hand_offs::acknowledge;
+    move_hand_off(state, user, HandOffAction::Acknowledge, request, workflow).await
 }
 
 /// Accept a received hand-off.
@@ -397,27 +346,10 @@ async fn acknowledge_hand_off(
 async fn accept_hand_off(
     state: web::Data<AppState>,
     user: CurrentUser,
-    req: HttpRequest,
-    id: web::Path<HandOffId>,
-    OptionalIfMatch(if_match): OptionalIfMatch,
-    key: IdempotencyKey,
-    OptionalJson(input): OptionalJson<MoveInput>,
+    request: MoveRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let request = MoveRequest {
-        id: id.into_inner(),
-        if_match,
-        key,
-        input,
-    };
-    move_hand_off(
-        state,
-        user,
-        req,
-        HandOffAction::Accept,
-        request,
-        workflows::hand_offs::accept,
-    )
-    .await
+    let workflow = workflows::hand_offs::accept;
+    move_hand_off(state, user, HandOffAction::Accept, request, workflow).await
 }
 
 /// Decline a received hand-off, with a reason.
@@ -441,27 +373,10 @@ async fn accept_hand_off(
 async fn decline_hand_off(
     state: web::Data<AppState>,
     user: CurrentUser,
-    req: HttpRequest,
-    id: web::Path<HandOffId>,
-    OptionalIfMatch(if_match): OptionalIfMatch,
-    key: IdempotencyKey,
-    OptionalJson(input): OptionalJson<MoveInput>,
+    request: MoveRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let request = MoveRequest {
-        id: id.into_inner(),
-        if_match,
-        key,
-        input,
-    };
-    move_hand_off(
-        state,
-        user,
-        req,
-        HandOffAction::Decline,
-        request,
-        workflows::hand_offs::decline,
-    )
-    .await
+    let workflow = workflows::hand_offs::decline;
+    move_hand_off(state, user, HandOffAction::Decline, request, workflow).await
 }
 
 /// Report the outcome of an accepted hand-off.
@@ -485,36 +400,20 @@ async fn decline_hand_off(
 async fn complete_hand_off(
     state: web::Data<AppState>,
     user: CurrentUser,
-    req: HttpRequest,
-    id: web::Path<HandOffId>,
-    OptionalIfMatch(if_match): OptionalIfMatch,
-    key: IdempotencyKey,
-    OptionalJson(input): OptionalJson<MoveInput>,
+    request: MoveRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let request = MoveRequest {
-        id: id.into_inner(),
-        if_match,
-        key,
-        input,
-    };
-    move_hand_off(
-        state,
-        user,
-        req,
-        HandOffAction::Complete,
-        request,
-        workflows::hand_offs::complete,
-    )
-    .await
+    let workflow = workflows::hand_offs::complete;
+    move_hand_off(state, user, HandOffAction::Complete, request, workflow).await
 }
 
-/// One move asked of a hand-off, with its guards.
-struct MoveRequest {
-    id: HandOffId,
-    if_match: Option<i64>,
-    key: IdempotencyKey,
-    input: MoveInput,
-}
+/// What a move reads of its request: the hand-off's id, `If-Match`, `Idempotency-Key` and the
+/// optional details (actix extracts the tuple part by part).
+type MoveRequest = (
+    web::Path<HandOffId>,
+    OptionalIfMatch,
+    IdempotencyKey,
+    OptionalJson<MoveInput>,
+);
 
 /// A move's workflow (`workflows::hand_offs::send`, `accept`…).
 type MoveWorkflow = fn(
@@ -531,21 +430,16 @@ type MoveWorkflow = fn(
 async fn move_hand_off(
     state: web::Data<AppState>,
     user: CurrentUser,
-    req: HttpRequest,
     action: HandOffAction,
     request: MoveRequest,
     workflow: MoveWorkflow,
 ) -> Result<HttpResponse, ApiError> {
-    let MoveRequest {
-        id,
-        if_match,
-        key,
-        input,
-    } = request;
+    let (id, OptionalIfMatch(if_match), key, OptionalJson(input)) = request;
+    let id = id.into_inner();
+    // What identifies the request: the operation, its hand-off and its canonical details.
     let fingerprint = format!(
-        "{} {} {}",
-        req.method(),
-        req.path(),
+        "{} {id} {}",
+        workflows::hand_offs::operation_of(action),
         serde_json::to_string(&input).unwrap_or_default()
     );
     let details = input.checked(action)?;
