@@ -212,3 +212,46 @@ fn every_id_schema_gives_the_one_spelling_of_an_id() {
         assert!(relais_domain::ids::canonical(example).is_ok(), "{name}");
     }
 }
+
+/// Who may call an operation is in its description, written from the access matrix the server
+/// enforces: each role the row grants is named, no other one is.
+#[test]
+fn every_operation_says_who_may_call_it_as_the_access_matrix_enforces() {
+    use relais_api::http::access::{Allowed, rule_for};
+    let doc: Value = serde_json::from_str(&generated()).unwrap();
+    let roles = [
+        "social_worker",
+        "coordinator",
+        "officer",
+        "partner",
+        "statistics",
+        "admin",
+    ];
+    for (path, method, operation) in operations(&doc) {
+        let description = operation["description"].as_str().unwrap_or_default();
+        let rule = rule_for(&method.to_uppercase().parse().unwrap(), &path).unwrap();
+        let said = description
+            .split("**Who may call it:**")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{method} {path} does not say who may call it"));
+        let said = said.split("**Audited:**").next().unwrap();
+        match rule.allowed {
+            Allowed::Anyone => assert!(said.contains("anyone"), "{method} {path}"),
+            Allowed::Roles(_) => {
+                for role in roles {
+                    let granted = rule.scope_of(role.parse().unwrap()).is_some();
+                    assert_eq!(
+                        said.contains(&format!("`{role}`")),
+                        granted,
+                        "{method} {path}: {role}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            description.contains("**Audited:**"),
+            rule.audited.is_some(),
+            "{method} {path}"
+        );
+    }
+}

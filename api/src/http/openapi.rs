@@ -12,7 +12,9 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi};
 
-use crate::http::access::{Allowed, RULES};
+use relais_domain::reference::{CodeList, Role};
+
+use crate::http::access::{Allowed, Grant, RULES, Rule, Scope};
 use crate::http::problem::{PROBLEM_JSON, Problem};
 use crate::http::protection::UNLIMITED_PATHS;
 
@@ -168,21 +170,116 @@ impl Modify for CommonContract {
                 .any(|r| r.path == path.as_str() && r.allowed == Allowed::Anyone);
             // The probes and the metrics are not rate-limited (see `protection::rate_limit`).
             let limited = !UNLIMITED_PATHS.contains(&path.as_str());
-            for operation in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for (method, operation) in [
+                ("GET", &mut item.get),
+                ("PUT", &mut item.put),
+                ("POST", &mut item.post),
+                ("DELETE", &mut item.delete),
+                ("PATCH", &mut item.patch),
+            ] {
+                let Some(operation) = operation else {
+                    continue;
+                };
                 optional_body_is_absent_not_null(operation);
                 add_standard_errors(operation, public, limited);
+                if let Some(rule) = RULES
+                    .iter()
+                    .find(|r| r.path == path.as_str() && r.method == method)
+                {
+                    describe_access(operation, rule);
+                }
+                describe_hand_off_move(operation);
             }
         }
     }
+}
+
+/// Who a role is, in a sentence of the spec.
+fn role_words(role: Role) -> &'static str {
+    match role {
+        Role::SocialWorker => "social workers (`social_worker`)",
+        Role::Coordinator => "coordinators (`coordinator`)",
+        Role::Officer => "officers (`officer`)",
+        Role::Partner => "partner systems (`partner`)",
+        Role::Statistics => "the observatory (`statistics`)",
+        Role::Admin => "administrators (`admin`)",
+        Role::System => "Relais's own jobs (`system`)",
+    }
+}
+
+fn scope_words(scope: Scope) -> &'static str {
+    match scope {
+        Scope::OwnPosts => "of the posts their token names",
+        Scope::OwnUnit => "of the unit their token names",
+        Scope::OwnPartner => "of the partner organisation their token names",
+        Scope::All => "without a scope limit",
+    }
+}
+
+/// The operation's access rule, written from the access matrix (`RULES`) that the server
+/// enforces, so that the contract and the enforcement cannot drift.
+fn describe_access(operation: &mut Operation, rule: &Rule) {
+    let who = match rule.allowed {
+        Allowed::Anyone => "**Who may call it:** anyone, without a token.".to_owned(),
+        Allowed::Roles(grants) => {
+            let granted: Vec<String> = grants
+                .iter()
+                .map(|Grant(role, scope)| format!("{} {}", role_words(*role), scope_words(*scope)))
+                .collect();
+            format!(
+                "**Who may call it:** {}. Any other role gets 403; a record outside the caller's scope answers 404, as a missing one does.",
+                granted.join("; ")
+            )
+        }
+    };
+    let audited = rule.audited.map(|kind| {
+        format!(
+            " **Audited:** every call, refusals included, leaves an event naming the record (`{}`), its post and its person.",
+            kind.code()
+        )
+    });
+    let text = format!("{who}{}", audited.unwrap_or_default());
+    operation.description = Some(match operation.description.take() {
+        Some(description) if !description.is_empty() => format!("{description}\n\n{text}"),
+        _ => text,
+    });
+}
+
+/// A hand-off move says, from the domain's state machine, which statuses it leads from and to.
+fn describe_hand_off_move(operation: &mut Operation) {
+    use relais_domain::hand_off::{HandOffAction, transition};
+    use relais_domain::reference::HandOffStatus;
+    let Some(id) = operation.operation_id.as_deref() else {
+        return;
+    };
+    let Some(action) = [
+        HandOffAction::Send,
+        HandOffAction::Cancel,
+        HandOffAction::Acknowledge,
+        HandOffAction::Accept,
+        HandOffAction::Decline,
+        HandOffAction::Complete,
+    ]
+    .into_iter()
+    .find(|a| crate::workflows::hand_offs::operation_of(*a) == id) else {
+        return;
+    };
+    let moves: Vec<String> = HandOffStatus::ALL
+        .iter()
+        .filter_map(|from| {
+            transition(*from, action)
+                .ok()
+                .map(|to| format!("`{}` → `{}`", from.code(), to.code()))
+        })
+        .collect();
+    let text = format!(
+        "**Legal from:** {}; from any other status the move is a 409 naming both.",
+        moves.join(", ")
+    );
+    operation.description = Some(match operation.description.take() {
+        Some(description) if !description.is_empty() => format!("{description}\n\n{text}"),
+        _ => text,
+    });
 }
 
 /// A stored record is written as its input plus what the server adds (`allOf` of the input's
