@@ -55,11 +55,16 @@ impl FromRequest for IdempotencyKey {
     }
 }
 
-/// An answer to a write that may be retried: its status and body.
+/// An answer to a write that may be retried: its status and body, and for a create the
+/// record it created and its `Location`.
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: StatusCode,
     pub body: Value,
+    /// The created record's id, kept with the key (so that a retry reads it) and named by the
+    /// audit event.
+    pub created: Option<String>,
+    pub location: Option<String>,
 }
 
 impl Reply {
@@ -69,11 +74,30 @@ impl Reply {
         Ok(Reply {
             status: StatusCode::OK,
             body,
+            created: None,
+            location: None,
+        })
+    }
+
+    /// 201 for the record `id`, at `location`.
+    pub fn created(
+        id: impl ToString,
+        location: String,
+        body: &impl serde::Serialize,
+    ) -> Result<Self, ApiError> {
+        Ok(Reply {
+            status: StatusCode::CREATED,
+            created: Some(id.to_string()),
+            location: Some(location),
+            ..Self::ok(body)?
         })
     }
 
     fn into_response(self, replayed: bool) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
+        if let Some(location) = &self.location {
+            response.insert_header((actix_web::http::header::LOCATION, location.as_str()));
+        }
         if let Some(version) = self.body.get("version").and_then(Value::as_i64) {
             response.insert_header(etag(version));
         }
@@ -121,13 +145,14 @@ fn check_replay(stored: &StoredOutcome, fingerprint: &str) -> Result<StatusCode,
 
 /// One write that may be retried with an `Idempotency-Key`.
 pub struct Retryable<W, V> {
-    /// What identifies the request: method, path and canonical body (hashed before storing).
+    /// What identifies the request: operation, record and canonical body (hashed before storing).
     pub fingerprint: String,
-    /// The record the request concerns (its id), so that erasure forgets the key.
-    pub record: String,
+    /// The record the request concerns, when the path names it (a create names it after the
+    /// work, in `Reply::created`), so that erasure forgets the key and a retry reads it.
+    pub record: Option<String>,
     /// The write; it runs in one transaction with the key and the audit event.
     pub work: W,
-    /// The record's current view for this caller: the answer to a retry.
+    /// The record's current view for this caller, given the record's id: the answer to a retry.
     pub view: V,
 }
 
@@ -142,7 +167,7 @@ pub async fn run_once<W, V>(
 ) -> Result<HttpResponse, ApiError>
 where
     W: FnOnce(&mut DbConnection) -> Result<Reply, ApiError> + Send + 'static,
-    V: FnOnce(&mut DbConnection) -> Result<Reply, ApiError> + Send + 'static,
+    V: FnOnce(&mut DbConnection, &str) -> Result<Reply, ApiError> + Send + 'static,
 {
     let Retryable {
         fingerprint,
@@ -152,7 +177,13 @@ where
     } = retryable;
     let Some(key) = key.0 else {
         let reply = state
-            .write(user.ticket(), move |conn, _| work(conn))
+            .write(user.ticket(), move |conn, written| {
+                let reply = work(conn)?;
+                if let Some(id) = &reply.created {
+                    written.created(id);
+                }
+                Ok(reply)
+            })
             .await?;
         return Ok(reply.into_response(false));
     };
@@ -177,7 +208,11 @@ where
                 other => other.into(),
             })?;
             let reply = work(conn)?;
-            idempotency::complete(conn, &grant_w, &key_w, reply.status.as_u16(), Some(&record))?;
+            if let Some(id) = &reply.created {
+                written.created(id);
+            }
+            let concerned = record.as_deref().or(reply.created.as_deref());
+            idempotency::complete(conn, &grant_w, &key_w, reply.status.as_u16(), concerned)?;
             Ok(Attempt::Fresh(reply))
         })
         .await;
@@ -192,7 +227,10 @@ where
         Err(other) => return Err(other),
     };
     let status = check_replay(&stored, &fingerprint)?;
-    let mut reply = state.read(view).await?;
+    let record = stored
+        .record_id
+        .ok_or_else(|| ApiError::Internal("an idempotency key without its record".into()))?;
+    let mut reply = state.read(move |conn| view(conn, &record)).await?;
     reply.status = status;
     Ok(reply.into_response(true))
 }

@@ -9,7 +9,7 @@ use relais_domain::reference::{
 };
 use relais_domain::referral::{Referral, ReferralInput};
 use relais_domain::situation::SituationDetails;
-use relais_persistence::referrals;
+use relais_persistence::{DbConnection, referrals};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -19,6 +19,7 @@ use super::common::{created, cursor_is_id, listed, page_request, versioned};
 use super::situations::SituationWithPerson;
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, OptionalIfMatch, OptionalJson, Query};
+use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, run_once};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
 use crate::workflows;
@@ -94,30 +95,51 @@ fn view_for(user: &CurrentUser, referral: Referral) -> ReferralView {
         "reason": "Intervention au domicile pour différend conjugal, deux enfants présents.",
         "agreed_to_be_contacted": true
     })),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry create nothing more (1 to 255 characters): it answers the referral created first, as you may see it now, with `Idempotent-Replayed: true`; the key belongs to your token's grant (role, subject and scope)")),
     responses(
         (status = 201, description = "The referral's receipt, with its `Location`", body = ReferralReceipt,
-            headers(("Location" = String, description = "URL of the referral"), ("ETag" = String, description = "Version"))),
+            headers(("Location" = String, description = "URL of the referral"), ("ETag" = String, description = "Version"),
+                    ("Idempotent-Replayed" = String, description = "`true` when this answers a retry: nothing was created, and the body is the receipt of the referral created first"))),
     )
 )]
 #[post("/referrals")]
 async fn create_referral(
     state: web::Data<AppState>,
     user: CurrentUser,
+    key: IdempotencyKey,
     Json(input): Json<ReferralInput>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let receipt = state
-        .write(user.ticket(), move |conn, written| {
-            let referral = workflows::referrals::create(conn, &user, &input, now)?;
-            written.created(referral.id);
-            Ok(ReferralReceipt::from(referral))
-        })
-        .await?;
-    Ok(created(
-        format!("/api/v1/referrals/{}", receipt.id),
-        receipt.version,
-        &receipt,
-    ))
+    let fingerprint = format!(
+        "create_referral {}",
+        serde_json::to_string(&input).unwrap_or_default()
+    );
+    let (sender, reader) = (user.clone(), user.clone());
+    let retryable = Retryable {
+        fingerprint,
+        record: None,
+        work: move |conn: &mut DbConnection| {
+            let referral = workflows::referrals::create(conn, &sender, &input, now)?;
+            let id = referral.id;
+            Reply::created(
+                id,
+                format!("/api/v1/referrals/{id}"),
+                &ReferralReceipt::from(referral),
+            )
+        },
+        view: move |conn: &mut DbConnection, id: &str| {
+            let id: ReferralId = id
+                .parse()
+                .map_err(|e| ApiError::Internal(format!("a stored referral id: {e}")))?;
+            let referral = workflows::referrals::visible(conn, &reader, id)?;
+            Reply::created(
+                id,
+                format!("/api/v1/referrals/{id}"),
+                &ReferralReceipt::from(referral),
+            )
+        },
+    };
+    run_once(&state, &user, key, retryable).await
 }
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]

@@ -18,10 +18,11 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
 use super::beneficiaries::scoped_posts;
-use super::common::{created, cursor_is_id, listed, page_request, page_type, versioned};
+use super::common::{cursor_is_id, listed, page_request, page_type, versioned};
 use crate::clock::today;
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{IfMatch, Json, Query};
+use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, run_once};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
 use crate::workflows::{
@@ -44,7 +45,7 @@ page_type!(
 
 /// A situation to open, with the person: either a new one (`beneficiary`) or one already
 /// recorded at the same post (`beneficiary_id`).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "post_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b", "opened_on": "2026-03-14", "origin": "police",
@@ -173,40 +174,55 @@ impl From<Opened> for SituationWithPerson {
 /// Open a situation, recording the person if new.
 #[utoipa::path(
     tag = "situations",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry create nothing more (1 to 255 characters): it answers the situation created first, as you may see it now, with `Idempotent-Replayed: true`; the key belongs to your token's grant (role, subject and scope)")),
     request_body = NewSituation,
     responses(
         (status = 201, description = "The situation with its person, its `Location` and `ETag`", body = SituationWithPerson,
-            headers(("Location" = String, description = "URL of the new situation"), ("ETag" = String, description = "Version, for If-Match"))),
+            headers(("Location" = String, description = "URL of the new situation"), ("ETag" = String, description = "Version, for If-Match"),
+                    ("Idempotent-Replayed" = String, description = "`true` when this answers a retry: nothing was created, and the body is the situation created first"))),
     )
 )]
 #[post("/situations")]
 async fn create_situation(
     state: web::Data<AppState>,
     user: CurrentUser,
+    key: IdempotencyKey,
     Json(new): Json<NewSituation>,
 ) -> Result<HttpResponse, ApiError> {
     workflows::situations::may_open_at(&user, new.post_id)?;
     let now = state.clock.now();
     new.validate(today(now))?;
-    let opened: SituationWithPerson = state
-        .write(user.ticket(), move |conn, written| {
+    let fingerprint = format!(
+        "create_situation {}",
+        serde_json::to_string(&new).unwrap_or_default()
+    );
+    let (opener, reader) = (user.clone(), user.clone());
+    let retryable = Retryable {
+        fingerprint,
+        record: None,
+        work: move |conn: &mut DbConnection| {
+            let person = new.person()?;
             let opened = workflows::situations::open(
                 conn,
-                &user,
+                &opener,
                 new.post_id,
-                new.person()?,
+                person,
                 &new.details(),
                 now,
             )?;
-            written.created(opened.situation.id);
-            Ok(opened.into())
-        })
-        .await?;
-    Ok(created(
-        format!("/api/v1/situations/{}", opened.situation.id),
-        opened.situation.meta.version,
-        &opened,
-    ))
+            let opened = SituationWithPerson::from(opened);
+            let id = opened.situation.id;
+            Reply::created(id, format!("/api/v1/situations/{id}"), &opened)
+        },
+        view: move |conn: &mut DbConnection, id: &str| {
+            let id: SituationId = id
+                .parse()
+                .map_err(|e| ApiError::Internal(format!("a stored situation id: {e}")))?;
+            let found = situation_with_person(conn, &reader, id)?;
+            Reply::created(id, format!("/api/v1/situations/{id}"), &found)
+        },
+    };
+    run_once(&state, &user, key, retryable).await
 }
 
 /// List situations of your posts, filtered. Never includes evaluations.

@@ -447,12 +447,12 @@ async fn move_hand_off(
     let (mover, reader) = (user.clone(), user.clone());
     let retryable = Retryable {
         fingerprint,
-        record: id.to_string(),
+        record: Some(id.to_string()),
         work: move |conn: &mut DbConnection| {
             let moved = workflow(conn, &mover, id, if_match, &details, now)?;
             Reply::ok(&view_for(conn, &mover, moved)?)
         },
-        view: move |conn: &mut DbConnection| {
+        view: move |conn: &mut DbConnection, _: &str| {
             let hand_off = workflows::hand_offs::visible(conn, &reader, id)?;
             Reply::ok(&view_for(conn, &reader, hand_off)?)
         },
