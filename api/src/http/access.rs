@@ -19,7 +19,7 @@ use relais_persistence::audit::NewAuditEvent;
 
 use std::sync::Arc;
 
-use crate::http::audit::{AuditTicket, REPLAYED, Shown};
+use crate::http::audit::{AuditTicket, REPLAYED, RetriedRecord, Shown};
 use crate::http::current_user::authenticate;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
@@ -340,10 +340,15 @@ async fn record_after<B>(
     };
     let status = response.status().as_u16();
     let shown = response.response().extensions().get::<Shown>().cloned();
+    let retried = response
+        .response()
+        .extensions()
+        .get::<RetriedRecord>()
+        .map(|r| r.0.clone());
     let replayed = response.headers().contains_key(REPLAYED);
     let events = match shown {
         Some(Shown(records)) => ticket.events_of_list(&records, status),
-        None => vec![ticket.event(None, status, replayed)],
+        None => vec![ticket.event(retried, status, replayed)],
     };
     withhold_unless_stored(&state, events, response).await
 }

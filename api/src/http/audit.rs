@@ -97,6 +97,11 @@ impl AuditTicket {
     }
 }
 
+/// The record an idempotent retry answered, left in the response's extensions: a create's path
+/// names no record, so the gate learns it here.
+#[derive(Debug, Clone)]
+pub struct RetriedRecord(pub String);
+
 /// The records a list answer shows, left by its handler in the response's extensions.
 #[derive(Debug, Clone, Default)]
 pub struct Shown(pub Vec<String>);

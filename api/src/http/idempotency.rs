@@ -19,7 +19,7 @@ use relais_persistence::{DbConnection, StoreError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::http::audit::REPLAYED;
+use crate::http::audit::{REPLAYED, RetriedRecord};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::etag;
 use crate::http::problem::ApiError;
@@ -230,7 +230,10 @@ where
     let record = stored
         .record_id
         .ok_or_else(|| ApiError::Internal("an idempotency key without its record".into()))?;
+    let retried = RetriedRecord(record.clone());
     let mut reply = state.read(move |conn| view(conn, &record)).await?;
     reply.status = status;
-    Ok(reply.into_response(true))
+    let mut response = reply.into_response(true);
+    response.extensions_mut().insert(retried);
+    Ok(response)
 }

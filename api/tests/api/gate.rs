@@ -590,6 +590,22 @@ fn retry_a_create(name: &str, path: &str) {
     );
     assert_eq!(retried.id(), first.id(), "{name}");
     assert_eq!(retried.location, first.location, "{name}");
+    // The retry is in the trail as a replay of the record it answered.
+    let replays: Vec<String> = app
+        .db
+        .read(|conn| {
+            audit_events::table
+                .filter(audit_events::action.eq(name))
+                .filter(audit_events::outcome.eq("replayed"))
+                .select(audit_events::record_id)
+                .load::<Option<String>>(conn)
+                .map_err(StoreError::from)
+        })
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(replays, [first.id()], "{name}");
     let mut changed = body.clone();
     changed["opened_on"] = json!("2026-03-13");
     changed["reason"] = json!("Autre motif");
