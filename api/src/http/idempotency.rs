@@ -143,6 +143,16 @@ fn check_replay(stored: &StoredOutcome, fingerprint: &str) -> Result<StatusCode,
     StatusCode::from_u16(stored.status).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
+/// What identifies a request for its key: the operation, the record its path names (if any) and
+/// its canonical body. A key sent again with another fingerprint is refused (`reused`).
+pub fn fingerprint(operation: &str, record: Option<&str>, body: &impl serde::Serialize) -> String {
+    format!(
+        "{operation} {} {}",
+        record.unwrap_or("-"),
+        serde_json::to_string(body).unwrap_or_default()
+    )
+}
+
 /// One write that may be retried with an `Idempotency-Key`.
 pub struct Retryable<W, V> {
     /// What identifies the request: operation, record and canonical body (hashed before storing).

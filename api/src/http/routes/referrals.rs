@@ -19,7 +19,7 @@ use super::common::{created, cursor_is_id, listed, page_request, versioned};
 use super::situations::SituationWithPerson;
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, OptionalIfMatch, OptionalJson, Query};
-use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, run_once};
+use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, fingerprint, run_once};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
 use crate::workflows;
@@ -110,10 +110,7 @@ async fn create_referral(
     Json(input): Json<ReferralInput>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let fingerprint = format!(
-        "create_referral {}",
-        serde_json::to_string(&input).unwrap_or_default()
-    );
+    let fingerprint = fingerprint("create_referral", None, &input);
     let (sender, reader) = (user.clone(), user.clone());
     let retryable = Retryable {
         fingerprint,

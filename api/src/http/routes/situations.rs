@@ -22,7 +22,7 @@ use super::common::{cursor_is_id, listed, page_request, page_type, versioned};
 use crate::clock::today;
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{IfMatch, Json, Query};
-use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, run_once};
+use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, fingerprint, run_once};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
 use crate::workflows::{
@@ -192,10 +192,7 @@ async fn create_situation(
     workflows::situations::may_open_at(&user, new.post_id)?;
     let now = state.clock.now();
     new.validate(today(now))?;
-    let fingerprint = format!(
-        "create_situation {}",
-        serde_json::to_string(&new).unwrap_or_default()
-    );
+    let fingerprint = fingerprint("create_situation", None, &new);
     let (opener, reader) = (user.clone(), user.clone());
     let retryable = Retryable {
         fingerprint,

@@ -15,7 +15,7 @@ use super::dto::{HandOffListParams, MoveInput};
 use super::views::{HandOffDetail, HandOffPage, HandOffView, detail, view_for, views_for};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, OptionalIfMatch, OptionalJson, Query};
-use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, run_once};
+use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, fingerprint, run_once};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::routes::common::{created, listed, page_request, versioned};
 use crate::http::state::AppState;
@@ -436,12 +436,8 @@ async fn move_hand_off(
 ) -> Result<HttpResponse, ApiError> {
     let (id, OptionalIfMatch(if_match), key, OptionalJson(input)) = request;
     let id = id.into_inner();
-    // What identifies the request: the operation, its hand-off and its canonical details.
-    let fingerprint = format!(
-        "{} {id} {}",
-        workflows::hand_offs::operation_of(action),
-        serde_json::to_string(&input).unwrap_or_default()
-    );
+    let operation = workflows::hand_offs::operation_of(action);
+    let fingerprint = fingerprint(operation, Some(&id.to_string()), &input);
     let details = input.checked(action)?;
     let now = state.clock.now();
     let (mover, reader) = (user.clone(), user.clone());
