@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, SubsecRound, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 /// Where the time comes from.
 pub trait Clock: Send + Sync + 'static {
@@ -35,12 +35,6 @@ impl Clock for FixedClock {
     }
 }
 
-/// An instant as the database stores it: UTC, to the microsecond (PostgreSQL's precision), so
-/// that what is written and what is read back compare equal.
-pub fn stored(at: DateTime<Utc>) -> NaiveDateTime {
-    at.naive_utc().trunc_subsecs(6)
-}
-
 /// "Today" for date checks at `now`: the calendar day at UTC+12, the furthest ahead of France's
 /// time zones, so that no French territory ever sees its own today refused as "in the future".
 pub fn today(now: DateTime<Utc>) -> NaiveDate {
@@ -53,6 +47,7 @@ mod tests {
 
     #[test]
     fn a_fixed_clock_stays_put_and_stored_instants_keep_microseconds() {
+        use relais_persistence::stored;
         let at = DateTime::parse_from_rfc3339("2026-03-14T10:42:07.123456789Z")
             .unwrap()
             .with_timezone(&Utc);

@@ -8,7 +8,9 @@ use relais_persistence::retention::Cutoff;
 
 use relais_persistence::retention::{DEFAULT_BATCH, PurgeOutcome};
 
-use crate::clock::{Clock, SystemClock, stored};
+use relais_persistence::stored;
+
+use crate::clock::{Clock, SystemClock};
 use crate::jobs::purge::{RetentionSettings, describe, purge};
 
 /// The options of `relais purge`.

@@ -48,7 +48,7 @@ pub fn purge(
     dry_run: bool,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<PurgeOutcome, StoreError> {
-    let at = crate::clock::stored(now);
+    let at = relais_persistence::stored(now);
     let options = PurgeOptions {
         cutoff: Cutoff::before(at, settings.days),
         at,

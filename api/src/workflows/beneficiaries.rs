@@ -9,7 +9,9 @@ use relais_persistence::retention::{self, Anonymisation};
 use relais_persistence::{DbConnection, beneficiaries, situations};
 
 use super::{Outcome, WorkflowError, acts_for_post, expect_version, found_within, reads_post};
-use crate::clock::{stored, today};
+use relais_persistence::stored;
+
+use crate::clock::today;
 
 /// The person if `actor` may read them (their post's staff, or a job); `NotFound` otherwise.
 pub fn readable(

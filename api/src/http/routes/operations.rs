@@ -81,10 +81,9 @@ async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiEr
                 .into(),
         ));
     }
-    if let Some(why) = state.writes.failing() {
-        return Err(ApiError::Unavailable(format!("writes fail: {why}")));
-    }
+    no_failing_writes(&state)?;
     let db = state.db.clone();
+    // One second for both checks together.
     let pending = within_a_second(move || {
         db.probe()?;
         db.pending_migrations()
@@ -106,6 +105,16 @@ async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiEr
 
 /// The longest a probe waits for the database: a balancer must learn of a hung one at once.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// 503 naming why if grouped writes fail for want of the database (a full disk, a read-only
+/// filesystem, a lost file): a probe row can still fit where new records do not. Asked by
+/// `/health` and `/health/ready` before their probe.
+pub fn no_failing_writes(state: &AppState) -> Result<(), ApiError> {
+    match state.writes.failing() {
+        Some(why) => Err(ApiError::Unavailable(format!("writes fail: {why}"))),
+        None => Ok(()),
+    }
+}
 
 /// `check` on the blocking pool, as a probe's answer: 503 naming why if it fails or takes
 /// longer than [`PROBE_TIMEOUT`] (the check may go on; the probe does not wait for it).

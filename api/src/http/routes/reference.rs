@@ -85,11 +85,9 @@ pub struct Health {
 )]
 #[get("/health")]
 async fn get_health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    if let Some(why) = state.writes.failing() {
-        return Err(ApiError::Unavailable(format!("writes fail: {why}")));
-    }
+    // The same checks as readiness: answering while no write can be committed would lie.
+    super::operations::no_failing_writes(&state)?;
     let db = state.db.clone();
-    // The same check as readiness: answering while no write can be committed would lie.
     super::operations::within_a_second(move || db.probe()).await?;
     Ok(HttpResponse::Ok().json(Health {
         status: "ok",
