@@ -14,6 +14,7 @@ pub mod auth;
 pub mod causes;
 pub mod cli;
 pub mod clock;
+pub mod events;
 pub mod grids;
 pub mod http;
 pub mod jobs;

@@ -165,29 +165,103 @@ fn the_views_of_a_hand_off_or_a_referral_exclude_each_other() {
 }
 
 /// A code list's schema in the spec must list exactly the codes the API writes (a variant named
-/// `Cpp60_1` with the code `cpp_60_1` once came out as `cpp60_1` in the spec).
+/// `Cpp60_1` with the code `cpp_60_1` once came out as `cpp60_1` in the spec), and
+/// `/api/v1/reference` names every one of them, with the schema of its codes.
 #[test]
-fn code_list_schemas_list_the_codes_the_api_writes() {
-    use relais_domain::reference::*;
-    fn check<T: CodeList>(document: &Value, name: &str) {
-        let listed: Vec<&str> = document["components"]["schemas"][name]["enum"]
+fn every_code_list_is_in_the_reference_schema_with_the_codes_the_api_writes() {
+    use relais_domain::reference::LISTS;
+    let document = serde_json::to_value(relais_api::openapi_document()).unwrap();
+    let schemas = &document["components"]["schemas"];
+    let reference = &schemas["Reference"];
+    assert_eq!(reference["additionalProperties"], false);
+    assert_eq!(
+        reference["properties"].as_object().unwrap().len(),
+        LISTS.len()
+    );
+    for list in LISTS {
+        let listed: Vec<&str> = schemas[list.type_name]["enum"]
             .as_array()
-            .unwrap_or_else(|| panic!("{name} has no enum in the spec"))
+            .unwrap_or_else(|| panic!("{} has no enum in the spec", list.type_name))
             .iter()
             .map(|v| v.as_str().unwrap())
             .collect();
-        let codes: Vec<&str> = T::ALL.iter().map(|v| v.code()).collect();
-        assert_eq!(listed, codes, "{name}");
+        let codes: Vec<&str> = (list.entries)().iter().map(|e| e.code).collect();
+        assert_eq!(listed, codes, "{}", list.type_name);
+        assert_eq!(
+            reference["properties"][list.list]["items"]["properties"]["code"]["$ref"],
+            format!("#/components/schemas/{}", list.type_name),
+            "{}",
+            list.list
+        );
     }
+    // Any other closed list of codes in the contract is not a reference list, and says why here.
+    let not_code_lists = [
+        // The statistics grid's own axes, each described in the grid's schema.
+        "Counted",
+        "Dimension",
+    ];
+    for (name, schema) in schemas.as_object().unwrap() {
+        if schema["type"] == "string" && schema["enum"].is_array() {
+            assert!(
+                LISTS.iter().any(|l| l.type_name == name) || not_code_lists.contains(&name.as_str()),
+                "{name} is a list of codes that /api/v1/reference does not serve"
+            );
+        }
+    }
+}
+
+/// The event catalogue: `Event` is a `oneOf` whose discriminator maps every event type of the
+/// domain to the schema of its family, each family's `type` lists exactly its types, and each
+/// type is described.
+#[test]
+fn the_event_catalogue_names_every_event_type() {
+    use relais_domain::event::EventFamily;
+    use relais_domain::reference::{CodeList, EventType};
     let document = serde_json::to_value(relais_api::openapi_document()).unwrap();
-    check::<LegalBasis>(&document, "LegalBasis");
-    check::<RequisitionStatus>(&document, "RequisitionStatus");
-    check::<RecordKind>(&document, "RecordKind");
-    check::<Outcome>(&document, "Outcome");
-    check::<ProblemCategory>(&document, "ProblemCategory");
-    check::<ReferralStatus>(&document, "ReferralStatus");
-    check::<HandOffStatus>(&document, "HandOffStatus");
-    check::<Role>(&document, "Role");
+    let schemas = &document["components"]["schemas"];
+    let mapping = schemas["Event"]["discriminator"]["mapping"].as_object().unwrap();
+    assert_eq!(schemas["Event"]["discriminator"]["propertyName"], "type");
+    assert_eq!(mapping.len(), EventType::ALL.len());
+    for kind in EventType::ALL {
+        let family = kind.family();
+        assert_eq!(
+            mapping[kind.code()],
+            format!("#/components/schemas/{}", family.event_schema())
+        );
+        let member = &schemas[family.event_schema()];
+        assert!(
+            member["properties"]["type"]["enum"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from(kind.code())),
+            "{kind}"
+        );
+        assert!(
+            member["description"]
+                .as_str()
+                .unwrap()
+                .contains(kind.description()),
+            "{kind} is not described"
+        );
+        assert_eq!(
+            member["properties"]["data"]["$ref"],
+            format!("#/components/schemas/{}", family.data_schema())
+        );
+    }
+    assert_eq!(
+        schemas["Event"]["oneOf"].as_array().unwrap().len(),
+        EventFamily::ALL.len()
+    );
+    // The webhook body is the same schema as the feed's items.
+    assert_eq!(
+        document["webhooks"]["event"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/Event"
+    );
+    assert_eq!(
+        schemas["EventPage"]["properties"]["items"]["items"]["$ref"],
+        "#/components/schemas/Event"
+    );
 }
 
 /// Every id schema tells a client the one spelling the server accepts (another is a 404), and

@@ -5,17 +5,17 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::ids::{AuditEventId, BeneficiaryId, PostId};
-use crate::reference::{Outcome, RecordKind, Role};
+use crate::reference::{AuditOutcome, AuditedRecord, Role};
 
-impl Outcome {
+impl AuditOutcome {
     /// The outcome an HTTP status stands for.
     pub fn of_status(status: u16) -> Self {
         match status {
-            200..=399 => Outcome::Success,
-            401 | 403 => Outcome::Denied,
-            404 => Outcome::NotFound,
-            400..=499 => Outcome::Rejected,
-            _ => Outcome::Failed,
+            200..=399 => AuditOutcome::Success,
+            401 | 403 => AuditOutcome::Denied,
+            404 => AuditOutcome::NotFound,
+            400..=499 => AuditOutcome::Rejected,
+            _ => AuditOutcome::Failed,
         }
     }
 }
@@ -35,7 +35,7 @@ pub struct AuditEvent {
     #[cfg_attr(feature = "openapi", schema(example = "get_situation"))]
     pub action: String,
     /// The kind of record addressed; absent for lists.
-    pub record_type: Option<RecordKind>,
+    pub record_type: Option<AuditedRecord>,
     /// The record addressed; absent for lists and failed creations.
     #[cfg_attr(
         feature = "openapi",
@@ -46,7 +46,7 @@ pub struct AuditEvent {
     pub post_id: Option<PostId>,
     /// The person the record is about, when known.
     pub beneficiary_id: Option<BeneficiaryId>,
-    pub outcome: Outcome,
+    pub outcome: AuditOutcome,
     /// The HTTP status answered.
     #[cfg_attr(feature = "openapi", schema(example = 200))]
     pub status: u16,
@@ -63,10 +63,10 @@ mod tests {
 
     #[test]
     fn statuses_map_to_outcomes() {
-        assert_eq!(Outcome::of_status(201), Outcome::Success);
-        assert_eq!(Outcome::of_status(403), Outcome::Denied);
-        assert_eq!(Outcome::of_status(404), Outcome::NotFound);
-        assert_eq!(Outcome::of_status(422), Outcome::Rejected);
-        assert_eq!(Outcome::of_status(500), Outcome::Failed);
+        assert_eq!(AuditOutcome::of_status(201), AuditOutcome::Success);
+        assert_eq!(AuditOutcome::of_status(403), AuditOutcome::Denied);
+        assert_eq!(AuditOutcome::of_status(404), AuditOutcome::NotFound);
+        assert_eq!(AuditOutcome::of_status(422), AuditOutcome::Rejected);
+        assert_eq!(AuditOutcome::of_status(500), AuditOutcome::Failed);
     }
 }

@@ -22,6 +22,8 @@ pub trait CodeList: Sized + Copy + 'static {
     const LIST: &'static str;
     /// Every entry, in display order.
     const ALL: &'static [Self];
+    /// The name of its type, which is also the name of its schema in the OpenAPI document.
+    const TYPE: &'static str;
     fn code(self) -> &'static str;
     fn label_fr(self) -> &'static str;
 }
@@ -43,6 +45,7 @@ macro_rules! code_list {
 
         impl CodeList for $name {
             const LIST: &'static str = $list;
+            const TYPE: &'static str = stringify!($name);
             const ALL: &'static [Self] = &[$(Self::$variant,)+];
 
             fn code(self) -> &'static str {
@@ -357,7 +360,7 @@ pub fn entries<T: CodeList>() -> Vec<ReferenceEntry> {
 
 code_list! {
     /// The kinds of records whose reads and writes are audited.
-    RecordKind, "audited_records" {
+    AuditedRecord, "audited_records" {
         Beneficiary = "beneficiary": "Personne",
         Situation = "situation": "Situation",
         HandOff = "hand_off": "Passage de relais",
@@ -368,7 +371,7 @@ code_list! {
 
 code_list! {
     /// How an audited request ended.
-    Outcome, "audit_outcomes" {
+    AuditOutcome, "audit_outcomes" {
         Success = "success": "Accès réalisé",
         Denied = "denied": "Accès refusé (rôle)",
         NotFound = "not_found": "Enregistrement introuvable ou hors périmètre",
@@ -381,7 +384,7 @@ code_list! {
 
 code_list! {
     /// The legal ground of a judicial requisition.
-    LegalBasis, "requisition_legal_bases" {
+    LegalBasis, "legal_bases" {
         /// Flagrance inquiry, article 60-1 of the code de procédure pénale.
         Cpp60_1 = "cpp_60_1": "Article 60-1 CPP (enquête de flagrance)",
         /// Preliminary inquiry, article 77-1-1 of the code de procédure pénale.
@@ -399,6 +402,86 @@ code_list! {
     }
 }
 
+code_list! {
+    /// Where the delivery of an event to a webhook stands.
+    DeliveryStatus, "delivery_statuses" {
+        /// Not yet acknowledged; attempted again at `next_attempt_at`.
+        Pending = "pending": "En attente",
+        /// The receiver answered 2xx.
+        Delivered = "delivered": "Remise",
+        /// Every attempt failed for more than a day: no more attempts.
+        Failed = "failed": "Échec définitif",
+    }
+}
+
+code_list! {
+    /// What an event of the feed and of the webhooks reports (see `crate::event`).
+    EventType, "event_types" {
+        HandOffCreated = "hand_off.created": "Passage de relais créé (brouillon)",
+        HandOffSent = "hand_off.sent": "Passage de relais envoyé",
+        HandOffReceived = "hand_off.received": "Passage de relais reçu par le partenaire",
+        HandOffAccepted = "hand_off.accepted": "Passage de relais accepté",
+        HandOffDeclined = "hand_off.declined": "Passage de relais refusé",
+        HandOffCompleted = "hand_off.completed": "Passage de relais terminé",
+        HandOffCancelled = "hand_off.cancelled": "Passage de relais annulé",
+        HandOffConsentWithdrawn = "hand_off.consent_withdrawn": "Consentement retiré",
+        HandOffLegalExceptionUsed = "hand_off.legal_exception_used": "Passage de relais sans consentement (exception légale)",
+        ReferralReceived = "referral.received": "Signalement reçu",
+        ReferralTakenUp = "referral.taken_up": "Signalement pris en charge",
+        ReferralPersonContacted = "referral.person_contacted": "Personne signalée contactée",
+        ReferralNoFollowUp = "referral.no_follow_up": "Signalement classé sans suite",
+    }
+}
+
+/// A code list as `GET /api/v1/reference` serves it: its name, its type's name and its entries.
+#[derive(Debug, Clone, Copy)]
+pub struct ListInfo {
+    pub list: &'static str,
+    pub type_name: &'static str,
+    pub entries: fn() -> Vec<ReferenceEntry>,
+}
+
+const fn info<T: CodeList>() -> ListInfo {
+    ListInfo {
+        list: T::LIST,
+        type_name: T::TYPE,
+        entries: entries::<T>,
+    }
+}
+
+/// Every code list of the domain, in the order `GET /api/v1/reference` serves them. A test reads
+/// this file and fails when a `code_list!` is missing here.
+pub const LISTS: &[ListInfo] = &[
+    info::<ProblemCategory>(),
+    info::<Origin>(),
+    info::<ReferringService>(),
+    info::<Standing>(),
+    info::<Sex>(),
+    info::<KnownToSocialServices>(),
+    info::<SituationStatus>(),
+    info::<ClosingReason>(),
+    info::<InterventionMode>(),
+    info::<InterventionKind>(),
+    info::<PostKind>(),
+    info::<Convention>(),
+    info::<UnitKind>(),
+    info::<Role>(),
+    info::<PartnerKind>(),
+    info::<ReferralStatus>(),
+    info::<NoFollowUpReason>(),
+    info::<HandOffStatus>(),
+    info::<DeclineReason>(),
+    info::<ConsentForm>(),
+    info::<SharedData>(),
+    info::<LegalException>(),
+    info::<AuditedRecord>(),
+    info::<AuditOutcome>(),
+    info::<LegalBasis>(),
+    info::<RequisitionStatus>(),
+    info::<DeliveryStatus>(),
+    info::<EventType>(),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,7 +494,7 @@ mod tests {
             assert!(
                 v.code()
                     .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
             );
         }
         codes.sort_unstable();
@@ -443,10 +526,41 @@ mod tests {
         assert_well_formed::<ConsentForm>();
         assert_well_formed::<SharedData>();
         assert_well_formed::<LegalException>();
-        assert_well_formed::<RecordKind>();
-        assert_well_formed::<Outcome>();
+        assert_well_formed::<AuditedRecord>();
+        assert_well_formed::<AuditOutcome>();
         assert_well_formed::<LegalBasis>();
         assert_well_formed::<RequisitionStatus>();
+        assert_well_formed::<DeliveryStatus>();
+        assert_well_formed::<EventType>();
+    }
+
+    /// Every `code_list!` of this file is in [`LISTS`], so that `/api/v1/reference` serves it.
+    #[test]
+    fn every_code_list_is_served() {
+        let source = include_str!("reference.rs");
+        let declared: Vec<&str> = source
+            .split(concat!("code_list", "! {"))
+            .skip(1)
+            .filter_map(|rest| {
+                let line = rest
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty() && !l.starts_with("///"))?;
+                let (name, after) = line.split_once(", \"")?;
+                name.starts_with(|c: char| c.is_ascii_uppercase())
+                    .then_some(after)
+                    .map(|_| name)
+            })
+            .collect();
+        let served: Vec<&str> = LISTS.iter().map(|l| l.type_name).collect();
+        assert!(declared.len() >= 28, "{declared:?}");
+        for name in &declared {
+            assert!(served.contains(name), "{name} is not in LISTS");
+        }
+        let mut names: Vec<&str> = LISTS.iter().map(|l| l.list).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), LISTS.len(), "two lists share a name");
     }
 
     #[test]

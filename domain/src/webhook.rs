@@ -3,15 +3,14 @@
 //!
 //! Signing needs a MAC and lives with the HTTP client in the API crate; what is here is pure.
 
-use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::ids::{EventId, PartnerId, WebhookId};
 use crate::post::RecordMeta;
+use crate::reference::EventType;
 
 /// The longest URL a webhook may have.
 pub const MAX_URL_LENGTH: usize = 2000;
@@ -46,51 +45,7 @@ pub struct Webhook {
     pub meta: RecordMeta,
 }
 
-/// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryStatus {
-    /// Not yet acknowledged; attempted again at `next_attempt_at`.
-    Pending,
-    /// The receiver answered 2xx.
-    Delivered,
-    /// Every attempt failed for more than a day: no more attempts.
-    Failed,
-}
-
-impl DeliveryStatus {
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Delivered => "delivered",
-            Self::Failed => "failed",
-        }
-    }
-}
-
-impl fmt::Display for DeliveryStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-/// A status that is not one of `pending`, `delivered`, `failed`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown delivery status `{0}`")]
-pub struct UnknownStatus(pub String);
-
-impl FromStr for DeliveryStatus {
-    type Err = UnknownStatus;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "pending" => Ok(Self::Pending),
-            "delivered" => Ok(Self::Delivered),
-            "failed" => Ok(Self::Failed),
-            other => Err(UnknownStatus(other.to_owned())),
-        }
-    }
-}
+pub use crate::reference::DeliveryStatus;
 
 /// The delivery of one event to one webhook, and how its attempts went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -103,9 +58,7 @@ pub struct Delivery {
     pub id: Uuid,
     /// The event delivered; also the `webhook-id` header of every attempt.
     pub event_id: EventId,
-    /// The event's type, such as `hand_off.sent`.
-    #[cfg_attr(feature = "openapi", schema(example = "hand_off.sent"))]
-    pub event_type: String,
+    pub event_type: EventType,
     /// The event's position in the partner's feed.
     #[cfg_attr(feature = "openapi", schema(example = 42))]
     pub event_seq: i64,
@@ -209,17 +162,5 @@ mod tests {
         let first = start();
         let late = first + GIVE_UP_AFTER;
         assert_eq!(next_attempt(first, 30, late, Duration::seconds(5)), None);
-    }
-
-    #[test]
-    fn statuses_round_trip_through_their_codes() {
-        for status in [
-            DeliveryStatus::Pending,
-            DeliveryStatus::Delivered,
-            DeliveryStatus::Failed,
-        ] {
-            assert_eq!(status.code().parse::<DeliveryStatus>(), Ok(status));
-        }
-        assert!("lost".parse::<DeliveryStatus>().is_err());
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use relais_domain::audit::AuditEvent;
 use relais_domain::ids::{AuditEventId, BeneficiaryId, PostId};
-use relais_domain::reference::{CodeList, Outcome, RecordKind, Role};
+use relais_domain::reference::{CodeList, AuditOutcome, AuditedRecord, Role};
 
 use crate::convert::{now, parse, parse_opt, stored};
 use crate::schema::{audit_events, beneficiaries, hand_offs, referrals, requisitions, situations};
@@ -21,7 +21,7 @@ pub struct NewAuditEvent {
     pub subject: String,
     pub role: Role,
     pub action: &'static str,
-    pub record: Option<(RecordKind, String)>,
+    pub record: Option<(AuditedRecord, String)>,
     /// The post whose cases the caller addressed, when the request says it (lists).
     pub post_hint: Option<PostId>,
     pub status: u16,
@@ -30,11 +30,11 @@ pub struct NewAuditEvent {
 }
 
 impl NewAuditEvent {
-    fn outcome(&self) -> Outcome {
+    fn outcome(&self) -> AuditOutcome {
         if self.replayed && (200..300).contains(&self.status) {
-            Outcome::Replayed
+            AuditOutcome::Replayed
         } else {
-            Outcome::of_status(self.status)
+            AuditOutcome::of_status(self.status)
         }
     }
 }
@@ -80,11 +80,11 @@ impl TryFrom<AuditRow> for AuditEvent {
 /// The post and the person of each record of `ids` that exists, by id.
 fn owners_of(
     conn: &mut DbConnection,
-    kind: RecordKind,
+    kind: AuditedRecord,
     ids: &[&str],
 ) -> QueryResult<HashMap<String, (String, Option<String>)>> {
     let rows: Vec<(String, String, Option<String>)> = match kind {
-        RecordKind::Beneficiary => beneficiaries::table
+        AuditedRecord::Beneficiary => beneficiaries::table
             .filter(beneficiaries::id.eq_any(ids))
             .select((
                 beneficiaries::id,
@@ -92,7 +92,7 @@ fn owners_of(
                 beneficiaries::id.nullable(),
             ))
             .load(conn)?,
-        RecordKind::Situation => situations::table
+        AuditedRecord::Situation => situations::table
             .filter(situations::id.eq_any(ids))
             .select((
                 situations::id,
@@ -100,7 +100,7 @@ fn owners_of(
                 situations::beneficiary_id.nullable(),
             ))
             .load(conn)?,
-        RecordKind::HandOff => hand_offs::table
+        AuditedRecord::HandOff => hand_offs::table
             .inner_join(situations::table)
             .filter(hand_offs::id.eq_any(ids))
             .select((
@@ -109,7 +109,7 @@ fn owners_of(
                 situations::beneficiary_id.nullable(),
             ))
             .load(conn)?,
-        RecordKind::Referral => referrals::table
+        AuditedRecord::Referral => referrals::table
             .left_join(situations::table.on(situations::id.nullable().eq(referrals::situation_id)))
             .filter(referrals::id.eq_any(ids))
             .select((
@@ -118,7 +118,7 @@ fn owners_of(
                 situations::beneficiary_id.nullable(),
             ))
             .load(conn)?,
-        RecordKind::Requisition => requisitions::table
+        AuditedRecord::Requisition => requisitions::table
             .filter(requisitions::id.eq_any(ids))
             .select((
                 requisitions::id,
@@ -148,7 +148,7 @@ pub fn append_all(
     events: &[NewAuditEvent],
 ) -> Result<Vec<AuditEventId>, StoreError> {
     let mut owners = HashMap::new();
-    for kind in RecordKind::ALL {
+    for kind in AuditedRecord::ALL {
         let ids: Vec<&str> = events
             .iter()
             .filter_map(|e| e.record.as_ref())

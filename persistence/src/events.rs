@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use relais_domain::ids::{EventId, PartnerId, PostId, UnitId};
+use relais_domain::reference::{CodeList, EventType};
 
 use crate::convert::stored;
 use crate::schema::{events, webhook_deliveries, webhooks};
@@ -19,8 +20,8 @@ const EVENT_ORDER_LOCK: i64 = 0x7265_6c61_6973_0001;
 /// An event to record, with the audiences that may read it.
 #[derive(Debug, Clone)]
 pub struct NewEvent<'a> {
-    /// Dotted name, such as `hand_off.sent`.
-    pub kind: &'a str,
+    /// What happened, from the catalogue (`relais_domain::event`).
+    pub kind: EventType,
     pub occurred_at: DateTime<Utc>,
     pub post: Option<PostId>,
     pub partner: Option<PartnerId>,
@@ -56,7 +57,7 @@ pub fn append(conn: &mut DbConnection, event: &NewEvent<'_>) -> Result<i64, Stor
     let seq: i64 = diesel::insert_into(events::table)
         .values((
             events::id.eq(EventId::generate().to_string()),
-            events::kind.eq(event.kind),
+            events::kind.eq(event.kind.code()),
             events::occurred_at.eq(at),
             events::post_id.eq(event.post.map(|p| p.to_string())),
             events::partner_id.eq(event.partner.map(|p| p.to_string())),

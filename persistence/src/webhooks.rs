@@ -67,7 +67,7 @@ impl DeliveryRow {
         Ok(Delivery {
             id: parse("webhook_deliveries.id", &self.id)?,
             event_id: parse("events.id", event_id)?,
-            event_type,
+            event_type: parse("events.kind", &event_type)?,
             event_seq: self.event_seq,
             status,
             attempts: self.attempts,

@@ -191,7 +191,17 @@ fn an_event_interrupted_by_a_crash_is_delivered_after_the_restart_with_the_same_
     let attempts = by_id.values().next().unwrap();
     assert!(attempts.len() >= 2, "sent before the crash and after");
     assert!(attempts.iter().all(|r| r.json() == attempts[0].json()));
-    assert_eq!(attempts[0].json()["data"]["record_id"], hand_off.as_str());
+    assert_eq!(attempts[0].json()["record_id"], hand_off.as_str());
+    // The body is the event exactly as the partner's feed lists it.
+    let (status, feed) = restarted.call("GET", "/api/v1/events", &partner_system, None);
+    assert_eq!(status, 200, "{feed}");
+    let listed = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == attempts[0].json()["id"])
+        .expect("the delivered event is in the feed");
+    assert_eq!(*listed, attempts[0].json());
 
     let webhook_id = webhook["id"].as_str().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

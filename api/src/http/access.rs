@@ -14,7 +14,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, ResponseError, web};
 use relais_domain::access::Principal;
 use relais_domain::ids::PostId;
-use relais_domain::reference::{RecordKind, Role};
+use relais_domain::reference::{AuditedRecord, Role};
 use relais_persistence::audit::NewAuditEvent;
 
 use std::sync::Arc;
@@ -61,7 +61,7 @@ pub struct Rule {
     pub allowed: Allowed,
     /// The personal record the endpoint addresses, when its accesses are audited: the record of
     /// the path's `{id}`, or the created one (from `Location`), or none for lists.
-    pub audited: Option<RecordKind>,
+    pub audited: Option<AuditedRecord>,
 }
 
 use Role::{Admin, Coordinator, Officer, Partner, SocialWorker, Statistics};
@@ -102,7 +102,7 @@ const fn rule(
     path: &'static str,
     operation: &'static str,
     allowed: Allowed,
-    audited: Option<RecordKind>,
+    audited: Option<AuditedRecord>,
 ) -> Rule {
     Rule {
         method,
@@ -113,11 +113,11 @@ const fn rule(
     }
 }
 
-const BENEFICIARY: Option<RecordKind> = Some(RecordKind::Beneficiary);
-const SITUATION: Option<RecordKind> = Some(RecordKind::Situation);
-const HAND_OFF: Option<RecordKind> = Some(RecordKind::HandOff);
-const REFERRAL: Option<RecordKind> = Some(RecordKind::Referral);
-const REQUISITION: Option<RecordKind> = Some(RecordKind::Requisition);
+const BENEFICIARY: Option<AuditedRecord> = Some(AuditedRecord::Beneficiary);
+const SITUATION: Option<AuditedRecord> = Some(AuditedRecord::Situation);
+const HAND_OFF: Option<AuditedRecord> = Some(AuditedRecord::HandOff);
+const REFERRAL: Option<AuditedRecord> = Some(AuditedRecord::Referral);
+const REQUISITION: Option<AuditedRecord> = Some(AuditedRecord::Requisition);
 
 /// The access matrix. Officers appear only on referrals and the event feed: no police role reads
 /// a record any other way than through an approved requisition's export, which a social worker

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::{DateTime, Utc};
 use relais_domain::access::Principal;
 use relais_domain::ids::PostId;
-use relais_domain::reference::RecordKind;
+use relais_domain::reference::AuditedRecord;
 use relais_persistence::audit::NewAuditEvent;
 
 /// The header that marks an idempotent replay.
@@ -31,7 +31,7 @@ pub struct AuditTicket {
     subject: String,
     role: relais_domain::reference::Role,
     action: &'static str,
-    kind: RecordKind,
+    kind: AuditedRecord,
     /// The path's `{id}`, in its one spelling.
     path_record: Option<String>,
     post_hint: Option<PostId>,
@@ -44,7 +44,7 @@ impl AuditTicket {
         at: DateTime<Utc>,
         principal: &Principal,
         action: &'static str,
-        kind: RecordKind,
+        kind: AuditedRecord,
         path_record: Option<String>,
         post_hint: Option<PostId>,
     ) -> Self {

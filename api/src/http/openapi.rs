@@ -163,6 +163,7 @@ impl Modify for CommonContract {
                 .insert(name.to_owned(), RefOr::T(response));
         }
         open_inputs_within_records(components);
+        every_code_list_has_its_schema(components);
         for (path, item) in openapi.paths.paths.iter_mut() {
             // Public (no security requirement) when the access matrix lets anyone call it.
             let public = RULES
@@ -280,6 +281,25 @@ fn describe_hand_off_move(operation: &mut Operation) {
         Some(description) if !description.is_empty() => format!("{description}\n\n{text}"),
         _ => text,
     });
+}
+
+/// `/api/v1/reference` names each code list's schema; a list that no other schema uses (so that
+/// utoipa did not collect it) gets its schema here, from the domain's codes.
+fn every_code_list_has_its_schema(components: &mut Components) {
+    for list in relais_domain::reference::LISTS {
+        if components.schemas.contains_key(list.type_name) {
+            continue;
+        }
+        let codes: Vec<&str> = (list.entries)().iter().map(|e| e.code).collect();
+        let schema = serde_json::json!({
+            "type": "string",
+            "enum": codes,
+            "description": format!("A code of the list `{}` of `GET /api/v1/reference`.", list.list),
+        });
+        if let Ok(schema) = serde_json::from_value(schema) {
+            components.schemas.insert(list.type_name.to_owned(), schema);
+        }
+    }
 }
 
 /// A stored record is written as its input plus what the server adds (`allOf` of the input's

@@ -10,7 +10,7 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, PartialSchema, ToSchema};
 
-use crate::jobs::webhooks::WebhookPayload;
+use crate::events::Event;
 
 /// Adds the top-level `webhooks` section of the OpenAPI document: the request a subscriber receives.
 pub struct WebhookContract;
@@ -18,10 +18,9 @@ pub struct WebhookContract;
 impl Modify for WebhookContract {
     fn modify(&self, openapi: &mut Document) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.schemas.insert(
-            WebhookPayload::name().into_owned(),
-            WebhookPayload::schema(),
-        );
+        let mut schemas = vec![(Event::name().into_owned(), Event::schema())];
+        <Event as ToSchema>::schemas(&mut schemas);
+        components.schemas.extend(schemas);
         let header = |name: &str, description: &str, example: Value| {
             ParameterBuilder::new()
                 .name(name)
@@ -38,7 +37,9 @@ impl Modify for WebhookContract {
             .summary(Some("An event, POSTed to each active webhook of its partner"))
             .description(Some(
                 "Sent by Relais to the URL registered with `POST /api/v1/webhooks`, once per event \
-for the partner, signed the Standard Webhooks way: `webhook-signature` is `v1,` followed by \
+for the partner. The body is the event exactly as the feed (`GET /api/v1/events`) lists it: the \
+same envelope and names, `type` from the catalogue of the `Event` schema. It is signed the \
+Standard Webhooks way: `webhook-signature` is `v1,` followed by \
 the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded \
 part of the secret after `whsec_`. Verify it in constant time and refuse old timestamps. \
 Every attempt for one event carries the same `webhook-id`: use it to ignore repeats. \
@@ -66,7 +67,7 @@ most an hour apart) for more than a day.",
                     .content(
                         "application/json",
                         ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name(WebhookPayload::name())))
+                            .schema(Some(Ref::from_schema_name(Event::name())))
                             .build(),
                     )
                     .build(),

@@ -9,7 +9,7 @@ use relais_domain::hand_off::{
 };
 use relais_domain::ids::{HandOffId, SituationId};
 use relais_domain::reference::{
-    DeclineReason, HandOffStatus, PartnerKind, RecordKind, Role, SituationStatus,
+    DeclineReason, HandOffStatus, PartnerKind, AuditedRecord, Role, SituationStatus,
 };
 use relais_domain::validation::Invalid;
 use relais_persistence::hand_offs::{self, Actor, MoveDetails};
@@ -360,7 +360,7 @@ fn perform(
         now,
     )?;
     events::append(conn, &event::hand_off_moved(&moved, now))?;
-    let record = (RecordKind::HandOff, moved.id.to_string());
+    let record = (AuditedRecord::HandOff, moved.id.to_string());
     audit_job_act(conn, by, operation_of(action), record, now)?;
     if action == HandOffAction::Send
         && let Some(used) = event::legal_exception_used(&moved, by, now)

@@ -21,7 +21,7 @@ pub mod situations;
 use chrono::{DateTime, Utc};
 use relais_domain::access::Principal;
 use relais_domain::ids::PostId;
-use relais_domain::reference::RecordKind;
+use relais_domain::reference::AuditedRecord;
 use relais_domain::validation::Invalid;
 use relais_persistence::audit::{self, NewAuditEvent};
 use relais_persistence::db::DieselError;
@@ -110,7 +110,7 @@ pub fn audit_job_act(
     conn: &mut DbConnection,
     actor: &Principal,
     action: &'static str,
-    record: (RecordKind, String),
+    record: (AuditedRecord, String),
     now: DateTime<Utc>,
 ) -> Outcome<()> {
     if !actor.is_system() {

@@ -10,7 +10,7 @@ use relais_domain::partner::PartnerInput;
 use relais_domain::post::PostInput;
 use relais_domain::reference::{
     ConsentForm, Convention, DeclineReason, HandOffStatus, Origin, PartnerKind, PostKind,
-    ProblemCategory, RecordKind, Role, SharedData, SituationStatus, Standing,
+    ProblemCategory, AuditedRecord, Role, SharedData, SituationStatus, Standing,
 };
 use relais_domain::situation::SituationDetails;
 use relais_persistence::testing::TestDatabase;
@@ -241,7 +241,7 @@ fn a_job_moves_a_hand_off_as_system_and_leaves_its_own_audit_event() {
         .find(|e| e.subject == "system:follow-up")
         .expect("the job's act is in the trail");
     assert_eq!(event.action, "cancel_hand_off");
-    assert_eq!(event.record_type, Some(RecordKind::HandOff));
+    assert_eq!(event.record_type, Some(AuditedRecord::HandOff));
     assert_eq!(event.at, at(20));
 }
 

@@ -68,7 +68,7 @@ fn emit(app: &TestApp, partner: &str, kind: &str) -> String {
             let seq = events::append(
                 conn,
                 &NewEvent {
-                    kind,
+                    kind: kind.parse().unwrap(),
                     occurred_at: relais_api::clock::Clock::now(&relais_api::clock::SystemClock),
                     post: None,
                     partner: Some(partner),
@@ -116,7 +116,7 @@ struct Hooked {
     created: Value,
     secret: String,
     webhook: String,
-    /// The ids of the events emitted: hand_off.sent, then hand_off.withdrawn.
+    /// The ids of the events emitted: hand_off.sent, then hand_off.consent_withdrawn.
     sent: [String; 2],
     received: Vec<receiver::Received>,
     _worker: relais_api::jobs::webhooks::worker::WebhookWorker,
@@ -133,7 +133,7 @@ fn hooked(app: &TestApp) -> Hooked {
     let worker = app.webhook_worker();
     let sent = [
         emit(app, &partner, "hand_off.sent"),
-        emit(app, &partner, "hand_off.withdrawn"),
+        emit(app, &partner, "hand_off.consent_withdrawn"),
     ];
     let received = receiver.wait_for(PATIENCE, "two events", |r| r.len() >= 2);
     Hooked {
@@ -198,15 +198,17 @@ fn each_event_is_posted_signed_with_the_secret_shown_at_creation() {
         ));
         let body = request.json();
         assert_eq!(body["data"]["status"], "sent");
-        assert_eq!(body["data"]["record_type"], "hand_off");
-        assert!(body["data"]["event_seq"].is_i64());
-        assert!(chrono::DateTime::parse_from_rfc3339(body["timestamp"].as_str().unwrap()).is_ok());
+        // The feed's envelope and names: seq, id, type, occurred_at, record_type, record_id, data.
+        assert_eq!(body["record_type"], "hand_off");
+        assert_eq!(body["id"], id);
+        assert!(body["seq"].is_i64());
+        assert!(chrono::DateTime::parse_from_rfc3339(body["occurred_at"].as_str().unwrap()).is_ok());
         ids.push((id.to_owned(), body["type"].as_str().unwrap().to_owned()));
     }
     ids.sort();
     let mut expected = vec![
         (hooked.sent[0].clone(), "hand_off.sent".to_owned()),
-        (hooked.sent[1].clone(), "hand_off.withdrawn".to_owned()),
+        (hooked.sent[1].clone(), "hand_off.consent_withdrawn".to_owned()),
     ];
     expected.sort();
     assert_eq!(ids, expected, "webhook-id is the event's id");
@@ -220,7 +222,7 @@ fn each_delivery_is_listed_delivered_newest_first_page_by_page() {
         items.len() == 2 && items.iter().all(|d| d["status"] == "delivered")
     });
     assert_eq!(
-        deliveries[0]["event_type"], "hand_off.withdrawn",
+        deliveries[0]["event_type"], "hand_off.consent_withdrawn",
         "newest first"
     );
     for delivery in &deliveries {
@@ -361,7 +363,7 @@ fn a_deleted_webhook_gets_nothing_more() {
     assert_eq!(read.etag.as_deref(), Some("\"2\""));
 
     let _worker = app.webhook_worker();
-    emit(&app, &partner, "hand_off.withdrawn");
+    emit(&app, &partner, "hand_off.consent_withdrawn");
     std::thread::sleep(Duration::from_millis(300));
     assert!(receiver.received().is_empty(), "{:?}", receiver.received());
     let deliveries = app.get(&format!("{path}/deliveries"), &token).body["items"]

@@ -4,8 +4,10 @@
 
 use actix_web::{get, web};
 use relais_domain::reference::Role;
-use relais_persistence::events::{self, Audience, EventRow};
+use relais_persistence::events::{self, Audience};
 use serde::{Deserialize, Serialize};
+
+use crate::events::Event;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
@@ -17,42 +19,6 @@ use crate::http::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_events);
-}
-
-/// One change.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "seq": 42, "id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b", "type": "hand_off.sent",
-    "occurred_at": "2026-03-14T10:02:00Z", "record_type": "hand_off",
-    "record_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7c",
-    "data": {"hand_off_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7c", "status": "sent"}
-}))]
-pub struct Event {
-    /// Position in the feed; pass the last one seen as `after`.
-    pub seq: i64,
-    /// Stable id of the event (the `webhook-id` of its deliveries).
-    pub id: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub occurred_at: chrono::DateTime<chrono::Utc>,
-    pub record_type: String,
-    pub record_id: String,
-    /// Ids and statuses; read the record for more.
-    pub data: serde_json::Value,
-}
-
-impl From<EventRow> for Event {
-    fn from(row: EventRow) -> Self {
-        Event {
-            seq: row.seq,
-            id: row.id,
-            kind: row.kind,
-            occurred_at: row.occurred_at.and_utc(),
-            record_type: row.record_type,
-            record_id: row.record_id,
-            data: serde_json::from_str(&row.data).unwrap_or(serde_json::Value::Null),
-        }
-    }
 }
 
 /// A slice of the feed.
@@ -107,8 +73,9 @@ async fn list_events(
         .read(move |conn| Ok(events::feed(conn, &audience, after, limit)?))
         .await?;
     let next_after = rows.last().map_or(after, |e| e.seq);
-    Ok(web::Json(EventPage {
-        items: rows.into_iter().map(Event::from).collect(),
-        next_after,
-    }))
+    let items = rows
+        .into_iter()
+        .map(Event::try_from)
+        .collect::<Result<_, _>>()?;
+    Ok(web::Json(EventPage { items, next_after }))
 }

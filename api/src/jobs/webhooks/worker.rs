@@ -14,7 +14,7 @@ use relais_domain::webhook::next_attempt;
 use relais_persistence::webhooks::{self, DueDelivery};
 use relais_persistence::{Database, StoreError};
 
-use super::WebhookPayload;
+use crate::events::Event;
 use super::addresses::Resolver;
 use super::signing::sign;
 use crate::clock::{Clock, SystemClock};
@@ -272,7 +272,8 @@ impl Runner {
             status,
             error: error.chars().take(MAX_ERROR_CHARS).collect(),
         };
-        let body = match serde_json::to_vec(&WebhookPayload::of(&delivery.event)) {
+        let payload = Event::try_from(delivery.event.clone()).map_err(|e| e.to_string());
+        let body = match payload.and_then(|event| serde_json::to_vec(&event).map_err(|e| e.to_string())) {
             Ok(body) => body,
             Err(e) => return failed(None, format!("cannot write the payload: {e}")),
         };

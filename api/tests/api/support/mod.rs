@@ -5,6 +5,7 @@
 
 mod answer;
 mod app;
+pub mod contract;
 pub mod fixtures;
 pub mod snapshots;
 
