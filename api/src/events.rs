@@ -5,7 +5,9 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use relais_domain::event::{EventFamily, HandOffEventData, LegalExceptionUsedData, ReferralEventData};
+use relais_domain::event::{
+    EventFamily, HandOffEventData, LegalExceptionUsedData, ReferralEventData,
+};
 use relais_domain::reference::{CodeList, EventType};
 use relais_persistence::StoreError;
 use relais_persistence::events::EventRow;
@@ -81,14 +83,12 @@ pub fn example(family: EventFamily) -> Value {
     })
 }
 
-fn schema_of(value: Value) -> RefOr<Schema> {
-    serde_json::from_value(value).expect("a well-formed schema")
-}
+use crate::http::openapi::schema_from_json as schema_of;
 
 /// The schema of the events of one family: the envelope, `type` among the family's types, `data`
 /// of the family's shape.
 fn family_schema(family: EventFamily) -> RefOr<Schema> {
-    let types: Vec<&str> = family.types().map(|t| t.code()).collect();
+    let types: Vec<&str> = family.types().map(CodeList::code).collect();
     let described: Vec<String> = family
         .types()
         .map(|t| format!("- `{}`: {}", t.code(), t.description()))
@@ -129,7 +129,7 @@ impl PartialSchema for Event {
             .collect();
         schema_of(json!({
             "description": "One event of the catalogue, as the feed lists it and a webhook receives \
-it: the same envelope and names in both. `type` says which member of the `oneOf` it is.",
+        it: the same envelope and names in both. `type` says which member of the `oneOf` it is.",
             "oneOf": members,
             "discriminator": {"propertyName": "type", "mapping": mapping},
         }))
@@ -146,8 +146,14 @@ impl ToSchema for Event {
             schemas.push((family.event_schema().to_owned(), family_schema(*family)));
         }
         schemas.push((HandOffEventData::name().into(), HandOffEventData::schema()));
-        schemas.push((LegalExceptionUsedData::name().into(), LegalExceptionUsedData::schema()));
-        schemas.push((ReferralEventData::name().into(), ReferralEventData::schema()));
+        schemas.push((
+            LegalExceptionUsedData::name().into(),
+            LegalExceptionUsedData::schema(),
+        ));
+        schemas.push((
+            ReferralEventData::name().into(),
+            ReferralEventData::schema(),
+        ));
         <HandOffEventData as ToSchema>::schemas(schemas);
         <LegalExceptionUsedData as ToSchema>::schemas(schemas);
         <ReferralEventData as ToSchema>::schemas(schemas);

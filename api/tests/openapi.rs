@@ -203,7 +203,8 @@ fn every_code_list_is_in_the_reference_schema_with_the_codes_the_api_writes() {
     for (name, schema) in schemas.as_object().unwrap() {
         if schema["type"] == "string" && schema["enum"].is_array() {
             assert!(
-                LISTS.iter().any(|l| l.type_name == name) || not_code_lists.contains(&name.as_str()),
+                LISTS.iter().any(|l| l.type_name == name)
+                    || not_code_lists.contains(&name.as_str()),
                 "{name} is a list of codes that /api/v1/reference does not serve"
             );
         }
@@ -219,7 +220,9 @@ fn the_event_catalogue_names_every_event_type() {
     use relais_domain::reference::{CodeList, EventType};
     let document = serde_json::to_value(relais_api::openapi_document()).unwrap();
     let schemas = &document["components"]["schemas"];
-    let mapping = schemas["Event"]["discriminator"]["mapping"].as_object().unwrap();
+    let mapping = schemas["Event"]["discriminator"]["mapping"]
+        .as_object()
+        .unwrap();
     assert_eq!(schemas["Event"]["discriminator"]["propertyName"], "type");
     assert_eq!(mapping.len(), EventType::ALL.len());
     for kind in EventType::ALL {
@@ -254,8 +257,8 @@ fn the_event_catalogue_names_every_event_type() {
     );
     // The webhook body is the same schema as the feed's items.
     assert_eq!(
-        document["webhooks"]["event"]["post"]["requestBody"]["content"]["application/json"]
-            ["schema"]["$ref"],
+        document["webhooks"]["event"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"],
         "#/components/schemas/Event"
     );
     assert_eq!(
@@ -327,5 +330,189 @@ fn every_operation_says_who_may_call_it_as_the_access_matrix_enforces() {
             rule.audited.is_some(),
             "{method} {path}"
         );
+    }
+}
+
+/// Each media type of each operation (paths and webhooks), request or answer.
+fn media_types(doc: &Value) -> Vec<(String, String, String, Value)> {
+    let mut found = Vec::new();
+    let mut items: Vec<(&String, &Value)> = doc["paths"].as_object().unwrap().iter().collect();
+    items.extend(doc["webhooks"].as_object().unwrap().iter());
+    for (path, item) in items {
+        for (method, operation) in item.as_object().unwrap() {
+            let name = format!("{method} {path}");
+            if let Some(content) = operation["requestBody"]["content"].as_object() {
+                for (media, body) in content {
+                    found.push((name.clone(), "request".into(), media.clone(), body.clone()));
+                }
+            }
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let response = match response["$ref"].as_str() {
+                    Some(target) => {
+                        doc["components"]["responses"][target.rsplit('/').next().unwrap()].clone()
+                    }
+                    None => response.clone(),
+                };
+                if let Some(content) = response["content"].as_object() {
+                    for (media, body) in content {
+                        found.push((name.clone(), status.clone(), media.clone(), body.clone()));
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+fn validator_for(doc: &Value, schema: &Value) -> jsonschema::Validator {
+    let root = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "allOf": [schema],
+        "components": doc["components"],
+    });
+    jsonschema::validator_for(&root).unwrap()
+}
+
+/// Every JSON request body and every 2xx JSON answer shows a whole example at its media type,
+/// and every example of the contract (errors included) is valid against its schema.
+#[test]
+fn every_body_and_answer_has_a_whole_example_valid_against_its_schema() {
+    let doc: Value = serde_json::from_str(&generated()).unwrap();
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for (operation, part, media, content) in media_types(&doc) {
+        let example = content.get("example").cloned().or_else(|| {
+            content["examples"]
+                .as_object()
+                .and_then(|e| e.values().next())
+                .map(|e| e["value"].clone())
+        });
+        let json_success =
+            media == "application/json" && (part == "request" || part.starts_with('2'));
+        if json_success && example.is_none() {
+            wrong.push(format!("{operation} {part} {media}: no example"));
+        }
+        let Some(example) = example else { continue };
+        let validator = validator_for(&doc, &content["schema"]);
+        let errors: Vec<String> = validator
+            .iter_errors(&example)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        if !errors.is_empty() {
+            wrong.push(format!(
+                "{operation} {part} {media}: the example does not match its schema: {errors:#?}\n{example}"
+            ));
+        }
+        checked += 1;
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(checked >= 70, "only {checked} examples");
+}
+
+/// Every schema with alternatives names them with a discriminator, each alternative a named
+/// schema requiring the discriminating property with its one value: no client guesses.
+#[test]
+fn every_schema_with_alternatives_has_a_discriminator() {
+    let doc: Value = serde_json::from_str(&generated()).unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let mut unions = 0;
+    for (name, schema) in schemas {
+        let Some(members) = schema["oneOf"].as_array() else {
+            continue;
+        };
+        unions += 1;
+        let property = schema["discriminator"]["propertyName"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} has alternatives and no discriminator"));
+        let mapping = schema["discriminator"]["mapping"].as_object().unwrap();
+        for member in members {
+            let target = member["$ref"].as_str().unwrap();
+            let member_name = target.rsplit('/').next().unwrap();
+            let member_schema = &schemas[member_name];
+            let tagged = |part: &Value| {
+                part["required"]
+                    .as_array()
+                    .is_some_and(|r| r.contains(&Value::from(property)))
+            };
+            assert!(
+                tagged(member_schema)
+                    || member_schema["allOf"]
+                        .as_array()
+                        .is_some_and(|parts| parts.iter().any(tagged)),
+                "{member_name} does not require {property}"
+            );
+            assert!(
+                mapping.values().any(|v| v == target),
+                "{name}: {member_name} is not in the mapping"
+            );
+        }
+    }
+    assert!(unions >= 3, "Event, HandOffView and ReferralView");
+}
+
+/// Every create links to the operations on what it created, and every link names an operation
+/// of the contract that takes the record's id in its path, so a stateful tester chains real calls.
+#[test]
+fn every_create_links_to_the_operations_on_what_it_created() {
+    let doc: Value = serde_json::from_str(&generated()).unwrap();
+    let ops = operations(&doc);
+    let takes_an_id = |id: &str| {
+        ops.iter()
+            .any(|(path, _, op)| op["operationId"] == id && path.contains("{id}"))
+    };
+    let mut links = 0;
+    for (path, method, op) in &ops {
+        let name = op["operationId"].as_str().unwrap();
+        for (status, response) in op["responses"].as_object().unwrap() {
+            let Some(found) = response["links"].as_object() else {
+                continue;
+            };
+            for (link, target) in found {
+                let target = target["operationId"].as_str().unwrap();
+                assert!(
+                    takes_an_id(target),
+                    "{name} → {link}: {target} takes no path id"
+                );
+                links += 1;
+            }
+            assert!(status.starts_with('2'), "{method} {path} {status}");
+        }
+        if name.starts_with("create_") {
+            assert!(
+                op["responses"]["201"]["links"]
+                    .as_object()
+                    .is_some_and(|l| !l.is_empty()),
+                "{name} links to nothing"
+            );
+        }
+    }
+    assert!(links >= 40, "{links} links");
+}
+
+/// The error vocabulary is closed: `Problem.type` lists every kind of problem the server
+/// answers with; and every answer, errors included, declares `X-Request-Id`.
+#[test]
+fn problem_types_are_listed_and_every_answer_declares_its_request_id() {
+    use relais_api::http::problem::ProblemType;
+    let doc: Value = serde_json::from_str(&generated()).unwrap();
+    let listed: Vec<&str> = doc["components"]["schemas"]["Problem"]["properties"]["type"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let kinds: Vec<String> = ProblemType::ALL.iter().map(|t| t.uri()).collect();
+    assert_eq!(listed, kinds);
+    for (path, method, op) in operations(&doc) {
+        for (status, response) in op["responses"].as_object().unwrap() {
+            let response = match response["$ref"].as_str() {
+                Some(target) => &doc["components"]["responses"][target.rsplit('/').next().unwrap()],
+                None => response,
+            };
+            assert_eq!(
+                response["headers"]["X-Request-Id"]["$ref"], "#/components/headers/X-Request-Id",
+                "{method} {path} {status}"
+            );
+        }
     }
 }

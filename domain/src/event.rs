@@ -7,9 +7,7 @@
 use serde::Serialize;
 
 use crate::ids::{HandOffId, ReferralId};
-use crate::reference::{
-    CodeList, EventType, HandOffStatus, LegalException, ReferralStatus, Role,
-};
+use crate::reference::{CodeList, EventType, HandOffStatus, LegalException, ReferralStatus, Role};
 
 /// The shape of an event's `data`, shared by the types of one family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +51,10 @@ impl EventFamily {
 
     /// The event types of this family, in catalogue order.
     pub fn types(self) -> impl Iterator<Item = EventType> {
-        EventType::ALL.iter().copied().filter(move |t| t.family() == self)
+        EventType::ALL
+            .iter()
+            .copied()
+            .filter(move |t| t.family() == self)
     }
 }
 
@@ -208,10 +209,16 @@ mod tests {
     #[test]
     fn each_status_has_its_event() {
         for s in HandOffStatus::ALL {
-            assert_eq!(EventType::hand_off_reached(*s).family(), EventFamily::HandOff);
+            assert_eq!(
+                EventType::hand_off_reached(*s).family(),
+                EventFamily::HandOff
+            );
         }
         for s in ReferralStatus::ALL {
-            assert_eq!(EventType::referral_reached(*s).family(), EventFamily::Referral);
+            assert_eq!(
+                EventType::referral_reached(*s).family(),
+                EventFamily::Referral
+            );
         }
     }
 }

@@ -492,9 +492,10 @@ mod tests {
             assert_eq!(v.code().parse::<T>().ok().as_ref(), Some(v));
             assert!(!v.label_fr().is_empty());
             assert!(
-                v.code()
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+                v.code().bytes().all(|b| b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || b == b'_'
+                    || b == b'.')
             );
         }
         codes.sort_unstable();

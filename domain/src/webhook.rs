@@ -3,7 +3,6 @@
 //!
 //! Signing needs a MAC and lives with the HTTP client in the API crate; what is here is pure.
 
-
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use uuid::Uuid;

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use relais_domain::audit::AuditEvent;
 use relais_domain::ids::{AuditEventId, BeneficiaryId, PostId};
-use relais_domain::reference::{CodeList, AuditOutcome, AuditedRecord, Role};
+use relais_domain::reference::{AuditOutcome, AuditedRecord, CodeList, Role};
 
 use crate::convert::{now, parse, parse_opt, stored};
 use crate::schema::{audit_events, beneficiaries, hand_offs, referrals, requisitions, situations};

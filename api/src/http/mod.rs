@@ -6,9 +6,11 @@ pub mod access;
 pub mod audit;
 pub mod current_user;
 pub mod draining;
+pub mod examples;
 pub mod extract;
 pub mod head;
 pub mod idempotency;
+pub mod links;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
@@ -16,6 +18,7 @@ pub mod protection;
 pub mod request_id;
 pub mod routes;
 pub mod state;
+pub mod tagged_views;
 pub mod webhook_contract;
 
 use actix_web::body::MessageBody;
@@ -52,6 +55,10 @@ fn parts() -> (
         .split_for_parts();
     CommonContract.modify(&mut document);
     webhook_contract::WebhookContract.modify(&mut document);
+    tagged_views::complete(&mut document);
+    links::complete(&mut document);
+    // Last: the examples are put together from the finished schemas.
+    examples::complete(&mut document);
     (app, document)
 }
 

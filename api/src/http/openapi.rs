@@ -62,6 +62,13 @@ logs name it: quote it when reporting a problem.",
 )]
 pub struct ApiDoc;
 
+/// A schema written as JSON (for the schemas generated from the domain's lists). A malformed
+/// one is a bug that the contract's tests catch: it comes out as the empty schema.
+pub fn schema_from_json(value: serde_json::Value) -> RefOr<Schema> {
+    serde_json::from_value(value)
+        .unwrap_or_else(|_| RefOr::T(Schema::Object(utoipa::openapi::schema::Object::default())))
+}
+
 /// Adds the bearer scheme and the error responses every operation can give.
 /// Applied once the handlers' paths are collected, so that it sees all of them.
 pub struct CommonContract;
@@ -141,6 +148,21 @@ impl Modify for CommonContract {
             header.description = Some(description.to_owned());
             components.headers.insert(name.to_owned(), RefOr::T(header));
         }
+        let mut request_id = Header::new(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(64)),
+        );
+        request_id.description = Some(
+            "The request's id: the caller's own `X-Request-Id` when well-formed (1 to 64 letters, \
+digits or `-_.:`), else a new UUID v7. Problem documents repeat it as `request_id`; quote it when \
+reporting a problem."
+                .to_owned(),
+        );
+        components
+            .headers
+            .insert(REQUEST_ID.to_owned(), RefOr::T(request_id));
         for (status, name, description) in STANDARD_ERRORS {
             let mut content = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem")));
             let mut response = ResponseBuilder::new().description(description);
@@ -182,6 +204,9 @@ impl Modify for CommonContract {
                     continue;
                 };
                 optional_body_is_absent_not_null(operation);
+                if method == "POST" {
+                    takes_an_idempotency_key(operation);
+                }
                 add_standard_errors(operation, public, limited);
                 if let Some(rule) = RULES
                     .iter()
@@ -190,7 +215,89 @@ impl Modify for CommonContract {
                     describe_access(operation, rule);
                 }
                 describe_hand_off_move(operation);
+                carries_the_request_id(operation);
             }
+        }
+        if let Some(components) = openapi.components.as_mut() {
+            for response in components.responses.values_mut() {
+                if let RefOr::T(response) = response {
+                    response
+                        .headers
+                        .insert(REQUEST_ID.to_owned(), request_id_header());
+                }
+            }
+        }
+    }
+}
+
+/// The header every answer carries (see `http::request_id`).
+const REQUEST_ID: &str = "X-Request-Id";
+
+fn request_id_header() -> RefOr<Header> {
+    RefOr::Ref(Ref::new(format!("#/components/headers/{REQUEST_ID}")))
+}
+
+/// Every answer of the operation declares `X-Request-Id`.
+fn carries_the_request_id(operation: &mut Operation) {
+    for response in operation.responses.responses.values_mut() {
+        if let RefOr::T(response) = response {
+            response
+                .headers
+                .insert(REQUEST_ID.to_owned(), request_id_header());
+        }
+    }
+}
+
+/// What every POST says of `Idempotency-Key` (see `http::idempotency`).
+const IDEMPOTENCY_KEY: &str = "Makes a retry safe: a request sent again with the same key \
+changes and creates nothing more, and is answered with the first answer's status and the record \
+as you may see it **now**, marked `Idempotent-Replayed: true` (so a retry after a consent \
+withdrawal or an erasure shows what remains visible). The key is 1 to 255 visible ASCII \
+characters, such as a UUID you draw per request; it belongs to your token's grant (role, subject \
+and scope), so another token never shares it; the same key with another request (operation, \
+record or body) is a 422 `reused`. Keys are kept as long as the records (`RELAIS_RETENTION_DAYS`) \
+and forgotten with a person's erasure.";
+
+/// Every POST takes `Idempotency-Key`, and its success answers say when they answer a retry.
+fn takes_an_idempotency_key(operation: &mut Operation) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+    parameters.retain(|p| !matches!(p, RefOr::T(p) if p.name == "Idempotency-Key"));
+    parameters.push(
+        ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(IDEMPOTENCY_KEY))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(255))
+                    .pattern(Some("^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$")),
+            ))
+            .example(Some(serde_json::json!(
+                "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b"
+            )))
+            .build()
+            .into(),
+    );
+    for (status, response) in operation.responses.responses.iter_mut() {
+        if !status.starts_with('2') {
+            continue;
+        }
+        if let RefOr::T(response) = response {
+            let mut header = Header::new(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["true"])),
+            );
+            header.description = Some(
+                "`true` when this answers a retry with the same `Idempotency-Key`: nothing was changed or created".to_owned(),
+            );
+            response
+                .headers
+                .insert("Idempotent-Replayed".to_owned(), RefOr::T(header));
         }
     }
 }

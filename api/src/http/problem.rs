@@ -24,6 +24,103 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 #[derive(Debug, Clone)]
 pub struct InternalCause(pub String);
 
+/// Every kind of problem the API answers with: its `type` is `/problems/{slug}`. The `Problem`
+/// schema lists exactly these, since `ApiError::problem_type` maps every error to one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemType {
+    BadRequest,
+    Validation,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    StaleVersion,
+    PreconditionRequired,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    TooManyRequests,
+    Unavailable,
+    Internal,
+}
+
+impl ProblemType {
+    pub const ALL: &'static [Self] = &[
+        Self::BadRequest,
+        Self::Validation,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::Conflict,
+        Self::StaleVersion,
+        Self::PreconditionRequired,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::TooManyRequests,
+        Self::Unavailable,
+        Self::Internal,
+    ];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad-request",
+            Self::Validation => "validation",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not-found",
+            Self::MethodNotAllowed => "method-not-allowed",
+            Self::Conflict => "conflict",
+            Self::StaleVersion => "stale-version",
+            Self::PreconditionRequired => "precondition-required",
+            Self::PayloadTooLarge => "payload-too-large",
+            Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::TooManyRequests => "too-many-requests",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::BadRequest => "The request cannot be read",
+            Self::Validation => "The request is not valid",
+            Self::Unauthorized => "Authentication is required",
+            Self::Forbidden => "Access is not allowed",
+            Self::NotFound => "No such resource",
+            Self::MethodNotAllowed => "The method is not allowed here",
+            Self::Conflict => "The request conflicts with the stored state",
+            Self::StaleVersion => "The record has changed since it was read",
+            Self::PreconditionRequired => "If-Match is required",
+            Self::PayloadTooLarge => "The body is too large",
+            Self::UnsupportedMediaType => "The body must be JSON",
+            Self::TooManyRequests => "Too Many Requests",
+            Self::Unavailable => "The service is unavailable",
+            Self::Internal => "Internal error",
+        }
+    }
+
+    /// The problem's `type`, a URI reference relative to the API's origin.
+    pub fn uri(self) -> String {
+        format!("/problems/{}", self.slug())
+    }
+}
+
+/// The `type` of a problem: one of [`ProblemType::ALL`] (the schema of `Problem.type`).
+fn problem_type_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let uris: Vec<String> = ProblemType::ALL.iter().map(|t| t.uri()).collect();
+    let described: Vec<String> = ProblemType::ALL
+        .iter()
+        .map(|t| format!("`{}`: {}", t.uri(), t.title()))
+        .collect();
+    crate::http::openapi::schema_from_json(serde_json::json!({
+        "type": "string",
+        "enum": uris,
+        "description": format!("URI reference naming the kind of problem: {}.", described.join("; ")),
+        "example": "/problems/validation",
+    }))
+}
+
 /// An RFC 9457 problem document.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
@@ -37,6 +134,7 @@ pub struct InternalCause(pub String);
 pub struct Problem {
     /// URI reference naming the kind of problem.
     #[serde(rename = "type")]
+    #[schema(schema_with = problem_type_schema)]
     pub kind: String,
     /// Short summary of the kind of problem.
     pub title: String,
@@ -114,33 +212,28 @@ impl ApiError {
         ApiError::Invalid(Invalid::one(field, code, message))
     }
 
-    fn slug_and_title(&self) -> (&'static str, &'static str) {
+    /// The kind of problem, which names its `type` and `title`.
+    pub fn problem_type(&self) -> ProblemType {
         match self {
-            ApiError::BadRequest { .. } => ("bad-request", "The request cannot be read"),
-            ApiError::Invalid(_) => ("validation", "The request is not valid"),
-            ApiError::Unauthorized(_) => ("unauthorized", "Authentication is required"),
-            ApiError::Forbidden(_) => ("forbidden", "Access is not allowed"),
-            ApiError::NotFound(_) => ("not-found", "No such resource"),
-            ApiError::MethodNotAllowed { .. } => {
-                ("method-not-allowed", "The method is not allowed here")
-            }
-            ApiError::Conflict(_) => ("conflict", "The request conflicts with the stored state"),
-            ApiError::StaleVersion { .. } => {
-                ("stale-version", "The record has changed since it was read")
-            }
-            ApiError::PreconditionRequired(_) => ("precondition-required", "If-Match is required"),
-            ApiError::PayloadTooLarge { .. } => ("payload-too-large", "The body is too large"),
-            ApiError::UnsupportedMediaType(_) => {
-                ("unsupported-media-type", "The body must be JSON")
-            }
-            ApiError::TooManyRequests { .. } => ("too-many-requests", "Too Many Requests"),
-            ApiError::Unavailable(_) => ("unavailable", "The service is unavailable"),
-            ApiError::Internal(_) => ("internal", "Internal error"),
+            ApiError::BadRequest { .. } => ProblemType::BadRequest,
+            ApiError::Invalid(_) => ProblemType::Validation,
+            ApiError::Unauthorized(_) => ProblemType::Unauthorized,
+            ApiError::Forbidden(_) => ProblemType::Forbidden,
+            ApiError::NotFound(_) => ProblemType::NotFound,
+            ApiError::MethodNotAllowed { .. } => ProblemType::MethodNotAllowed,
+            ApiError::Conflict(_) => ProblemType::Conflict,
+            ApiError::StaleVersion { .. } => ProblemType::StaleVersion,
+            ApiError::PreconditionRequired(_) => ProblemType::PreconditionRequired,
+            ApiError::PayloadTooLarge { .. } => ProblemType::PayloadTooLarge,
+            ApiError::UnsupportedMediaType(_) => ProblemType::UnsupportedMediaType,
+            ApiError::TooManyRequests { .. } => ProblemType::TooManyRequests,
+            ApiError::Unavailable(_) => ProblemType::Unavailable,
+            ApiError::Internal(_) => ProblemType::Internal,
         }
     }
 
     pub fn problem(&self) -> Problem {
-        let (slug, title) = self.slug_and_title();
+        let kind = self.problem_type();
         let errors = match self {
             ApiError::BadRequest { errors, .. } => errors.clone(),
             ApiError::Invalid(Invalid(errors)) => errors.clone(),
@@ -154,8 +247,8 @@ impl ApiError {
             other => other.to_string(),
         };
         Problem {
-            kind: format!("/problems/{slug}"),
-            title: title.to_owned(),
+            kind: kind.uri(),
+            title: kind.title().to_owned(),
             status: self.status_code().as_u16(),
             detail,
             errors,

@@ -9,7 +9,7 @@ use relais_domain::hand_off::{
 };
 use relais_domain::ids::{HandOffId, SituationId};
 use relais_domain::reference::{
-    DeclineReason, HandOffStatus, PartnerKind, AuditedRecord, Role, SituationStatus,
+    AuditedRecord, DeclineReason, HandOffStatus, PartnerKind, Role, SituationStatus,
 };
 use relais_domain::validation::Invalid;
 use relais_persistence::hand_offs::{self, Actor, MoveDetails};

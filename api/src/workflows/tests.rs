@@ -9,8 +9,8 @@ use relais_domain::ids::{PartnerId, PostId};
 use relais_domain::partner::PartnerInput;
 use relais_domain::post::PostInput;
 use relais_domain::reference::{
-    ConsentForm, Convention, DeclineReason, HandOffStatus, Origin, PartnerKind, PostKind,
-    ProblemCategory, AuditedRecord, Role, SharedData, SituationStatus, Standing,
+    AuditedRecord, ConsentForm, Convention, DeclineReason, HandOffStatus, Origin, PartnerKind,
+    PostKind, ProblemCategory, Role, SharedData, SituationStatus, Standing,
 };
 use relais_domain::situation::SituationDetails;
 use relais_persistence::testing::TestDatabase;

@@ -121,14 +121,20 @@ fn every_emitted_event_matches_the_catalogue() {
         ("contacted", json!({})),
         ("close", json!({"reason": "person_declined"})),
     ] {
-        app.post(&format!("/api/v1/referrals/{referral}/{step}"), &case.sw, body)
-            .expect_status(200);
+        app.post(
+            &format!("/api/v1/referrals/{referral}/{step}"),
+            &case.sw,
+            body,
+        )
+        .expect_status(200);
     }
 
     let validator = contract::validator("Event");
     let mut seen = std::collections::BTreeSet::new();
     for token in [&case.sw, &partner_token, &officer] {
-        let feed = app.get("/api/v1/events?limit=500", token).expect_status(200);
+        let feed = app
+            .get("/api/v1/events?limit=500", token)
+            .expect_status(200);
         contract::assert_matches("EventPage", &feed.body);
         for event in feed.body["items"].as_array().unwrap() {
             assert!(validator.is_valid(event), "{event:#}");

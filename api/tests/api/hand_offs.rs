@@ -9,7 +9,7 @@ use crate::support::fixtures::{
     Case, SentHandOff, act, draft_hand_off, give_consent, kinds, sent_hand_off, situation_body,
 };
 use crate::support::snapshots::redacted;
-use crate::support::{Answer, TestApp};
+use crate::support::{Answer, TestApp, contract};
 
 /// The start of the round trip: an officer referred Camille Martin (with her phone) to the
 /// post, whose social worker took her up into a situation and wrote an evaluation.
@@ -624,4 +624,79 @@ fn an_illegal_move_is_a_409_problem_naming_the_state() {
     let early = act(&app, &sent.partner_token, &sent.id, "accept", None, &[]);
     early.assert_problem(409);
     redacted().bind(|| insta::assert_json_snapshot!("illegal_move_problem", early.body));
+}
+
+/// Each move reads its own body: a field of another move is refused and named, decline needs
+/// its `reason` and complete its `outcome`; each answer says which view it is.
+#[test]
+fn each_move_reads_its_own_body_and_answers_a_tagged_view() {
+    let app = TestApp::init().spawn();
+    let case = Case::open(&app);
+    let partner = app.create_partner("CCAS", "ccas");
+    let partner_token = app.partner(&partner);
+    let id = case
+        .draft_hand_off(&app, &partner, json!({}))
+        .expect_status(201)
+        .id();
+    give_consent(&app, &case.sw, &id, json!(["identity"])).expect_status(200);
+
+    let misplaced = act(
+        &app,
+        &case.sw,
+        &id,
+        "send",
+        Some(json!({"reason": "no_capacity"})),
+        &[],
+    );
+    misplaced.assert_problem(422);
+    assert_eq!(misplaced.fields(), ["reason"]);
+    let sent = act(
+        &app,
+        &case.sw,
+        &id,
+        "send",
+        Some(json!({"comment": "Vu ce jour"})),
+        &[],
+    );
+    assert_eq!(sent.status, 200, "{:#}", sent.body);
+    assert_eq!(sent.body["view"], "post");
+    contract::assert_matches("HandOffView", &sent.body);
+
+    let acknowledged = act(&app, &partner_token, &id, "acknowledge", None, &[]);
+    assert_eq!(acknowledged.body["view"], "partner");
+    contract::assert_matches("HandOffView", &acknowledged.body);
+    let no_reason = act(&app, &partner_token, &id, "decline", None, &[]);
+    no_reason.assert_problem(422);
+    assert_eq!(no_reason.fields(), ["reason"]);
+    let outcome_on_accept = act(
+        &app,
+        &partner_token,
+        &id,
+        "accept",
+        Some(json!({"outcome": "Trop tôt"})),
+        &[],
+    );
+    outcome_on_accept.assert_problem(422);
+    assert_eq!(outcome_on_accept.fields(), ["outcome"]);
+    act(&app, &partner_token, &id, "accept", None, &[]).expect_status(200);
+    let no_outcome = act(
+        &app,
+        &partner_token,
+        &id,
+        "complete",
+        Some(json!({"comment": "fini"})),
+        &[],
+    );
+    no_outcome.assert_problem(422);
+    assert_eq!(no_outcome.fields(), ["outcome"]);
+    let completed = act(
+        &app,
+        &partner_token,
+        &id,
+        "complete",
+        Some(json!({"outcome": "Droits ouverts"})),
+        &[],
+    );
+    assert_eq!(completed.status, 200, "{:#}", completed.body);
+    contract::assert_matches("HandOffView", &completed.body);
 }

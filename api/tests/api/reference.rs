@@ -21,16 +21,26 @@ fn reference_lists_carry_codes_and_french_labels() {
     assert_eq!(served.len(), LISTS.len(), "{:?}", served.keys());
     for list in LISTS {
         let entries = answer.body[list.list].as_array().unwrap();
-        let codes: Vec<&str> = entries.iter().map(|e| e["code"].as_str().unwrap()).collect();
+        let codes: Vec<&str> = entries
+            .iter()
+            .map(|e| e["code"].as_str().unwrap())
+            .collect();
         let expected: Vec<&str> = (list.entries)().iter().map(|e| e.code).collect();
         assert_eq!(codes, expected, "{}", list.list);
         assert!(
-            entries.iter().all(|e| !e["label"].as_str().unwrap().is_empty()),
+            entries
+                .iter()
+                .all(|e| !e["label"].as_str().unwrap().is_empty()),
             "{}",
             list.list
         );
     }
-    for list in ["decline_reasons", "hand_off_statuses", "event_types", "delivery_statuses"] {
+    for list in [
+        "decline_reasons",
+        "hand_off_statuses",
+        "event_types",
+        "delivery_statuses",
+    ] {
         assert!(served.contains_key(list), "{list}");
     }
     contract::assert_matches("Reference", &answer.body);

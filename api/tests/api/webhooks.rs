@@ -202,13 +202,18 @@ fn each_event_is_posted_signed_with_the_secret_shown_at_creation() {
         assert_eq!(body["record_type"], "hand_off");
         assert_eq!(body["id"], id);
         assert!(body["seq"].is_i64());
-        assert!(chrono::DateTime::parse_from_rfc3339(body["occurred_at"].as_str().unwrap()).is_ok());
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(body["occurred_at"].as_str().unwrap()).is_ok()
+        );
         ids.push((id.to_owned(), body["type"].as_str().unwrap().to_owned()));
     }
     ids.sort();
     let mut expected = vec![
         (hooked.sent[0].clone(), "hand_off.sent".to_owned()),
-        (hooked.sent[1].clone(), "hand_off.consent_withdrawn".to_owned()),
+        (
+            hooked.sent[1].clone(),
+            "hand_off.consent_withdrawn".to_owned(),
+        ),
     ];
     expected.sort();
     assert_eq!(ids, expected, "webhook-id is the event's id");

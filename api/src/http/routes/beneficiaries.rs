@@ -201,7 +201,8 @@ async fn export_beneficiary(
             example = json!({
                 "type": "/problems/conflict", "title": "The request conflicts with the stored state",
                 "status": 409,
-                "detail": "the person cannot be erased while a hand-off of theirs is in progress (sent, received or accepted): the partner is working from the data the person agreed to share; cancel the hand-off or wait for its outcome, then erase"
+                "detail": "the person cannot be erased while a hand-off of theirs is in progress (sent, received or accepted): the partner is working from the data the person agreed to share; cancel the hand-off or wait for its outcome, then erase",
+                "request_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b"
             })),
         (status = 412, description = "The record changed since it was read", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),

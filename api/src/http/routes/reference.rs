@@ -67,7 +67,7 @@ impl PartialSchema for Reference {
             })
             .collect();
         let names: Vec<&str> = LISTS.iter().map(|l| l.list).collect();
-        serde_json::from_value(json!({
+        crate::http::openapi::schema_from_json(json!({
             "type": "object",
             "description": "Every code list of the API, by name. A code is never renamed nor removed once published.",
             "required": names,
@@ -75,7 +75,6 @@ impl PartialSchema for Reference {
             "properties": properties,
             "example": Reference::served().0,
         }))
-        .expect("a well-formed schema")
     }
 }
 
@@ -113,7 +112,10 @@ fn body_and_tag() -> &'static (Vec<u8>, EntityTag) {
 #[get("/reference")]
 async fn get_reference(request: HttpRequest) -> HttpResponse {
     let (body, tag) = body_and_tag();
-    let cache = (header::CACHE_CONTROL, format!("public, max-age={MAX_AGE_SECONDS}"));
+    let cache = (
+        header::CACHE_CONTROL,
+        format!("public, max-age={MAX_AGE_SECONDS}"),
+    );
     let fresh = match request
         .headers()
         .get(header::IF_NONE_MATCH)

@@ -14,10 +14,10 @@ use relais_domain::webhook::next_attempt;
 use relais_persistence::webhooks::{self, DueDelivery};
 use relais_persistence::{Database, StoreError};
 
-use crate::events::Event;
 use super::addresses::Resolver;
 use super::signing::sign;
 use crate::clock::{Clock, SystemClock};
+use crate::events::Event;
 
 /// How long a receiver has to answer.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -273,10 +273,11 @@ impl Runner {
             error: error.chars().take(MAX_ERROR_CHARS).collect(),
         };
         let payload = Event::try_from(delivery.event.clone()).map_err(|e| e.to_string());
-        let body = match payload.and_then(|event| serde_json::to_vec(&event).map_err(|e| e.to_string())) {
-            Ok(body) => body,
-            Err(e) => return failed(None, format!("cannot write the payload: {e}")),
-        };
+        let body =
+            match payload.and_then(|event| serde_json::to_vec(&event).map_err(|e| e.to_string())) {
+                Ok(body) => body,
+                Err(e) => return failed(None, format!("cannot write the payload: {e}")),
+            };
         let timestamp = SystemClock.now().timestamp();
         let signature = match sign(&delivery.secret, &delivery.event.id, timestamp, &body) {
             Ok(signature) => signature,

@@ -27,19 +27,40 @@ pub struct HandOffListParams {
     pub cursor: Option<String>,
 }
 
-/// Optional details of a move.
+/// The body of `send`, `cancel`, `acknowledge` and `accept`: a comment for the history, if any.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct MoveInput {
-    /// Why the partner declines (required to decline).
+#[schema(example = json!({"comment": "Vu avec Mme M. ce jour."}))]
+pub struct MoveNote {
+    /// A free comment for the history.
     #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub comment: Option<String>,
+}
+
+/// The body of `decline`: why, from the decline reasons of `/api/v1/reference`.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "no_capacity", "comment": "Plus de place avant janvier."}))]
+pub struct DeclineInput {
+    /// Why the partner declines. Required: without it the move is a 422 naming `reason`.
+    #[serde(default)]
+    #[schema(required = true, value_type = DeclineReason)]
     pub reason: Option<DeclineReason>,
-    /// What was done for the person (required to complete).
+    /// A free comment for the history.
     #[serde(default)]
-    #[schema(
-        example = "Ouverture des droits RSA et orientation vers l'épicerie solidaire.",
-        max_length = 2000
-    )]
+    #[schema(max_length = 2000)]
+    pub comment: Option<String>,
+}
+
+/// The body of `complete`: what was done for the person.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"outcome": "Ouverture des droits RSA et orientation vers l'épicerie solidaire."}))]
+pub struct CompleteInput {
+    /// What was done for the person. Required: without it the move is a 422 naming `outcome`.
+    #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 2000)]
     pub outcome: Option<String>,
     /// A free comment for the history.
     #[serde(default)]
@@ -47,6 +68,48 @@ pub struct MoveInput {
     pub comment: Option<String>,
 }
 
+/// The body of one move, read as its own type (so that a field of another move is refused as
+/// unknown) and checked by the domain's rule for the move.
+pub trait MoveBody: serde::de::DeserializeOwned + Serialize + Default + Send + 'static {
+    fn details(self) -> MoveInput;
+}
+
+impl MoveBody for MoveNote {
+    fn details(self) -> MoveInput {
+        MoveInput {
+            comment: self.comment,
+            ..MoveInput::default()
+        }
+    }
+}
+
+impl MoveBody for DeclineInput {
+    fn details(self) -> MoveInput {
+        MoveInput {
+            reason: self.reason,
+            comment: self.comment,
+            ..MoveInput::default()
+        }
+    }
+}
+
+impl MoveBody for CompleteInput {
+    fn details(self) -> MoveInput {
+        MoveInput {
+            outcome: self.outcome,
+            comment: self.comment,
+            ..MoveInput::default()
+        }
+    }
+}
+
+/// The details of any move, as the domain's rule checks them.
+#[derive(Debug, Default, Serialize)]
+pub struct MoveInput {
+    pub reason: Option<DeclineReason>,
+    pub outcome: Option<String>,
+    pub comment: Option<String>,
+}
 impl MoveInput {
     /// The move's details, checked against what `action` needs (the domain's rule).
     pub fn checked(self, action: HandOffAction) -> Result<Move, Invalid> {

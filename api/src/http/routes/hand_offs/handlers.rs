@@ -11,7 +11,7 @@ use relais_persistence::DbConnection;
 use relais_persistence::hand_offs::{self, HandOffFilter};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::dto::{HandOffListParams, MoveInput};
+use super::dto::{CompleteInput, DeclineInput, HandOffListParams, MoveBody, MoveNote};
 use super::views::{HandOffDetail, HandOffPage, HandOffView, detail, view_for, views_for};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, OptionalIfMatch, OptionalJson, Query};
@@ -251,11 +251,10 @@ async fn withdraw_consent(
     params(
         ("id" = HandOffId, Path, description = "The hand-off's id"),
         ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry change nothing more (1 to 255 characters); the key belongs to your token's grant (role, subject and scope)"),
     ),
-    request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
+    request_body(content = Option<MoveNote>, description = "Optional: a comment for the history"),
     responses(
-        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String), ("Idempotent-Replayed" = String, description = "`true` when this answers a retry: nothing was changed, and the body is the hand-off's current view"))),
+        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String))),
         (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
@@ -265,7 +264,7 @@ async fn withdraw_consent(
 async fn send_hand_off(
     state: web::Data<AppState>,
     user: CurrentUser,
-    request: MoveRequest,
+    request: MoveRequest<MoveNote>,
 ) -> Result<HttpResponse, ApiError> {
     let workflow = workflows::hand_offs::send;
     move_hand_off(state, user, HandOffAction::Send, request, workflow).await
@@ -278,11 +277,10 @@ async fn send_hand_off(
     params(
         ("id" = HandOffId, Path, description = "The hand-off's id"),
         ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry change nothing more (1 to 255 characters); the key belongs to your token's grant (role, subject and scope)"),
     ),
-    request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
+    request_body(content = Option<MoveNote>, description = "Optional: a comment for the history"),
     responses(
-        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String), ("Idempotent-Replayed" = String, description = "`true` when this answers a retry: nothing was changed, and the body is the hand-off's current view"))),
+        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String))),
         (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
@@ -292,7 +290,7 @@ async fn send_hand_off(
 async fn cancel_hand_off(
     state: web::Data<AppState>,
     user: CurrentUser,
-    request: MoveRequest,
+    request: MoveRequest<MoveNote>,
 ) -> Result<HttpResponse, ApiError> {
     let workflow = workflows::hand_offs::cancel;
     move_hand_off(state, user, HandOffAction::Cancel, request, workflow).await
@@ -305,11 +303,10 @@ async fn cancel_hand_off(
     params(
         ("id" = HandOffId, Path, description = "The hand-off's id"),
         ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry change nothing more (1 to 255 characters); the key belongs to your token's grant (role, subject and scope)"),
     ),
-    request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
+    request_body(content = Option<MoveNote>, description = "Optional: a comment for the history"),
     responses(
-        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String), ("Idempotent-Replayed" = String, description = "`true` when this answers a retry: nothing was changed, and the body is the hand-off's current view"))),
+        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String))),
         (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
@@ -319,7 +316,7 @@ async fn cancel_hand_off(
 async fn acknowledge_hand_off(
     state: web::Data<AppState>,
     user: CurrentUser,
-    request: MoveRequest,
+    request: MoveRequest<MoveNote>,
 ) -> Result<HttpResponse, ApiError> {
     let workflow = workflows::hand_offs::acknowledge;
     move_hand_off(state, user, HandOffAction::Acknowledge, request, workflow).await
@@ -332,11 +329,10 @@ async fn acknowledge_hand_off(
     params(
         ("id" = HandOffId, Path, description = "The hand-off's id"),
         ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry change nothing more (1 to 255 characters); the key belongs to your token's grant (role, subject and scope)"),
     ),
-    request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
+    request_body(content = Option<MoveNote>, description = "Optional: a comment for the history"),
     responses(
-        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String), ("Idempotent-Replayed" = String, description = "`true` when this answers a retry: nothing was changed, and the body is the hand-off's current view"))),
+        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String))),
         (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
@@ -346,7 +342,7 @@ async fn acknowledge_hand_off(
 async fn accept_hand_off(
     state: web::Data<AppState>,
     user: CurrentUser,
-    request: MoveRequest,
+    request: MoveRequest<MoveNote>,
 ) -> Result<HttpResponse, ApiError> {
     let workflow = workflows::hand_offs::accept;
     move_hand_off(state, user, HandOffAction::Accept, request, workflow).await
@@ -359,11 +355,10 @@ async fn accept_hand_off(
     params(
         ("id" = HandOffId, Path, description = "The hand-off's id"),
         ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry change nothing more (1 to 255 characters); the key belongs to your token's grant (role, subject and scope)"),
     ),
-    request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
+    request_body(content = DeclineInput, description = "Why the partner declines (`reason`, required), and a comment"),
     responses(
-        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String), ("Idempotent-Replayed" = String, description = "`true` when this answers a retry: nothing was changed, and the body is the hand-off's current view"))),
+        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String))),
         (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
@@ -373,7 +368,7 @@ async fn accept_hand_off(
 async fn decline_hand_off(
     state: web::Data<AppState>,
     user: CurrentUser,
-    request: MoveRequest,
+    request: MoveRequest<DeclineInput>,
 ) -> Result<HttpResponse, ApiError> {
     let workflow = workflows::hand_offs::decline;
     move_hand_off(state, user, HandOffAction::Decline, request, workflow).await
@@ -386,11 +381,10 @@ async fn decline_hand_off(
     params(
         ("id" = HandOffId, Path, description = "The hand-off's id"),
         ("If-Match" = Option<String>, Header, description = "The hand-off's `ETag`: the move fails with 412 if it changed"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry change nothing more (1 to 255 characters); the key belongs to your token's grant (role, subject and scope)"),
     ),
-    request_body(content = Option<MoveInput>, description = "Optional details (required: `reason` to decline, `outcome` to complete)"),
+    request_body(content = CompleteInput, description = "What was done for the person (`outcome`, required), and a comment"),
     responses(
-        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String), ("Idempotent-Replayed" = String, description = "`true` when this answers a retry: nothing was changed, and the body is the hand-off's current view"))),
+        (status = 200, description = "The hand-off after the move, with its `ETag`; a retry with the same `Idempotency-Key` changes nothing and answers the hand-off as you may see it now, with `Idempotent-Replayed: true`", body = HandOffView, headers(("ETag" = String))),
         (status = 404, description = "No such hand-off within your reach", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The move is not legal from the current state; the problem names both", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The hand-off changed since it was read", body = Problem, content_type = "application/problem+json"),
@@ -400,7 +394,7 @@ async fn decline_hand_off(
 async fn complete_hand_off(
     state: web::Data<AppState>,
     user: CurrentUser,
-    request: MoveRequest,
+    request: MoveRequest<CompleteInput>,
 ) -> Result<HttpResponse, ApiError> {
     let workflow = workflows::hand_offs::complete;
     move_hand_off(state, user, HandOffAction::Complete, request, workflow).await
@@ -408,11 +402,11 @@ async fn complete_hand_off(
 
 /// What a move reads of its request: the hand-off's id, `If-Match`, `Idempotency-Key` and the
 /// optional details (actix extracts the tuple part by part).
-type MoveRequest = (
+type MoveRequest<B> = (
     web::Path<HandOffId>,
     OptionalIfMatch,
     IdempotencyKey,
-    OptionalJson<MoveInput>,
+    OptionalJson<B>,
 );
 
 /// A move's workflow (`workflows::hand_offs::send`, `accept`…).
@@ -427,18 +421,18 @@ type MoveWorkflow = fn(
 
 /// What the six move handlers share: the details checked for `action`, then `workflow` run at
 /// most once per `Idempotency-Key`, answering the hand-off as the caller may see it.
-async fn move_hand_off(
+async fn move_hand_off<B: MoveBody>(
     state: web::Data<AppState>,
     user: CurrentUser,
     action: HandOffAction,
-    request: MoveRequest,
+    request: MoveRequest<B>,
     workflow: MoveWorkflow,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, OptionalIfMatch(if_match), key, OptionalJson(input)) = request;
+    let (id, OptionalIfMatch(if_match), key, OptionalJson(body)) = request;
     let id = id.into_inner();
     let operation = workflows::hand_offs::operation_of(action);
-    let fingerprint = fingerprint(operation, Some(&id.to_string()), &input);
-    let details = input.checked(action)?;
+    let fingerprint = fingerprint(operation, Some(&id.to_string()), &body);
+    let details = body.details().checked(action)?;
     let now = state.clock.now();
     let (mover, reader) = (user.clone(), user.clone());
     let retryable = Retryable {

@@ -56,9 +56,10 @@ pub struct PartnerTransition {
     pub by_role: Role,
 }
 
-/// A hand-off as its reader may see it: the post's detail, or the partner's consented view.
+/// A hand-off as its reader may see it: the post's detail, or the partner's consented view;
+/// `view` names which (its schema, with the discriminator, is in `http::tagged_views`).
 #[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
+#[serde(tag = "view", rename_all = "snake_case")]
 pub enum HandOffView {
     Post(Box<HandOffDetail>),
     Partner(Box<PartnerHandOff>),
