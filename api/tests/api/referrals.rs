@@ -3,7 +3,7 @@
 use relais_domain::reference::Role;
 use serde_json::{Value, json};
 
-use crate::support::TestApp;
+use crate::support::{TestApp, contract};
 
 fn referral_body(post: &str) -> Value {
     json!({"post_id": post, "person": {"first_name": "Camille", "last_name": "Martin", "birth_year": 1987},
@@ -82,6 +82,12 @@ fn senders_read_only_the_status_and_only_their_own() {
     let sw = app.token(Role::SocialWorker, &[&post]);
     let full = app.get(&format!("/api/v1/referrals/{id}"), &sw);
     assert_eq!(full.body["person"]["last_name"], "Martin");
+    // Each reader's view says which it is, as the contract's discriminator does.
+    assert_eq!(full.body["view"], "post");
+    contract::assert_matches("ReferralView", &full.body);
+    let receipt_again = app.get(&format!("/api/v1/referrals/{id}"), &officer);
+    assert_eq!(receipt_again.body["view"], "sender");
+    contract::assert_matches("ReferralView", &receipt_again.body);
     assert_eq!(full.body["reason"], "Différend familial");
     let stranger = app.token(Role::SocialWorker, &[&app.create_post("Other")]);
     app.get(&format!("/api/v1/referrals/{id}"), &stranger)

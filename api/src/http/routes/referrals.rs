@@ -63,9 +63,10 @@ impl From<Referral> for ReferralReceipt {
     }
 }
 
-/// A referral as its reader may see it: the post's full record, or the sender's receipt.
+/// A referral as its reader may see it: the post's full record, or the sender's receipt;
+/// `view` names which (its schema, with the discriminator, is in `http::tagged_views`).
 #[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
+#[serde(tag = "view", rename_all = "snake_case")]
 pub enum ReferralView {
     Post(Box<Referral>),
     Sender(ReferralReceipt),
