@@ -19,6 +19,7 @@ pub mod requisition;
 pub mod situation;
 pub mod statistics;
 pub mod validation;
+pub mod version;
 pub mod webhook;
 
 pub use validation::{FieldError, Validation};

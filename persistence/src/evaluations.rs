@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use relais_domain::ids::SituationId;
 use relais_domain::intervention::{Evaluation, EvaluationInput};
+use relais_domain::version::Expected;
 
 use crate::convert::{meta, now, parse};
 use crate::error::stale_or_missing;
@@ -54,7 +55,7 @@ pub fn put(
     situation: SituationId,
     input: &EvaluationInput,
     written_by: &str,
-    expected_version: Option<i64>,
+    expected: Option<&Expected>,
 ) -> Result<(Evaluation, bool), StoreError> {
     let key = situation.to_string();
     let at = now();
@@ -63,7 +64,7 @@ pub fn put(
         .select(evaluations::version)
         .first(conn)
         .optional()?;
-    let created = match (current, expected_version) {
+    let created = match (current, expected) {
         (None, None) => {
             diesel::insert_into(evaluations::table)
                 .values((
@@ -79,21 +80,24 @@ pub fn put(
         }
         (None, Some(_)) => return Err(StoreError::StaleVersion { current: 0 }),
         (Some(_), None) => return Err(StoreError::PreconditionRequired),
-        (Some(_), Some(expected)) => {
+        (Some(current), Some(expected)) => {
+            if !expected.admits(current) {
+                return Err(StoreError::StaleVersion { current });
+            }
             let changed = diesel::update(
                 evaluations::table
                     .find(&key)
-                    .filter(evaluations::version.eq(expected)),
+                    .filter(evaluations::version.eq(current)),
             )
             .set((
                 evaluations::text.eq(&input.text),
                 evaluations::written_by.eq(written_by),
                 evaluations::updated_at.eq(at),
-                evaluations::version.eq(expected + 1),
+                evaluations::version.eq(current + 1),
             ))
             .execute(conn)?;
             if changed == 0 {
-                return Err(stale_or_missing(current));
+                return Err(stale_or_missing(Some(current)));
             }
             false
         }

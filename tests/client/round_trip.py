@@ -40,6 +40,7 @@ from relais_client.api.posts import create_post
 from relais_client.api.referrals import create_referral, get_referral, take_up_referral
 from relais_client.api.units import create_unit
 from relais_client.models import (
+    CompleteInput,
     Consent,
     ConsentForm,
     ConsentInput,
@@ -49,7 +50,6 @@ from relais_client.models import (
     HandOffInput,
     HandOffPage,
     HandOffStatus,
-    MoveInput,
     Origin,
     Partner,
     PartnerHandOff,
@@ -420,7 +420,7 @@ def round_trip() -> None:
     early = complete_hand_off.sync_detailed(
         sent.id,
         client=partner_system,
-        body=MoveInput(outcome="trop tôt"),
+        body=CompleteInput(outcome="trop tôt"),
         idempotency_key="cpl-early",
     )
     answer(early, HTTPStatus.CONFLICT, Problem, "completing before accepting is refused")
@@ -441,7 +441,7 @@ def round_trip() -> None:
         complete_hand_off.sync_detailed(
             sent.id,
             client=partner_system,
-            body=MoveInput(outcome="Droits ouverts, colis alimentaires"),
+            body=CompleteInput(outcome="Droits ouverts, colis alimentaires"),
             idempotency_key="cpl-001",
         ),
         HTTPStatus.OK,

@@ -7,6 +7,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use relais_domain::FieldError;
+use relais_domain::version::Expected;
 use serde::de::DeserializeOwned;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
@@ -213,26 +214,67 @@ fn flatten_validation(prefix: &str, errors: &ValidationErrors) -> Vec<FieldError
     flat
 }
 
-/// The version named by `If-Match` (`"3"`, `W/"3"` or `3`); required.
-#[derive(Debug, Clone, Copy)]
-pub struct IfMatch(pub i64);
+/// The versions named by a required `If-Match` (428 without it).
+#[derive(Debug, Clone)]
+pub struct IfMatch(pub Expected);
 
-/// The version named by `If-Match`, when the header is optional.
-#[derive(Debug, Clone, Copy)]
-pub struct OptionalIfMatch(pub Option<i64>);
+/// The versions named by `If-Match`, when the header is optional (`None` without it).
+#[derive(Debug, Clone)]
+pub struct OptionalIfMatch(pub Option<Expected>);
 
-fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
-    let Some(value) = req.headers().get(header::IF_MATCH) else {
+impl IfMatch {
+    /// The version to write over: `current`, the stored one, if `If-Match` admits it; else the
+    /// write is stale (412 naming the current version).
+    pub fn admitted(&self, current: i64) -> Result<i64, ApiError> {
+        if self.0.admits(current) {
+            Ok(current)
+        } else {
+            Err(ApiError::StaleVersion { current })
+        }
+    }
+}
+
+impl OptionalIfMatch {
+    /// What the write expects: without `If-Match`, any version.
+    pub fn or_any(self) -> Expected {
+        self.0.unwrap_or(Expected::Any)
+    }
+}
+
+/// `If-Match` as RFC 9110 §13.1.1 writes it: `*`, or a list of entity tags. Our tags name
+/// versions, not bytes, so a weak tag (`W/"3"`, as a compressing proxy may rewrite ours) names
+/// the same version as the strong one.
+fn if_match(req: &HttpRequest) -> Result<Option<Expected>, ApiError> {
+    let values: Vec<&header::HeaderValue> = req.headers().get_all(header::IF_MATCH).collect();
+    if values.is_empty() {
         return Ok(None);
-    };
-    let text = value.to_str().unwrap_or_default().trim();
-    let unquoted = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    unquoted.parse::<i64>().map(Some).map_err(|_| {
-        ApiError::bad_field(
-            "If-Match",
-            format!("If-Match must carry the version from the ETag, such as \"1\"; got {text:?}"),
-        )
-    })
+    }
+    let mut versions = Vec::new();
+    for value in values {
+        let text = value.to_str().unwrap_or_default();
+        for tag in text.split(',').map(str::trim) {
+            if tag == "*" {
+                return Ok(Some(Expected::Any));
+            }
+            let opaque = tag.strip_prefix("W/").unwrap_or(tag);
+            let version = opaque
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .and_then(|t| t.parse::<i64>().ok());
+            match version {
+                Some(version) => versions.push(version),
+                None => {
+                    return Err(ApiError::bad_field(
+                        "If-Match",
+                        format!(
+                            "If-Match must be `*` or entity tags from the ETag, such as \"1\" or \"1\", \"2\"; got {text:?}"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(Some(Expected::OneOf(versions)))
 }
 
 impl FromRequest for IfMatch {
@@ -240,10 +282,11 @@ impl FromRequest for IfMatch {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(if_match(req).and_then(|version| {
-            version.map(IfMatch).ok_or_else(|| {
+        ready(if_match(req).and_then(|expected| {
+            expected.map(IfMatch).ok_or_else(|| {
                 ApiError::PreconditionRequired(
-                    "send If-Match with the version from the ETag of the record you read".into(),
+                    "send If-Match with the version from the ETag of the record you read (or `*`)"
+                        .into(),
                 )
             })
         }))

@@ -216,6 +216,7 @@ reporting a problem."
                 }
                 describe_hand_off_move(operation);
                 carries_the_request_id(operation);
+                if_match_is_one_string(operation);
             }
         }
         if let Some(components) = openapi.components.as_mut() {
@@ -226,6 +227,34 @@ reporting a problem."
                         .insert(REQUEST_ID.to_owned(), request_id_header());
                 }
             }
+        }
+    }
+}
+
+/// What every `If-Match` says (see `http::extract::if_match`).
+const IF_MATCH: &str = "The `ETag` of the version you read, such as `\"3\"`; or a list of them \
+(`\"3\", \"4\"`: any of those versions); or `*` (whatever the current version). A weak tag \
+(`W/\"3\"`) names the same version. When the record is at none of them, the write is a 412 naming \
+its current version. Required on PUT and PATCH (428 without it), which replace what they do not \
+see; optional on the moves of a state machine, which are checked against its state anyway.";
+
+/// Every `If-Match` parameter is a string, described once (utoipa writes an optional one as
+/// `string | null`, which no header can be).
+fn if_match_is_one_string(operation: &mut Operation) {
+    let Some(parameters) = operation.parameters.as_mut() else {
+        return;
+    };
+    for parameter in parameters.iter_mut() {
+        if let RefOr::T(parameter) = parameter
+            && parameter.name == "If-Match"
+        {
+            parameter.description = Some(IF_MATCH.to_owned());
+            parameter.schema = Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .into(),
+            );
         }
     }
 }

@@ -5,6 +5,7 @@ use relais_domain::access::Principal;
 use relais_domain::beneficiary::{Beneficiary, BeneficiaryInput};
 use relais_domain::ids::BeneficiaryId;
 use relais_domain::validation::Invalid;
+use relais_domain::version::Expected;
 use relais_persistence::retention::{self, Anonymisation};
 use relais_persistence::{DbConnection, beneficiaries, situations};
 
@@ -41,12 +42,13 @@ pub fn rectify(
     conn: &mut DbConnection,
     by: &Principal,
     id: BeneficiaryId,
-    expected_version: i64,
+    expected: &Expected,
     input: &BeneficiaryInput,
     now: DateTime<Utc>,
 ) -> Outcome<Beneficiary> {
     input.validate(today(now))?;
     let current = writable(conn, by, id)?;
+    expect_version(expected, current.meta.version)?;
     if current.anonymised_at.is_some() {
         return Err(WorkflowError::Conflict(
             "the person was anonymised: their identity cannot be recorded again".into(),
@@ -70,7 +72,7 @@ pub fn rectify(
     Ok(beneficiaries::replace(
         conn,
         id,
-        expected_version,
+        current.meta.version,
         input,
         now,
     )?)
@@ -82,11 +84,11 @@ pub fn erase(
     conn: &mut DbConnection,
     by: &Principal,
     id: BeneficiaryId,
-    expected_version: i64,
+    expected: &Expected,
     now: DateTime<Utc>,
 ) -> Outcome<Beneficiary> {
     let current = writable(conn, by, id)?;
-    expect_version(Some(expected_version), current.meta.version)?;
+    expect_version(expected, current.meta.version)?;
     match retention::anonymise_beneficiary(conn, id, stored(now))? {
         Anonymisation::Done { .. } | Anonymisation::AlreadyAnonymised => {}
         Anonymisation::HandOffInProgress => {

@@ -12,6 +12,7 @@ use relais_domain::reference::{
     AuditedRecord, DeclineReason, HandOffStatus, PartnerKind, Role, SituationStatus,
 };
 use relais_domain::validation::Invalid;
+use relais_domain::version::Expected;
 use relais_persistence::hand_offs::{self, Actor, MoveDetails};
 use relais_persistence::{DbConnection, StoreError, events, partners, situations};
 
@@ -107,7 +108,7 @@ pub fn record_consent(
     conn: &mut DbConnection,
     by: &Principal,
     id: HandOffId,
-    expected_version: Option<i64>,
+    expected: Option<&Expected>,
     input: &ConsentInput,
     now: DateTime<Utc>,
 ) -> Outcome<Consent> {
@@ -119,13 +120,13 @@ pub fn record_consent(
             hand_off.status
         )));
     }
-    match (hand_offs::consent(conn, id)?, expected_version) {
+    match (hand_offs::consent(conn, id)?, expected) {
         (Some(_), None) => {
             return Err(WorkflowError::PreconditionRequired(
                 "a consent is recorded: send If-Match with its ETag to replace it".into(),
             ));
         }
-        (Some(current), expected) => expect_version(expected, current.meta.version)?,
+        (Some(current), Some(expected)) => expect_version(expected, current.meta.version)?,
         (None, _) => {}
     }
     let answered_at = input.answered_at.unwrap_or(now);
@@ -170,7 +171,7 @@ pub fn withdraw_consent(
         by,
         hand_off,
         HandOffAction::Cancel,
-        Some(version),
+        &Expected::exactly(version),
         &details,
         now,
     )
@@ -182,19 +183,11 @@ pub fn send(
     conn: &mut DbConnection,
     by: &Principal,
     id: HandOffId,
-    expected_version: Option<i64>,
+    expected: &Expected,
     details: &Move,
     now: DateTime<Utc>,
 ) -> Outcome<HandOff> {
-    move_hand_off(
-        conn,
-        by,
-        id,
-        HandOffAction::Send,
-        expected_version,
-        details,
-        now,
-    )
+    move_hand_off(conn, by, id, HandOffAction::Send, expected, details, now)
 }
 
 /// `cancel_hand_off`: the post cancels a hand-off before its outcome.
@@ -202,19 +195,11 @@ pub fn cancel(
     conn: &mut DbConnection,
     by: &Principal,
     id: HandOffId,
-    expected_version: Option<i64>,
+    expected: &Expected,
     details: &Move,
     now: DateTime<Utc>,
 ) -> Outcome<HandOff> {
-    move_hand_off(
-        conn,
-        by,
-        id,
-        HandOffAction::Cancel,
-        expected_version,
-        details,
-        now,
-    )
+    move_hand_off(conn, by, id, HandOffAction::Cancel, expected, details, now)
 }
 
 /// `acknowledge_hand_off`: the partner's system confirms receipt.
@@ -222,7 +207,7 @@ pub fn acknowledge(
     conn: &mut DbConnection,
     by: &Principal,
     id: HandOffId,
-    expected_version: Option<i64>,
+    expected: &Expected,
     details: &Move,
     now: DateTime<Utc>,
 ) -> Outcome<HandOff> {
@@ -231,7 +216,7 @@ pub fn acknowledge(
         by,
         id,
         HandOffAction::Acknowledge,
-        expected_version,
+        expected,
         details,
         now,
     )
@@ -242,19 +227,11 @@ pub fn accept(
     conn: &mut DbConnection,
     by: &Principal,
     id: HandOffId,
-    expected_version: Option<i64>,
+    expected: &Expected,
     details: &Move,
     now: DateTime<Utc>,
 ) -> Outcome<HandOff> {
-    move_hand_off(
-        conn,
-        by,
-        id,
-        HandOffAction::Accept,
-        expected_version,
-        details,
-        now,
-    )
+    move_hand_off(conn, by, id, HandOffAction::Accept, expected, details, now)
 }
 
 /// `decline_hand_off`: the partner declines, with a coded reason.
@@ -262,19 +239,11 @@ pub fn decline(
     conn: &mut DbConnection,
     by: &Principal,
     id: HandOffId,
-    expected_version: Option<i64>,
+    expected: &Expected,
     details: &Move,
     now: DateTime<Utc>,
 ) -> Outcome<HandOff> {
-    move_hand_off(
-        conn,
-        by,
-        id,
-        HandOffAction::Decline,
-        expected_version,
-        details,
-        now,
-    )
+    move_hand_off(conn, by, id, HandOffAction::Decline, expected, details, now)
 }
 
 /// `complete_hand_off`: the partner reports the outcome of an accepted hand-off.
@@ -282,7 +251,7 @@ pub fn complete(
     conn: &mut DbConnection,
     by: &Principal,
     id: HandOffId,
-    expected_version: Option<i64>,
+    expected: &Expected,
     details: &Move,
     now: DateTime<Utc>,
 ) -> Outcome<HandOff> {
@@ -291,7 +260,7 @@ pub fn complete(
         by,
         id,
         HandOffAction::Complete,
-        expected_version,
+        expected,
         details,
         now,
     )
@@ -303,7 +272,7 @@ fn move_hand_off(
     by: &Principal,
     id: HandOffId,
     action: HandOffAction,
-    expected_version: Option<i64>,
+    expected: &Expected,
     details: &Move,
     now: DateTime<Utc>,
 ) -> Outcome<HandOff> {
@@ -317,7 +286,7 @@ fn move_hand_off(
         Side::Post => writable(conn, by, id)?,
         Side::Partner => visible(conn, by, id)?,
     };
-    perform(conn, by, hand_off, action, expected_version, details, now)
+    perform(conn, by, hand_off, action, expected, details, now)
 }
 
 /// Performs `action` on `hand_off` through the domain's state machine, with its history, its
@@ -327,11 +296,11 @@ fn perform(
     by: &Principal,
     hand_off: HandOff,
     action: HandOffAction,
-    expected_version: Option<i64>,
+    expected: &Expected,
     details: &Move,
     now: DateTime<Utc>,
 ) -> Outcome<HandOff> {
-    expect_version(expected_version, hand_off.meta.version)?;
+    expect_version(expected, hand_off.meta.version)?;
     let next = hand_off::transition(hand_off.status, action)
         .map_err(|e| WorkflowError::Conflict(e.to_string()))?;
     if action == HandOffAction::Send {

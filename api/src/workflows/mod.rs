@@ -23,6 +23,7 @@ use relais_domain::access::Principal;
 use relais_domain::ids::PostId;
 use relais_domain::reference::AuditedRecord;
 use relais_domain::validation::Invalid;
+use relais_domain::version::Expected;
 use relais_persistence::audit::{self, NewAuditEvent};
 use relais_persistence::db::DieselError;
 use relais_persistence::{DbConnection, StoreError};
@@ -132,11 +133,12 @@ pub fn audit_job_act(
     Ok(())
 }
 
-/// `Stale` unless the record is at the version the actor expects (when it says one).
-pub fn expect_version(expected: Option<i64>, current: i64) -> Outcome<()> {
-    match expected {
-        Some(expected) if expected != current => Err(WorkflowError::Stale { current }),
-        _ => Ok(()),
+/// `Stale` unless the record is at a version the actor expects.
+pub fn expect_version(expected: &Expected, current: i64) -> Outcome<()> {
+    if expected.admits(current) {
+        Ok(())
+    } else {
+        Err(WorkflowError::Stale { current })
     }
 }
 

@@ -9,6 +9,7 @@ use relais_domain::reference::{NoFollowUpReason, ReferralStatus, Role};
 use relais_domain::referral::{Referral, ReferralInput, ReferralSender, move_referral};
 use relais_domain::situation::SituationDetails;
 use relais_domain::validation::Invalid;
+use relais_domain::version::Expected;
 use relais_persistence::referrals::{self, ReferralScope};
 use relais_persistence::{DbConnection, StoreError, events, partners, posts, units};
 
@@ -51,7 +52,7 @@ fn writable(
     conn: &mut DbConnection,
     actor: &Principal,
     id: ReferralId,
-    expected_version: Option<i64>,
+    expected: &Expected,
 ) -> Outcome<Referral> {
     let referral = visible(conn, actor, id)?;
     if !acts_for_post(actor, referral.post_id) {
@@ -59,7 +60,7 @@ fn writable(
             "only the post's social workers act on its referrals".into(),
         ));
     }
-    expect_version(expected_version, referral.meta.version)?;
+    expect_version(expected, referral.meta.version)?;
     Ok(referral)
 }
 
@@ -128,12 +129,12 @@ pub fn take_up(
     conn: &mut DbConnection,
     by: &Principal,
     id: ReferralId,
-    expected_version: Option<i64>,
+    expected: &Expected,
     known_person: Option<BeneficiaryId>,
     details: &SituationDetails,
     now: DateTime<Utc>,
 ) -> Outcome<Opened> {
-    let referral = writable(conn, by, id, expected_version)?;
+    let referral = writable(conn, by, id, expected)?;
     let status = move_referral(referral.status, ReferralStatus::TakenUp).map_err(conflict)?;
     let referred = &referral.person;
     let identity = BeneficiaryInput {
@@ -168,10 +169,10 @@ pub fn mark_contacted(
     conn: &mut DbConnection,
     by: &Principal,
     id: ReferralId,
-    expected_version: Option<i64>,
+    expected: &Expected,
     now: DateTime<Utc>,
 ) -> Outcome<Referral> {
-    let referral = writable(conn, by, id, expected_version)?;
+    let referral = writable(conn, by, id, expected)?;
     let status =
         move_referral(referral.status, ReferralStatus::PersonContacted).map_err(conflict)?;
     let referral = referrals::set_status(conn, id, referral.meta.version, status, None, None, now)?;
@@ -184,11 +185,11 @@ pub fn close(
     conn: &mut DbConnection,
     by: &Principal,
     id: ReferralId,
-    expected_version: Option<i64>,
+    expected: &Expected,
     reason: NoFollowUpReason,
     now: DateTime<Utc>,
 ) -> Outcome<Referral> {
-    let referral = writable(conn, by, id, expected_version)?;
+    let referral = writable(conn, by, id, expected)?;
     let status = move_referral(referral.status, ReferralStatus::NoFollowUp).map_err(conflict)?;
     let referral = referrals::set_status(
         conn,

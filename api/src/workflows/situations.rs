@@ -7,6 +7,7 @@ use relais_domain::beneficiary::{Beneficiary, BeneficiaryInput};
 use relais_domain::ids::{BeneficiaryId, PostId, SituationId};
 use relais_domain::situation::{Situation, SituationDetails, SituationPatch};
 use relais_domain::validation::{Invalid, Validation};
+use relais_domain::version::Expected;
 use relais_persistence::{
     DbConnection, StoreError, beneficiaries, interventions, posts, situations,
 };
@@ -127,12 +128,12 @@ pub fn update(
     conn: &mut DbConnection,
     by: &Principal,
     id: SituationId,
-    expected_version: i64,
+    expected: &Expected,
     patch: &SituationPatch,
     now: DateTime<Utc>,
 ) -> Outcome<Situation> {
     let current = writable(conn, by, id)?;
-    expect_version(Some(expected_version), current.meta.version)?;
+    expect_version(expected, current.meta.version)?;
     let birth = beneficiaries::get(conn, current.beneficiary_id)?
         .identity
         .birth();
@@ -147,5 +148,5 @@ pub fn update(
         )
         .into());
     }
-    Ok(situations::replace(conn, &next, expected_version, now)?)
+    Ok(situations::replace(conn, &next, current.meta.version, now)?)
 }

@@ -13,6 +13,7 @@ use relais_domain::reference::{
     PostKind, ProblemCategory, Role, SharedData, SituationStatus, Standing,
 };
 use relais_domain::situation::SituationDetails;
+use relais_domain::version::Expected;
 use relais_persistence::testing::TestDatabase;
 use relais_persistence::{Database, DbConnection, audit, hand_offs, partners, posts, situations};
 
@@ -151,7 +152,7 @@ fn a_hand_off_lives_its_whole_life_through_the_workflows() {
     let id = world.draft.id;
     let none = Move::default();
     let sent = write(&world.db, |conn| {
-        moves::send(conn, &sw, id, Some(1), &none, at(4))
+        moves::send(conn, &sw, id, &Expected::exactly(1), &none, at(4))
     })
     .unwrap();
     assert_eq!(sent.status, HandOffStatus::Sent);
@@ -162,11 +163,11 @@ fn a_hand_off_lives_its_whole_life_through_the_workflows() {
         .unwrap();
     assert_eq!(situation.state.status, SituationStatus::Oriented);
     write(&world.db, |conn| {
-        moves::acknowledge(conn, &partner, id, None, &none, at(5))
+        moves::acknowledge(conn, &partner, id, &Expected::Any, &none, at(5))
     })
     .unwrap();
     write(&world.db, |conn| {
-        moves::accept(conn, &partner, id, None, &none, at(6))
+        moves::accept(conn, &partner, id, &Expected::Any, &none, at(6))
     })
     .unwrap();
     let outcome = Move {
@@ -174,7 +175,7 @@ fn a_hand_off_lives_its_whole_life_through_the_workflows() {
         ..Move::default()
     };
     let done = write(&world.db, |conn| {
-        moves::complete(conn, &partner, id, None, &outcome, at(7))
+        moves::complete(conn, &partner, id, &Expected::Any, &outcome, at(7))
     })
     .unwrap();
     assert_eq!(done.status, HandOffStatus::Completed);
@@ -200,7 +201,7 @@ fn a_job_moves_a_hand_off_as_system_and_leaves_its_own_audit_event() {
     let sw = social_worker(world.post);
     let id = world.draft.id;
     write(&world.db, |conn| {
-        moves::send(conn, &sw, id, None, &Move::default(), at(4))
+        moves::send(conn, &sw, id, &Expected::Any, &Move::default(), at(4))
     })
     .unwrap();
     let job = Principal::system("follow-up");
@@ -209,7 +210,7 @@ fn a_job_moves_a_hand_off_as_system_and_leaves_its_own_audit_event() {
         ..Move::default()
     };
     let cancelled = write(&world.db, |conn| {
-        moves::cancel(conn, &job, id, None, &details, at(20))
+        moves::cancel(conn, &job, id, &Expected::Any, &details, at(20))
     })
     .unwrap();
     assert_eq!(cancelled.status, HandOffStatus::Cancelled);
@@ -252,7 +253,14 @@ fn a_partner_sees_nothing_of_another_partners_or_a_draft_hand_off() {
     let own = partner_system(world.partner);
     for reader in [&other, &own] {
         let refused = write(&world.db, |conn| {
-            moves::accept(conn, reader, world.draft.id, None, &Move::default(), at(5))
+            moves::accept(
+                conn,
+                reader,
+                world.draft.id,
+                &Expected::Any,
+                &Move::default(),
+                at(5),
+            )
         });
         assert!(
             matches!(refused, Err(WorkflowError::NotFound(_))),
@@ -268,23 +276,30 @@ fn a_move_at_a_stale_version_or_without_its_details_changes_nothing() {
     let sw = social_worker(world.post);
     let id = world.draft.id;
     let stale = write(&world.db, |conn| {
-        moves::send(conn, &sw, id, Some(7), &Move::default(), at(4))
+        moves::send(
+            conn,
+            &sw,
+            id,
+            &Expected::exactly(7),
+            &Move::default(),
+            at(4),
+        )
     });
     assert!(
         matches!(stale, Err(WorkflowError::Stale { current: 1 })),
         "{stale:?}"
     );
     write(&world.db, |conn| {
-        moves::send(conn, &sw, id, None, &Move::default(), at(4))
+        moves::send(conn, &sw, id, &Expected::Any, &Move::default(), at(4))
     })
     .unwrap();
     let partner = partner_system(world.partner);
     write(&world.db, |conn| {
-        moves::acknowledge(conn, &partner, id, None, &Move::default(), at(5))
+        moves::acknowledge(conn, &partner, id, &Expected::Any, &Move::default(), at(5))
     })
     .unwrap();
     let no_reason = write(&world.db, |conn| {
-        moves::decline(conn, &partner, id, None, &Move::default(), at(6))
+        moves::decline(conn, &partner, id, &Expected::Any, &Move::default(), at(6))
     });
     assert!(
         matches!(no_reason, Err(WorkflowError::Invalid(_))),
@@ -295,7 +310,7 @@ fn a_move_at_a_stale_version_or_without_its_details_changes_nothing() {
         ..Move::default()
     };
     let after = write(&world.db, |conn| {
-        moves::decline(conn, &partner, id, None, &declined, at(6))
+        moves::decline(conn, &partner, id, &Expected::Any, &declined, at(6))
     })
     .unwrap();
     assert_eq!(after.status, HandOffStatus::Declined);
@@ -304,7 +319,7 @@ fn a_move_at_a_stale_version_or_without_its_details_changes_nothing() {
             conn,
             &partner,
             id,
-            None,
+            &Expected::Any,
             &Move::default(),
             at(6) + Duration::hours(1),
         )
@@ -322,7 +337,7 @@ fn withdrawing_consent_cancels_through_the_same_move() {
     let sw = social_worker(world.post);
     let id = world.draft.id;
     write(&world.db, |conn| {
-        moves::send(conn, &sw, id, None, &Move::default(), at(4))
+        moves::send(conn, &sw, id, &Expected::Any, &Move::default(), at(4))
     })
     .unwrap();
     let after = write(&world.db, |conn| {

@@ -233,7 +233,8 @@ fn the_referring_officer_sees_only_that_the_referral_was_taken_up() {
             "post_id",
             "status",
             "updated_at",
-            "version"
+            "version",
+            "view"
         ]
     );
     let situation = &trip.situation;

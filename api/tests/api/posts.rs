@@ -168,3 +168,55 @@ fn a_stale_version_is_a_412_problem() {
     stale.assert_problem(412);
     redacted().bind(|| insta::assert_json_snapshot!("stale_version_problem", stale.body));
 }
+
+/// `If-Match` as RFC 9110 writes it, on a replace: `*`, one tag, a list, a weak tag; 412 naming
+/// the current version when none matches, 428 without the header, 400 when unreadable.
+#[test]
+fn a_replace_honours_if_match_as_rfc_9110_writes_it() {
+    let app = TestApp::init().spawn();
+    let admin = app.admin();
+    let id = app
+        .post("/api/v1/posts", &admin, post_body("ISCG Privas"))
+        .expect_status(201)
+        .id();
+    let path = format!("/api/v1/posts/{id}");
+    let replace = |if_match: Option<&str>, name: &str| {
+        let headers: Vec<(&str, &str)> = if_match.map(|v| ("If-Match", v)).into_iter().collect();
+        app.call("PUT", &path, Some(&admin), Some(&post_body(name)), &headers)
+    };
+    // Version 1 → 2 → 3 → 4 → 5, each accepted form moving it on by one.
+    for (if_match, etag_after) in [
+        ("\"1\"", "\"2\""),
+        ("\"7\", \"2\"", "\"3\""),
+        ("W/\"3\"", "\"4\""),
+        ("*", "\"5\""),
+    ] {
+        let answer = replace(Some(if_match), "ISCG Privas-Aubenas");
+        assert_eq!(
+            answer.status, 200,
+            "If-Match: {if_match}: {:#}",
+            answer.body
+        );
+        assert_eq!(
+            answer.header("etag"),
+            Some(etag_after),
+            "If-Match: {if_match}"
+        );
+    }
+    let stale = replace(Some("\"1\", \"2\""), "Trop tard");
+    stale.assert_problem(412);
+    assert!(
+        stale.body["detail"].as_str().unwrap().contains('5'),
+        "{:#}",
+        stale.body
+    );
+    replace(None, "Sans version").assert_problem(428);
+    let unreadable = replace(Some("1"), "Sans guillemets");
+    unreadable.assert_problem(400);
+    assert_eq!(unreadable.fields(), ["If-Match"]);
+    assert_eq!(
+        app.get(&path, &admin).body["name"],
+        "ISCG Privas-Aubenas",
+        "no refused write changed the post"
+    );
+}

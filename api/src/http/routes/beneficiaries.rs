@@ -134,7 +134,7 @@ async fn replace_beneficiary(
     let person = state
         .write(user.ticket(), move |conn, _| {
             Ok(workflows::beneficiaries::rectify(
-                conn, &user, id, version, &input, now,
+                conn, &user, id, &version, &input, now,
             )?)
         })
         .await?;
@@ -220,7 +220,7 @@ async fn erase_beneficiary(
     let person = state
         .write(user.ticket(), move |conn, _| {
             Ok(workflows::beneficiaries::erase(
-                conn, &user, id, version, now,
+                conn, &user, id, &version, now,
             )?)
         })
         .await?;

@@ -75,7 +75,8 @@ async fn put_evaluation(
     let (evaluation, first) = state
         .write(user.ticket(), move |conn, written| {
             workflows::situations::writable(conn, &user, id)?;
-            let (evaluation, first) = evaluations::put(conn, id, &input, &user.subject, version)?;
+            let (evaluation, first) =
+                evaluations::put(conn, id, &input, &user.subject, version.as_ref())?;
             if first {
                 written.answered_created();
             }

@@ -182,13 +182,14 @@ async fn replace_partner(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<PartnerId>,
-    IfMatch(version): IfMatch,
+    if_match: IfMatch,
     Json(input): Json<PartnerInput>,
 ) -> Result<HttpResponse, ApiError> {
     input.validate()?;
     let id = id.into_inner();
     let partner = state
         .write(user.ticket(), move |conn, _| {
+            let version = if_match.admitted(partners::get(conn, id)?.meta.version)?;
             Ok(partners::replace(conn, id, version, &input)?)
         })
         .await?;

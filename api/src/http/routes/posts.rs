@@ -140,13 +140,14 @@ async fn replace_post(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<PostId>,
-    IfMatch(version): IfMatch,
+    if_match: IfMatch,
     Json(input): Json<PostInput>,
 ) -> Result<HttpResponse, ApiError> {
     input.validate()?;
     let id = id.into_inner();
     let post = state
         .write(user.ticket(), move |conn, _| {
+            let version = if_match.admitted(posts::get(conn, id)?.meta.version)?;
             Ok(posts::replace(conn, id, version, &input)?)
         })
         .await?;

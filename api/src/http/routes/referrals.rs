@@ -9,6 +9,7 @@ use relais_domain::reference::{
 };
 use relais_domain::referral::{Referral, ReferralInput};
 use relais_domain::situation::SituationDetails;
+use relais_domain::version::Expected;
 use relais_persistence::{DbConnection, referrals};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -282,7 +283,7 @@ async fn take_up_referral(
                 conn,
                 &user,
                 id,
-                if_match,
+                &if_match.unwrap_or(Expected::Any),
                 take_up.beneficiary_id,
                 &details,
                 now,
@@ -324,7 +325,11 @@ async fn mark_referral_contacted(
     let referral = state
         .write(user.ticket(), move |conn, _| {
             Ok(workflows::referrals::mark_contacted(
-                conn, &user, id, if_match, now,
+                conn,
+                &user,
+                id,
+                &if_match.unwrap_or(Expected::Any),
+                now,
             )?)
         })
         .await?;
@@ -373,7 +378,12 @@ async fn close_referral(
     let referral = state
         .write(user.ticket(), move |conn, _| {
             Ok(workflows::referrals::close(
-                conn, &user, id, if_match, reason, now,
+                conn,
+                &user,
+                id,
+                &if_match.unwrap_or(Expected::Any),
+                reason,
+                now,
             )?)
         })
         .await?;

@@ -317,7 +317,7 @@ async fn update_situation(
     let updated = state
         .write(user.ticket(), move |conn, _| {
             Ok(workflows::situations::update(
-                conn, &user, id, version, &patch, now,
+                conn, &user, id, &version, &patch, now,
             )?)
         })
         .await?;

@@ -129,13 +129,14 @@ async fn replace_unit(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<UnitId>,
-    IfMatch(version): IfMatch,
+    if_match: IfMatch,
     Json(input): Json<UnitInput>,
 ) -> Result<HttpResponse, ApiError> {
     input.validate()?;
     let id = id.into_inner();
     let unit = state
         .write(user.ticket(), move |conn, _| {
+            let version = if_match.admitted(units::get(conn, id)?.meta.version)?;
             Ok(units::replace(conn, id, version, &input)?)
         })
         .await?;

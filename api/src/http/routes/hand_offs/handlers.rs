@@ -7,6 +7,7 @@ use relais_domain::access::Principal;
 use relais_domain::hand_off::{Consent, ConsentInput, HandOff, HandOffAction, HandOffInput};
 use relais_domain::ids::{HandOffId, SituationId};
 use relais_domain::reference::Role;
+use relais_domain::version::Expected;
 use relais_persistence::DbConnection;
 use relais_persistence::hand_offs::{self, HandOffFilter};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -209,7 +210,12 @@ async fn record_consent(
     let consent: Consent = state
         .write(user.ticket(), move |conn, _| {
             Ok(workflows::hand_offs::record_consent(
-                conn, &user, id, if_match, &input, now,
+                conn,
+                &user,
+                id,
+                if_match.as_ref(),
+                &input,
+                now,
             )?)
         })
         .await?;
@@ -414,7 +420,7 @@ type MoveWorkflow = fn(
     &mut DbConnection,
     &Principal,
     HandOffId,
-    Option<i64>,
+    &Expected,
     &Move,
     chrono::DateTime<chrono::Utc>,
 ) -> workflows::Outcome<HandOff>;
@@ -439,7 +445,8 @@ async fn move_hand_off<B: MoveBody>(
         fingerprint,
         record: Some(id.to_string()),
         work: move |conn: &mut DbConnection| {
-            let moved = workflow(conn, &mover, id, if_match, &details, now)?;
+            let expected = if_match.unwrap_or(Expected::Any);
+            let moved = workflow(conn, &mover, id, &expected, &details, now)?;
             Reply::ok(&view_for(conn, &mover, moved)?)
         },
         view: move |conn: &mut DbConnection, _: &str| {
