@@ -516,3 +516,47 @@ fn problem_types_are_listed_and_every_answer_declares_its_request_id() {
         }
     }
 }
+
+/// Every list is paged the same way: an object with `items` and `next_cursor`, read with
+/// `limit` and `cursor` (the feed pages by its own order, `after` and `next_after`); no answer is
+/// a bare array but the HSDS export, whose format is an array.
+#[test]
+fn every_list_is_paged_the_same_way() {
+    let doc: Value = serde_json::from_str(&generated()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let mut lists = 0;
+    for (path, method, op) in operations(&doc) {
+        let Some(schema) = op["responses"]["200"]["content"]["application/json"].get("schema")
+        else {
+            continue;
+        };
+        let name = op["operationId"].as_str().unwrap();
+        if name == "export_partners_hsds" {
+            continue;
+        }
+        assert_ne!(schema["type"], "array", "{method} {path} answers a bare array");
+        let Some(target) = schema["$ref"].as_str() else {
+            continue;
+        };
+        let page = target.rsplit('/').next().unwrap();
+        if !page.ends_with("Page") {
+            continue;
+        }
+        lists += 1;
+        let params: Vec<&str> = op["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        let (cursor, next) = if page == "EventPage" {
+            ("after", "next_after")
+        } else {
+            ("cursor", "next_cursor")
+        };
+        assert!(params.contains(&"limit") && params.contains(&cursor), "{name}: {params:?}");
+        assert!(schemas[page]["properties"]["items"]["type"] == "array", "{page}");
+        assert!(schemas[page]["properties"].get(next).is_some(), "{page} has no {next}");
+    }
+    assert!(lists >= 12, "{lists} lists");
+}

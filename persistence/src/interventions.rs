@@ -8,7 +8,7 @@ use relais_domain::reference::CodeList;
 
 use crate::convert::{meta, now, parse};
 use crate::schema::interventions;
-use crate::{DbConnection, StoreError};
+use crate::{Page, PageRequest, DbConnection, StoreError};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = interventions)]
@@ -90,6 +90,29 @@ pub fn list(
         .into_iter()
         .map(Intervention::try_from)
         .collect()
+}
+
+/// A page of a situation's interventions, the last recorded first (the order of every list).
+pub fn page(
+    conn: &mut DbConnection,
+    situation: SituationId,
+    page: &PageRequest,
+) -> Result<Page<Intervention>, StoreError> {
+    let mut query = interventions::table
+        .filter(interventions::situation_id.eq(situation.to_string()))
+        .select(InterventionRow::as_select())
+        .into_boxed();
+    if let Some(cursor) = &page.cursor {
+        query = query.filter(interventions::id.lt(cursor));
+    }
+    let items = query
+        .order(interventions::id.desc())
+        .limit(page.limit + 1)
+        .load(conn)?
+        .into_iter()
+        .map(Intervention::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_overfetch(items, page.limit, |i| i.id.to_string()))
 }
 
 /// The earliest intervention day of a situation, to keep a changed opening day before it.

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::support::TestApp;
 
 #[test]
-fn interventions_are_recorded_and_listed_in_order() {
+fn interventions_are_recorded_and_listed_a_page_at_a_time_the_last_recorded_first() {
     let app = TestApp::init().spawn();
     let post = app.create_post("A");
     let sw = app.token(Role::SocialWorker, &[&post]);
@@ -18,14 +18,21 @@ fn interventions_are_recorded_and_listed_in_order() {
         assert_eq!(answer.body["recorded_by"], "test-social_worker");
     }
     let list = app.get(&path, &sw);
-    let days: Vec<&str> = list
-        .body
+    let days: Vec<&str> = list.body["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|i| i["occurred_on"].as_str().unwrap())
         .collect();
+    // The last recorded first, as every list.
     assert_eq!(days, ["2026-03-14", "2026-03-20"]);
+    assert_eq!(list.body["next_cursor"], json!(null));
+    let first = app.get(&format!("{path}?limit=1"), &sw);
+    assert_eq!(first.body["items"][0]["occurred_on"], "2026-03-14");
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let second = app.get(&format!("{path}?limit=1&cursor={cursor}"), &sw);
+    assert_eq!(second.body["items"][0]["occurred_on"], "2026-03-20");
+    assert_eq!(second.body["next_cursor"], json!(null));
     let coordinator = app.token(Role::Coordinator, &[&post]);
     assert_eq!(app.get(&path, &coordinator).body, list.body);
     app.post(&path, &coordinator, json!({"occurred_on": "2026-03-20", "mode": "phone", "kind": "other", "duration_minutes": 5}))
@@ -44,7 +51,7 @@ fn an_intervention_outside_the_situation_life_is_refused() {
     assert_eq!(before.fields(), ["occurred_on"]);
     let too_long = app.post(&path, &sw, json!({"occurred_on": "2026-03-14", "mode": "phone", "kind": "other", "duration_minutes": 0}));
     assert_eq!(too_long.fields(), ["duration_minutes"]);
-    assert_eq!(app.get(&path, &sw).body, json!([]));
+    assert_eq!(app.get(&path, &sw).body["items"], json!([]));
     // Once an intervention exists, the situation cannot be moved after it.
     let recorded = app.post(&path, &sw, json!({"occurred_on": "2026-03-15", "mode": "phone", "kind": "other", "duration_minutes": 10}));
     assert_eq!(recorded.status, 201);

@@ -6,10 +6,14 @@ use relais_domain::intervention::{Intervention, InterventionInput};
 use relais_persistence::interventions;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::common::created;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use validator::Validate;
+
+use super::common::{created, cursor_is_id, page_request, page_type};
 use crate::clock::today;
 use crate::http::current_user::CurrentUser;
-use crate::http::extract::Json;
+use crate::http::extract::{Json, Query};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
 use crate::workflows;
@@ -62,12 +66,32 @@ async fn create_intervention(
     ))
 }
 
-/// List a situation's interventions, in the order they happened.
+page_type!(
+    InterventionPage,
+    Intervention,
+    "A page of a situation's interventions, the last recorded first."
+);
+
+/// Which page of a situation's interventions.
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct InterventionListParams {
+    /// Most interventions to return (1–200, default 50).
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200, example = 50)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[validate(custom(function = "cursor_is_id"))]
+    pub cursor: Option<String>,
+}
+
+/// List a situation's interventions, the last recorded first, a page at a time.
 #[utoipa::path(
     tag = "interventions",
-    params(("id" = SituationId, Path, description = "The situation's id")),
+    params(("id" = SituationId, Path, description = "The situation's id"), InterventionListParams),
     responses(
-        (status = 200, description = "Every intervention of the situation", body = Vec<Intervention>),
+        (status = 200, description = "A page of the situation's interventions", body = InterventionPage),
         (status = 404, description = "No such situation within your posts", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -76,13 +100,15 @@ async fn list_interventions(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<SituationId>,
-) -> Result<web::Json<Vec<Intervention>>, ApiError> {
+    Query(params): Query<InterventionListParams>,
+) -> Result<web::Json<InterventionPage>, ApiError> {
     let id = id.into_inner();
+    let page = page_request(params.limit, params.cursor);
     let found = state
         .read(move |conn| {
             workflows::situations::readable(conn, &user, id)?;
-            Ok(interventions::list(conn, id)?)
+            Ok(interventions::page(conn, id, &page)?)
         })
         .await?;
-    Ok(web::Json(found))
+    Ok(web::Json(InterventionPage::from(found)))
 }

@@ -77,7 +77,7 @@ pub enum ReferralView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReferralPage {
     pub items: Vec<ReferralView>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
+    /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 

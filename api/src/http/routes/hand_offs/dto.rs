@@ -27,6 +27,21 @@ pub struct HandOffListParams {
     pub cursor: Option<String>,
 }
 
+/// Which page of a situation's hand-offs.
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SituationHandOffParams {
+    pub status: Option<HandOffStatus>,
+    /// Most hand-offs to return (1–200, default 50).
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200, example = 50)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[validate(custom(function = "cursor_is_id"))]
+    pub cursor: Option<String>,
+}
+
 /// The body of `send`, `cancel`, `acknowledge` and `accept`: a comment for the history, if any.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -12,7 +12,9 @@ use relais_persistence::DbConnection;
 use relais_persistence::hand_offs::{self, HandOffFilter};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::dto::{CompleteInput, DeclineInput, HandOffListParams, MoveBody, MoveNote};
+use super::dto::{
+    CompleteInput, DeclineInput, HandOffListParams, MoveBody, MoveNote, SituationHandOffParams,
+};
 use super::views::{HandOffDetail, HandOffPage, HandOffView, detail, view_for, views_for};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, OptionalIfMatch, OptionalJson, Query};
@@ -76,12 +78,13 @@ async fn create_hand_off(
     ))
 }
 
-/// List a situation's hand-offs.
+/// List a situation's hand-offs, newest first, a page at a time: the same page as
+/// `GET /api/v1/hand-offs?situation_id=`, for the situation's post.
 #[utoipa::path(
     tag = "hand-offs",
-    params(("id" = SituationId, Path, description = "The situation's id")),
+    params(("id" = SituationId, Path, description = "The situation's id"), SituationHandOffParams),
     responses(
-        (status = 200, description = "The situation's hand-offs, newest first", body = Vec<HandOff>),
+        (status = 200, description = "A page of the situation's hand-offs, newest first", body = HandOffPage),
         (status = 404, description = "No such situation within your posts", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -90,20 +93,29 @@ async fn list_situation_hand_offs(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<SituationId>,
-) -> Result<web::Json<Vec<HandOff>>, ApiError> {
+    Query(params): Query<SituationHandOffParams>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let found = state
+    let page = page_request(params.limit, params.cursor);
+    let (found, shows) = state
         .read(move |conn| {
             workflows::situations::readable(conn, &user, id)?;
             let filter = HandOffFilter {
                 situation: Some(id),
+                status: params.status,
                 ..HandOffFilter::default()
             };
-            let page = page_request(Some(200), None);
-            Ok(hand_offs::list(conn, &filter, &page)?.items)
+            let page = hand_offs::list(conn, &filter, &page)?;
+            let shows = page.items.iter().map(|h| h.id.to_string()).collect();
+            let items = views_for(conn, &user, page.items)?;
+            let page = HandOffPage {
+                items,
+                next_cursor: page.next_cursor,
+            };
+            Ok((page, shows))
         })
         .await?;
-    Ok(web::Json(found))
+    Ok(listed(&found, shows))
 }
 
 /// List hand-offs: a partner system its own (never drafts), post staff their posts'.

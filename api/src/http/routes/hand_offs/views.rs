@@ -69,7 +69,7 @@ pub enum HandOffView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HandOffPage {
     pub items: Vec<HandOffView>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
+    /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
