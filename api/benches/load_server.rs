@@ -33,7 +33,7 @@ use relais_api::http::current_user::{CurrentUser, authenticate};
 use relais_api::http::extract::etag;
 use relais_api::http::problem::ApiError;
 use relais_api::http::routes::situations::{
-    NewSituation, SituationWithPerson, situation_with_person,
+    SituationInput, SituationWithPerson, situation_with_person,
 };
 use relais_api::http::state::AppState;
 use relais_api::jobs::webhooks::worker::WebhookWorker;
@@ -208,7 +208,7 @@ async fn raw_statistics(
 
 async fn raw_create(
     state: web::Data<AppState>,
-    new: web::Json<NewSituation>,
+    new: web::Json<SituationInput>,
 ) -> Result<HttpResponse, ApiError> {
     let new = new.into_inner();
     let now = state.clock.now();

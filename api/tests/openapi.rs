@@ -534,7 +534,10 @@ fn every_list_is_paged_the_same_way() {
         if name == "export_partners_hsds" {
             continue;
         }
-        assert_ne!(schema["type"], "array", "{method} {path} answers a bare array");
+        assert_ne!(
+            schema["type"], "array",
+            "{method} {path} answers a bare array"
+        );
         let Some(target) = schema["$ref"].as_str() else {
             continue;
         };
@@ -554,9 +557,18 @@ fn every_list_is_paged_the_same_way() {
         } else {
             ("cursor", "next_cursor")
         };
-        assert!(params.contains(&"limit") && params.contains(&cursor), "{name}: {params:?}");
-        assert!(schemas[page]["properties"]["items"]["type"] == "array", "{page}");
-        assert!(schemas[page]["properties"].get(next).is_some(), "{page} has no {next}");
+        assert!(
+            params.contains(&"limit") && params.contains(&cursor),
+            "{name}: {params:?}"
+        );
+        assert!(
+            schemas[page]["properties"]["items"]["type"] == "array",
+            "{page}"
+        );
+        assert!(
+            schemas[page]["properties"].get(next).is_some(),
+            "{page} has no {next}"
+        );
     }
     assert!(lists >= 12, "{lists} lists");
 }

@@ -3,7 +3,7 @@
 //! `end()` for trailing characters), then checked with the domain validation the handlers
 //! run. Nothing here may panic; a body that validates must also survive a JSON round trip.
 //!
-//! `NewSituation`, `TakeUp`, `MoveInput` and `CloseReferral` live in relais-api; they are
+//! `SituationInput`, `TakeUpInput`, `MoveInput` and `CloseReferral` live in relais-api; they are
 //! mirrored below field for field (domain types only) so that this target builds without
 //! actix and diesel. `WebhookInput` is left out: its only field is a URL checked by the API.
 #![no_main]
@@ -26,11 +26,11 @@ use relais_domain::validation::Invalid;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// Mirrors `relais_api::http::routes::situations::NewSituation`.
+/// Mirrors `relais_api::http::routes::situations::SituationInput`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-struct NewSituation {
+struct SituationInput {
     post_id: PostId,
     beneficiary_id: Option<BeneficiaryId>,
     beneficiary: Option<BeneficiaryInput>,
@@ -44,11 +44,11 @@ struct NewSituation {
     children_in_household: Option<u8>,
 }
 
-/// Mirrors `relais_api::http::routes::referrals::TakeUp`.
+/// Mirrors `relais_api::http::routes::referrals::TakeUpInput`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-struct TakeUp {
+struct TakeUpInput {
     beneficiary_id: Option<BeneficiaryId>,
     opened_on: NaiveDate,
     origin: Origin,
@@ -200,8 +200,8 @@ fuzz_target!(|data: &[u8]| {
     if let Some(input) = parse::<BeneficiaryInput>(data) {
         check_beneficiary(&input);
     }
-    if let Some(new) = parse::<NewSituation>(data) {
-        // As NewSituation::validate: the person's faults nested, then the details'.
+    if let Some(new) = parse::<SituationInput>(data) {
+        // As SituationInput::validate: the person's faults nested, then the details'.
         let mut v = Validation::new();
         let birth = new
             .beneficiary
@@ -227,7 +227,7 @@ fuzz_target!(|data: &[u8]| {
             round_trips(&details);
         }
     }
-    if let Some(take_up) = parse::<TakeUp>(data) {
+    if let Some(take_up) = parse::<TakeUpInput>(data) {
         let details = SituationDetails {
             opened_on: take_up.opened_on,
             origin: take_up.origin,

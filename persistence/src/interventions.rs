@@ -8,7 +8,7 @@ use relais_domain::reference::CodeList;
 
 use crate::convert::{meta, now, parse};
 use crate::schema::interventions;
-use crate::{Page, PageRequest, DbConnection, StoreError};
+use crate::{DbConnection, Page, PageRequest, StoreError};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = interventions)]
@@ -112,7 +112,9 @@ pub fn page(
         .into_iter()
         .map(Intervention::try_from)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_overfetch(items, page.limit, |i| i.id.to_string()))
+    Ok(Page::from_overfetch(items, page.limit, |i| {
+        i.id.to_string()
+    }))
 }
 
 /// The earliest intervention day of a situation, to keep a changed opening day before it.

@@ -71,7 +71,7 @@ from relais_client.models import (
     SituationStatus,
     SituationWithPerson,
     Standing,
-    TakeUp,
+    TakeUpInput,
     Unit,
     UnitInput,
     UnitKind,
@@ -268,7 +268,7 @@ def round_trip() -> None:
     taken = take_up_referral.sync_detailed(
         receipt.id,
         client=social_worker,
-        body=TakeUp(
+        body=TakeUpInput(
             opened_on=datetime.date(2026, 3, 14),
             origin=Origin.POLICE,
             standing=Standing.VICTIM,

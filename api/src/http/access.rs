@@ -157,7 +157,7 @@ pub static RULES: &[Rule] = &[
     rule("GET", "/api/v1/situations/{id}/interventions", "list_interventions", CASE_READERS, SITUATION),
     rule("POST", "/api/v1/situations/{id}/interventions", "create_intervention", CASE_WRITERS, SITUATION),
     rule("GET", "/api/v1/situations/{id}/evaluation", "get_evaluation", CASE_READERS, SITUATION),
-    rule("PUT", "/api/v1/situations/{id}/evaluation", "put_evaluation", CASE_WRITERS, SITUATION),
+    rule("PUT", "/api/v1/situations/{id}/evaluation", "replace_evaluation", CASE_WRITERS, SITUATION),
     // Hand-offs: the post's side, then the partner's side.
     rule("GET", "/api/v1/situations/{id}/hand-offs", "list_situation_hand_offs", CASE_READERS, SITUATION),
     rule("POST", "/api/v1/situations/{id}/hand-offs", "create_hand_off", CASE_WRITERS, SITUATION),

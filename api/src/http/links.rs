@@ -36,7 +36,7 @@ const LINKS: &[(&str, &str, &str, &[&str])] = &[
             "get_situation",
             "update_situation",
             "get_evaluation",
-            "put_evaluation",
+            "replace_evaluation",
             "list_interventions",
             "create_intervention",
             "list_situation_hand_offs",
@@ -50,7 +50,7 @@ const LINKS: &[(&str, &str, &str, &[&str])] = &[
         &[
             "get_situation",
             "update_situation",
-            "put_evaluation",
+            "replace_evaluation",
             "create_intervention",
             "create_hand_off",
         ],

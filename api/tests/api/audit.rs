@@ -73,7 +73,7 @@ fn reads_writes_and_refusals_of_a_record_are_each_audited_without_its_content() 
         [
             triple("create_situation", "success", "social_worker"),
             triple("get_situation", "success", "social_worker"),
-            triple("put_evaluation", "success", "social_worker"),
+            triple("replace_evaluation", "success", "social_worker"),
             triple("get_evaluation", "success", "coordinator"),
             triple("get_situation", "denied", "officer"),
             triple("get_situation", "not_found", "social_worker"),

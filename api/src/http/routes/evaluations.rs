@@ -15,7 +15,7 @@ use crate::http::state::AppState;
 use crate::workflows;
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(get_evaluation).service(put_evaluation);
+    cfg.service(get_evaluation).service(replace_evaluation);
 }
 
 /// Read a situation's evaluation.
@@ -63,7 +63,7 @@ async fn get_evaluation(
     )
 )]
 #[put("/situations/{id}/evaluation")]
-async fn put_evaluation(
+async fn replace_evaluation(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<SituationId>,

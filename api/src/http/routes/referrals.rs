@@ -220,7 +220,7 @@ async fn get_referral(
     "opened_on": "2026-03-14", "origin": "police", "standing": "victim", "penal": true,
     "problems": ["conjugal_violence"], "principal_problem": "conjugal_violence"
 }))]
-pub struct TakeUp {
+pub struct TakeUpInput {
     pub beneficiary_id: Option<BeneficiaryId>,
     pub opened_on: NaiveDate,
     pub origin: Origin,
@@ -234,7 +234,7 @@ pub struct TakeUp {
     pub children_in_household: Option<u8>,
 }
 
-impl TakeUp {
+impl TakeUpInput {
     /// What the situation opened by the take-up says.
     fn details(&self) -> SituationDetails {
         SituationDetails {
@@ -257,7 +257,7 @@ impl TakeUp {
         ("id" = ReferralId, Path, description = "The referral's id"),
         ("If-Match" = Option<String>, Header, description = "The referral's `ETag`"),
     ),
-    request_body = TakeUp,
+    request_body = TakeUpInput,
     responses(
         (status = 201, description = "The situation opened, with its `Location`", body = SituationWithPerson,
             headers(("Location" = String, description = "URL of the situation"), ("ETag" = String, description = "Version of the situation"))),
@@ -272,7 +272,7 @@ async fn take_up_referral(
     user: CurrentUser,
     id: web::Path<ReferralId>,
     OptionalIfMatch(if_match): OptionalIfMatch,
-    Json(take_up): Json<TakeUp>,
+    Json(take_up): Json<TakeUpInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let now = state.clock.now();

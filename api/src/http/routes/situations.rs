@@ -54,7 +54,7 @@ page_type!(
     "beneficiary": {"first_name": "Camille", "last_name": "Martin", "birth_year": 1987, "sex": "female",
                     "commune_code": "07010", "known_to_social_services": "no"}
 }))]
-pub struct NewSituation {
+pub struct SituationInput {
     /// The post that receives the person; one of your token's posts.
     pub post_id: PostId,
     /// A person already recorded at this post.
@@ -75,7 +75,7 @@ pub struct NewSituation {
     pub children_in_household: Option<u8>,
 }
 
-impl NewSituation {
+impl SituationInput {
     /// Checks what can be checked before reading the database.
     pub fn validate(&self, today: NaiveDate) -> Result<(), relais_domain::validation::Invalid> {
         let mut v = Validation::new();
@@ -147,7 +147,7 @@ pub struct SituationListParams {
     pub cursor: Option<String>,
 }
 
-impl NewSituation {
+impl SituationInput {
     /// Who the situation is about, as the workflow takes it.
     pub fn person(&self) -> Result<Person<'_>, Invalid> {
         match (self.beneficiary_id, &self.beneficiary) {
@@ -175,7 +175,7 @@ impl From<Opened> for SituationWithPerson {
 #[utoipa::path(
     tag = "situations",
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry create nothing more (1 to 255 characters): it answers the situation created first, as you may see it now, with `Idempotent-Replayed: true`; the key belongs to your token's grant (role, subject and scope)")),
-    request_body = NewSituation,
+    request_body = SituationInput,
     responses(
         (status = 201, description = "The situation with its person, its `Location` and `ETag`", body = SituationWithPerson,
             headers(("Location" = String, description = "URL of the new situation"), ("ETag" = String, description = "Version, for If-Match"),
@@ -187,7 +187,7 @@ async fn create_situation(
     state: web::Data<AppState>,
     user: CurrentUser,
     key: IdempotencyKey,
-    Json(new): Json<NewSituation>,
+    Json(new): Json<SituationInput>,
 ) -> Result<HttpResponse, ApiError> {
     workflows::situations::may_open_at(&user, new.post_id)?;
     let now = state.clock.now();
