@@ -19,7 +19,7 @@ use relais_persistence::{DbConnection, StoreError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::http::audit::{REPLAYED, RetriedRecord};
+use crate::http::audit::{REPLAYED, RetriedRecord, Written};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::etag;
 use crate::http::problem::ApiError;
@@ -27,6 +27,16 @@ use crate::http::state::AppState;
 
 /// The longest key accepted.
 const MAX_KEY_CHARS: usize = 255;
+
+/// A key as the contract writes it: 1 to 255 printable ASCII characters (spaces inside only).
+fn well_formed(key: &str) -> bool {
+    let printable = |b: u8| (0x20..=0x7e).contains(&b);
+    !key.is_empty()
+        && key.len() <= MAX_KEY_CHARS
+        && key.bytes().all(printable)
+        && !key.starts_with(' ')
+        && !key.ends_with(' ')
+}
 
 /// The request's `Idempotency-Key`, if any.
 #[derive(Debug, Clone)]
@@ -40,13 +50,11 @@ impl FromRequest for IdempotencyKey {
         let key = match req.headers().get("Idempotency-Key") {
             None => Ok(None),
             Some(value) => match value.to_str() {
-                Ok(text) if !text.trim().is_empty() && text.len() <= MAX_KEY_CHARS => {
-                    Ok(Some(text.trim().to_owned()))
-                }
+                Ok(text) if well_formed(text) => Ok(Some(text.to_owned())),
                 _ => Err(ApiError::bad_field(
                     "Idempotency-Key",
                     format!(
-                        "Idempotency-Key must be 1 to {MAX_KEY_CHARS} visible ASCII characters"
+                        "Idempotency-Key must be 1 to {MAX_KEY_CHARS} printable ASCII characters, not starting nor ending with a space"
                     ),
                 )),
             },
@@ -62,7 +70,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub body: Value,
     /// The created record's id, kept with the key (so that a retry reads it) and named by the
-    /// audit event.
+    /// audit event, unless the path names a record (a create under its parent, such as an
+    /// intervention of a situation or the situation of a take-up): the event names the path's.
     pub created: Option<String>,
     pub location: Option<String>,
 }
@@ -153,12 +162,23 @@ pub fn fingerprint(operation: &str, record: Option<&str>, body: &impl serde::Ser
     )
 }
 
+/// The id a key was kept with, as `Retryable::view` reads it.
+pub fn stored_id<T>(id: &str) -> Result<T, ApiError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    id.parse()
+        .map_err(|e| ApiError::Internal(format!("a record id kept with a key: {e}")))
+}
+
 /// One write that may be retried with an `Idempotency-Key`.
 pub struct Retryable<W, V> {
     /// What identifies the request: operation, record and canonical body (hashed before storing).
     pub fingerprint: String,
-    /// The record the request concerns, when the path names it (a create names it after the
-    /// work, in `Reply::created`), so that erasure forgets the key and a retry reads it.
+    /// The record the path names, if any: the audit event names it, and the key is kept with
+    /// it (so that erasure forgets the key and a retry reads it) unless the work creates a record
+    /// (`Reply::created`, such as a hand-off created under its situation), which is kept instead.
     pub record: Option<String>,
     /// The write; it runs in one transaction with the key and the audit event.
     pub work: W,
@@ -185,13 +205,12 @@ where
         work,
         view,
     } = retryable;
+    let path_names_record = record.is_some();
     let Some(key) = key.0 else {
         let reply = state
             .write(user.ticket(), move |conn, written| {
                 let reply = work(conn)?;
-                if let Some(id) = &reply.created {
-                    written.created(id);
-                }
+                audit_names(written, path_names_record, &reply);
                 Ok(reply)
             })
             .await?;
@@ -218,10 +237,8 @@ where
                 other => other.into(),
             })?;
             let reply = work(conn)?;
-            if let Some(id) = &reply.created {
-                written.created(id);
-            }
-            let concerned = record.as_deref().or(reply.created.as_deref());
+            audit_names(written, path_names_record, &reply);
+            let concerned = reply.created.as_deref().or(record.as_deref());
             idempotency::complete(conn, &grant_w, &key_w, reply.status.as_u16(), concerned)?;
             Ok(Attempt::Fresh(reply))
         })
@@ -240,10 +257,38 @@ where
     let record = stored
         .record_id
         .ok_or_else(|| ApiError::Internal("an idempotency key without its record".into()))?;
-    let retried = RetriedRecord(record.clone());
+    // A path that names a record gives the gate the record to audit; a create's path names none.
+    let retried = (!path_names_record).then(|| RetriedRecord(record.clone()));
     let mut reply = state.read(move |conn| view(conn, &record)).await?;
     reply.status = status;
     let mut response = reply.into_response(true);
-    response.extensions_mut().insert(retried);
+    if let Some(retried) = retried {
+        response.extensions_mut().insert(retried);
+    }
     Ok(response)
+}
+
+/// What the write's audit event names: the path's record when the path names one (a move, or a
+/// create under its parent, answered 201), else the record the write created.
+fn audit_names(written: &mut Written, path_names_record: bool, reply: &Reply) {
+    match (&reply.created, path_names_record) {
+        (Some(id), false) => written.created(id),
+        (Some(_), true) => written.answered_created(),
+        (None, _) => {}
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::well_formed;
+
+    #[test]
+    fn a_key_is_printable_ascii_without_outer_spaces_and_at_most_255_long() {
+        assert!(well_formed("0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b"));
+        assert!(well_formed("retry 1"));
+        assert!(well_formed(&"k".repeat(255)));
+        for refused in ["", " key", "key ", "clé", "a\tb", &"k".repeat(256)] {
+            assert!(!well_formed(refused), "{refused:?}");
+        }
+    }
 }

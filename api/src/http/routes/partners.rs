@@ -6,14 +6,16 @@ use relais_domain::ids::PartnerId;
 use relais_domain::partner::{Partner, PartnerInput};
 use relais_domain::reference::{CodeList, PartnerKind, ProblemCategory, Role};
 use relais_domain::validation::{is_commune_code, is_department_code};
+use relais_persistence::DbConnection;
 use relais_persistence::partners::{self, PartnerFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use super::common::{created, cursor_is_id, page_request, page_type, versioned};
+use super::common::{cursor_is_id, page_request, page_type, versioned};
 use crate::http::current_user::CurrentUser;
+use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, fingerprint, run_once, stored_id};
 use crate::http::extract::{IfMatch, Json, Query};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
@@ -90,19 +92,23 @@ fn department_code_is_insee(code: &str) -> Result<(), validator::ValidationError
 async fn create_partner(
     state: web::Data<AppState>,
     user: CurrentUser,
+    key: IdempotencyKey,
     Json(input): Json<PartnerInput>,
 ) -> Result<HttpResponse, ApiError> {
     input.validate()?;
-    let partner = state
-        .write(user.ticket(), move |conn, _| {
-            Ok(partners::insert(conn, &input)?)
-        })
-        .await?;
-    Ok(created(
-        format!("/api/v1/partners/{}", partner.id),
-        partner.meta.version,
-        &partner,
-    ))
+    let retryable = Retryable {
+        fingerprint: fingerprint("create_partner", None, &input),
+        record: None,
+        work: move |conn: &mut DbConnection| created_partner(partners::insert(conn, &input)?),
+        view: |conn: &mut DbConnection, id: &str| created_partner(partners::get(conn, stored_id(id)?)?),
+    };
+    run_once(&state, &user, key, retryable).await
+}
+
+/// The answer to `create_partner`, first or retried.
+fn created_partner(partner: Partner) -> Result<Reply, ApiError> {
+    let location = format!("/api/v1/partners/{}", partner.id);
+    Reply::created(partner.id, location, &partner)
 }
 
 /// Search the directory by kind, theme and territory.

@@ -3,14 +3,15 @@
 use actix_web::{HttpResponse, get, post, put, web};
 use relais_domain::ids::PostId;
 use relais_domain::post::{Post, PostInput};
-use relais_persistence::posts;
+use relais_persistence::{DbConnection, posts};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use super::common::{created, cursor_is_id, page_request, page_type, versioned};
+use super::common::{cursor_is_id, page_request, page_type, versioned};
 use crate::http::current_user::CurrentUser;
+use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, fingerprint, run_once, stored_id};
 use crate::http::extract::{IfMatch, Json, Query};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
@@ -53,19 +54,23 @@ pub struct PostListParams {
 async fn create_post(
     state: web::Data<AppState>,
     user: CurrentUser,
+    key: IdempotencyKey,
     Json(input): Json<PostInput>,
 ) -> Result<HttpResponse, ApiError> {
     input.validate()?;
-    let post = state
-        .write(user.ticket(), move |conn, _| {
-            Ok(posts::insert(conn, &input)?)
-        })
-        .await?;
-    Ok(created(
-        format!("/api/v1/posts/{}", post.id),
-        post.meta.version,
-        &post,
-    ))
+    let retryable = Retryable {
+        fingerprint: fingerprint("create_post", None, &input),
+        record: None,
+        work: move |conn: &mut DbConnection| created_post(posts::insert(conn, &input)?),
+        view: |conn: &mut DbConnection, id: &str| created_post(posts::get(conn, stored_id(id)?)?),
+    };
+    run_once(&state, &user, key, retryable).await
+}
+
+/// The answer to `create_post`, first or retried.
+fn created_post(post: Post) -> Result<Reply, ApiError> {
+    let location = format!("/api/v1/posts/{}", post.id);
+    Reply::created(post.id, location, &post)
 }
 
 /// List posts: all of them for administrators, their own for social workers and coordinators.

@@ -3,7 +3,8 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::NaiveDate;
-use relais_domain::ids::{BeneficiaryId, PostId, ReferralId};
+use relais_domain::access::Principal;
+use relais_domain::ids::{BeneficiaryId, PostId, ReferralId, SituationId};
 use relais_domain::reference::{
     NoFollowUpReason, Origin, ProblemCategory, ReferralStatus, ReferringService, Role, Standing,
 };
@@ -16,8 +17,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use super::common::{created, cursor_is_id, listed, page_request, versioned};
-use super::situations::SituationWithPerson;
+use super::common::{cursor_is_id, listed, page_request, versioned};
+use super::situations::{SituationWithPerson, situation_with_person};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, OptionalIfMatch, OptionalJson, Query};
 use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, fingerprint, run_once};
@@ -97,11 +98,9 @@ fn view_for(user: &CurrentUser, referral: Referral) -> ReferralView {
         "reason": "Intervention au domicile pour différend conjugal, deux enfants présents.",
         "agreed_to_be_contacted": true
     })),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry create nothing more (1 to 255 characters): it answers the referral created first, as you may see it now, with `Idempotent-Replayed: true`; the key belongs to your token's grant (role, subject and scope)")),
     responses(
         (status = 201, description = "The referral's receipt, with its `Location`", body = ReferralReceipt,
-            headers(("Location" = String, description = "URL of the referral"), ("ETag" = String, description = "Version"),
-                    ("Idempotent-Replayed" = String, description = "`true` when this answers a retry: nothing was created, and the body is the receipt of the referral created first"))),
+            headers(("Location" = String, description = "URL of the referral"), ("ETag" = String, description = "Version"))),
     )
 )]
 #[post("/referrals")]
@@ -214,7 +213,7 @@ async fn get_referral(
 
 /// What the social worker records when taking a referral up; the person comes from the
 /// referral unless `beneficiary_id` names one already known at the post.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "opened_on": "2026-03-14", "origin": "police", "standing": "victim", "penal": true,
@@ -272,31 +271,40 @@ async fn take_up_referral(
     user: CurrentUser,
     id: web::Path<ReferralId>,
     OptionalIfMatch(if_match): OptionalIfMatch,
+    key: IdempotencyKey,
     Json(take_up): Json<TakeUpInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let now = state.clock.now();
-    let opened: SituationWithPerson = state
-        .write(user.ticket(), move |conn, written| {
-            let details = take_up.details();
+    let fingerprint = fingerprint("take_up_referral", Some(&id.to_string()), &take_up);
+    let (taker, reader) = (user.clone(), user.clone());
+    // The key is kept with the situation opened, which a retry answers as GET shows it now.
+    let retryable = Retryable {
+        fingerprint,
+        record: Some(id.to_string()),
+        work: move |conn: &mut DbConnection| {
             let opened = workflows::referrals::take_up(
                 conn,
-                &user,
+                &taker,
                 id,
                 &if_match.unwrap_or(Expected::Any),
                 take_up.beneficiary_id,
-                &details,
+                &take_up.details(),
                 now,
             )?;
-            written.answered_created();
-            Ok(opened.into())
-        })
-        .await?;
-    Ok(created(
-        format!("/api/v1/situations/{}", opened.situation.id),
-        opened.situation.meta.version,
-        &opened,
-    ))
+            let opened = SituationWithPerson::from(opened);
+            let situation = opened.situation.id;
+            Reply::created(situation, format!("/api/v1/situations/{situation}"), &opened)
+        },
+        view: move |conn: &mut DbConnection, situation: &str| {
+            let situation: SituationId = situation
+                .parse()
+                .map_err(|e| ApiError::Internal(format!("a stored situation id: {e}")))?;
+            let found = situation_with_person(conn, &reader, situation)?;
+            Reply::created(situation, format!("/api/v1/situations/{situation}"), &found)
+        },
+    };
+    run_once(&state, &user, key, retryable).await
 }
 
 /// Record that the person was contacted.
@@ -319,25 +327,20 @@ async fn mark_referral_contacted(
     user: CurrentUser,
     id: web::Path<ReferralId>,
     OptionalIfMatch(if_match): OptionalIfMatch,
+    key: IdempotencyKey,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let now = state.clock.now();
-    let referral = state
-        .write(user.ticket(), move |conn, _| {
-            Ok(workflows::referrals::mark_contacted(
-                conn,
-                &user,
-                id,
-                &if_match.unwrap_or(Expected::Any),
-                now,
-            )?)
-        })
-        .await?;
-    Ok(versioned(referral.meta.version, &referral))
+    let fingerprint = fingerprint("mark_referral_contacted", Some(&id.to_string()), &());
+    let expected = if_match.unwrap_or(Expected::Any);
+    move_referral(&state, user, key, id, fingerprint, move |conn, by| {
+        workflows::referrals::mark_contacted(conn, by, id, &expected, now)
+    })
+    .await
 }
 
 /// Why a referral is closed without follow-up.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseReferral {
     pub reason: Option<NoFollowUpReason>,
@@ -364,8 +367,11 @@ async fn close_referral(
     user: CurrentUser,
     id: web::Path<ReferralId>,
     OptionalIfMatch(if_match): OptionalIfMatch,
+    key: IdempotencyKey,
     OptionalJson(close): OptionalJson<CloseReferral>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let fingerprint = fingerprint("close_referral", Some(&id.to_string()), &close);
     let reason = close.reason.ok_or_else(|| {
         ApiError::invalid(
             "reason",
@@ -373,19 +379,32 @@ async fn close_referral(
             "say why the referral has no follow-up",
         )
     })?;
-    let id = id.into_inner();
     let now = state.clock.now();
-    let referral = state
-        .write(user.ticket(), move |conn, _| {
-            Ok(workflows::referrals::close(
-                conn,
-                &user,
-                id,
-                &if_match.unwrap_or(Expected::Any),
-                reason,
-                now,
-            )?)
-        })
-        .await?;
-    Ok(versioned(referral.meta.version, &referral))
+    let expected = if_match.unwrap_or(Expected::Any);
+    move_referral(&state, user, key, id, fingerprint, move |conn, by| {
+        workflows::referrals::close(conn, by, id, &expected, reason, now)
+    })
+    .await
+}
+
+/// What the post's moves of a referral share: `work` runs at most once per `Idempotency-Key`,
+/// and a retry answers the referral as the post may see it now.
+async fn move_referral(
+    state: &AppState,
+    user: CurrentUser,
+    key: IdempotencyKey,
+    id: ReferralId,
+    fingerprint: String,
+    work: impl FnOnce(&mut DbConnection, &Principal) -> workflows::Outcome<Referral> + Send + 'static,
+) -> Result<HttpResponse, ApiError> {
+    let (mover, reader) = (user.clone(), user.clone());
+    let retryable = Retryable {
+        fingerprint,
+        record: Some(id.to_string()),
+        work: move |conn: &mut DbConnection| Reply::ok(&work(conn, &*mover)?),
+        view: move |conn: &mut DbConnection, _: &str| {
+            Reply::ok(&workflows::referrals::visible(conn, &reader, id)?)
+        },
+    };
+    run_once(state, &user, key, retryable).await
 }

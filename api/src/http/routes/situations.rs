@@ -174,12 +174,10 @@ impl From<Opened> for SituationWithPerson {
 /// Open a situation, recording the person if new.
 #[utoipa::path(
     tag = "situations",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry create nothing more (1 to 255 characters): it answers the situation created first, as you may see it now, with `Idempotent-Replayed: true`; the key belongs to your token's grant (role, subject and scope)")),
     request_body = SituationInput,
     responses(
         (status = 201, description = "The situation with its person, its `Location` and `ETag`", body = SituationWithPerson,
-            headers(("Location" = String, description = "URL of the new situation"), ("ETag" = String, description = "Version, for If-Match"),
-                    ("Idempotent-Replayed" = String, description = "`true` when this answers a retry: nothing was created, and the body is the situation created first"))),
+            headers(("Location" = String, description = "URL of the new situation"), ("ETag" = String, description = "Version, for If-Match"))),
     )
 )]
 #[post("/situations")]

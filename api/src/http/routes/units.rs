@@ -3,14 +3,15 @@
 use actix_web::{HttpResponse, get, post, put, web};
 use relais_domain::ids::{PostId, UnitId};
 use relais_domain::post::{Unit, UnitInput};
-use relais_persistence::units;
+use relais_persistence::{DbConnection, units};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use super::common::{created, cursor_is_id, page_request, page_type, versioned};
+use super::common::{cursor_is_id, page_request, page_type, versioned};
 use crate::http::current_user::CurrentUser;
+use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, fingerprint, run_once, stored_id};
 use crate::http::extract::{IfMatch, Json, Query};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
@@ -54,19 +55,23 @@ pub struct UnitListParams {
 async fn create_unit(
     state: web::Data<AppState>,
     user: CurrentUser,
+    key: IdempotencyKey,
     Json(input): Json<UnitInput>,
 ) -> Result<HttpResponse, ApiError> {
     input.validate()?;
-    let unit = state
-        .write(user.ticket(), move |conn, _| {
-            Ok(units::insert(conn, &input)?)
-        })
-        .await?;
-    Ok(created(
-        format!("/api/v1/units/{}", unit.id),
-        unit.meta.version,
-        &unit,
-    ))
+    let retryable = Retryable {
+        fingerprint: fingerprint("create_unit", None, &input),
+        record: None,
+        work: move |conn: &mut DbConnection| created_unit(units::insert(conn, &input)?),
+        view: |conn: &mut DbConnection, id: &str| created_unit(units::get(conn, stored_id(id)?)?),
+    };
+    run_once(&state, &user, key, retryable).await
+}
+
+/// The answer to `create_unit`, first or retried.
+fn created_unit(unit: Unit) -> Result<Reply, ApiError> {
+    let location = format!("/api/v1/units/{}", unit.id);
+    Reply::created(unit.id, location, &unit)
 }
 
 /// List units.

@@ -59,23 +59,36 @@ async fn create_hand_off(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<SituationId>,
+    key: IdempotencyKey,
     Json(input): Json<HandOffInput>,
 ) -> Result<HttpResponse, ApiError> {
     input.validate()?;
     let id = id.into_inner();
     let now = state.clock.now();
-    let created_detail = state
-        .write(user.ticket(), move |conn, written| {
-            let hand_off = workflows::hand_offs::create(conn, &user, id, &input, now)?;
-            written.answered_created();
-            Ok(detail(conn, hand_off)?)
-        })
-        .await?;
-    Ok(created(
-        format!("/api/v1/hand-offs/{}", created_detail.hand_off.id),
-        created_detail.hand_off.meta.version,
-        &created_detail,
-    ))
+    let fingerprint = fingerprint("create_hand_off", Some(&id.to_string()), &input);
+    let (creator, reader) = (user.clone(), user.clone());
+    // The key is kept with the hand-off created, which a retry answers as the post sees it now.
+    let retryable = Retryable {
+        fingerprint,
+        record: Some(id.to_string()),
+        work: move |conn: &mut DbConnection| {
+            let hand_off = workflows::hand_offs::create(conn, &creator, id, &input, now)?;
+            let created = hand_off.id;
+            Reply::created(created, location_of(created), &detail(conn, hand_off)?)
+        },
+        view: move |conn: &mut DbConnection, hand_off: &str| {
+            let hand_off: HandOffId = hand_off
+                .parse()
+                .map_err(|e| ApiError::Internal(format!("a stored hand-off id: {e}")))?;
+            let found = workflows::hand_offs::visible(conn, &reader, hand_off)?;
+            Reply::created(hand_off, location_of(hand_off), &detail(conn, found)?)
+        },
+    };
+    run_once(&state, &user, key, retryable).await
+}
+
+fn location_of(hand_off: HandOffId) -> String {
+    format!("/api/v1/hand-offs/{hand_off}")
 }
 
 /// List a situation's hand-offs, newest first, a page at a time: the same page as
@@ -250,16 +263,24 @@ async fn withdraw_consent(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<HandOffId>,
+    key: IdempotencyKey,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let now = state.clock.now();
-    let after: HandOffDetail = state
-        .write(user.ticket(), move |conn, _| {
-            let hand_off = workflows::hand_offs::withdraw_consent(conn, &user, id, now)?;
-            Ok(detail(conn, hand_off)?)
-        })
-        .await?;
-    Ok(versioned(after.hand_off.meta.version, &after))
+    let (withdrawer, reader) = (user.clone(), user.clone());
+    let retryable = Retryable {
+        fingerprint: fingerprint("withdraw_consent", Some(&id.to_string()), &()),
+        record: Some(id.to_string()),
+        work: move |conn: &mut DbConnection| {
+            let hand_off = workflows::hand_offs::withdraw_consent(conn, &withdrawer, id, now)?;
+            Reply::ok(&detail(conn, hand_off)?)
+        },
+        view: move |conn: &mut DbConnection, _: &str| {
+            let hand_off = workflows::hand_offs::visible(conn, &reader, id)?;
+            Reply::ok(&detail(conn, hand_off)?)
+        },
+    };
+    run_once(&state, &user, key, retryable).await
 }
 
 /// Send a draft to the partner (needs consent given, or the legal exception).
