@@ -492,7 +492,7 @@ fn every_create_links_to_the_operations_on_what_it_created() {
 /// The error vocabulary is closed: `Problem.type` lists every kind of problem the server
 /// answers with; and every answer, errors included, declares `X-Request-Id`.
 #[test]
-fn problem_types_are_listed_and_every_answer_declares_its_request_id() {
+fn problem_types_are_listed_and_every_answer_declares_its_request_id_and_rate_limits() {
     use relais_api::http::problem::ProblemType;
     let doc: Value = serde_json::from_str(&generated()).unwrap();
     let listed: Vec<&str> = doc["components"]["schemas"]["Problem"]["properties"]["type"]["enum"]

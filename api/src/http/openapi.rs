@@ -215,7 +215,7 @@ reporting a problem."
                     describe_access(operation, rule);
                 }
                 describe_hand_off_move(operation);
-                carries_the_request_id(operation);
+                carries_the_request_id(operation, limited);
                 if_match_is_one_string(operation);
             }
         }
@@ -266,13 +266,24 @@ fn request_id_header() -> RefOr<Header> {
     RefOr::Ref(Ref::new(format!("#/components/headers/{REQUEST_ID}")))
 }
 
-/// Every answer of the operation declares `X-Request-Id`.
-fn carries_the_request_id(operation: &mut Operation) {
+/// Every answer of the operation declares `X-Request-Id`, and, when the operation is
+/// rate-limited, the `RateLimit-*` headers the limits add (absent when the limits are off).
+fn carries_the_request_id(operation: &mut Operation, limited: bool) {
     for response in operation.responses.responses.values_mut() {
         if let RefOr::T(response) = response {
             response
                 .headers
                 .insert(REQUEST_ID.to_owned(), request_id_header());
+            if limited {
+                for (header, _) in RATE_LIMIT_HEADERS {
+                    if header != "Retry-After" {
+                        response.headers.insert(
+                            header.to_owned(),
+                            RefOr::Ref(Ref::new(format!("#/components/headers/{header}"))),
+                        );
+                    }
+                }
+            }
         }
     }
 }
