@@ -49,7 +49,7 @@ impl RequisitionInput {
         v.require(
             self.received_on <= today,
             "received_on",
-            "in_the_future",
+            "in_future",
             "cannot be in the future",
         );
         v.finish()

@@ -10,8 +10,11 @@ pub struct FieldError {
     /// Path of the field at fault, dotted for nested objects (`beneficiary.birth_year`).
     #[cfg_attr(feature = "openapi", schema(example = "principal_problem"))]
     pub field: String,
-    /// Stable machine-readable code of the broken rule.
-    #[cfg_attr(feature = "openapi", schema(example = "not_among_problems"))]
+    /// Stable machine-readable code of the broken rule: one of [`FIELD_ERROR_CODES`].
+    #[cfg_attr(
+        feature = "openapi",
+        schema(schema_with = field_error_code_schema)
+    )]
     pub code: String,
     /// Human-readable explanation.
     #[cfg_attr(
@@ -21,8 +24,125 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// Every code a field error may carry, with the rule it names: the contract lists them, and a
+/// code not listed here is a bug (checked on every error the tests and Schemathesis provoke).
+pub const FIELD_ERROR_CODES: &[(&str, &str)] = &[
+    ("required", "the field is required here"),
+    (
+        "invalid_value",
+        "the value is not of the field's type or not one of its codes, or the field is unknown",
+    ),
+    ("unreadable", "a header or parameter cannot be read"),
+    ("blank", "the text is empty or only spaces"),
+    ("too_long", "the text or list is longer than allowed"),
+    (
+        "control_character",
+        "the text holds control characters, newlines (in a one-line field) or bidirectional overrides",
+    ),
+    ("range", "the number is outside its documented range"),
+    (
+        "length",
+        "the text or list length is outside its documented bounds",
+    ),
+    (
+        "out_of_range",
+        "the number or date is outside what the rule allows",
+    ),
+    ("empty", "the list must hold at least one item"),
+    ("duplicate", "the list holds the same item twice"),
+    ("exactly_one", "exactly one of these fields must be given"),
+    ("not_applicable", "the field does not apply to this request"),
+    ("in_future", "the date is after today"),
+    ("too_early", "the date is before what the record allows"),
+    ("before_birth", "the date is before the person's birth"),
+    (
+        "before_situation",
+        "the date is before the situation was opened",
+    ),
+    (
+        "after_situation",
+        "the person has a situation opened before this birth",
+    ),
+    (
+        "after_intervention",
+        "the situation has an intervention before this opening day",
+    ),
+    ("before_from", "the end of the period is before its start"),
+    (
+        "disagrees_with_birth_date",
+        "the birth year disagrees with the birth date",
+    ),
+    (
+        "not_among_problems",
+        "the principal problem is not one of the problems",
+    ),
+    (
+        "illegal_transition",
+        "the status cannot move there from the current one",
+    ),
+    ("invalid_commune", "not an INSEE commune code"),
+    ("invalid_department", "not an INSEE department code"),
+    ("invalid_email", "not an e-mail address"),
+    (
+        "invalid_siret",
+        "not a SIRET number (14 digits, Luhn checksum)",
+    ),
+    ("invalid_url", "not an https URL a webhook may use"),
+    (
+        "invalid_cursor",
+        "not a next_cursor returned by a previous page",
+    ),
+    ("invalid_subject", "not a usable token subject"),
+    ("reserved", "the value is reserved to Relais itself"),
+    (
+        "reused",
+        "this Idempotency-Key was used for another request",
+    ),
+    ("unknown", "the record named does not exist"),
+    ("unknown_post", "no such post, or not one of yours"),
+    ("unknown_partner", "no such partner in the directory"),
+    ("unknown_person", "no such person at this post"),
+    ("anonymised_person", "the person was anonymised"),
+    ("wrong_partner", "the record belongs to another partner"),
+    ("unknown_grid", "no statistics grid of that version"),
+    ("no_grid", "no statistics grid covers the period"),
+    ("invalid", "the grid file breaks a rule of the grid format"),
+    (
+        "no_brackets",
+        "the grid's indicator splits by age without brackets",
+    ),
+    ("overlap", "the grid's age brackets overlap"),
+];
+
+/// Whether `code` is one of [`FIELD_ERROR_CODES`].
+pub fn is_field_error_code(code: &str) -> bool {
+    FIELD_ERROR_CODES.iter().any(|(known, _)| *known == code)
+}
+
+#[cfg(feature = "openapi")]
+fn field_error_code_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let described: Vec<String> = FIELD_ERROR_CODES
+        .iter()
+        .map(|(code, rule)| format!("`{code}`: {rule}"))
+        .collect();
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(FIELD_ERROR_CODES.iter().map(|(code, _)| *code)))
+        .description(Some(format!(
+            "Stable machine-readable code of the broken rule. {}.",
+            described.join("; ")
+        )))
+        .examples(["not_among_problems"])
+        .build()
+}
+
 impl FieldError {
     pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        debug_assert!(
+            is_field_error_code(code),
+            "the field error code `{code}` is not in FIELD_ERROR_CODES"
+        );
         Self {
             field: field.into(),
             code: code.to_owned(),
@@ -247,11 +367,26 @@ mod tests {
     }
 
     #[test]
+    fn field_error_codes_are_unique_snake_case_and_described() {
+        let mut codes: Vec<&str> = FIELD_ERROR_CODES.iter().map(|(c, _)| *c).collect();
+        for (code, rule) in FIELD_ERROR_CODES {
+            assert!(
+                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code}"
+            );
+            assert!(rule.len() > 10, "{code}");
+        }
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), FIELD_ERROR_CODES.len());
+    }
+
+    #[test]
     fn nested_faults_carry_their_path() {
         let mut v = Validation::new();
         v.nest(
             "beneficiary",
-            Err(Invalid::one("birth_year", "future", "in the future")),
+            Err(Invalid::one("birth_year", "in_future", "in the future")),
         );
         v.text("name", "  ", 10);
         let Invalid(errors) = v.finish().unwrap_err();

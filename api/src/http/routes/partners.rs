@@ -15,8 +15,10 @@ use validator::Validate;
 
 use super::common::{cursor_is_id, page_request, page_type, versioned};
 use crate::http::current_user::CurrentUser;
-use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, fingerprint, run_once, stored_id};
 use crate::http::extract::{IfMatch, Json, Query};
+use crate::http::idempotency::{
+    IdempotencyKey, Reply, Retryable, fingerprint, run_once, stored_id,
+};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
 
@@ -63,14 +65,14 @@ pub struct PartnerListParams {
 // The codes are matched with LIKE: anything but a code (a `%`, a `_`) would widen the search.
 fn commune_code_is_insee(code: &str) -> Result<(), validator::ValidationError> {
     is_commune_code(code).then_some(()).ok_or_else(|| {
-        validator::ValidationError::new("invalid_commune_code")
+        validator::ValidationError::new("invalid_commune")
             .with_message("must be an INSEE commune code, such as 07186".into())
     })
 }
 
 fn department_code_is_insee(code: &str) -> Result<(), validator::ValidationError> {
     is_department_code(code).then_some(()).ok_or_else(|| {
-        validator::ValidationError::new("invalid_department_code")
+        validator::ValidationError::new("invalid_department")
             .with_message("must be an INSEE department code, such as 07 or 2A".into())
     })
 }
@@ -100,7 +102,9 @@ async fn create_partner(
         fingerprint: fingerprint("create_partner", None, &input),
         record: None,
         work: move |conn: &mut DbConnection| created_partner(partners::insert(conn, &input)?),
-        view: |conn: &mut DbConnection, id: &str| created_partner(partners::get(conn, stored_id(id)?)?),
+        view: |conn: &mut DbConnection, id: &str| {
+            created_partner(partners::get(conn, stored_id(id)?)?)
+        },
     };
     run_once(&state, &user, key, retryable).await
 }
