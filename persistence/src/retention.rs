@@ -47,7 +47,7 @@ use relais_domain::reference::{CodeList, HandOffStatus};
 use crate::convert::parse;
 use crate::schema::{
     beneficiaries, evaluations, hand_off_transitions, hand_offs, idempotency_keys, interventions,
-    referrals, situations,
+    referrals, requisitions, situations,
 };
 use crate::statistics::age_years;
 use crate::{Backend, Database, DbConnection, StoreError};
@@ -273,6 +273,18 @@ fn anonymise_persons(
         .load(conn)?;
     their_records.extend(situation_ids.iter().cloned());
     their_records.extend(their_referrals.iter().cloned());
+    their_records.extend(
+        interventions::table
+            .filter(interventions::situation_id.eq_any(&situation_ids))
+            .select(interventions::id)
+            .load::<String>(conn)?,
+    );
+    their_records.extend(
+        requisitions::table
+            .filter(requisitions::beneficiary_id.eq_any(&keys))
+            .select(requisitions::id)
+            .load::<String>(conn)?,
+    );
     crate::idempotency::forget_records(conn, &their_records)?;
     let referrals = anonymise_referrals(conn, &their_referrals, at)?;
 

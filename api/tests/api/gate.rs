@@ -9,7 +9,11 @@ use relais_persistence::schema::{audit_events, situations};
 use relais_persistence::{Backend, StoreError};
 use serde_json::{Value, json};
 
-use crate::support::fixtures::{Case, SentHandOff, act};
+use relais_api::http::access::RULES;
+
+use crate::support::fixtures::{
+    Case, SentHandOff, act, record_requisition, recorded_case_and_unit,
+};
 use crate::support::{Answer, TestApp};
 
 /// What a partner must not read once it has lost the right to the person.
@@ -435,167 +439,412 @@ fn a_token_whose_subject_is_empty_or_holds_control_characters_is_refused() {
     }
 }
 
-/// What brings a fresh hand-off to the state an idempotent operation needs, and who may call it.
-struct Recipe {
-    /// The moves made first, each by its side (`post` or `partner`).
-    before: &'static [(&'static str, &'static str)],
-    side: &'static str,
-    body: Option<&'static str>,
-}
-
-fn recipe(operation: &str) -> Recipe {
-    let (before, side, body): (&'static [(&str, &str)], _, _) = match operation {
-        "send_hand_off" => (&[], "post", None),
-        "cancel_hand_off" => (&[("post", "send")], "post", None),
-        "acknowledge_hand_off" => (&[("post", "send")], "partner", None),
-        "accept_hand_off" | "decline_hand_off" => {
-            let body = (operation == "decline_hand_off").then_some(r#"{"reason": "no_capacity"}"#);
-            (
-                &[("post", "send"), ("partner", "acknowledge")],
-                "partner",
-                body,
-            )
-        }
-        "complete_hand_off" => (
-            &[
-                ("post", "send"),
-                ("partner", "acknowledge"),
-                ("partner", "accept"),
-            ],
-            "partner",
-            Some(r#"{"outcome": "Droits ouverts"}"#),
-        ),
-        other => panic!("no recipe for the idempotent operation {other}: add one here"),
-    };
-    Recipe { before, side, body }
-}
-
-/// Every operation of the spec that takes an `Idempotency-Key`: a retry from another grant never
-/// reaches the first answer, and the partner's retry after the person's consent is withdrawn
-/// shows nothing of them.
+/// Every POST of the spec takes an `Idempotency-Key` and is retried through the gate: a retry
+/// with the same key changes nothing more and answers the first status (for a create, the same
+/// record and `Location`) marked `Idempotent-Replayed: true`, audited as a replay; the same key
+/// with another request is a 422 `reused`; another grant never reaches the first answer; and a
+/// partner's retry after the person's consent is withdrawn shows nothing of them.
 #[test]
 fn every_idempotent_operation_is_retried_through_the_gate() {
     let doc = relais_api::openapi_document();
     let doc = serde_json::to_value(&doc).unwrap();
-    let mut checked = 0;
+    let mut checked = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         let Some(operation) = item.get("post") else {
             continue;
         };
+        let name = operation["operationId"].as_str().unwrap();
         let keyed = operation["parameters"]
             .as_array()
             .into_iter()
             .flatten()
             .any(|p| p["name"] == "Idempotency-Key");
-        if !keyed {
-            continue;
-        }
-        let name = operation["operationId"].as_str().unwrap();
-        if name.starts_with("create_") {
-            retry_a_create(name, path);
-            checked += 1;
-            continue;
-        }
-        let recipe = recipe(name);
-        let app = TestApp::init().spawn();
-        let sent = SentHandOffDraft::create(&app);
-        let token = |side: &str| match side {
-            "post" => sent.case.sw.clone(),
-            _ => sent.partner_token.clone(),
-        };
-        for (side, action) in recipe.before {
-            act(&app, &token(side), &sent.id, action, None, &[]).expect_status(200);
-        }
-        let concrete = path.replace("{id}", &sent.id);
-        let body: Option<Value> = recipe.body.map(|b| serde_json::from_str(b).unwrap());
-        let key = [("Idempotency-Key", "retry-1")];
-        let first = app.call(
-            "POST",
-            &concrete,
-            Some(&token(recipe.side)),
-            body.as_ref(),
-            &key,
-        );
-        assert_eq!(first.status, 200, "{name}: {:#}", first.body);
-        // Another grant of the same side: its own key space, and nothing of this hand-off.
-        let stranger = match recipe.side {
-            "post" => app.token(Role::SocialWorker, &[&app.create_post("Ailleurs")]),
-            _ => app.partner(&app.create_partner("Autre CCAS", "ccas")),
-        };
-        let foreign = app.call("POST", &concrete, Some(&stranger), body.as_ref(), &key);
-        assert!(
-            foreign.status >= 400,
-            "{name} from another grant: {:#}",
-            foreign.body
-        );
-        assert!(foreign.header("idempotent-replayed").is_none(), "{name}");
-        assert_no_personal_data(&foreign);
-        // The consent withdrawn (or the hand-off over), the partner's retry shows no person.
-        let withdraw = format!("/api/v1/hand-offs/{}/consent/withdraw", sent.id);
-        let _ = app.post(&withdraw, &sent.case.sw, json!({}));
-        let retried = app.call(
-            "POST",
-            &concrete,
-            Some(&token(recipe.side)),
-            body.as_ref(),
-            &key,
-        );
-        assert_eq!(retried.status, 200, "{name}: {:#}", retried.body);
-        assert_eq!(
-            retried.header("idempotent-replayed"),
-            Some("true"),
-            "{name}"
-        );
-        if recipe.side == "partner" {
-            assert_no_personal_data(&retried);
-        }
-        checked += 1;
+        assert!(keyed, "POST {path} ({name}) does not take Idempotency-Key");
+        retried_through_the_gate(name, path, &retry_recipe(name));
+        checked.push(name.to_owned());
     }
-    assert!(
-        checked >= 8,
-        "the six hand-off moves and the creates take Idempotency-Key"
+    assert_eq!(
+        checked.len(),
+        22,
+        "every POST of the API takes Idempotency-Key: {checked:?}"
     );
 }
 
-/// A create retried with its key creates nothing more and answers the first record, as the
-/// caller may see it now; another grant never gets the first record.
-fn retry_a_create(name: &str, path: &str) {
+/// One idempotent POST, ready to be sent twice with one key.
+struct Retry {
+    app: TestApp,
+    /// Who sends it.
+    token: String,
+    /// The record of the path's `{id}`, if the path has one.
+    id: Option<String>,
+    body: Option<Value>,
+    /// A grant of the same kind (another post, partner or subject): its own key space.
+    stranger: String,
+    /// Another request sent with the same key: the same operation on another record (`id`), or
+    /// with another body.
+    other: (Option<String>, Option<Value>),
+    /// For a hand-off: who then withdraws the person's consent.
+    withdrawal: Option<Withdrawal>,
+}
+
+struct Withdrawal {
+    sw: String,
+    hand_off: String,
+    /// Whether the caller is the partner, whose retry must then show nothing of the person.
+    by_partner: bool,
+}
+
+impl Retry {
+    fn new(app: TestApp, token: String, id: Option<String>, body: Option<Value>) -> Self {
+        Retry {
+            app,
+            token,
+            id,
+            body,
+            stranger: String::new(),
+            other: (None, None),
+            withdrawal: None,
+        }
+    }
+
+    fn with_stranger(self, stranger: String) -> Self {
+        Retry { stranger, ..self }
+    }
+
+    /// The other request: the same operation, the body changed by `change`.
+    fn other_body(self, change: Value) -> Self {
+        let mut body = self.body.clone().unwrap_or_else(|| json!({}));
+        body.as_object_mut()
+            .unwrap()
+            .extend(change.as_object().unwrap().clone());
+        Retry {
+            other: (self.id.clone(), Some(body)),
+            ..self
+        }
+    }
+
+    /// The other request: the same operation, body and all, on the record `id`.
+    fn other_record(self, id: String) -> Self {
+        Retry {
+            other: (Some(id), self.body.clone()),
+            ..self
+        }
+    }
+}
+
+/// What brings a fresh app to the state each POST needs, who sends it, with what, and the
+/// stranger and the other request that must not reach its answer.
+fn retry_recipe(operation: &str) -> Retry {
     let app = TestApp::init().spawn();
-    let case = Case::open(&app);
-    let (token, other, body) = match name {
-        "create_situation" => (
-            case.sw.clone(),
-            app.token(Role::SocialWorker, &[&app.create_post("Ailleurs")]),
-            crate::support::fixtures::situation_body(&case.post),
+    let elsewhere = |app: &TestApp, role| app.token(role, &[&app.create_post("Ailleurs")]);
+    match operation {
+        "create_post" => {
+            let (admin, stranger) = (app.admin(), another_admin(&app));
+            let body = crate::support::fixtures::post_body("Poste de Privas");
+            Retry::new(app, admin, None, Some(body))
+                .with_stranger(stranger)
+                .other_body(json!({"name": "Poste d'Aubenas"}))
+        }
+        "create_unit" => {
+            let post = app.create_post("Poste de Privas");
+            let (admin, stranger) = (app.admin(), another_admin(&app));
+            let body = json!({"name": "Commissariat de Privas", "kind": "commissariat",
+                              "department_code": "07", "post_ids": [post]});
+            Retry::new(app, admin, None, Some(body))
+                .with_stranger(stranger)
+                .other_body(json!({"name": "Brigade de Privas"}))
+        }
+        "create_partner" => {
+            let (admin, stranger) = (app.admin(), another_admin(&app));
+            let body = json!({"name": "CCAS", "kind": "ccas", "department_codes": ["07"],
+                              "themes": ["precarity"]});
+            Retry::new(app, admin, None, Some(body))
+                .with_stranger(stranger)
+                .other_body(json!({"name": "CCAS d'Aubenas"}))
+        }
+        "create_situation" => {
+            let case = Case::open(&app);
+            let body = crate::support::fixtures::situation_body(&case.post);
+            let stranger = elsewhere(&app, Role::SocialWorker);
+            Retry::new(app, case.sw, None, Some(body))
+                .with_stranger(stranger)
+                .other_body(json!({"opened_on": "2026-03-13"}))
+        }
+        "create_intervention" => {
+            let case = Case::open(&app);
+            let body = json!({"occurred_on": "2026-03-14", "mode": "phone",
+                              "kind": "listening_and_evaluation", "duration_minutes": 20});
+            let stranger = elsewhere(&app, Role::SocialWorker);
+            Retry::new(app, case.sw, Some(case.situation), Some(body))
+                .with_stranger(stranger)
+                .other_body(json!({"duration_minutes": 30}))
+        }
+        "create_hand_off" => {
+            let case = Case::open(&app);
+            let partner = app.create_partner("CCAS", "ccas");
+            let body = json!({"partner_id": partner, "reasons": ["precarity"],
+                              "message": "Besoin d'une aide alimentaire"});
+            let stranger = elsewhere(&app, Role::SocialWorker);
+            Retry::new(app, case.sw, Some(case.situation), Some(body))
+                .with_stranger(stranger)
+                .other_body(json!({"reasons": ["housing"]}))
+        }
+        "withdraw_consent" => {
+            let sent = SentHandOff::create(&app, everything());
+            let second = sent
+                .case
+                .draft_hand_off(&app, &sent.partner, json!({}))
+                .expect_status(201)
+                .id();
+            crate::support::fixtures::give_consent(&app, &sent.case.sw, &second, everything())
+                .expect_status(200);
+            let stranger = elsewhere(&app, Role::SocialWorker);
+            Retry::new(app, sent.case.sw, Some(sent.id), None)
+                .with_stranger(stranger)
+                .other_record(second)
+        }
+        "send_hand_off"
+        | "cancel_hand_off"
+        | "acknowledge_hand_off"
+        | "accept_hand_off"
+        | "decline_hand_off"
+        | "complete_hand_off" => hand_off_move(app, operation),
+        "create_referral" => {
+            let case = Case::open(&app);
+            let sender = app.partner(&app.create_partner("CCAS", "ccas"));
+            let stranger = app.partner(&app.create_partner("Autre CCAS", "ccas"));
+            Retry::new(app, sender, None, Some(referral_body(&case.post)))
+                .with_stranger(stranger)
+                .other_body(json!({"reason": "Autre motif"}))
+        }
+        "take_up_referral" => {
+            let case = Case::open(&app);
+            let referral = refer(&app, &case.post);
+            let body = json!({"opened_on": "2026-03-14", "origin": "police", "standing": "victim",
+                              "penal": true, "problems": ["conjugal_violence"],
+                              "principal_problem": "conjugal_violence"});
+            let stranger = elsewhere(&app, Role::SocialWorker);
+            Retry::new(app, case.sw, Some(referral), Some(body))
+                .with_stranger(stranger)
+                .other_body(json!({"opened_on": "2026-03-13"}))
+        }
+        "mark_referral_contacted" => {
+            let case = Case::open(&app);
+            let (referral, second) = (refer(&app, &case.post), refer(&app, &case.post));
+            let stranger = elsewhere(&app, Role::SocialWorker);
+            Retry::new(app, case.sw, Some(referral), None)
+                .with_stranger(stranger)
+                .other_record(second)
+        }
+        "close_referral" => {
+            let case = Case::open(&app);
+            let referral = refer(&app, &case.post);
+            let stranger = elsewhere(&app, Role::SocialWorker);
+            let body = json!({"reason": "person_unreachable"});
+            Retry::new(app, case.sw, Some(referral), Some(body))
+                .with_stranger(stranger)
+                .other_body(json!({"reason": "duplicate"}))
+        }
+        "create_requisition" => {
+            let (case, unit) = recorded_case_and_unit(&app);
+            let body = json!({"beneficiary_id": case.person, "legal_basis": "cpp_77_1_1",
+                              "procedure_reference": "PV 2026/001234",
+                              "requesting_authority": "OPJ Martin, commissariat de Privas",
+                              "requesting_unit_id": unit, "received_on": "2026-11-20"});
+            let stranger = elsewhere(&app, Role::SocialWorker);
+            Retry::new(app, case.sw, None, Some(body))
+                .with_stranger(stranger)
+                .other_body(json!({"procedure_reference": "PV 2026/009999"}))
+        }
+        "approve_requisition" | "reject_requisition" => {
+            let (case, unit) = recorded_case_and_unit(&app);
+            let requisition = record_requisition(&app, &case, &unit);
+            let stranger = elsewhere(&app, Role::Coordinator);
+            let body = json!({"note": "Vu par la coordination"});
+            Retry::new(app, case.coordinator, Some(requisition), Some(body))
+                .with_stranger(stranger)
+                .other_body(json!({"note": "Autre note"}))
+        }
+        "export_requisition" => {
+            let (case, unit) = recorded_case_and_unit(&app);
+            let approved = |app: &TestApp| {
+                let id = record_requisition(app, &case, &unit);
+                let approve = format!("/api/v1/requisitions/{id}/approve");
+                app.post(&approve, &case.coordinator, json!({"note": "Conforme"}))
+                    .expect_status(200);
+                id
+            };
+            let (requisition, second) = (approved(&app), approved(&app));
+            let stranger = elsewhere(&app, Role::SocialWorker);
+            Retry::new(app, case.sw, Some(requisition), None)
+                .with_stranger(stranger)
+                .other_record(second)
+        }
+        "create_webhook" => {
+            let partner = app.partner(&app.create_partner("CCAS", "ccas"));
+            let stranger = app.partner(&app.create_partner("Autre CCAS", "ccas"));
+            let body = json!({"url": "https://si.ccas-privas.fr/relais/webhook"});
+            Retry::new(app, partner, None, Some(body))
+                .with_stranger(stranger)
+                .other_body(json!({"url": "https://si.ccas-privas.fr/relais/autre"}))
+        }
+        other => panic!("no recipe for the idempotent operation {other}: add one to retry_recipe"),
+    }
+}
+
+/// A hand-off drafted with consent to share everything, brought to the state `operation` needs.
+fn hand_off_move(app: TestApp, operation: &str) -> Retry {
+    let (before, by_partner, body): (&[(bool, &str)], _, _) = match operation {
+        "send_hand_off" => (&[], false, None),
+        "cancel_hand_off" => (&[(false, "send")], false, None),
+        "acknowledge_hand_off" => (&[(false, "send")], true, None),
+        "accept_hand_off" => (&[(false, "send"), (true, "acknowledge")], true, None),
+        "decline_hand_off" => (
+            &[(false, "send"), (true, "acknowledge")],
+            true,
+            Some(json!({"reason": "no_capacity"})),
         ),
-        "create_referral" => (
-            app.partner(&app.create_partner("CCAS", "ccas")),
-            app.partner(&app.create_partner("Autre CCAS", "ccas")),
-            json!({"post_id": case.post, "person": {"first_name": "Camille", "sex": "female"},
-                   "reason": "Différend conjugal", "agreed_to_be_contacted": true}),
+        "complete_hand_off" => (
+            &[(false, "send"), (true, "acknowledge"), (true, "accept")],
+            true,
+            Some(json!({"outcome": "Droits ouverts"})),
         ),
-        other => panic!("no recipe for the idempotent create {other}: add one here"),
+        other => panic!("no recipe for the hand-off move {other}: add one to hand_off_move"),
     };
-    let key = [("Idempotency-Key", "create-1")];
-    let first = app
-        .call("POST", path, Some(&token), Some(&body), &key)
-        .expect_status(201);
-    let retried = app
-        .call("POST", path, Some(&token), Some(&body), &key)
-        .expect_status(201);
+    let sent = SentHandOffDraft::create(&app);
+    let token = |by_partner: bool| match by_partner {
+        true => sent.partner_token.clone(),
+        false => sent.case.sw.clone(),
+    };
+    for (side, action) in before {
+        act(&app, &token(*side), &sent.id, action, None, &[]).expect_status(200);
+    }
+    let stranger = match by_partner {
+        true => app.partner(&app.create_partner("Autre CCAS", "ccas")),
+        false => app.token(Role::SocialWorker, &[&app.create_post("Ailleurs")]),
+    };
+    let withdrawal = Withdrawal {
+        sw: sent.case.sw.clone(),
+        hand_off: sent.id.clone(),
+        by_partner,
+    };
+    Retry {
+        withdrawal: Some(withdrawal),
+        ..Retry::new(app, token(by_partner), Some(sent.id.clone()), body)
+            .with_stranger(stranger)
+            .other_body(json!({"comment": "Un autre commentaire"}))
+    }
+}
+
+/// Sends `retry` with a key, then again, then with another request, then from a stranger.
+fn retried_through_the_gate(name: &str, template: &str, retry: &Retry) {
+    let app = &retry.app;
+    let path_of = |id: &Option<String>| match id {
+        Some(id) => template.replace("{id}", id),
+        None => template.to_owned(),
+    };
+    let path = path_of(&retry.id);
+    let key = [("Idempotency-Key", "retry-1")];
+    let send = |token: &str, path: &str, body: &Option<Value>| {
+        app.call("POST", path, Some(token), body.as_ref(), &key)
+    };
+    let first = send(&retry.token, &path, &retry.body);
+    let creates = name.starts_with("create_") || name == "take_up_referral";
+    let status = if creates { 201 } else { 200 };
+    assert_eq!(first.status, status, "{name}: {:#}", first.body);
+    assert!(first.header("idempotent-replayed").is_none(), "{name}");
+    let before = census(app);
+
+    // The retry: nothing more is written, and the first answer's record is answered.
+    let retried = send(&retry.token, &path, &retry.body);
+    assert_eq!(retried.status, status, "{name}: {:#}", retried.body);
     assert_eq!(
         retried.header("idempotent-replayed"),
         Some("true"),
         "{name}"
     );
-    assert_eq!(retried.id(), first.id(), "{name}");
+    assert_eq!(retried.body["id"], first.body["id"], "{name}");
     assert_eq!(retried.location, first.location, "{name}");
-    // The retry is in the trail as a replay of the record it answered.
-    let replays: Vec<String> = app
-        .db
+    assert_eq!(census(app), before, "{name}: the retry wrote something");
+    shown_once(name, retry, &first, &retried);
+    if let Some(rule) = RULES.iter().find(|r| r.operation == name)
+        && rule.audited.is_some()
+    {
+        // Audited as a replay of the path's record, else of the record the create answered.
+        let record = retry.id.clone().unwrap_or_else(|| first.id());
+        assert_eq!(replays(app, name), [record], "{name}");
+    }
+
+    // The same key with another request.
+    let (other_id, other_body) = &retry.other;
+    let reused = send(&retry.token, &path_of(other_id), other_body);
+    reused.assert_problem(422);
+    assert_eq!(
+        reused.fields(),
+        ["Idempotency-Key"],
+        "{name}: {:#}",
+        reused.body
+    );
+    assert_eq!(census(app), before, "{name}: a reused key wrote something");
+
+    // Another grant: its own key space, never the first answer.
+    let foreign = send(&retry.stranger, &path, &retry.body);
+    assert!(foreign.header("idempotent-replayed").is_none(), "{name}");
+    assert!(
+        foreign.status >= 400 || name.starts_with("create_"),
+        "{name} from another grant: {:#}",
+        foreign.body
+    );
+    if first.body["id"].is_string() {
+        assert_ne!(
+            foreign.body["id"], first.body["id"],
+            "{name}: another grant got the first record"
+        );
+    }
+    assert_no_personal_data(&foreign);
+
+    // The consent withdrawn (or the hand-off over), the partner's retry shows no person.
+    if let Some(withdrawal) = &retry.withdrawal {
+        let withdraw = format!("/api/v1/hand-offs/{}/consent/withdraw", withdrawal.hand_off);
+        let _ = app.post(&withdraw, &withdrawal.sw, json!({}));
+        let later = send(&retry.token, &path, &retry.body);
+        assert_eq!(later.status, status, "{name}: {:#}", later.body);
+        assert_eq!(later.header("idempotent-replayed"), Some("true"), "{name}");
+        if withdrawal.by_partner {
+            assert_no_personal_data(&later);
+        }
+    }
+}
+
+/// What a first answer shows once: a webhook's secret, a requisition's record. The retry answers
+/// what a read shows now.
+fn shown_once(name: &str, retry: &Retry, first: &Answer, retried: &Answer) {
+    let app = &retry.app;
+    match name {
+        "create_webhook" => {
+            assert!(first.body["secret"].as_str().unwrap().starts_with("whsec_"));
+            assert!(retried.body.get("secret").is_none(), "{:#}", retried.body);
+            let read = app.get(first.location.as_deref().unwrap(), &retry.token);
+            assert_eq!(retried.body, read.expect_status(200).body);
+        }
+        "export_requisition" => {
+            assert!(first.body["record"]["beneficiary"].is_object());
+            assert!(retried.body.get("record").is_none(), "{:#}", retried.body);
+            let id = retry.id.as_deref().unwrap();
+            let read = app.get(&format!("/api/v1/requisitions/{id}"), &retry.token);
+            assert_eq!(retried.body["requisition"], read.expect_status(200).body);
+        }
+        _ => {}
+    }
+}
+
+/// The records an idempotent retry of `operation` was audited against, as replays.
+fn replays(app: &TestApp, operation: &str) -> Vec<String> {
+    let operation = operation.to_owned();
+    app.db
         .read(|conn| {
             audit_events::table
-                .filter(audit_events::action.eq(name))
+                .filter(audit_events::action.eq(operation))
                 .filter(audit_events::outcome.eq("replayed"))
                 .select(audit_events::record_id)
                 .load::<Option<String>>(conn)
@@ -604,24 +853,87 @@ fn retry_a_create(name: &str, path: &str) {
         .unwrap()
         .into_iter()
         .flatten()
+        .collect()
+}
+
+/// What the database holds, record by record: each table's rows and the sum of their versions,
+/// the feed's events, the hand-offs' history and the outbox. The audit trail and the keys are
+/// left out (a retry is audited, and a stranger's key is its own).
+fn census(app: &TestApp) -> Vec<String> {
+    const VERSIONED: [&str; 12] = [
+        "posts",
+        "units",
+        "partners",
+        "beneficiaries",
+        "situations",
+        "interventions",
+        "evaluations",
+        "hand_offs",
+        "consents",
+        "referrals",
+        "requisitions",
+        "webhooks",
+    ];
+    const COUNTED: [&str; 5] = [
+        "events",
+        "hand_off_transitions",
+        "webhook_deliveries",
+        "situation_problems",
+        "post_units",
+    ];
+    let versioned = VERSIONED.iter().map(|t| {
+        format!(
+            "SELECT '{t} ' || CAST(COUNT(*) AS TEXT) || ' ' \
+             || CAST(COALESCE(SUM(version), 0) AS TEXT) AS text FROM {t}"
+        )
+    });
+    let counted = COUNTED
+        .iter()
+        .map(|t| format!("SELECT '{t} ' || CAST(COUNT(*) AS TEXT) AS text FROM {t}"));
+    let query = versioned
+        .chain(counted)
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let mut rows: Vec<String> = app
+        .db
+        .read(|conn| {
+            diesel::sql_query(query)
+                .load::<AnyRow>(conn)
+                .map_err(StoreError::from)
+        })
+        .unwrap()
+        .into_iter()
+        .map(|row| row.text)
         .collect();
-    assert_eq!(replays, [first.id()], "{name}");
-    let mut changed = body.clone();
-    changed["opened_on"] = json!("2026-03-13");
-    changed["reason"] = json!("Autre motif");
-    if name == "create_situation" {
-        changed.as_object_mut().unwrap().remove("reason");
-    } else {
-        changed.as_object_mut().unwrap().remove("opened_on");
-    }
-    app.call("POST", path, Some(&token), Some(&changed), &key)
-        .assert_problem(422);
-    let foreign = app.call("POST", path, Some(&other), Some(&body), &key);
-    assert!(foreign.header("idempotent-replayed").is_none(), "{name}");
-    assert_ne!(
-        foreign.body["id"], first.body["id"],
-        "{name}: another grant got the first record"
-    );
+    rows.sort();
+    rows
+}
+
+/// An administrator token of another subject: another grant.
+fn another_admin(app: &TestApp) -> String {
+    let principal = relais_domain::access::Principal {
+        subject: "another-admin".to_owned(),
+        role: Role::Admin,
+        post_ids: vec![],
+        unit_id: None,
+        partner_id: None,
+    };
+    app.issuer
+        .issue(&principal, chrono::Duration::minutes(10))
+        .unwrap()
+}
+
+fn referral_body(post: &str) -> Value {
+    json!({"post_id": post, "person": {"first_name": "Camille", "last_name": "Martin", "sex": "female"},
+           "reason": "Différend conjugal", "agreed_to_be_contacted": true})
+}
+
+/// A referral of Camille Martin to `post`, sent by a partner; returns its id.
+fn refer(app: &TestApp, post: &str) -> String {
+    let sender = app.partner(&app.create_partner("CCAS", "ccas"));
+    app.post("/api/v1/referrals", &sender, referral_body(post))
+        .expect_status(201)
+        .id()
 }
 
 /// A drafted hand-off with consent to share everything, not yet sent.

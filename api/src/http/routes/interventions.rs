@@ -1,19 +1,22 @@
 //! `/api/v1/situations/{id}/interventions`: the dated acts of a situation.
 
 use actix_web::{HttpResponse, get, post, web};
-use relais_domain::ids::SituationId;
+use relais_domain::ids::{InterventionId, SituationId};
 use relais_domain::intervention::{Intervention, InterventionInput};
-use relais_persistence::interventions;
+use relais_persistence::{DbConnection, interventions};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use serde::Deserialize;
 use utoipa::IntoParams;
 use validator::Validate;
 
-use super::common::{created, cursor_is_id, page_request, page_type};
+use super::common::{cursor_is_id, page_request, page_type};
 use crate::clock::today;
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, Query};
+use crate::http::idempotency::{
+    IdempotencyKey, Reply, Retryable, fingerprint, run_once, stored_id,
+};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
 use crate::workflows;
@@ -41,29 +44,39 @@ async fn create_intervention(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<SituationId>,
+    key: IdempotencyKey,
     Json(input): Json<InterventionInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let today = today(state.clock.now());
-    let intervention = state
-        .write(user.ticket(), move |conn, written| {
-            let situation = workflows::situations::writable(conn, &user, id)?;
+    let (recorder, reader) = (user.clone(), user.clone());
+    // The key is kept with the intervention, which a retry finds as the situation's list shows it.
+    let retryable = Retryable {
+        fingerprint: fingerprint("create_intervention", Some(&id.to_string()), &input),
+        record: Some(id.to_string()),
+        work: move |conn: &mut DbConnection| {
+            let situation = workflows::situations::writable(conn, &recorder, id)?;
             input.validate(today, situation.details.opened_on)?;
-            written.answered_created();
-            Ok(interventions::insert(
-                conn,
-                id,
-                situation.post_id,
-                &input,
-                &user.subject,
-            )?)
-        })
-        .await?;
-    Ok(created(
-        format!("/api/v1/situations/{id}/interventions"),
-        intervention.meta.version,
-        &intervention,
-    ))
+            let post = situation.post_id;
+            let recorded = interventions::insert(conn, id, post, &input, &recorder.subject)?;
+            Reply::created(recorded.id, location_of(id), &recorded)
+        },
+        view: move |conn: &mut DbConnection, recorded: &str| {
+            let recorded: InterventionId = stored_id(recorded)?;
+            workflows::situations::readable(conn, &reader, id)?;
+            let found = interventions::list(conn, id)?
+                .into_iter()
+                .find(|i| i.id == recorded)
+                .ok_or_else(|| ApiError::NotFound("no such intervention".into()))?;
+            Reply::created(recorded, location_of(id), &found)
+        },
+    };
+    run_once(&state, &user, key, retryable).await
+}
+
+/// Where a situation's interventions are listed: the `Location` of a new one.
+fn location_of(situation: SituationId) -> String {
+    format!("/api/v1/situations/{situation}/interventions")
 }
 
 page_type!(

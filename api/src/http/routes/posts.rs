@@ -11,8 +11,10 @@ use validator::Validate;
 
 use super::common::{cursor_is_id, page_request, page_type, versioned};
 use crate::http::current_user::CurrentUser;
-use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, fingerprint, run_once, stored_id};
 use crate::http::extract::{IfMatch, Json, Query};
+use crate::http::idempotency::{
+    IdempotencyKey, Reply, Retryable, fingerprint, run_once, stored_id,
+};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
 

@@ -294,7 +294,11 @@ async fn take_up_referral(
             )?;
             let opened = SituationWithPerson::from(opened);
             let situation = opened.situation.id;
-            Reply::created(situation, format!("/api/v1/situations/{situation}"), &opened)
+            Reply::created(
+                situation,
+                format!("/api/v1/situations/{situation}"),
+                &opened,
+            )
         },
         view: move |conn: &mut DbConnection, situation: &str| {
             let situation: SituationId = situation
@@ -401,7 +405,7 @@ async fn move_referral(
     let retryable = Retryable {
         fingerprint,
         record: Some(id.to_string()),
-        work: move |conn: &mut DbConnection| Reply::ok(&work(conn, &*mover)?),
+        work: move |conn: &mut DbConnection| Reply::ok(&work(conn, &mover)?),
         view: move |conn: &mut DbConnection, _: &str| {
             Reply::ok(&workflows::referrals::visible(conn, &reader, id)?)
         },

@@ -8,18 +8,21 @@ use relais_domain::reference::RequisitionStatus;
 use relais_domain::requisition::{
     Requisition, RequisitionDecision, RequisitionInput, RequisitionStep,
 };
-use relais_persistence::{beneficiaries, requisitions};
+use relais_persistence::{DbConnection, beneficiaries, requisitions};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
 use super::beneficiaries::scoped_posts;
-use super::common::{created, cursor_is_id, listed, page_request, page_type, versioned};
+use super::common::{cursor_is_id, listed, page_request, page_type, versioned};
 use super::record_export::{Recipient, RecordExport, export_of};
 use crate::clock::today;
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, OptionalJson, Query};
+use crate::http::idempotency::{
+    IdempotencyKey, Reply, Retryable, fingerprint, run_once, stored_id,
+};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
 use crate::workflows;
@@ -95,22 +98,35 @@ async fn list_requisitions(
 async fn create_requisition(
     state: web::Data<AppState>,
     user: CurrentUser,
+    key: IdempotencyKey,
     Json(input): Json<RequisitionInput>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     input.validate(today(now))?;
-    let requisition = state
-        .write(user.ticket(), move |conn, written| {
-            let requisition = workflows::requisitions::record(conn, &user, &input, now)?;
-            written.created(requisition.id);
-            Ok(requisition)
-        })
-        .await?;
-    Ok(created(
-        format!("/api/v1/requisitions/{}", requisition.id),
-        requisition.meta.version,
-        &requisition,
-    ))
+    let (recorder, reader) = (user.clone(), user.clone());
+    let retryable = Retryable {
+        fingerprint: fingerprint("create_requisition", None, &input),
+        record: None,
+        work: move |conn: &mut DbConnection| {
+            recorded(workflows::requisitions::record(
+                conn, &recorder, &input, now,
+            )?)
+        },
+        view: move |conn: &mut DbConnection, id: &str| {
+            recorded(workflows::requisitions::readable(
+                conn,
+                &reader,
+                stored_id(id)?,
+            )?)
+        },
+    };
+    run_once(&state, &user, key, retryable).await
+}
+
+/// The answer to `create_requisition`, first or retried.
+fn recorded(requisition: Requisition) -> Result<Reply, ApiError> {
+    let id = requisition.id;
+    Reply::created(id, format!("/api/v1/requisitions/{id}"), &requisition)
 }
 
 /// Read a requisition of your posts.
@@ -135,25 +151,49 @@ async fn get_requisition(
     Ok(versioned(requisition.meta.version, &requisition))
 }
 
+/// `workflows::requisitions::approve` or `reject`.
+type Decide = fn(
+    &mut DbConnection,
+    &relais_domain::access::Principal,
+    RequisitionId,
+    &RequisitionDecision,
+    chrono::DateTime<chrono::Utc>,
+) -> workflows::Outcome<Requisition>;
+
+/// What the two decisions share: the decision checked, then made at most once per
+/// `Idempotency-Key`; a retry answers the requisition as the caller may read it now.
 async fn decide(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: RequisitionId,
+    (id, key): (RequisitionId, IdempotencyKey),
     step: RequisitionStep,
     decision: RequisitionDecision,
 ) -> Result<HttpResponse, ApiError> {
+    let (operation, decide) = match step {
+        RequisitionStep::Reject => (
+            "reject_requisition",
+            workflows::requisitions::reject as Decide,
+        ),
+        _ => (
+            "approve_requisition",
+            workflows::requisitions::approve as Decide,
+        ),
+    };
+    let fingerprint = fingerprint(operation, Some(&id.to_string()), &decision);
     decision.validate(step == RequisitionStep::Reject)?;
     let now = state.clock.now();
-    let decide = match step {
-        RequisitionStep::Reject => workflows::requisitions::reject,
-        _ => workflows::requisitions::approve,
+    let (decider, reader) = (user.clone(), user.clone());
+    let retryable = Retryable {
+        fingerprint,
+        record: Some(id.to_string()),
+        work: move |conn: &mut DbConnection| {
+            Reply::ok(&decide(conn, &decider, id, &decision, now)?)
+        },
+        view: move |conn: &mut DbConnection, _: &str| {
+            Reply::ok(&workflows::requisitions::readable(conn, &reader, id)?)
+        },
     };
-    let requisition = state
-        .write(user.ticket(), move |conn, _| {
-            Ok(decide(conn, &user, id, &decision, now)?)
-        })
-        .await?;
-    Ok(versioned(requisition.meta.version, &requisition))
+    run_once(&state, &user, key, retryable).await
 }
 
 /// Approve a recorded requisition (coordinators of the post): the export may then be produced.
@@ -172,16 +212,11 @@ async fn approve_requisition(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<RequisitionId>,
+    key: IdempotencyKey,
     OptionalJson(decision): OptionalJson<RequisitionDecision>,
 ) -> Result<HttpResponse, ApiError> {
-    decide(
-        state,
-        user,
-        id.into_inner(),
-        RequisitionStep::Approve,
-        decision,
-    )
-    .await
+    let request = (id.into_inner(), key);
+    decide(state, user, request, RequisitionStep::Approve, decision).await
 }
 
 /// Reject a recorded requisition (coordinators of the post), saying why.
@@ -200,32 +235,31 @@ async fn reject_requisition(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<RequisitionId>,
+    key: IdempotencyKey,
     Json(decision): Json<RequisitionDecision>,
 ) -> Result<HttpResponse, ApiError> {
-    decide(
-        state,
-        user,
-        id.into_inner(),
-        RequisitionStep::Reject,
-        decision,
-    )
-    .await
+    let request = (id.into_inner(), key);
+    decide(state, user, request, RequisitionStep::Reject, decision).await
 }
 
 /// What an approved requisition produces: the requisition and the person's record.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RequisitionExport {
     pub requisition: Requisition,
-    pub record: RecordExport,
+    /// Absent when this answers a retry with the same `Idempotency-Key`: a key produces the
+    /// record once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordExport>,
 }
 
 /// Produce the export of an approved requisition, to hand to the requesting authority. Each
 /// production is audited and stamped on the requisition.
 #[utoipa::path(
     tag = "requisitions",
+    description = "A retry with the same `Idempotency-Key` produces nothing more: it answers the requisition as `GET /api/v1/requisitions/{id}` shows it now, without the record. If the first answer was lost, export again with a new key: that is another production, stamped and audited.",
     params(("id" = RequisitionId, Path, description = "The requisition's id")),
     responses(
-        (status = 200, description = "The requisition and the record it covers", body = RequisitionExport),
+        (status = 200, description = "The requisition and the record it covers (the requisition alone on a retry)", body = RequisitionExport),
         (status = 404, description = "No such requisition within your posts", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The requisition is not approved", body = Problem, content_type = "application/problem+json"),
     )
@@ -235,19 +269,33 @@ async fn export_requisition(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<RequisitionId>,
-) -> Result<web::Json<RequisitionExport>, ApiError> {
+    key: IdempotencyKey,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let now = state.clock.now();
-    let export = state
-        .write(user.ticket(), move |conn, _| {
-            let requisition = workflows::requisitions::produce(conn, &user, id, now)?;
+    let (producer, reader) = (user.clone(), user.clone());
+    let retryable = Retryable {
+        fingerprint: fingerprint("export_requisition", Some(&id.to_string()), &()),
+        record: Some(id.to_string()),
+        work: move |conn: &mut DbConnection| {
+            let requisition = workflows::requisitions::produce(conn, &producer, id, now)?;
             let person = beneficiaries::get(conn, requisition.input.beneficiary_id)?;
-            let record = export_of(conn, person, Recipient::Justice, now)?;
-            Ok(RequisitionExport {
+            let record = Some(export_of(conn, person, Recipient::Justice, now)?);
+            Reply::ok(&RequisitionExport {
                 requisition,
                 record,
             })
-        })
-        .await?;
-    Ok(web::Json(export))
+        },
+        // A retry produces nothing: reading the record again would hand it over a second time,
+        // unstamped. It answers the requisition as the caller may read it now (its production
+        // stamped), without the record; a new key makes another production, stamped.
+        view: move |conn: &mut DbConnection, _: &str| {
+            let requisition = workflows::requisitions::readable(conn, &reader, id)?;
+            Reply::ok(&RequisitionExport {
+                requisition,
+                record: None,
+            })
+        },
+    };
+    run_once(&state, &user, key, retryable).await
 }

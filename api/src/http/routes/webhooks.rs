@@ -5,15 +5,18 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use relais_domain::ids::{PartnerId, WebhookId};
 use relais_domain::reference::Role;
 use relais_domain::webhook::{Delivery, MAX_URL_LENGTH, Webhook};
-use relais_persistence::{StoreError, partners, webhooks};
+use relais_persistence::{DbConnection, StoreError, partners, webhooks};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use super::common::{created, cursor_is_id, page_request, page_type, versioned};
+use super::common::{cursor_is_id, page_request, page_type, versioned};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, Query};
+use crate::http::idempotency::{
+    IdempotencyKey, Reply, Retryable, fingerprint, run_once, stored_id,
+};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
 
@@ -35,7 +38,7 @@ page_type!(
 );
 
 /// Where to POST the partner's events.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookInput {
     /// An absolute `https` (or `http`) URL.
@@ -46,16 +49,18 @@ pub struct WebhookInput {
     pub url: String,
 }
 
-/// A new webhook, with the secret that signs its deliveries. The secret is shown in this
+/// A new webhook, with the secret that signs its deliveries. The secret is shown in the first
 /// answer only: keep it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedWebhook {
     #[serde(flatten)]
     pub webhook: Webhook,
     /// `whsec_` and 32 random bytes in base64: the key of the `webhook-signature` HMAC is the
-    /// base64-decoded part after `whsec_`.
+    /// base64-decoded part after `whsec_`. Absent when this answers a retry with the same
+    /// `Idempotency-Key`: the secret is shown once.
     #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
-    pub secret: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
@@ -84,9 +89,10 @@ fn own_partner(user: &CurrentUser) -> Result<PartnerId, ApiError> {
 /// Register a webhook: each later event of your partner is POSTed to it, signed.
 #[utoipa::path(
     tag = "webhooks",
+    description = "The first answer shows the webhook's secret, once. A retry with the same `Idempotency-Key` answers the webhook without its secret, as `GET /api/v1/webhooks/{id}` shows it (201, the same `Location`); if the first answer was lost, delete the webhook and register another.",
     request_body(content = WebhookInput, example = json!({"url": "https://si.ccas-privas.fr/relais/webhook"})),
     responses(
-        (status = 201, description = "The webhook and its secret (shown this once), with its `Location` and `ETag`", body = CreatedWebhook,
+        (status = 201, description = "The webhook and its secret (shown this once; not on a retry), with its `Location` and `ETag`", body = CreatedWebhook,
             headers(("Location" = String, description = "URL of the new webhook"), ("ETag" = String, description = "Version"))),
     )
 )]
@@ -94,13 +100,16 @@ fn own_partner(user: &CurrentUser) -> Result<PartnerId, ApiError> {
 async fn create_webhook(
     state: web::Data<AppState>,
     user: CurrentUser,
+    key: IdempotencyKey,
     Json(input): Json<WebhookInput>,
 ) -> Result<HttpResponse, ApiError> {
     let partner = own_partner(&user)?;
     let url = checked_url(&input.url)?;
     let secret = generate_secret();
-    let webhook = state
-        .write(user.ticket(), move |conn, _| {
+    let retryable = Retryable {
+        fingerprint: fingerprint("create_webhook", None, &input),
+        record: None,
+        work: move |conn: &mut DbConnection| {
             match partners::get(conn, partner) {
                 Err(StoreError::NotFound) => {
                     return Err(ApiError::Forbidden(format!(
@@ -109,15 +118,25 @@ async fn create_webhook(
                 }
                 found => drop(found?),
             }
-            Ok(webhooks::create(conn, partner, &url, &secret)
-                .map(|webhook| CreatedWebhook { webhook, secret })?)
-        })
-        .await?;
-    Ok(created(
-        format!("/api/v1/webhooks/{}", webhook.webhook.id),
-        webhook.webhook.meta.version,
-        &webhook,
-    ))
+            let webhook = webhooks::create(conn, partner, &url, &secret)?;
+            registered(webhook, Some(secret))
+        },
+        // The secret is shown once: a retry answers the webhook as `GET /webhooks/{id}` does.
+        view: move |conn: &mut DbConnection, id: &str| {
+            registered(webhooks::get(conn, partner, stored_id(id)?)?, None)
+        },
+    };
+    run_once(&state, &user, key, retryable).await
+}
+
+/// The answer to `create_webhook`: with its secret the first time, without on a retry.
+fn registered(webhook: Webhook, secret: Option<String>) -> Result<Reply, ApiError> {
+    let id = webhook.id;
+    Reply::created(
+        id,
+        format!("/api/v1/webhooks/{id}"),
+        &CreatedWebhook { webhook, secret },
+    )
 }
 
 /// List your webhooks, deleted ones included (`active: false`), without their secrets.

@@ -20,7 +20,7 @@ use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, OptionalIfMatch, OptionalJson, Query};
 use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, fingerprint, run_once};
 use crate::http::problem::{ApiError, Problem};
-use crate::http::routes::common::{created, listed, page_request, versioned};
+use crate::http::routes::common::{listed, page_request, versioned};
 use crate::http::state::AppState;
 use crate::workflows::{self, hand_offs::Move};
 
