@@ -47,6 +47,8 @@ from relais_client.models import (
     Convention,
     EventPage,
     HandOffDetail,
+    HandOffEventType,
+    HandOffForPost,
     HandOffInput,
     HandOffPage,
     HandOffStatus,
@@ -62,6 +64,8 @@ from relais_client.models import (
     Problem,
     ProblemCategory,
     Referral,
+    ReferralForPost,
+    ReferralForSender,
     ReferralInput,
     ReferralReceipt,
     ReferralStatus,
@@ -255,7 +259,7 @@ def round_trip() -> None:
     full = answer(
         get_referral.sync_detailed(receipt.id, client=social_worker),
         HTTPStatus.OK,
-        Referral,
+        ReferralForPost,
         "social worker reads the referral",
     )
     check(full.person.first_name == "Camille", "the post sees the person referred")
@@ -350,11 +354,11 @@ def round_trip() -> None:
     check(recorded.given and recorded.form == ConsentForm.ORAL, "the consent is given, orally")
 
     current = get_hand_off.sync_detailed(draft.id, client=social_worker)
-    answer(current, HTTPStatus.OK, HandOffDetail, "social worker reads the draft")
+    answer(current, HTTPStatus.OK, HandOffForPost, "social worker reads the draft")
     sent = answer(
         send_hand_off.sync_detailed(draft.id, client=social_worker, if_match=etag(current)),
         HTTPStatus.OK,
-        HandOffDetail,
+        HandOffForPost,
         "social worker sends the hand-off",
     )
     check(sent.status == HandOffStatus.SENT, "the hand-off is sent")
@@ -367,7 +371,9 @@ def round_trip() -> None:
         "partner polls its feed",
     )
     sent_events = [
-        e for e in feed.items if e.type_ == "hand_off.sent" and e.record_id == str(sent.id)
+        e
+        for e in feed.items
+        if e.type_ == HandOffEventType.HAND_OFF_SENT and e.record_id == sent.id
     ]
     check(
         len(sent_events) == 1,
@@ -454,7 +460,7 @@ def round_trip() -> None:
     final = answer(
         get_hand_off.sync_detailed(sent.id, client=social_worker),
         HTTPStatus.OK,
-        HandOffDetail,
+        HandOffForPost,
         "social worker reads the outcome",
     )
     check(final.status == HandOffStatus.COMPLETED, "the post sees it completed")
@@ -478,7 +484,7 @@ def round_trip() -> None:
 
     # The officer sees only that the referral was taken up.
     seen = get_referral.sync_detailed(receipt.id, client=officer)
-    status_only = answer(seen, HTTPStatus.OK, ReferralReceipt, "officer reads the referral")
+    status_only = answer(seen, HTTPStatus.OK, ReferralForSender, "officer reads the referral")
     check(status_only.status == ReferralStatus.TAKEN_UP, "the officer sees taken_up")
     raw = response_json(seen)
     for secret in ("person", "reason", "situation_id", "sender"):

@@ -322,6 +322,12 @@ fn takes_an_idempotency_key(operation: &mut Operation) {
             .build()
             .into(),
     );
+    // A key sent again with another request is a 422 `reused`, bodies or not.
+    operation
+        .responses
+        .responses
+        .entry("422".to_owned())
+        .or_insert_with(|| RefOr::Ref(Ref::new("#/components/responses/ValidationFailed")));
     for (status, response) in operation.responses.responses.iter_mut() {
         if !status.starts_with('2') {
             continue;
