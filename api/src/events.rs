@@ -6,7 +6,8 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use relais_domain::event::{
-    EventFamily, HandOffEventData, LegalExceptionUsedData, ReferralEventData,
+    EventFamily, HandOffEventData, HandOffReminderData, LegalExceptionUsedData,
+    PersonalDataWithdrawnData, ReferralEventData,
 };
 use relais_domain::reference::{CodeList, EventType};
 use relais_persistence::StoreError;
@@ -69,6 +70,18 @@ pub fn example(family: EventFamily) -> Value {
             json!({"hand_off_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7c",
                    "legal_exception": "information_preoccupante",
                    "by": "sw-camille", "by_role": "social_worker"}),
+        ),
+        EventFamily::Reminder => (
+            EventType::HandOffReminded,
+            "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7c",
+            json!({"hand_off_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7c", "status": "sent",
+                   "reminder": "answer", "waiting_since": "2026-03-04T10:02:00Z"}),
+        ),
+        EventFamily::Withdrawal => (
+            EventType::HandOffPersonalDataWithdrawn,
+            "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7c",
+            json!({"hand_off_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7c",
+                   "reason": "consent_withdrawn"}),
         ),
         EventFamily::Referral => (
             EventType::ReferralTakenUp,
@@ -157,5 +170,15 @@ impl ToSchema for Event {
         <HandOffEventData as ToSchema>::schemas(schemas);
         <LegalExceptionUsedData as ToSchema>::schemas(schemas);
         <ReferralEventData as ToSchema>::schemas(schemas);
+        schemas.push((
+            HandOffReminderData::name().into(),
+            HandOffReminderData::schema(),
+        ));
+        <HandOffReminderData as ToSchema>::schemas(schemas);
+        schemas.push((
+            PersonalDataWithdrawnData::name().into(),
+            PersonalDataWithdrawnData::schema(),
+        ));
+        <PersonalDataWithdrawnData as ToSchema>::schemas(schemas);
     }
 }

@@ -4,10 +4,14 @@
 //!
 //! Events carry ids and statuses, never personal data: a reader fetches the record for more.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::ids::{HandOffId, ReferralId};
-use crate::reference::{CodeList, EventType, HandOffStatus, LegalException, ReferralStatus, Role};
+use crate::reference::{
+    CodeList, EventType, HandOffStatus, LegalException, ReferralStatus, ReminderKind, Role,
+    WithdrawalReason,
+};
 
 /// The shape of an event's `data`, shared by the types of one family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,10 +22,20 @@ pub enum EventFamily {
     LegalExceptionUsed,
     /// `data` is a [`ReferralEventData`].
     Referral,
+    /// `data` is a [`HandOffReminderData`].
+    Reminder,
+    /// `data` is a [`PersonalDataWithdrawnData`].
+    Withdrawal,
 }
 
 impl EventFamily {
-    pub const ALL: &'static [Self] = &[Self::HandOff, Self::LegalExceptionUsed, Self::Referral];
+    pub const ALL: &'static [Self] = &[
+        Self::HandOff,
+        Self::LegalExceptionUsed,
+        Self::Referral,
+        Self::Reminder,
+        Self::Withdrawal,
+    ];
 
     /// The name of the schema of the whole event (envelope and `data`) in the OpenAPI document.
     pub fn event_schema(self) -> &'static str {
@@ -29,6 +43,8 @@ impl EventFamily {
             Self::HandOff => "HandOffEvent",
             Self::LegalExceptionUsed => "LegalExceptionUsedEvent",
             Self::Referral => "ReferralEvent",
+            Self::Reminder => "HandOffReminderEvent",
+            Self::Withdrawal => "PersonalDataWithdrawnEvent",
         }
     }
 
@@ -38,13 +54,17 @@ impl EventFamily {
             Self::HandOff => "HandOffEventData",
             Self::LegalExceptionUsed => "LegalExceptionUsedData",
             Self::Referral => "ReferralEventData",
+            Self::Reminder => "HandOffReminderData",
+            Self::Withdrawal => "PersonalDataWithdrawnData",
         }
     }
 
     /// The record type every event of the family is about.
     pub fn record_type(self) -> &'static str {
         match self {
-            Self::HandOff | Self::LegalExceptionUsed => "hand_off",
+            Self::HandOff | Self::LegalExceptionUsed | Self::Reminder | Self::Withdrawal => {
+                "hand_off"
+            }
             Self::Referral => "referral",
         }
     }
@@ -63,6 +83,8 @@ impl EventType {
     pub fn family(self) -> EventFamily {
         match self {
             EventType::HandOffLegalExceptionUsed => EventFamily::LegalExceptionUsed,
+            EventType::HandOffReminded => EventFamily::Reminder,
+            EventType::HandOffPersonalDataWithdrawn => EventFamily::Withdrawal,
             EventType::ReferralReceived
             | EventType::ReferralTakenUp
             | EventType::ReferralPersonContacted
@@ -112,6 +134,25 @@ impl EventType {
                  préoccupante). To the post only, for the coordinator's review; names who used \
                  the exception."
             }
+            EventType::HandOffReminded => {
+                "The follow-up job reminds the partner of a hand-off that waits on it: sent and \
+                 not acknowledged within `RELAIS_HAND_OFF_REMIND_DAYS` (an answer is awaited), or \
+                 accepted and not completed within `RELAIS_HAND_OFF_OUTCOME_DAYS` (its outcome is \
+                 awaited); once per hand-off and kind. To the partner and the post."
+            }
+            EventType::HandOffExpired => {
+                "The follow-up job closed a hand-off left unanswered (neither accepted nor \
+                 declined) `RELAIS_HAND_OFF_EXPIRE_DAYS` after it was sent; the partner reads \
+                 nothing of the person any more, and the post may hand the situation to another \
+                 partner. To the post and the partner."
+            }
+            EventType::HandOffPersonalDataWithdrawn => {
+                "The partner has lost the right to the person's data: erase your copy of it. \
+                 `reason` says why: the person withdrew their consent, the hand-off was \
+                 cancelled, declined or expired, or the person was erased. To the partner only; \
+                 what remains readable of the hand-off is its status, codes and the partner's own \
+                 outcome."
+            }
             EventType::ReferralReceived => {
                 "An officer or a partner sent a referral to the post. To the post and the sender."
             }
@@ -140,6 +181,7 @@ impl EventType {
             HandOffStatus::Declined => EventType::HandOffDeclined,
             HandOffStatus::Completed => EventType::HandOffCompleted,
             HandOffStatus::Cancelled => EventType::HandOffCancelled,
+            HandOffStatus::Expired => EventType::HandOffExpired,
         }
     }
 
@@ -178,6 +220,33 @@ pub struct LegalExceptionUsedData {
     /// The token subject of who sent the hand-off.
     pub by: String,
     pub by_role: Role,
+}
+
+/// The `data` of `hand_off.reminded`: which hand-off, what is awaited and since when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "hand_off_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7c", "status": "sent",
+    "reminder": "answer", "waiting_since": "2026-03-04T10:02:00Z"
+})))]
+pub struct HandOffReminderData {
+    pub hand_off_id: HandOffId,
+    pub status: HandOffStatus,
+    pub reminder: ReminderKind,
+    /// When the hand-off began to wait: sent (for an answer) or accepted (for an outcome).
+    pub waiting_since: DateTime<Utc>,
+}
+
+/// The `data` of `hand_off.personal_data_withdrawn`: which hand-off, and why its partner must
+/// erase its copy of the person's data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "hand_off_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7c", "reason": "consent_withdrawn"
+})))]
+pub struct PersonalDataWithdrawnData {
+    pub hand_off_id: HandOffId,
+    pub reason: WithdrawalReason,
 }
 
 /// The `data` of a referral event: which referral, and its status after the change.

@@ -11,7 +11,7 @@ use crate::ids::{HandOffId, PartnerId, PostId, SituationId};
 use crate::post::RecordMeta;
 use crate::reference::{
     ConsentForm, DeclineReason, HandOffStatus, LegalException, PartnerKind, ProblemCategory, Role,
-    Sex, SharedData,
+    Sex, SharedData, WithdrawalReason,
 };
 use crate::validation::{Invalid, Validation};
 
@@ -35,6 +35,8 @@ pub enum HandOffAction {
     Complete,
     /// The social worker cancels, or the person withdraws consent.
     Cancel,
+    /// The follow-up job: no answer within the deadline.
+    Expire,
 }
 
 /// Which side of a hand-off acts.
@@ -42,12 +44,15 @@ pub enum HandOffAction {
 pub enum Side {
     Post,
     Partner,
+    /// Relais itself (its follow-up job, as `system:follow-up`).
+    Relais,
 }
 
 impl HandOffAction {
     pub fn side(self) -> Side {
         match self {
             HandOffAction::Send | HandOffAction::Cancel => Side::Post,
+            HandOffAction::Expire => Side::Relais,
             _ => Side::Partner,
         }
     }
@@ -60,16 +65,18 @@ impl HandOffAction {
             HandOffAction::Decline => "decline",
             HandOffAction::Complete => "complete",
             HandOffAction::Cancel => "cancel",
+            HandOffAction::Expire => "expire",
         }
     }
 
-    const ALL: [HandOffAction; 6] = [
+    const ALL: [HandOffAction; 7] = [
         HandOffAction::Send,
         HandOffAction::Acknowledge,
         HandOffAction::Accept,
         HandOffAction::Decline,
         HandOffAction::Complete,
         HandOffAction::Cancel,
+        HandOffAction::Expire,
     ];
 }
 
@@ -88,9 +95,10 @@ pub struct IllegalTransition {
 }
 
 fn allowed_list(from: HandOffStatus) -> String {
+    // The moves people make; the follow-up's expiry is not theirs to ask for.
     let allowed: Vec<&str> = HandOffAction::ALL
         .iter()
-        .filter(|a| next_status(from, **a).is_some())
+        .filter(|a| a.side() != Side::Relais && next_status(from, **a).is_some())
         .map(|a| a.name())
         .collect();
     if allowed.is_empty() {
@@ -101,7 +109,8 @@ fn allowed_list(from: HandOffStatus) -> String {
 }
 
 /// `draft → sent → received → accepted | declined`, `accepted → completed`,
-/// and `cancelled` from any state before an outcome.
+/// `cancelled` from any state before an outcome, and `expired` (the follow-up job) from a sent
+/// or received hand-off left unanswered.
 fn next_status(from: HandOffStatus, action: HandOffAction) -> Option<HandOffStatus> {
     use HandOffStatus::*;
     match (from, action) {
@@ -111,6 +120,7 @@ fn next_status(from: HandOffStatus, action: HandOffAction) -> Option<HandOffStat
         (Received, HandOffAction::Decline) => Some(Declined),
         (Accepted, HandOffAction::Complete) => Some(Completed),
         (Draft | Sent | Received | Accepted, HandOffAction::Cancel) => Some(Cancelled),
+        (Sent | Received, HandOffAction::Expire) => Some(Expired),
         _ => None,
     }
 }
@@ -127,7 +137,10 @@ pub fn transition(
 pub fn is_final(status: HandOffStatus) -> bool {
     matches!(
         status,
-        HandOffStatus::Declined | HandOffStatus::Completed | HandOffStatus::Cancelled
+        HandOffStatus::Declined
+            | HandOffStatus::Completed
+            | HandOffStatus::Cancelled
+            | HandOffStatus::Expired
     )
 }
 
@@ -327,9 +340,30 @@ impl<'a> PartnerReading<'a> {
 }
 
 /// Whether a hand-off at `status` is one its partner works on, and so may read the person of: a
-/// cancelled or declined hand-off leaves the partner its status, its codes and its own outcome.
+/// cancelled, declined or expired hand-off leaves the partner its status, its codes and its own outcome.
 pub fn partner_holds(status: HandOffStatus) -> bool {
-    !matches!(status, HandOffStatus::Cancelled | HandOffStatus::Declined)
+    !matches!(
+        status,
+        HandOffStatus::Cancelled | HandOffStatus::Declined | HandOffStatus::Expired
+    )
+}
+
+/// Why a move takes the person's data from the partner, if it does: from a status at which the
+/// partner held it (sent and after) to one at which it holds none (cancelled, declined, expired).
+pub fn withdraws_data(
+    from: HandOffStatus,
+    to: HandOffStatus,
+    action: HandOffAction,
+) -> Option<WithdrawalReason> {
+    if from == HandOffStatus::Draft || !partner_holds(from) || partner_holds(to) {
+        return None;
+    }
+    match action {
+        HandOffAction::Cancel => Some(WithdrawalReason::Cancelled),
+        HandOffAction::Decline => Some(WithdrawalReason::Declined),
+        HandOffAction::Expire => Some(WithdrawalReason::Expired),
+        _ => None,
+    }
 }
 
 /// The person as a partner may see them: only the consented items are present.

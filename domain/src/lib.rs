@@ -7,6 +7,7 @@ pub mod access;
 pub mod audit;
 pub mod beneficiary;
 pub mod event;
+pub mod follow_up;
 pub mod grid;
 pub mod hand_off;
 pub mod ids;

@@ -295,6 +295,9 @@ code_list! {
         Declined = "declined": "Refusée",
         Completed = "completed": "Terminée",
         Cancelled = "cancelled": "Annulée",
+        /// Not answered (accepted or declined) within the follow-up's deadline: the post may
+        /// hand the situation to another partner.
+        Expired = "expired": "Expirée, sans réponse du partenaire",
     }
 }
 
@@ -426,10 +429,34 @@ code_list! {
         HandOffCancelled = "hand_off.cancelled": "Passage de relais annulé",
         HandOffConsentWithdrawn = "hand_off.consent_withdrawn": "Consentement retiré",
         HandOffLegalExceptionUsed = "hand_off.legal_exception_used": "Passage de relais sans consentement (exception légale)",
+        HandOffReminded = "hand_off.reminded": "Relance : réponse ou résultat attendu du partenaire",
+        HandOffExpired = "hand_off.expired": "Passage de relais expiré, sans réponse du partenaire",
+        HandOffPersonalDataWithdrawn = "hand_off.personal_data_withdrawn": "Données de la personne retirées au partenaire",
         ReferralReceived = "referral.received": "Signalement reçu",
         ReferralTakenUp = "referral.taken_up": "Signalement pris en charge",
         ReferralPersonContacted = "referral.person_contacted": "Personne signalée contactée",
         ReferralNoFollowUp = "referral.no_follow_up": "Signalement classé sans suite",
+    }
+}
+
+code_list! {
+    /// What a reminder of the follow-up asks a partner for.
+    ReminderKind, "reminder_kinds" {
+        /// A hand-off sent and not acknowledged: an answer (accept or decline) is awaited.
+        Answer = "answer": "Réponse attendue du partenaire",
+        /// A hand-off accepted and not completed: its outcome is awaited.
+        Outcome = "outcome": "Résultat attendu du partenaire",
+    }
+}
+
+code_list! {
+    /// Why a partner lost the right to a handed-off person's data (and must erase its copy).
+    WithdrawalReason, "withdrawal_reasons" {
+        ConsentWithdrawn = "consent_withdrawn": "Consentement retiré par la personne",
+        Cancelled = "cancelled": "Passage de relais annulé",
+        Declined = "declined": "Passage de relais refusé",
+        Expired = "expired": "Passage de relais expiré",
+        Erasure = "erasure": "Effacement à la demande de la personne",
     }
 }
 
@@ -480,6 +507,8 @@ pub const LISTS: &[ListInfo] = &[
     info::<RequisitionStatus>(),
     info::<DeliveryStatus>(),
     info::<EventType>(),
+    info::<ReminderKind>(),
+    info::<WithdrawalReason>(),
 ];
 
 #[cfg(test)]
@@ -533,6 +562,8 @@ mod tests {
         assert_well_formed::<RequisitionStatus>();
         assert_well_formed::<DeliveryStatus>();
         assert_well_formed::<EventType>();
+        assert_well_formed::<ReminderKind>();
+        assert_well_formed::<WithdrawalReason>();
     }
 
     /// Every `code_list!` of this file is in [`LISTS`], so that `/api/v1/reference` serves it.

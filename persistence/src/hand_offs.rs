@@ -11,7 +11,7 @@ use relais_domain::reference::{CodeList, DeclineReason, HandOffStatus, Role};
 use crate::codes::{join, split};
 use crate::convert::{meta, parse, parse_opt, stored};
 use crate::error::stale_or_missing;
-use crate::schema::{consents, hand_off_transitions, hand_offs};
+use crate::schema::{consents, hand_off_transitions, hand_offs, situations};
 use crate::{DbConnection, Page, PageRequest, StoreError};
 
 #[derive(Queryable, Selectable)]
@@ -123,6 +123,24 @@ pub fn insert(
         .execute(conn)?;
     record_transition(conn, &key, None, HandOffStatus::Draft, by, None, at)?;
     get(conn, id)
+}
+
+/// Every hand-off of the person's situations, oldest first.
+pub fn of_beneficiary(
+    conn: &mut DbConnection,
+    beneficiary: relais_domain::ids::BeneficiaryId,
+) -> Result<Vec<HandOff>, StoreError> {
+    let theirs = situations::table
+        .filter(situations::beneficiary_id.eq(beneficiary.to_string()))
+        .select(situations::id);
+    hand_offs::table
+        .filter(hand_offs::situation_id.eq_any(theirs))
+        .order(hand_offs::id)
+        .select(HandOffRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(HandOff::try_from)
+        .collect()
 }
 
 pub fn get(conn: &mut DbConnection, id: HandOffId) -> Result<HandOff, StoreError> {

@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod evaluations;
 pub mod events;
+pub mod follow_up;
 pub mod hand_offs;
 pub mod idempotency;
 pub mod interventions;

@@ -310,6 +310,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    hand_off_reminders (hand_off_id, kind) {
+        hand_off_id -> Text,
+        kind -> Text,
+        sent_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(post_units -> posts (post_id));
 diesel::joinable!(post_units -> units (unit_id));
 diesel::joinable!(beneficiaries -> posts (post_id));
@@ -322,6 +330,7 @@ diesel::joinable!(referrals -> posts (post_id));
 diesel::joinable!(hand_offs -> situations (situation_id));
 diesel::joinable!(hand_offs -> partners (partner_id));
 diesel::joinable!(hand_off_transitions -> hand_offs (hand_off_id));
+diesel::joinable!(hand_off_reminders -> hand_offs (hand_off_id));
 diesel::joinable!(consents -> hand_offs (hand_off_id));
 diesel::joinable!(requisitions -> beneficiaries (beneficiary_id));
 diesel::joinable!(webhooks -> partners (partner_id));
@@ -344,6 +353,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     referrals,
     hand_offs,
     hand_off_transitions,
+    hand_off_reminders,
     consents,
     events,
     webhooks,

@@ -12,6 +12,7 @@ use relais_persistence::testing::TestDatabase;
 use serde_json::{Value, json};
 
 mod faults;
+mod follow_up;
 mod operations;
 mod webhooks;
 

@@ -6,6 +6,7 @@ use crate::auth::JwtSettings;
 use crate::http::protection::{
     DEFAULT_PER_ADDRESS_PER_MINUTE, DEFAULT_PER_TOKEN_PER_MINUTE, ProtectionSettings,
 };
+use crate::jobs::follow_up::FollowUpSettings;
 use crate::jobs::purge::RetentionSettings;
 use crate::jobs::webhooks::worker::WorkerSettings;
 
@@ -30,6 +31,10 @@ pub struct Settings {
     /// `RELAIS_RETENTION_DAYS`, `RELAIS_PURGE_JOB` and `RELAIS_PURGE_INTERVAL_HOURS`: how long
     /// records are kept after the last contact, and the job that anonymises them.
     pub retention: RetentionSettings,
+    /// `RELAIS_HAND_OFF_REMIND_DAYS`, `RELAIS_HAND_OFF_EXPIRE_DAYS`,
+    /// `RELAIS_HAND_OFF_OUTCOME_DAYS`, `RELAIS_FOLLOW_UP_JOB` and
+    /// `RELAIS_FOLLOW_UP_INTERVAL_MINUTES`: the follow-up of hand-offs and its job.
+    pub follow_up: FollowUpSettings,
     /// `RELAIS_METRICS`: `on` (default) serves `/metrics`, `off` answers 404 there.
     pub metrics: bool,
     /// `RELAIS_SHUTDOWN_TIMEOUT_SECONDS`: how long requests in flight may run on after SIGTERM
@@ -157,10 +162,32 @@ impl Settings {
             "RELAIS_REQUEST_DEADLINE_MS",
             u64::try_from(crate::http::state::DEFAULT_DEADLINE.as_millis()).unwrap_or(5000),
         )?);
+        let days = |name: &str, default: u32| -> Result<u32, String> {
+            let days = at_least_one(name, u64::from(default))?;
+            u32::try_from(days)
+                .ok()
+                .filter(|d| *d <= 3650)
+                .ok_or(format!("{name}={days}: must be at most 3650 (ten years)"))
+        };
+        let deadlines = relais_domain::follow_up::Deadlines::default();
+        let follow_up = FollowUpSettings {
+            deadlines: relais_domain::follow_up::Deadlines {
+                remind_days: days("RELAIS_HAND_OFF_REMIND_DAYS", deadlines.remind_days)?,
+                expire_days: days("RELAIS_HAND_OFF_EXPIRE_DAYS", deadlines.expire_days)?,
+                outcome_days: days("RELAIS_HAND_OFF_OUTCOME_DAYS", deadlines.outcome_days)?,
+            },
+            job: switch("RELAIS_FOLLOW_UP_JOB")?,
+            interval: Duration::from_secs(
+                at_least_one("RELAIS_FOLLOW_UP_INTERVAL_MINUTES", 60)?
+                    .min(24 * 60)
+                    .saturating_mul(60),
+            ),
+        };
         Ok(Self {
             db,
             deadline,
             retention,
+            follow_up,
             metrics: switch("RELAIS_METRICS")?,
             shutdown_timeout: number("RELAIS_SHUTDOWN_TIMEOUT_SECONDS")?.unwrap_or(30),
             shutdown_drain: Duration::from_millis(

@@ -1,6 +1,7 @@
 //! `relais`: serve the API, apply migrations, issue development tokens, print the OpenAPI document.
 
 pub mod config;
+pub mod follow_up;
 pub mod purge;
 pub mod seed;
 
@@ -10,7 +11,6 @@ use crate::auth::{KeySource, resolve_keys};
 use crate::cli::config::Settings;
 use crate::http::metrics::Metrics;
 use crate::http::state::AppState;
-use crate::jobs::purge::PurgeJob;
 use crate::jobs::webhooks::worker::{Stopper, WebhookWorker};
 use actix_web::{HttpServer, web};
 use clap::{Parser, Subcommand};
@@ -64,6 +64,9 @@ enum Command {
     /// Anonymise the records whose last contact is older than RELAIS_RETENTION_DAYS (default
     /// 730), as the daily job of `relais serve` does; --dry-run lists them and changes nothing.
     Purge(purge::PurgeArgs),
+    /// Remind partners of the hand-offs that wait on them and expire those left unanswered
+    /// (RELAIS_HAND_OFF_*_DAYS), as the job of `relais serve` does; --dry-run lists them.
+    FollowUp(follow_up::FollowUpArgs),
 }
 
 /// Runs the command line.
@@ -99,6 +102,10 @@ pub fn run() -> ExitCode {
         Command::Purge(args) => Settings::from_env().and_then(|settings| {
             let db = open_database(&settings)?;
             purge::command(&settings.retention, &db, &args)
+        }),
+        Command::FollowUp(args) => Settings::from_env().and_then(|settings| {
+            let db = open_database(&settings)?;
+            follow_up::command(&settings.follow_up, &db, &args)
         }),
     };
     match result {
@@ -186,9 +193,16 @@ async fn serve(settings: Settings) -> Result<(), String> {
         }
     );
     let retention = (settings.retention.job).then(|| {
-        PurgeJob::spawn(
+        crate::jobs::purge::spawn_job(
             db.clone(),
             settings.retention.clone(),
+            std::sync::Arc::new(crate::clock::SystemClock),
+        )
+    });
+    let follow_up = (settings.follow_up.job).then(|| {
+        crate::jobs::follow_up::spawn_job(
+            db.clone(),
+            settings.follow_up.clone(),
             std::sync::Arc::new(crate::clock::SystemClock),
         )
     });
@@ -237,7 +251,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     if let Some(worker) = webhooks {
         worker.stop();
     }
-    if let Some(job) = retention {
+    for job in [retention, follow_up].into_iter().flatten() {
         job.stop();
     }
     log::info!("stopped");

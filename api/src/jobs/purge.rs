@@ -3,10 +3,7 @@
 //! two years). What "last contact" means, and what is removed and kept, is said in
 //! `relais_persistence::retention`.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use relais_persistence::retention::{
@@ -15,6 +12,7 @@ use relais_persistence::retention::{
 use relais_persistence::{Database, StoreError};
 
 use crate::clock::SharedClock;
+use crate::jobs::periodic::Periodic;
 
 /// How retention runs; see README.md for the variables that set it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,64 +110,17 @@ pub fn describe(report: &PurgeReport, dry_run: bool) -> String {
     out
 }
 
-/// The job of `relais serve`; [`PurgeJob::stop`] (or dropping it) ends its thread.
-pub struct PurgeJob {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl PurgeJob {
-    /// Purges now, then every `settings.interval`, on a thread of its own.
-    pub fn spawn(db: Database, settings: RetentionSettings, clock: SharedClock) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("retention".into())
-            .spawn(move || {
-                log::info!(
-                    "retention: purging records {} days after the last contact, every {} h",
-                    settings.days,
-                    settings.interval.as_secs() / 3600
-                );
-                while !stopping.load(Ordering::SeqCst) {
-                    run_once(&db, &settings, clock.now());
-                    // `stop` unparks the thread, so shutting down does not wait for the interval;
-                    // other wake-ups (parking may end early) go back to sleep.
-                    let next = Instant::now() + settings.interval;
-                    while !stopping.load(Ordering::SeqCst) {
-                        let left = next.saturating_duration_since(Instant::now());
-                        if left.is_zero() {
-                            break;
-                        }
-                        std::thread::park_timeout(left);
-                    }
-                }
-            })
-            .map_err(|e| log::error!("retention: cannot start the purge thread: {e}"))
-            .ok();
-        Self { stop, thread }
-    }
-
-    /// Asks the job to stop and waits for a run under way to end.
-    pub fn stop(mut self) {
-        self.halt();
-    }
-
-    fn halt(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            if thread.join().is_err() {
-                log::error!("retention: the purge thread panicked");
-            }
-        }
-    }
-}
-
-impl Drop for PurgeJob {
-    fn drop(&mut self) {
-        self.halt();
-    }
+/// The job of `relais serve`: purges now, then every `settings.interval`.
+pub fn spawn_job(db: Database, settings: RetentionSettings, clock: SharedClock) -> Periodic {
+    log::info!(
+        "retention: purging records {} days after the last contact, every {} h",
+        settings.days,
+        settings.interval.as_secs() / 3600
+    );
+    let interval = settings.interval;
+    Periodic::spawn("retention", interval, move || {
+        run_once(&db, &settings, clock.now());
+    })
 }
 
 fn run_once(db: &Database, settings: &RetentionSettings, now: DateTime<Utc>) {

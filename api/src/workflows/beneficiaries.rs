@@ -3,13 +3,18 @@
 use chrono::{DateTime, Utc};
 use relais_domain::access::Principal;
 use relais_domain::beneficiary::{Beneficiary, BeneficiaryInput};
+use relais_domain::hand_off;
 use relais_domain::ids::BeneficiaryId;
+use relais_domain::reference::{HandOffStatus, WithdrawalReason};
 use relais_domain::validation::Invalid;
 use relais_domain::version::Expected;
 use relais_persistence::retention::{self, Anonymisation};
-use relais_persistence::{DbConnection, beneficiaries, situations};
+use relais_persistence::{DbConnection, beneficiaries, events, hand_offs, situations};
 
-use super::{Outcome, WorkflowError, acts_for_post, expect_version, found_within, reads_post};
+use super::{
+    Outcome, WorkflowError, acts_for_post, events as event, expect_version, found_within,
+    reads_post,
+};
 use relais_persistence::stored;
 
 use crate::clock::today;
@@ -89,8 +94,22 @@ pub fn erase(
 ) -> Outcome<Beneficiary> {
     let current = writable(conn, by, id)?;
     expect_version(expected, current.meta.version)?;
+    // The partners still holding the person's data from a hand-off are told to erase it.
+    let held: Vec<_> = hand_offs::of_beneficiary(conn, id)?
+        .into_iter()
+        .filter(|h| h.status != HandOffStatus::Draft && hand_off::partner_holds(h.status))
+        .collect();
     match retention::anonymise_beneficiary(conn, id, stored(now))? {
-        Anonymisation::Done { .. } | Anonymisation::AlreadyAnonymised => {}
+        Anonymisation::Done { .. } => {
+            for hand_off in &held {
+                let withdrawn = WithdrawalReason::Erasure;
+                events::append(
+                    conn,
+                    &event::personal_data_withdrawn(hand_off, withdrawn, now),
+                )?;
+            }
+        }
+        Anonymisation::AlreadyAnonymised => {}
         Anonymisation::HandOffInProgress => {
             return Err(WorkflowError::Conflict(
                 "the person cannot be erased while a hand-off of theirs is in progress \

@@ -5,9 +5,12 @@
 
 use chrono::{DateTime, Utc};
 use relais_domain::access::Principal;
-use relais_domain::event::{HandOffEventData, LegalExceptionUsedData, ReferralEventData};
+use relais_domain::event::{
+    HandOffEventData, HandOffReminderData, LegalExceptionUsedData, PersonalDataWithdrawnData,
+    ReferralEventData,
+};
 use relais_domain::hand_off::HandOff;
-use relais_domain::reference::{EventType, HandOffStatus};
+use relais_domain::reference::{EventType, HandOffStatus, ReminderKind, WithdrawalReason};
 use relais_domain::referral::Referral;
 use relais_persistence::events::NewEvent;
 use serde::Serialize;
@@ -38,6 +41,43 @@ fn about_hand_off(hand_off: &HandOff, kind: EventType, at: DateTime<Utc>) -> New
 /// The hand-off is now at its status (created as a draft, sent, accepted…).
 pub fn hand_off_moved(hand_off: &HandOff, at: DateTime<Utc>) -> NewEvent<'static> {
     about_hand_off(hand_off, EventType::hand_off_reached(hand_off.status), at)
+}
+
+/// The follow-up reminds the partner (and tells the post) that the hand-off waits on it.
+pub fn reminded(
+    hand_off: &HandOff,
+    reminder: ReminderKind,
+    waiting_since: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> NewEvent<'static> {
+    let kind = EventType::HandOffReminded;
+    NewEvent {
+        data: data_of(&HandOffReminderData {
+            hand_off_id: hand_off.id,
+            status: hand_off.status,
+            reminder,
+            waiting_since,
+        }),
+        ..about_hand_off(hand_off, kind, at)
+    }
+}
+
+/// The partner lost the right to the person's data, and why: it erases its copy. To the
+/// partner only.
+pub fn personal_data_withdrawn(
+    hand_off: &HandOff,
+    reason: WithdrawalReason,
+    at: DateTime<Utc>,
+) -> NewEvent<'static> {
+    let kind = EventType::HandOffPersonalDataWithdrawn;
+    NewEvent {
+        post: None,
+        data: data_of(&PersonalDataWithdrawnData {
+            hand_off_id: hand_off.id,
+            reason,
+        }),
+        ..about_hand_off(hand_off, kind, at)
+    }
 }
 
 /// The person withdrew their consent: the partner reads nothing of them any more.

@@ -9,12 +9,13 @@ use relais_domain::hand_off::{
 };
 use relais_domain::ids::{HandOffId, SituationId};
 use relais_domain::reference::{
-    AuditedRecord, DeclineReason, HandOffStatus, PartnerKind, Role, SituationStatus,
+    AuditedRecord, DeclineReason, HandOffStatus, PartnerKind, ReminderKind, Role, SituationStatus,
+    WithdrawalReason,
 };
 use relais_domain::validation::Invalid;
 use relais_domain::version::Expected;
 use relais_persistence::hand_offs::{self, Actor, MoveDetails};
-use relais_persistence::{DbConnection, StoreError, events, partners, situations};
+use relais_persistence::{DbConnection, StoreError, events, follow_up, partners, situations};
 
 use super::{
     Outcome, WorkflowError, acts_for_post, audit_job_act, events as event, expect_version,
@@ -29,6 +30,9 @@ pub struct Move {
     pub reason: Option<DeclineReason>,
     pub outcome: Option<String>,
     pub comment: Option<String>,
+    /// Why the partner loses the person's data, when the move's own reason is not the one to
+    /// tell it (a cancellation that a consent withdrawal makes).
+    pub withdrawn_because: Option<WithdrawalReason>,
 }
 
 fn actor(principal: &Principal) -> Actor<'_> {
@@ -158,11 +162,20 @@ pub fn withdraw_consent(
     hand_offs::withdraw_consent(conn, id, &by.subject, now)?;
     events::append(conn, &event::consent_withdrawn(&hand_off, now))?;
     if hand_off::transition(hand_off.status, HandOffAction::Cancel).is_err() {
-        // Completed (or already cancelled): the withdrawal alone is recorded.
+        // Completed (or already over): the withdrawal alone is recorded, and a partner that
+        // still holds the person's data is told to erase it.
+        if hand_off.status != HandOffStatus::Draft && hand_off::partner_holds(hand_off.status) {
+            let withdrawn = WithdrawalReason::ConsentWithdrawn;
+            events::append(
+                conn,
+                &event::personal_data_withdrawn(&hand_off, withdrawn, now),
+            )?;
+        }
         return Ok(hand_off);
     }
     let details = Move {
         comment: Some("consent withdrawn".into()),
+        withdrawn_because: Some(WithdrawalReason::ConsentWithdrawn),
         ..Move::default()
     };
     let version = hand_off.meta.version;
@@ -266,6 +279,54 @@ pub fn complete(
     )
 }
 
+/// `expire_hand_off` (the follow-up job, as `system:follow-up`): a hand-off left unanswered
+/// past its deadline closes as `expired`, with its history, its event and its audit event.
+pub fn expire(
+    conn: &mut DbConnection,
+    by: &Principal,
+    id: HandOffId,
+    now: DateTime<Utc>,
+) -> Outcome<HandOff> {
+    move_hand_off(
+        conn,
+        by,
+        id,
+        HandOffAction::Expire,
+        &Expected::Any,
+        &Move::default(),
+        now,
+    )
+}
+
+/// `remind_hand_off` (the follow-up job): tells the partner that the hand-off waits on it for
+/// `reminder`, once per hand-off and kind; `false` when it was already reminded (by another run
+/// or replica), and then nothing is written.
+pub fn remind(
+    conn: &mut DbConnection,
+    by: &Principal,
+    id: HandOffId,
+    reminder: ReminderKind,
+    waiting_since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Outcome<bool> {
+    if !by.is_system() {
+        return Err(WorkflowError::Forbidden(
+            "only Relais's follow-up sends reminders".into(),
+        ));
+    }
+    let hand_off = visible(conn, by, id)?;
+    if !follow_up::record_reminder(conn, id, reminder, now)? {
+        return Ok(false);
+    }
+    events::append(
+        conn,
+        &event::reminded(&hand_off, reminder, waiting_since, now),
+    )?;
+    let record = (AuditedRecord::HandOff, id.to_string());
+    audit_job_act(conn, by, "remind_hand_off", record, now)?;
+    Ok(true)
+}
+
 /// A move asked of the hand-off `id`, by the side entitled to it.
 fn move_hand_off(
     conn: &mut DbConnection,
@@ -285,6 +346,12 @@ fn move_hand_off(
     let hand_off = match action.side() {
         Side::Post => writable(conn, by, id)?,
         Side::Partner => visible(conn, by, id)?,
+        Side::Relais if by.is_system() => visible(conn, by, id)?,
+        Side::Relais => {
+            return Err(WorkflowError::Forbidden(format!(
+                "only Relais's follow-up may {action} a hand-off"
+            )));
+        }
     };
     perform(conn, by, hand_off, action, expected, details, now)
 }
@@ -329,6 +396,11 @@ fn perform(
         now,
     )?;
     events::append(conn, &event::hand_off_moved(&moved, now))?;
+    if let Some(reason) = hand_off::withdraws_data(hand_off.status, moved.status, action)
+        .map(|own| details.withdrawn_because.unwrap_or(own))
+    {
+        events::append(conn, &event::personal_data_withdrawn(&moved, reason, now))?;
+    }
     let record = (AuditedRecord::HandOff, moved.id.to_string());
     audit_job_act(conn, by, operation_of(action), record, now)?;
     if action == HandOffAction::Send
@@ -348,6 +420,7 @@ pub fn operation_of(action: HandOffAction) -> &'static str {
         HandOffAction::Accept => "accept_hand_off",
         HandOffAction::Decline => "decline_hand_off",
         HandOffAction::Complete => "complete_hand_off",
+        HandOffAction::Expire => "expire_hand_off",
     }
 }
 

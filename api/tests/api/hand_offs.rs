@@ -321,7 +321,9 @@ fn withdrawing_consent_cancels_and_stops_the_partners_access() {
         [
             "hand_off.sent",
             "hand_off.consent_withdrawn",
-            "hand_off.cancelled"
+            "hand_off.cancelled",
+            // The partner is told to erase its copy, with the reason.
+            "hand_off.personal_data_withdrawn"
         ]
     );
     app.post(

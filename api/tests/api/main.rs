@@ -14,6 +14,7 @@ mod auth;
 mod beneficiaries;
 mod evaluations;
 mod events;
+mod follow_up;
 mod gate;
 mod hand_offs;
 mod interventions;

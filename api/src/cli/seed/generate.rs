@@ -917,6 +917,8 @@ impl Generator {
             (S::Cancelled, S::Sent) => &[S::Sent, S::Cancelled],
             (S::Cancelled, S::Received) => &[S::Sent, S::Received, S::Cancelled],
             (S::Cancelled, _) => &[S::Sent, S::Received, S::Accepted, S::Cancelled],
+            // Not drawn: expiry is the follow-up job's, not the seed's.
+            (S::Expired, _) => &[S::Sent, S::Expired],
         };
 
         let mut transitions = vec![TransitionRow {

@@ -138,6 +138,7 @@ impl MoveInput {
             reason: self.reason,
             outcome: self.outcome,
             comment: self.comment,
+            withdrawn_because: None,
         })
     }
 }
