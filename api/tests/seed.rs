@@ -422,8 +422,9 @@ fn every_row_obeys_the_domain_rules() {
                     reasons: h.reasons.clone(),
                     message: h.message.clone(),
                     legal_exception: h.legal_exception,
+                    parental_authority: h.parental_authority.clone(),
                 }
-                .validate()
+                .validate(chrono::NaiveDate::MAX)
                 .unwrap();
                 assert!(
                     h.reasons
@@ -456,6 +457,7 @@ fn every_row_obeys_the_domain_rules() {
                     partner_kind: partner.details.kind,
                     legal_exception: h.legal_exception,
                     consent: consent.in_force(),
+                    parental_authority_recorded: h.parental_authority.is_some(),
                 }
                 .check()
                 .unwrap();

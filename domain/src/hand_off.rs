@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::beneficiary::Beneficiary;
@@ -207,6 +207,8 @@ pub struct SendCheck<'a> {
     pub legal_exception: Option<LegalException>,
     /// `Some(shared)` when consent is given and not withdrawn.
     pub consent: Option<&'a [SharedData]>,
+    /// Whether the CASF L226-2-2 record is there (for the legal exception).
+    pub parental_authority_recorded: bool,
 }
 
 impl SendCheck<'_> {
@@ -223,6 +225,11 @@ impl SendCheck<'_> {
                     "an information préoccupante goes to the child-protection unit (partner kind child_protection) only",
                 ))
             }
+            Some(_) if !self.parental_authority_recorded => Err(Invalid::one(
+                "parental_authority",
+                "required",
+                "CASF L226-2-2: record whether the holders of parental authority were informed beforehand (informed_on) or why not (not_informed_because), then send",
+            )),
             Some(_) => Ok(()),
             None if self.consent.is_some() => Ok(()),
             None => Err(Invalid::one(
@@ -401,6 +408,53 @@ pub fn validate_message(message: Option<&str>) -> Result<(), Invalid> {
     v.finish()
 }
 
+/// CASF L226-2-2: whether the holders of parental authority were told of an information
+/// préoccupante before it went, and when — or why not (informing them is contrary to the
+/// child's interest). One of the two, recorded before the hand-off is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"informed_on": "2026-03-14"})))]
+#[serde(deny_unknown_fields)]
+pub struct ParentalAuthority {
+    /// The day the holders of parental authority were informed.
+    #[serde(default)]
+    pub informed_on: Option<NaiveDate>,
+    /// Why they were not informed: how it would be contrary to the child's interest.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "Le parent est l'auteur présumé des violences.",
+            max_length = 2000
+        )
+    )]
+    pub not_informed_because: Option<String>,
+}
+
+impl ParentalAuthority {
+    fn validate(&self, today: NaiveDate, v: &mut Validation) {
+        match (&self.informed_on, &self.not_informed_because) {
+            (Some(day), None) => v.require(
+                *day <= today,
+                "parental_authority.informed_on",
+                "in_future",
+                "must not be after today",
+            ),
+            (None, Some(why)) => v.text(
+                "parental_authority.not_informed_because",
+                why,
+                MAX_MESSAGE_CHARS,
+            ),
+            _ => v.require(
+                false,
+                "parental_authority",
+                "exactly_one",
+                "give either informed_on or not_informed_because",
+            ),
+        }
+    }
+}
+
 /// A hand-off as the social worker prepares it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -424,10 +478,14 @@ pub struct HandOffInput {
     /// Set only for an information préoccupante to the child-protection unit, which goes without consent.
     #[serde(default)]
     pub legal_exception: Option<LegalException>,
+    /// With the legal exception only (CASF L226-2-2): whether the holders of parental authority
+    /// were informed beforehand, or why not. Required before sending.
+    #[serde(default)]
+    pub parental_authority: Option<ParentalAuthority>,
 }
 
 impl HandOffInput {
-    pub fn validate(&self) -> Result<(), Invalid> {
+    pub fn validate(&self, today: NaiveDate) -> Result<(), Invalid> {
         let mut v = Validation::new();
         v.require(
             !self.reasons.is_empty(),
@@ -445,6 +503,18 @@ impl HandOffInput {
             "must not repeat a reason",
         );
         v.absorb(validate_message(self.message.as_deref()));
+        if let Some(parental_authority) = &self.parental_authority {
+            if self.legal_exception.is_some() {
+                parental_authority.validate(today, &mut v);
+            } else {
+                v.require(
+                    false,
+                    "parental_authority",
+                    "not_applicable",
+                    "is recorded for an information préoccupante (legal_exception) only",
+                );
+            }
+        }
         v.finish()
     }
 }
@@ -461,6 +531,8 @@ pub struct HandOff {
     pub reasons: Vec<ProblemCategory>,
     pub message: Option<String>,
     pub legal_exception: Option<LegalException>,
+    /// With the legal exception: the CASF L226-2-2 record.
+    pub parental_authority: Option<ParentalAuthority>,
     /// The partner's reason, once declined.
     pub decline_reason: Option<DeclineReason>,
     /// The partner's account of what was done, once completed.
@@ -571,6 +643,7 @@ mod tests {
             partner_kind: PartnerKind::Ccas,
             legal_exception: None,
             consent: Some(&shared),
+            parental_authority_recorded: false,
         };
         assert!(with_consent.check().is_ok());
         let without = SendCheck {
@@ -582,8 +655,18 @@ mod tests {
             partner_kind: PartnerKind::ChildProtection,
             legal_exception: Some(LegalException::InformationPreoccupante),
             consent: None,
+            parental_authority_recorded: true,
         };
         assert!(crip.check().is_ok());
+        // CASF L226-2-2: not without the parents' record.
+        let unrecorded = SendCheck {
+            parental_authority_recorded: false,
+            ..crip
+        };
+        assert_eq!(
+            unrecorded.check().unwrap_err().0[0].field,
+            "parental_authority"
+        );
         let misused = SendCheck {
             partner_kind: PartnerKind::Ccas,
             ..crip

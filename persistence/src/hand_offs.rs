@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
-use relais_domain::hand_off::{Consent, ConsentInput, HandOff, HandOffInput, Transition};
+use relais_domain::hand_off::{
+    Consent, ConsentInput, HandOff, HandOffInput, ParentalAuthority, Transition,
+};
 use relais_domain::ids::{HandOffId, PartnerId, PostId, SituationId};
 use relais_domain::reference::{CodeList, DeclineReason, HandOffStatus, Role};
 
@@ -31,6 +33,8 @@ struct HandOffRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     version: i64,
+    parental_authority_informed_on: Option<chrono::NaiveDate>,
+    parental_authority_not_informed_because: Option<String>,
 }
 
 impl TryFrom<HandOffRow> for HandOff {
@@ -48,6 +52,16 @@ impl TryFrom<HandOffRow> for HandOff {
                 "hand_offs.legal_exception",
                 row.legal_exception.as_deref(),
             )?,
+            parental_authority: match (
+                row.parental_authority_informed_on,
+                row.parental_authority_not_informed_because,
+            ) {
+                (None, None) => None,
+                (informed_on, not_informed_because) => Some(ParentalAuthority {
+                    informed_on,
+                    not_informed_because,
+                }),
+            },
             decline_reason: parse_opt("hand_offs.decline_reason", row.decline_reason.as_deref())?,
             outcome: row.outcome,
             created_by: row.created_by,
@@ -115,6 +129,14 @@ pub fn insert(
             hand_offs::reasons.eq(join(&input.reasons)),
             hand_offs::message.eq(input.message.as_deref()),
             hand_offs::legal_exception.eq(input.legal_exception.map(CodeList::code)),
+            hand_offs::parental_authority_informed_on.eq(input
+                .parental_authority
+                .as_ref()
+                .and_then(|p| p.informed_on)),
+            hand_offs::parental_authority_not_informed_because.eq(input
+                .parental_authority
+                .as_ref()
+                .and_then(|p| p.not_informed_because.as_deref())),
             hand_offs::created_by.eq(by.subject),
             hand_offs::created_at.eq(at),
             hand_offs::updated_at.eq(at),

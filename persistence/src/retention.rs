@@ -258,6 +258,7 @@ fn anonymise_persons(
         .set((
             hand_offs::message.eq(None::<String>),
             hand_offs::outcome.eq(None::<String>),
+            hand_offs::parental_authority_not_informed_because.eq(None::<String>),
             hand_offs::updated_at.eq(at),
             hand_offs::version.eq(hand_offs::version + 1),
         ))

@@ -183,6 +183,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        parental_authority_informed_on -> Nullable<Date>,
+        parental_authority_not_informed_because -> Nullable<Text>,
     }
 }
 

@@ -79,7 +79,7 @@ pub fn create(
     input: &HandOffInput,
     now: DateTime<Utc>,
 ) -> Outcome<HandOff> {
-    input.validate()?;
+    input.validate(crate::clock::today(now))?;
     let situation = super::situations::writable(conn, by, situation)?;
     let partner = match partners::get(conn, input.partner_id) {
         Ok(partner) => partner,
@@ -377,6 +377,7 @@ fn perform(
             partner_kind: partner.details.kind,
             legal_exception: hand_off.legal_exception,
             consent: consent.as_ref().and_then(Consent::in_force),
+            parental_authority_recorded: hand_off.parental_authority.is_some(),
         }
         .check()?;
         orient_situation(conn, hand_off.situation_id, now)?;

@@ -116,6 +116,7 @@ fn world() -> World {
             reasons: vec![ProblemCategory::Precarity],
             message: Some("Aide alimentaire".into()),
             legal_exception: None,
+            parental_authority: None,
         };
         moves::create(conn, &sw, opened.situation.id, &input, at(2))
     })

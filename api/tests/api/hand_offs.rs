@@ -368,13 +368,20 @@ fn no_hand_off_is_sent_without_consent_except_to_the_crip() {
     let ip = case.draft_hand_off(
         &app,
         &crip,
-        json!({"legal_exception": "information_preoccupante", "reasons": ["child_in_danger"]}),
+        json!({"legal_exception": "information_preoccupante", "reasons": ["child_in_danger"],
+               "parental_authority": {"informed_on": "2026-03-14"}}),
     );
     assert_eq!(ip.status, 201, "{:#}", ip.body);
     let sent = act(&app, &case.sw, &ip.id(), "send", None, &[]);
     assert_eq!(sent.status, 200, "{:#}", sent.body);
     assert_eq!(sent.body["legal_exception"], "information_preoccupante");
     let partner = app.partner(&crip);
+    assert_eq!(
+        app.get(&format!("/api/v1/hand-offs/{}", ip.id()), &partner)
+            .body["parental_authority"]["informed_on"],
+        "2026-03-14",
+        "the child-protection unit reads the CASF L226-2-2 record"
+    );
     assert_eq!(
         app.get(&format!("/api/v1/hand-offs/{}", ip.id()), &partner)
             .body["person"]["last_name"],
@@ -702,4 +709,64 @@ fn each_move_reads_its_own_body_and_answers_a_tagged_view() {
     );
     assert_eq!(completed.status, 200, "{:#}", completed.body);
     contract::assert_matches("HandOffView", &completed.body);
+}
+
+/// CASF L226-2-2: an information préoccupante sent under the legal exception records whether the
+/// holders of parental authority were informed beforehand, and when, or why not; sending
+/// requires one of the two, and the record belongs to the legal exception only.
+#[test]
+fn an_information_preoccupante_records_whether_the_parents_were_informed() {
+    let app = TestApp::init().spawn();
+    let case = Case::open(&app);
+    let crip = app.create_partner("CRIP de l'Ardèche", "child_protection");
+    let ip = |extra: Value| {
+        let mut body =
+            json!({"legal_exception": "information_preoccupante", "reasons": ["child_in_danger"]});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        case.draft_hand_off(&app, &crip, body)
+    };
+    let unrecorded = ip(json!({})).expect_status(201).id();
+    let refused = act(&app, &case.sw, &unrecorded, "send", None, &[]);
+    refused.assert_problem(422);
+    assert_eq!(refused.fields(), ["parental_authority"]);
+    for (record, field) in [
+        (json!({}), "parental_authority"),
+        (
+            json!({"informed_on": "2026-03-14", "not_informed_because": "Les deux"}),
+            "parental_authority",
+        ),
+        (
+            json!({"informed_on": "2099-01-01"}),
+            "parental_authority.informed_on",
+        ),
+        (
+            json!({"not_informed_because": "  "}),
+            "parental_authority.not_informed_because",
+        ),
+    ] {
+        let wrong = ip(json!({ "parental_authority": record }));
+        wrong.assert_problem(422);
+        assert_eq!(wrong.fields(), [field], "{record}");
+    }
+    let not_informed = ip(json!({"parental_authority":
+        {"not_informed_because": "Le parent est l'auteur présumé des violences."}}))
+    .expect_status(201)
+    .id();
+    let sent = act(&app, &case.sw, &not_informed, "send", None, &[]);
+    assert_eq!(sent.status, 200, "{:#}", sent.body);
+    assert_eq!(
+        sent.body["parental_authority"]["not_informed_because"],
+        "Le parent est l'auteur présumé des violences."
+    );
+    // Without the legal exception there is nothing to record.
+    let ccas = app.create_partner("CCAS", "ccas");
+    let misplaced = case.draft_hand_off(
+        &app,
+        &ccas,
+        json!({"parental_authority": {"informed_on": "2026-03-14"}}),
+    );
+    misplaced.assert_problem(422);
+    assert_eq!(misplaced.fields(), ["parental_authority"]);
 }

@@ -6,3 +6,8 @@ CREATE TABLE hand_off_reminders (
     sent_at TIMESTAMP NOT NULL,
     PRIMARY KEY (hand_off_id, kind)
 );
+
+-- CASF L226-2-2: for an information préoccupante, whether the holders of parental authority were
+-- informed beforehand (the day) or why not (a free text, anonymised with the person).
+ALTER TABLE hand_offs ADD COLUMN parental_authority_informed_on DATE;
+ALTER TABLE hand_offs ADD COLUMN parental_authority_not_informed_because TEXT;

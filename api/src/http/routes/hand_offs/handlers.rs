@@ -62,9 +62,9 @@ async fn create_hand_off(
     key: IdempotencyKey,
     Json(input): Json<HandOffInput>,
 ) -> Result<HttpResponse, ApiError> {
-    input.validate()?;
-    let id = id.into_inner();
     let now = state.clock.now();
+    input.validate(crate::clock::today(now))?;
+    let id = id.into_inner();
     let fingerprint = fingerprint("create_hand_off", Some(&id.to_string()), &input);
     let (creator, reader) = (user.clone(), user.clone());
     // The key is kept with the hand-off created, which a retry answers as the post sees it now.

@@ -3,7 +3,9 @@
 
 use relais_domain::access::Principal;
 use relais_domain::beneficiary::Beneficiary;
-use relais_domain::hand_off::{Consent, HandOff, PartnerReading, SharedPerson, Transition};
+use relais_domain::hand_off::{
+    Consent, HandOff, ParentalAuthority, PartnerReading, SharedPerson, Transition,
+};
 use relais_domain::ids::{HandOffId, PartnerId, SituationId};
 use relais_domain::reference::{
     DeclineReason, HandOffStatus, LegalException, ProblemCategory, Role, SharedData,
@@ -39,6 +41,9 @@ pub struct PartnerHandOff {
     /// Absent once consent is withdrawn.
     pub person: Option<SharedPerson>,
     pub legal_exception: Option<LegalException>,
+    /// With the legal exception: whether the holders of parental authority were informed
+    /// beforehand (CASF L226-2-2), which the child-protection unit needs to know.
+    pub parental_authority: Option<ParentalAuthority>,
     pub decline_reason: Option<DeclineReason>,
     pub outcome: Option<String>,
     /// Moves of the hand-off, without the names of the post's staff.
@@ -114,6 +119,9 @@ fn partner_view(
             .filter(|_| reading.may_read(SharedData::Message)),
         person: reading.person(person),
         legal_exception: hand_off.legal_exception,
+        parental_authority: hand_off
+            .parental_authority
+            .filter(|_| reading.reads_person()),
         decline_reason: hand_off.decline_reason,
         outcome: hand_off.outcome,
         history,
