@@ -60,7 +60,8 @@ struct TakeUpInput {
     children_in_household: Option<u8>,
 }
 
-/// Mirrors `relais_api::http::routes::hand_offs::MoveInput`.
+/// Mirrors the bodies of the hand-off moves of `relais_api::http::routes::hand_offs` (`MoveNote`,
+/// `DeclineInput`, `CompleteInput`): together, these fields.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
@@ -279,7 +280,7 @@ fuzz_target!(|data: &[u8]| {
         round_trips(&input);
     }
     if let Some(input) = parse::<HandOffInput>(data)
-        && render(input.validate())
+        && render(input.validate(today))
     {
         round_trips(&input);
     }

@@ -10,6 +10,8 @@ use serde_json::{Map, Value, json};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::{OpenApi as Document, RefOr};
 
+use crate::http::openapi::operations_of;
+
 /// Gives every JSON body and 2xx JSON answer of `document` (paths and webhooks) a whole example.
 pub fn complete(document: &mut Document) {
     let Ok(schemas) = serde_json::to_value(
@@ -26,16 +28,7 @@ pub fn complete(document: &mut Document) {
         items.extend(webhooks.paths.values_mut());
     }
     for item in items {
-        for operation in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for operation in operations_of(item) {
             complete_operation(operation, &schemas);
         }
     }

@@ -7,6 +7,8 @@ use serde_json::json;
 use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::RefOr;
 
+use crate::http::openapi::operations_of;
+
 /// The answer's own record id.
 const ITS_ID: &str = "$response.body#/id";
 
@@ -145,16 +147,7 @@ fn link_name(target: &str) -> String {
 /// Adds the links of [`LINKS`] to the answers of `document`.
 pub fn complete(document: &mut Document) {
     for item in document.paths.paths.values_mut() {
-        for operation in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for operation in operations_of(item) {
             let Some(id) = operation.operation_id.clone() else {
                 continue;
             };

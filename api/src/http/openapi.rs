@@ -62,6 +62,19 @@ logs name it: quote it when reporting a problem.",
 )]
 pub struct ApiDoc;
 
+/// Every operation of `item`, whatever its method.
+pub fn operations_of(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// A schema written as JSON (for the schemas generated from the domain's lists). A malformed
 /// one is a bug that the contract's tests catch: it comes out as the empty schema.
 pub fn schema_from_json(value: serde_json::Value) -> RefOr<Schema> {

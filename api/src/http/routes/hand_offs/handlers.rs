@@ -118,14 +118,7 @@ async fn list_situation_hand_offs(
                 status: params.status,
                 ..HandOffFilter::default()
             };
-            let page = hand_offs::list(conn, &filter, &page)?;
-            let shows = page.items.iter().map(|h| h.id.to_string()).collect();
-            let items = views_for(conn, &user, page.items)?;
-            let page = HandOffPage {
-                items,
-                next_cursor: page.next_cursor,
-            };
-            Ok((page, shows))
+            page_of_views(conn, &user, &filter, &page)
         })
         .await?;
     Ok(listed(&found, shows))
@@ -165,18 +158,27 @@ async fn list_hand_offs(
     };
     let page = page_request(params.limit, params.cursor);
     let (found, shows) = state
-        .read(move |conn| {
-            let page = hand_offs::list(conn, &filter, &page)?;
-            let shows = page.items.iter().map(|h| h.id.to_string()).collect();
-            let items = views_for(conn, &user, page.items)?;
-            let page = HandOffPage {
-                items,
-                next_cursor: page.next_cursor,
-            };
-            Ok((page, shows))
-        })
+        .read(move |conn| page_of_views(conn, &user, &filter, &page))
         .await?;
     Ok(listed(&found, shows))
+}
+
+/// A page of the hand-offs `filter` finds, each as `user` may see it, with the ids it shows
+/// (for the audit trail).
+fn page_of_views(
+    conn: &mut DbConnection,
+    user: &CurrentUser,
+    filter: &HandOffFilter,
+    page: &relais_persistence::PageRequest,
+) -> Result<(HandOffPage, Vec<String>), ApiError> {
+    let page = hand_offs::list(conn, filter, page)?;
+    let shows = page.items.iter().map(|h| h.id.to_string()).collect();
+    let items = views_for(conn, user, page.items)?;
+    let page = HandOffPage {
+        items,
+        next_cursor: page.next_cursor,
+    };
+    Ok((page, shows))
 }
 
 /// Read a hand-off: post staff see all of it; its partner sees the consented data only.
