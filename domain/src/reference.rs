@@ -457,6 +457,7 @@ code_list! {
         Declined = "declined": "Passage de relais refusé",
         Expired = "expired": "Passage de relais expiré",
         Erasure = "erasure": "Effacement à la demande de la personne",
+        Retention = "retention": "Fin de la durée de conservation",
     }
 }
 

@@ -424,6 +424,10 @@ impl Channel<'_> {
     }
 }
 
+/// What the caller records in a batch's transaction before its persons are anonymised.
+pub type BeforeAnonymising<'a> =
+    dyn Fn(&mut DbConnection, &[BeneficiaryId]) -> Result<(), StoreError> + 'a;
+
 #[derive(QueryableByName)]
 struct Locked {
     #[diesel(sql_type = Bool)]
@@ -436,13 +440,24 @@ struct Locked {
 ///
 /// On PostgreSQL, one replica at a time: the run holds a session advisory lock, and another
 /// replica trying meanwhile gets [`PurgeOutcome::Busy`] at once.
+///
+/// `before_anonymising(conn, persons)` runs in each batch's transaction, before its persons are
+/// anonymised: the caller records there what the change must say (the partners told to erase
+/// their copies), so that it commits with the change or not at all.
 pub fn purge(
     db: &Database,
     options: &PurgeOptions,
     progress: &mut dyn FnMut(u64, u64),
+    before_anonymising: &BeforeAnonymising<'_>,
 ) -> Result<PurgeOutcome, StoreError> {
     match db.backend() {
-        Backend::Sqlite => run(&mut Channel::Pools(db), options, progress).map(PurgeOutcome::Ran),
+        Backend::Sqlite => run(
+            &mut Channel::Pools(db),
+            options,
+            progress,
+            before_anonymising,
+        )
+        .map(PurgeOutcome::Ran),
         Backend::Postgres => db.session(|conn| {
             let Locked { locked } = diesel::sql_query(format!(
                 "SELECT pg_try_advisory_lock({PURGE_LOCK}) AS locked"
@@ -451,7 +466,12 @@ pub fn purge(
             if !locked {
                 return Ok(PurgeOutcome::Busy);
             }
-            let result = run(&mut Channel::Session(conn), options, progress);
+            let result = run(
+                &mut Channel::Session(conn),
+                options,
+                progress,
+                before_anonymising,
+            );
             let unlocked = conn.batch_execute(&format!("SELECT pg_advisory_unlock({PURGE_LOCK})"));
             let report = result?;
             unlocked?;
@@ -464,6 +484,7 @@ fn run(
     channel: &mut Channel<'_>,
     options: &PurgeOptions,
     progress: &mut dyn FnMut(u64, u64),
+    before_anonymising: &BeforeAnonymising<'_>,
 ) -> Result<PurgeReport, StoreError> {
     let cutoff = options.cutoff;
     // One statement for the whole base: PostgreSQL answers it with one anti-join over the
@@ -536,6 +557,7 @@ fn run(
                 .collect::<Result<Vec<BeneficiaryId>, _>>()?;
             let mut stale = in_progress_among(conn, &still)?;
             stale.sort();
+            before_anonymising(conn, &persons)?;
             let (situations, _) = anonymise_persons(conn, &persons, options.at)?;
             done.situations += situations as u64;
             done.stale_hand_offs.extend(stale);

@@ -54,7 +54,21 @@ pub fn purge(
         batch: DEFAULT_BATCH,
         audit_retention_days: settings.audit_days,
     };
-    retention::purge(db, &options, progress)
+    // Each partner still holding a purged person's data is told to erase it, in the batch's
+    // transaction.
+    let tell = |conn: &mut relais_persistence::DbConnection,
+                persons: &[relais_domain::ids::BeneficiaryId]| {
+        for person in persons {
+            crate::workflows::beneficiaries::tell_partners_to_erase(
+                conn,
+                *person,
+                relais_domain::reference::WithdrawalReason::Retention,
+                now,
+            )?;
+        }
+        Ok(())
+    };
+    retention::purge(db, &options, progress, &tell)
 }
 
 /// What a run did or would do: ids and counts, never content.

@@ -94,20 +94,9 @@ pub fn erase(
 ) -> Outcome<Beneficiary> {
     let current = writable(conn, by, id)?;
     expect_version(expected, current.meta.version)?;
-    // The partners still holding the person's data from a hand-off are told to erase it.
-    let held: Vec<_> = hand_offs::of_beneficiary(conn, id)?
-        .into_iter()
-        .filter(|h| h.status != HandOffStatus::Draft && hand_off::partner_holds(h.status))
-        .collect();
     match retention::anonymise_beneficiary(conn, id, stored(now))? {
         Anonymisation::Done { .. } => {
-            for hand_off in &held {
-                let withdrawn = WithdrawalReason::Erasure;
-                events::append(
-                    conn,
-                    &event::personal_data_withdrawn(hand_off, withdrawn, now),
-                )?;
-            }
+            tell_partners_to_erase(conn, id, WithdrawalReason::Erasure, now)?;
         }
         Anonymisation::AlreadyAnonymised => {}
         Anonymisation::HandOffInProgress => {
@@ -121,4 +110,24 @@ pub fn erase(
         }
     }
     Ok(beneficiaries::get(conn, id)?)
+}
+
+/// Tells each partner still holding the person's data from a hand-off (sent, and neither
+/// cancelled, declined nor expired) to erase its copy, for `reason`: in the caller's
+/// transaction, with the change that takes the data away (an erasure, the retention purge).
+pub fn tell_partners_to_erase(
+    conn: &mut DbConnection,
+    person: BeneficiaryId,
+    reason: WithdrawalReason,
+    now: DateTime<Utc>,
+) -> Result<(), relais_persistence::StoreError> {
+    for hand_off in hand_offs::of_beneficiary(conn, person)? {
+        if hand_off.status != HandOffStatus::Draft && hand_off::partner_holds(hand_off.status) {
+            events::append(
+                conn,
+                &event::personal_data_withdrawn(&hand_off, reason, now),
+            )?;
+        }
+    }
+    Ok(())
 }

@@ -463,3 +463,40 @@ fn retention_the_purge_runs_on_one_replica_at_a_time() {
         PurgeOutcome::Ran(_)
     ));
 }
+
+/// The purge tells each partner still holding a purged person's data to erase its copy
+/// (`hand_off.personal_data_withdrawn`, reason `retention`), in the batch's transaction.
+#[test]
+fn the_purge_tells_the_partners_holding_the_persons_data_to_erase_it() {
+    let app = TestApp::init().spawn();
+    let data = dataset(&app);
+    run(&app, false);
+    let read = app.get(&format!("/api/v1/hand-offs/{}", data.s1_hand_off), &data.sw);
+    let partner = app.partner(read.body["partner_id"].as_str().unwrap());
+    let feed = app
+        .get("/api/v1/events?limit=500", &partner)
+        .expect_status(200);
+    let mut told: Vec<(String, String)> = feed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "hand_off.personal_data_withdrawn")
+        .map(|e| {
+            let record = e["record_id"].as_str().unwrap().to_owned();
+            (record, e["data"]["reason"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    told.sort();
+    let mut expected = vec![
+        (data.s1_hand_off.clone(), "retention".to_owned()),
+        (data.p2_hand_off.clone(), "retention".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(told, expected);
+    assert!(
+        run(&app, false).persons.is_empty(),
+        "nothing more, and no event more"
+    );
+    let again = app.get("/api/v1/events?limit=500", &partner);
+    assert_eq!(again.body["items"], feed.body["items"]);
+}
