@@ -461,6 +461,26 @@ code_list! {
     }
 }
 
+code_list! {
+    /// Why a record waits on the worklist (`GET /api/v1/worklist`).
+    WorkKind, "work_kinds" {
+        /// A referral received and not taken up (the post's).
+        ReferralToTakeUp = "referral_to_take_up": "Signalement à prendre en charge",
+        /// A hand-off sent or acknowledged, waiting for the partner's answer (the post's).
+        HandOffAwaitingPartner = "hand_off_awaiting_partner": "Passage de relais en attente du partenaire",
+        /// A hand-off declined or expired, its situation handed to no one since (the post's).
+        HandOffToReorient = "hand_off_to_reorient": "Passage de relais refusé ou expiré : à réorienter",
+        /// A draft whose person's consent is not recorded (the post's).
+        DraftWithoutConsent = "draft_without_consent": "Brouillon sans consentement recueilli",
+        /// A situation open with no intervention for `RELAIS_IDLE_SITUATION_DAYS` (the post's).
+        IdleSituation = "idle_situation": "Situation ouverte sans intervention récente",
+        /// A hand-off waiting for the partner to accept or decline it (the partner's).
+        HandOffToAnswer = "hand_off_to_answer": "Passage de relais à accepter ou refuser",
+        /// An accepted hand-off waiting for its outcome (the partner's).
+        HandOffOutcomeDue = "hand_off_outcome_due": "Résultat attendu du passage de relais",
+    }
+}
+
 /// A code list as `GET /api/v1/reference` serves it: its name, its type's name and its entries.
 #[derive(Debug, Clone, Copy)]
 pub struct ListInfo {
@@ -510,6 +530,7 @@ pub const LISTS: &[ListInfo] = &[
     info::<EventType>(),
     info::<ReminderKind>(),
     info::<WithdrawalReason>(),
+    info::<WorkKind>(),
 ];
 
 #[cfg(test)]
@@ -565,6 +586,7 @@ mod tests {
         assert_well_formed::<EventType>();
         assert_well_formed::<ReminderKind>();
         assert_well_formed::<WithdrawalReason>();
+        assert_well_formed::<WorkKind>();
     }
 
     /// Every `code_list!` of this file is in [`LISTS`], so that `/api/v1/reference` serves it.

@@ -117,6 +117,31 @@ pub fn page(
     }))
 }
 
+/// The latest intervention day of each of `situations` that has one.
+pub fn latest_days(
+    conn: &mut DbConnection,
+    situations: &[SituationId],
+) -> Result<std::collections::HashMap<SituationId, chrono::NaiveDate>, StoreError> {
+    let mut latest = std::collections::HashMap::new();
+    for chunk in situations.chunks(500) {
+        let keys: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+        let rows: Vec<(String, Option<chrono::NaiveDate>)> = interventions::table
+            .filter(interventions::situation_id.eq_any(keys))
+            .group_by(interventions::situation_id)
+            .select((
+                interventions::situation_id,
+                diesel::dsl::max(interventions::occurred_on),
+            ))
+            .load(conn)?;
+        for (id, day) in rows {
+            if let Some(day) = day {
+                latest.insert(parse("interventions.situation_id", &id)?, day);
+            }
+        }
+    }
+    Ok(latest)
+}
+
 /// The earliest intervention day of a situation, to keep a changed opening day before it.
 pub fn earliest(
     conn: &mut DbConnection,

@@ -177,6 +177,7 @@ impl Settings {
                 outcome_days: days("RELAIS_HAND_OFF_OUTCOME_DAYS", deadlines.outcome_days)?,
             },
             job: switch("RELAIS_FOLLOW_UP_JOB")?,
+            idle_days: days("RELAIS_IDLE_SITUATION_DAYS", 30)?,
             interval: Duration::from_secs(
                 at_least_one("RELAIS_FOLLOW_UP_INTERVAL_MINUTES", 60)?
                     .min(24 * 60)

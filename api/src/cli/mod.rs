@@ -218,7 +218,11 @@ async fn serve(settings: Settings) -> Result<(), String> {
     };
     let state = web::Data::new(
         AppState::new(db, verifier, grids, &settings.protection, metrics)?
-            .with_deadline(settings.deadline),
+            .with_deadline(settings.deadline)
+            .with_worklist(crate::workflows::worklist::WorklistSettings {
+                deadlines: settings.follow_up.deadlines,
+                idle_days: settings.follow_up.idle_days,
+            }),
     );
     let stop_signal = stop_signal(webhooks.as_ref().map(WebhookWorker::stopper))?;
     let draining = state.draining.clone();

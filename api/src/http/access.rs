@@ -171,6 +171,8 @@ pub static RULES: &[Rule] = &[
     rule("POST", "/api/v1/hand-offs/{id}/accept", "accept_hand_off", PARTNER_SYSTEM, HAND_OFF),
     rule("POST", "/api/v1/hand-offs/{id}/decline", "decline_hand_off", PARTNER_SYSTEM, HAND_OFF),
     rule("POST", "/api/v1/hand-offs/{id}/complete", "complete_hand_off", PARTNER_SYSTEM, HAND_OFF),
+    // What waits on the reader: ids, kinds and dates, no personal data (not audited, as the feed).
+    rule("GET", "/api/v1/worklist", "list_worklist", Allowed::Roles(&[Grant(SocialWorker, OwnPosts), Grant(Coordinator, OwnPosts), Grant(Partner, OwnPartner)]), None),
     rule("GET", "/api/v1/events", "list_events", Allowed::Roles(&[Grant(SocialWorker, OwnPosts), Grant(Coordinator, OwnPosts), Grant(Officer, OwnUnit), Grant(Partner, OwnPartner)]), None),
     // Referrals: sent by officers and partners, who then see only their status.
     rule("GET", "/api/v1/referrals", "list_referrals", REFERRAL_READERS, REFERRAL),

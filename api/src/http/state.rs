@@ -33,6 +33,9 @@ pub struct AppState {
     pub deadline: Duration,
     /// Set when the instance is told to stop (see `draining`).
     pub draining: Draining,
+    /// The deadlines the worklist counts with (`RELAIS_HAND_OFF_*_DAYS`,
+    /// `RELAIS_IDLE_SITUATION_DAYS`).
+    pub worklist: crate::workflows::worklist::WorklistSettings,
 }
 
 /// The deadline of the aggregates (statistics grids, activity reports), which read a scope's
@@ -77,12 +80,18 @@ impl AppState {
             clock: Arc::new(SystemClock),
             deadline: DEFAULT_DEADLINE,
             draining: Draining::default(),
+            worklist: crate::workflows::worklist::WorklistSettings::default(),
         })
     }
 
     /// The same state with another deadline for each request's database work.
     pub fn with_deadline(self, deadline: Duration) -> Self {
         Self { deadline, ..self }
+    }
+
+    /// The same state counting the worklist with `settings`.
+    pub fn with_worklist(self, worklist: crate::workflows::worklist::WorklistSettings) -> Self {
+        Self { worklist, ..self }
     }
 
     /// The same state reading the time from `clock` (tests, and runs as of a date).

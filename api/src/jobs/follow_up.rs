@@ -28,6 +28,9 @@ pub struct FollowUpSettings {
     pub job: bool,
     /// `RELAIS_FOLLOW_UP_INTERVAL_MINUTES`: time between two runs of the job (default 60).
     pub interval: Duration,
+    /// `RELAIS_IDLE_SITUATION_DAYS`: an open situation without an intervention for this long is
+    /// on its post's worklist (default 30).
+    pub idle_days: u32,
 }
 
 impl Default for FollowUpSettings {
@@ -36,6 +39,7 @@ impl Default for FollowUpSettings {
             deadlines: Deadlines::default(),
             job: true,
             interval: Duration::from_secs(3600),
+            idle_days: 30,
         }
     }
 }

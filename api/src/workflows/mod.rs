@@ -17,6 +17,7 @@ pub mod hand_offs;
 pub mod referrals;
 pub mod requisitions;
 pub mod situations;
+pub mod worklist;
 
 use chrono::{DateTime, Utc};
 use relais_domain::access::Principal;

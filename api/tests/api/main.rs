@@ -34,3 +34,4 @@ mod support;
 mod tokens;
 mod units;
 mod webhooks;
+mod worklist;

@@ -19,12 +19,14 @@ pub mod situations;
 pub mod statistics;
 pub mod units;
 pub mod webhooks;
+pub mod worklist;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Everything under `/api/v1`.
 pub fn configure_api(cfg: &mut ServiceConfig) {
     cfg.configure(reference::configure_api)
+        .configure(worklist::configure)
         .configure(posts::configure)
         .configure(units::configure)
         .configure(beneficiaries::configure)
