@@ -26,6 +26,20 @@ pub fn cursor_is_id(cursor: &str) -> Result<(), validator::ValidationError> {
     })
 }
 
+/// The query of a list read a page at a time, with no filter of its own.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams, validator::Validate)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Most items to return (1–200, default 50).
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200, example = 50)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[validate(custom(function = "cursor_is_id"))]
+    pub cursor: Option<String>,
+}
+
 /// 201 with the new record's `Location` and `ETag`.
 pub fn created<T: Serialize>(location: String, version: i64, body: &T) -> HttpResponse {
     HttpResponse::Created()

@@ -6,11 +6,7 @@ use relais_domain::intervention::{Intervention, InterventionInput};
 use relais_persistence::{DbConnection, interventions};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use serde::Deserialize;
-use utoipa::IntoParams;
-use validator::Validate;
-
-use super::common::{cursor_is_id, page_request, page_type};
+use super::common::{PageParams, page_request, page_type};
 use crate::clock::today;
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, Query};
@@ -85,24 +81,10 @@ page_type!(
     "A page of a situation's interventions, the last recorded first."
 );
 
-/// Which page of a situation's interventions.
-#[derive(Debug, Deserialize, IntoParams, Validate)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct InterventionListParams {
-    /// Most interventions to return (1–200, default 50).
-    #[validate(range(min = 1, max = 200))]
-    #[param(minimum = 1, maximum = 200, example = 50)]
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    #[validate(custom(function = "cursor_is_id"))]
-    pub cursor: Option<String>,
-}
-
 /// List a situation's interventions, the last recorded first, a page at a time.
 #[utoipa::path(
     tag = "interventions",
-    params(("id" = SituationId, Path, description = "The situation's id"), InterventionListParams),
+    params(("id" = SituationId, Path, description = "The situation's id"), PageParams),
     responses(
         (status = 200, description = "A page of the situation's interventions", body = InterventionPage),
         (status = 404, description = "No such situation within your posts", body = Problem, content_type = "application/problem+json"),
@@ -113,7 +95,7 @@ async fn list_interventions(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<SituationId>,
-    Query(params): Query<InterventionListParams>,
+    Query(params): Query<PageParams>,
 ) -> Result<web::Json<InterventionPage>, ApiError> {
     let id = id.into_inner();
     let page = page_request(params.limit, params.cursor);

@@ -4,12 +4,9 @@ use actix_web::{HttpResponse, get, post, put, web};
 use relais_domain::ids::PostId;
 use relais_domain::post::{Post, PostInput};
 use relais_persistence::{DbConnection, posts};
-use serde::Deserialize;
-use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
-use validator::Validate;
 
-use super::common::{cursor_is_id, page_request, page_type, versioned};
+use super::common::{PageParams, page_request, page_type, versioned};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{IfMatch, Json, Query};
 use crate::http::idempotency::{
@@ -26,19 +23,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 page_type!(PostPage, Post, "A page of posts, newest first.");
-
-#[derive(Debug, Deserialize, IntoParams, Validate)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct PostListParams {
-    /// Most posts to return (1–200, default 50).
-    #[validate(range(min = 1, max = 200))]
-    #[param(minimum = 1, maximum = 200, example = 50)]
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    #[validate(custom(function = "cursor_is_id"))]
-    pub cursor: Option<String>,
-}
 
 /// Create a post.
 #[utoipa::path(
@@ -78,14 +62,14 @@ fn created_post(post: Post) -> Result<Reply, ApiError> {
 /// List posts: all of them for administrators, their own for social workers and coordinators.
 #[utoipa::path(
     tag = "posts",
-    params(PostListParams),
+    params(PageParams),
     responses((status = 200, description = "A page of posts", body = PostPage))
 )]
 #[get("/posts")]
 async fn list_posts(
     state: web::Data<AppState>,
     user: CurrentUser,
-    Query(params): Query<PostListParams>,
+    Query(params): Query<PageParams>,
 ) -> Result<web::Json<PostPage>, ApiError> {
     let only = if user.is_admin() {
         None

@@ -7,11 +7,10 @@ use relais_domain::reference::Role;
 use relais_domain::webhook::{Delivery, MAX_URL_LENGTH, Webhook};
 use relais_persistence::{DbConnection, StoreError, partners, webhooks};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
-use validator::Validate;
 
-use super::common::{cursor_is_id, page_request, page_type, versioned};
+use super::common::{PageParams, page_request, page_type, versioned};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, Query};
 use crate::http::idempotency::{
@@ -61,19 +60,6 @@ pub struct CreatedWebhook {
     #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams, Validate)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct WebhookListParams {
-    /// Most items to return (1–200, default 50).
-    #[validate(range(min = 1, max = 200))]
-    #[param(minimum = 1, maximum = 200, example = 50)]
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    #[validate(custom(function = "cursor_is_id"))]
-    pub cursor: Option<String>,
 }
 
 /// The caller's partner: webhooks are for partner systems only.
@@ -142,14 +128,14 @@ fn registered(webhook: Webhook, secret: Option<String>) -> Result<Reply, ApiErro
 /// List your webhooks, deleted ones included (`active: false`), without their secrets.
 #[utoipa::path(
     tag = "webhooks",
-    params(WebhookListParams),
+    params(PageParams),
     responses((status = 200, description = "A page of webhooks", body = WebhookPage))
 )]
 #[get("/webhooks")]
 async fn list_webhooks(
     state: web::Data<AppState>,
     user: CurrentUser,
-    Query(params): Query<WebhookListParams>,
+    Query(params): Query<PageParams>,
 ) -> Result<web::Json<WebhookPage>, ApiError> {
     let partner = own_partner(&user)?;
     let page = page_request(params.limit, params.cursor);
@@ -212,7 +198,7 @@ async fn delete_webhook(
 /// how many attempts were made and how the last one went.
 #[utoipa::path(
     tag = "webhooks",
-    params(("id" = WebhookId, Path, description = "The webhook's id"), WebhookListParams),
+    params(("id" = WebhookId, Path, description = "The webhook's id"), PageParams),
     responses(
         (status = 200, description = "A page of deliveries", body = DeliveryPage),
         (status = 404, description = "No such webhook of yours", body = Problem, content_type = "application/problem+json"),
@@ -223,7 +209,7 @@ async fn list_webhook_deliveries(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<WebhookId>,
-    Query(params): Query<WebhookListParams>,
+    Query(params): Query<PageParams>,
 ) -> Result<web::Json<DeliveryPage>, ApiError> {
     let partner = own_partner(&user)?;
     let id = id.into_inner();

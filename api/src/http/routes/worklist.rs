@@ -3,12 +3,11 @@
 use actix_web::{get, web};
 use relais_domain::ids::PostId;
 use relais_domain::reference::{AuditedRecord, WorkKind};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
-use validator::Validate;
 
-use super::common::cursor_is_id;
+use super::common::PageParams;
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::Query;
 use crate::http::problem::ApiError;
@@ -60,36 +59,23 @@ pub struct WorklistPage {
     pub next_cursor: Option<String>,
 }
 
-/// Which page of the worklist.
-#[derive(Debug, Deserialize, IntoParams, Validate)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct WorklistParams {
-    /// Most items to return (1–200, default 50).
-    #[validate(range(min = 1, max = 200))]
-    #[param(minimum = 1, maximum = 200, example = 50)]
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page: the record id of its last item. A cursor whose
-    /// item has left the worklist since (it was acted upon) starts again from the oldest.
-    #[validate(custom(function = "cursor_is_id"))]
-    pub cursor: Option<String>,
-}
-
 /// What waits on you, oldest first: for a post's staff, the referrals to take up, the hand-offs
 /// waiting for a partner (overdue flagged), those declined or expired to hand to another
 /// partner, the drafts without consent and the situations left without an intervention; for a
 /// partner's system, the hand-offs waiting for its answer or its outcome. Ids, kinds and dates
-/// only, never personal data.
+/// only, never personal data. The `cursor` is the record id of the last item of the previous
+/// page; a cursor whose item has left the worklist since (it was acted upon) starts again from
+/// the oldest.
 #[utoipa::path(
     tag = "worklist",
-    params(WorklistParams),
+    params(PageParams),
     responses((status = 200, description = "A page of the worklist, oldest first", body = WorklistPage))
 )]
 #[get("/worklist")]
 async fn list_worklist(
     state: web::Data<AppState>,
     user: CurrentUser,
-    Query(params): Query<WorklistParams>,
+    Query(params): Query<PageParams>,
 ) -> Result<web::Json<WorklistPage>, ApiError> {
     let settings = state.worklist;
     let now = state.clock.now();
