@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use crate::ids::{HandOffId, ReferralId};
 use crate::reference::{
-    CodeList, EventType, HandOffStatus, LegalException, ReferralStatus, ReminderKind, Role,
-    WithdrawalReason,
+    CodeList, EventType, HandOffResult, HandOffStatus, LegalException, ReferralStatus,
+    ReminderKind, Role, WithdrawalReason,
 };
 
 /// The shape of an event's `data`, shared by the types of one family.
@@ -205,6 +205,9 @@ impl EventType {
 pub struct HandOffEventData {
     pub hand_off_id: HandOffId,
     pub status: HandOffStatus,
+    /// On `hand_off.completed` only: what became of the person, coded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<HandOffResult>,
 }
 
 /// The `data` of `hand_off.legal_exception_used`: the exception and who used it.

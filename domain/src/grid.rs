@@ -42,6 +42,12 @@ pub enum Dimension {
     PartnerKind,
     /// The hand-off's current status.
     HandOffOutcome,
+    /// What became of the person, as the partner coded it on completing (`hand_off_results`);
+    /// `not_completed` for the others.
+    HandOffResult,
+    /// Days from sent to the partner's answer (accepted or declined), in the grid's
+    /// `answer_delay_brackets`; `unanswered` for a hand-off never answered.
+    AnswerDelay,
     /// Month of the opening, intervention or hand-off (`01`…`12`).
     Month,
 }
@@ -63,7 +69,10 @@ impl Dimension {
                     | Month
             ),
             Counted::Interventions => matches!(self, InterventionMode | InterventionKind | Month),
-            Counted::HandOffs => matches!(self, PartnerKind | HandOffOutcome | Month),
+            Counted::HandOffs => matches!(
+                self,
+                PartnerKind | HandOffOutcome | HandOffResult | AnswerDelay | Month
+            ),
         }
     }
 
@@ -83,6 +92,18 @@ pub struct AgeBracket {
     pub label: String,
     pub min: u8,
     pub max: Option<u8>,
+}
+
+/// A bracket of whole days, bounds included; `max` absent means no upper bound.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DayBracket {
+    /// Stable key of the bracket, as the statistics report it (`0-2`, `31+`).
+    pub key: String,
+    pub label: String,
+    pub min: u16,
+    pub max: Option<u16>,
 }
 
 /// One line of the grid.
@@ -111,6 +132,10 @@ pub struct Grid {
     /// The first day this version is in force; a period is computed with the latest version in force at its start.
     pub valid_from: NaiveDate,
     pub age_brackets: Vec<AgeBracket>,
+    /// The brackets of the time a partner took to answer a hand-off, in calendar days (UTC)
+    /// from its sending to its acceptance or decline.
+    #[serde(default)]
+    pub answer_delay_brackets: Vec<DayBracket>,
     pub indicators: Vec<Indicator>,
 }
 
@@ -184,36 +209,24 @@ impl Grid {
                     "no_brackets",
                     "splitting by age needs age_brackets",
                 );
+                v.require(
+                    dimension != Dimension::AnswerDelay || !self.answer_delay_brackets.is_empty(),
+                    &format!("{field}.split_by"),
+                    "no_brackets",
+                    "splitting by answer delay needs answer_delay_brackets",
+                );
             }
         }
-        let mut previous_max: Option<u8> = None;
-        for (n, bracket) in self.age_brackets.iter().enumerate() {
-            let field = format!("age_brackets[{n}]");
-            let starts_after_previous = match (n, previous_max) {
-                (0, _) => true,
-                (_, Some(max)) => bracket.min > max,
-                (_, None) => false,
-            };
-            v.require(
-                starts_after_previous,
-                &field,
-                "overlap",
-                "brackets must be in order and not overlap",
-            );
-            v.require(
-                bracket.max.is_none_or(|max| max >= bracket.min),
-                &field,
-                "empty",
-                "max must be at least min",
-            );
-            v.require(
-                !bracket.key.is_empty() && bracket.key.len() <= 16,
-                &format!("{field}.key"),
-                "invalid",
-                "1 to 16 characters",
-            );
-            previous_max = bracket.max;
-        }
+        let ages = self
+            .age_brackets
+            .iter()
+            .map(|b| (b.key.as_str(), u32::from(b.min), b.max.map(u32::from)));
+        check_brackets(&mut v, "age_brackets", ages);
+        let delays = self
+            .answer_delay_brackets
+            .iter()
+            .map(|b| (b.key.as_str(), u32::from(b.min), b.max.map(u32::from)));
+        check_brackets(&mut v, "answer_delay_brackets", delays);
         v.finish()
     }
 
@@ -222,6 +235,42 @@ impl Grid {
         self.age_brackets
             .iter()
             .find(|b| age >= i32::from(b.min) && b.max.is_none_or(|max| age <= i32::from(max)))
+    }
+}
+
+/// Brackets (key, min, max) are in order, do not overlap, are not empty and have short keys.
+fn check_brackets<'a>(
+    v: &mut Validation,
+    list: &str,
+    brackets: impl Iterator<Item = (&'a str, u32, Option<u32>)>,
+) {
+    let mut previous_max: Option<u32> = None;
+    for (n, (key, min, max)) in brackets.enumerate() {
+        let field = format!("{list}[{n}]");
+        let starts_after_previous = match (n, previous_max) {
+            (0, _) => true,
+            (_, Some(previous)) => min > previous,
+            (_, None) => false,
+        };
+        v.require(
+            starts_after_previous,
+            &field,
+            "overlap",
+            "brackets must be in order and not overlap",
+        );
+        v.require(
+            max.is_none_or(|max| max >= min),
+            &field,
+            "empty",
+            "max must be at least min",
+        );
+        v.require(
+            !key.is_empty() && key.len() <= 16,
+            &format!("{field}.key"),
+            "invalid",
+            "1 to 16 characters",
+        );
+        previous_max = max;
     }
 }
 

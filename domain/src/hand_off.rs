@@ -10,8 +10,8 @@ use crate::beneficiary::Beneficiary;
 use crate::ids::{HandOffId, PartnerId, PostId, SituationId};
 use crate::post::RecordMeta;
 use crate::reference::{
-    ConsentForm, DeclineReason, HandOffStatus, LegalException, PartnerKind, ProblemCategory, Role,
-    Sex, SharedData, WithdrawalReason,
+    ConsentForm, DeclineReason, HandOffResult, HandOffStatus, LegalException, PartnerKind,
+    ProblemCategory, Role, Sex, SharedData, WithdrawalReason,
 };
 use crate::validation::{Invalid, Validation};
 
@@ -251,46 +251,59 @@ pub fn partner_may_read(
     legal_exception.is_some() || consent.is_some_and(|shared| shared.contains(&item))
 }
 
-/// What a move needs besides the status: a reason to decline (and only then), an outcome to
-/// complete (and only then); a comment is always allowed. Texts within their length.
+/// What a move needs besides the status: a reason to decline (and only then), a coded result and
+/// an outcome to complete (and only then); a comment is always allowed. Texts within their length.
 pub fn check_move(
     action: HandOffAction,
     reason: Option<DeclineReason>,
+    result: Option<HandOffResult>,
     outcome: Option<&str>,
     comment: Option<&str>,
 ) -> Result<(), Invalid> {
     let mut v = Validation::new();
     let needs_reason = action == HandOffAction::Decline;
-    let needs_outcome = action == HandOffAction::Complete;
-    if needs_reason {
-        v.require(
-            reason.is_some(),
-            "reason",
-            "required",
-            "is required to decline",
-        );
-    } else {
-        v.require(
-            reason.is_none(),
-            "reason",
-            "not_applicable",
-            "is only for declining",
-        );
-    }
+    let completes = action == HandOffAction::Complete;
+    only_for(
+        &mut v,
+        "reason",
+        reason.is_some(),
+        needs_reason,
+        "declining",
+    );
+    only_for(&mut v, "result", result.is_some(), completes, "completing");
     match outcome {
-        Some(outcome) if needs_outcome => v.text("outcome", outcome, MAX_OUTCOME_CHARS),
-        Some(_) => v.require(false, "outcome", "not_applicable", "is only for completing"),
-        None => v.require(
-            !needs_outcome,
+        Some(outcome) if completes => v.text("outcome", outcome, MAX_OUTCOME_CHARS),
+        _ => only_for(
+            &mut v,
             "outcome",
-            "required",
-            "is required to complete",
+            outcome.is_some(),
+            completes,
+            "completing",
         ),
     }
     if let Some(comment) = comment {
         v.text("comment", comment, MAX_OUTCOME_CHARS);
     }
     v.finish()
+}
+
+/// A detail `field` of a move: required when the move `needs` it, refused otherwise.
+fn only_for(v: &mut Validation, field: &str, given: bool, needs: bool, move_name: &str) {
+    match (given, needs) {
+        (false, true) => v.require(
+            false,
+            field,
+            "required",
+            format!("is required for {move_name}"),
+        ),
+        (true, false) => v.require(
+            false,
+            field,
+            "not_applicable",
+            format!("is only for {move_name}"),
+        ),
+        _ => {}
+    }
 }
 
 /// What a partner may read of a hand-off's person and content, decided once from the consent,
@@ -535,6 +548,8 @@ pub struct HandOff {
     pub parental_authority: Option<ParentalAuthority>,
     /// The partner's reason, once declined.
     pub decline_reason: Option<DeclineReason>,
+    /// What became of the person, coded, once completed.
+    pub result: Option<HandOffResult>,
     /// The partner's account of what was done, once completed.
     pub outcome: Option<String>,
     /// Subject of the token that created it.
@@ -716,22 +731,24 @@ mod tests {
 
     #[test]
     fn a_move_carries_exactly_the_details_it_needs() {
-        let fields =
-            |action, reason, outcome: Option<&str>| match check_move(action, reason, outcome, None)
-            {
-                Ok(()) => vec![],
-                Err(invalid) => invalid.0.into_iter().map(|e| (e.field, e.code)).collect(),
-            };
+        let fields = |action, reason, result, outcome: Option<&str>| match check_move(
+            action, reason, result, outcome, None,
+        ) {
+            Ok(()) => vec![],
+            Err(invalid) => invalid.0.into_iter().map(|e| (e.field, e.code)).collect(),
+        };
         let pair = |f: &str, c: &str| (f.to_owned(), c.to_owned());
-        assert_eq!(fields(HandOffAction::Accept, None, None), vec![]);
+        let supported = Some(HandOffResult::Supported);
+        assert_eq!(fields(HandOffAction::Accept, None, None, None), vec![]);
         assert_eq!(
-            fields(HandOffAction::Decline, None, None),
+            fields(HandOffAction::Decline, None, None, None),
             vec![pair("reason", "required")]
         );
         assert_eq!(
             fields(
                 HandOffAction::Decline,
                 Some(DeclineReason::OutOfScope),
+                None,
                 None
             ),
             vec![]
@@ -740,19 +757,30 @@ mod tests {
             fields(
                 HandOffAction::Send,
                 Some(DeclineReason::OutOfScope),
+                supported,
                 Some("x")
             ),
             vec![
                 pair("reason", "not_applicable"),
+                pair("result", "not_applicable"),
                 pair("outcome", "not_applicable")
             ]
         );
         assert_eq!(
-            fields(HandOffAction::Complete, None, None),
-            vec![pair("outcome", "required")]
+            fields(HandOffAction::Complete, None, None, None),
+            vec![pair("result", "required"), pair("outcome", "required")]
         );
         assert_eq!(
-            fields(HandOffAction::Complete, None, Some("Droits ouverts")),
+            fields(HandOffAction::Complete, None, None, Some("Droits ouverts")),
+            vec![pair("result", "required")]
+        );
+        assert_eq!(
+            fields(
+                HandOffAction::Complete,
+                None,
+                supported,
+                Some("Droits ouverts")
+            ),
             vec![]
         );
     }

@@ -314,6 +314,18 @@ code_list! {
 }
 
 code_list! {
+    /// What became of the person a partner accepted, as the partner reports it on completing
+    /// (beside its free-text outcome): what the grid counts.
+    HandOffResult, "hand_off_results" {
+        Supported = "supported": "Personne accompagnée par le partenaire",
+        PersonNotReached = "person_not_reached": "Personne non jointe",
+        PersonDeclined = "person_declined": "Personne ayant refusé l'accompagnement",
+        Redirected = "redirected": "Personne réorientée vers un autre service",
+        NoLongerNeeded = "no_longer_needed": "Besoin disparu",
+    }
+}
+
+code_list! {
     /// How consent was given or refused.
     ConsentForm, "consent_forms" {
         Oral = "oral": "Oral",
@@ -519,6 +531,7 @@ pub const LISTS: &[ListInfo] = &[
     info::<NoFollowUpReason>(),
     info::<HandOffStatus>(),
     info::<DeclineReason>(),
+    info::<HandOffResult>(),
     info::<ConsentForm>(),
     info::<SharedData>(),
     info::<LegalException>(),
@@ -575,6 +588,7 @@ mod tests {
         assert_well_formed::<NoFollowUpReason>();
         assert_well_formed::<HandOffStatus>();
         assert_well_formed::<DeclineReason>();
+        assert_well_formed::<HandOffResult>();
         assert_well_formed::<ConsentForm>();
         assert_well_formed::<SharedData>();
         assert_well_formed::<LegalException>();

@@ -6,12 +6,19 @@ use serde::Serialize;
 
 use crate::grid::{Counted, Dimension, Grid};
 use crate::reference::{
-    CodeList, HandOffStatus, InterventionKind, InterventionMode, KnownToSocialServices, Origin,
-    PartnerKind, ProblemCategory, Sex, Standing,
+    CodeList, HandOffResult, HandOffStatus, InterventionKind, InterventionMode,
+    KnownToSocialServices, Origin, PartnerKind, ProblemCategory, Sex, Standing,
 };
 
-/// The key given to counts whose value is not known (an age without a birth).
+/// The key given to counts whose value is not known (an age without a birth, a hand-off
+/// completed before results were coded).
 pub const UNKNOWN: &str = "unknown";
+
+/// The result key of a hand-off not completed (so it has no result).
+pub const NOT_COMPLETED: &str = "not_completed";
+
+/// The answer-delay key of a hand-off the partner never answered.
+pub const UNANSWERED: &str = "unanswered";
 
 const MONTHS: [&str; 12] = [
     "janvier",
@@ -113,6 +120,21 @@ fn domain_of(grid: &Grid, dimension: Dimension) -> Vec<(String, String)> {
             .into_iter()
             .filter(|(code, _)| code != HandOffStatus::Draft.code())
             .collect(),
+        Dimension::HandOffResult => {
+            let mut results = codes::<HandOffResult>();
+            results.push((NOT_COMPLETED.into(), "Non terminée".into()));
+            results.push((UNKNOWN.into(), "Terminée sans résultat codé".into()));
+            results
+        }
+        Dimension::AnswerDelay => {
+            let mut brackets: Vec<(String, String)> = grid
+                .answer_delay_brackets
+                .iter()
+                .map(|b| (b.key.clone(), b.label.clone()))
+                .collect();
+            brackets.push((UNANSWERED.into(), "Sans réponse du partenaire".into()));
+            brackets
+        }
         Dimension::Penal => vec![
             ("yes".into(), "Cadre pénal".into()),
             ("no".into(), "Hors cadre pénal".into()),
@@ -142,6 +164,13 @@ fn published_key(grid: &Grid, dimension: Dimension, raw: Option<&str>) -> String
             .ok()
             .and_then(|i| grid.age_brackets.get(i))
             .map_or_else(|| UNKNOWN.to_owned(), |b| b.key.clone()),
+        (Dimension::AnswerDelay, Some(position)) => position
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| grid.answer_delay_brackets.get(i))
+            .map_or_else(|| UNANSWERED.to_owned(), |b| b.key.clone()),
+        (Dimension::AnswerDelay, None) => UNANSWERED.to_owned(),
+        (Dimension::HandOffResult, None) => NOT_COMPLETED.to_owned(),
         (_, Some(key)) => key.to_owned(),
         (_, None) => UNKNOWN.to_owned(),
     }

@@ -18,7 +18,7 @@ use relais_domain::intervention::{EvaluationInput, InterventionInput};
 use relais_domain::partner::PartnerInput;
 use relais_domain::post::{PostInput, RecordMeta, UnitInput};
 use relais_domain::reference::{
-    DeclineReason, NoFollowUpReason, Origin, ProblemCategory, ReferringService, Standing,
+    DeclineReason, HandOffResult, NoFollowUpReason, Origin, ProblemCategory, ReferringService, Standing,
 };
 use relais_domain::referral::ReferralInput;
 use relais_domain::situation::{Situation, SituationDetails, SituationPatch, SituationState};
@@ -68,6 +68,8 @@ struct TakeUpInput {
 struct MoveInput {
     #[serde(default)]
     reason: Option<DeclineReason>,
+    #[serde(default)]
+    result: Option<HandOffResult>,
     #[serde(default)]
     outcome: Option<String>,
     #[serde(default)]

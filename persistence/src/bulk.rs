@@ -158,6 +158,7 @@ pub struct HandOffRow {
     pub legal_exception: Option<String>,
     pub decline_reason: Option<String>,
     pub outcome: Option<String>,
+    pub result: Option<String>,
     pub created_by: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -289,7 +290,7 @@ pub fn write_batch(conn: &mut DbConnection, batch: &Batch) -> Result<u64, StoreE
             3
         )
         + insert_all!(conn, interventions::table, &batch.interventions, 11)
-        + insert_all!(conn, hand_offs::table, &batch.hand_offs, 14)
+        + insert_all!(conn, hand_offs::table, &batch.hand_offs, 15)
         + insert_all!(
             conn,
             hand_off_transitions::table,

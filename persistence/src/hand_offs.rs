@@ -8,7 +8,7 @@ use relais_domain::hand_off::{
     Consent, ConsentInput, HandOff, HandOffInput, ParentalAuthority, Transition,
 };
 use relais_domain::ids::{HandOffId, PartnerId, PostId, SituationId};
-use relais_domain::reference::{CodeList, DeclineReason, HandOffStatus, Role};
+use relais_domain::reference::{CodeList, DeclineReason, HandOffResult, HandOffStatus, Role};
 
 use crate::codes::{join, split};
 use crate::convert::{meta, parse, parse_opt, stored};
@@ -35,6 +35,7 @@ struct HandOffRow {
     version: i64,
     parental_authority_informed_on: Option<chrono::NaiveDate>,
     parental_authority_not_informed_because: Option<String>,
+    result: Option<String>,
 }
 
 impl TryFrom<HandOffRow> for HandOff {
@@ -63,6 +64,7 @@ impl TryFrom<HandOffRow> for HandOff {
                 }),
             },
             decline_reason: parse_opt("hand_offs.decline_reason", row.decline_reason.as_deref())?,
+            result: parse_opt("hand_offs.result", row.result.as_deref())?,
             outcome: row.outcome,
             created_by: row.created_by,
             meta: meta(row.created_at, row.updated_at, row.version),
@@ -229,6 +231,7 @@ pub fn list(
 pub struct MoveDetails<'a> {
     pub comment: Option<&'a str>,
     pub decline_reason: Option<DeclineReason>,
+    pub result: Option<HandOffResult>,
     pub outcome: Option<&'a str>,
 }
 
@@ -256,6 +259,7 @@ pub fn move_to(
             .decline_reason
             .map(CodeList::code)
             .or(current.decline_reason.map(CodeList::code))),
+        hand_offs::result.eq(details.result.or(current.result).map(CodeList::code)),
         hand_offs::outcome.eq(details.outcome.or(current.outcome.as_deref())),
         hand_offs::updated_at.eq(at),
         hand_offs::version.eq(expected_version + 1),

@@ -185,6 +185,7 @@ diesel::table! {
         version -> BigInt,
         parental_authority_informed_on -> Nullable<Date>,
         parental_authority_not_informed_because -> Nullable<Text>,
+        result -> Nullable<Text>,
     }
 }
 

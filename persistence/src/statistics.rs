@@ -80,6 +80,16 @@ pub(crate) fn age_years(backend: Backend, day: &str) -> String {
     }
 }
 
+/// Calendar days (UTC) from the timestamp `from` to the timestamp `to`.
+fn days_between(backend: Backend, from: &str, to: &str) -> String {
+    match backend {
+        Backend::Sqlite => {
+            format!("CAST(julianday(date({to})) - julianday(date({from})) AS INTEGER)")
+        }
+        Backend::Postgres => format!("(CAST({to} AS DATE) - CAST({from} AS DATE))"),
+    }
+}
+
 /// The month (`01`…`12`) of a date or timestamp.
 fn month(backend: Backend, column: &str) -> String {
     match backend {
@@ -121,27 +131,59 @@ fn key_expression(backend: Backend, grid: &Grid, dimension: Dimension, counted: 
         Dimension::InterventionKind => "kind".into(),
         Dimension::PartnerKind => "partner_kind".into(),
         Dimension::HandOffOutcome => "status".into(),
+        // Completed before results were coded: `unknown`; not completed: no key.
+        Dimension::HandOffResult => {
+            "CASE WHEN status = 'completed' THEN COALESCE(result, 'unknown') END".into()
+        }
+        Dimension::AnswerDelay => brackets(
+            "answer_days",
+            grid.answer_delay_brackets.iter().map(|b| (b.min, b.max)),
+        ),
         Dimension::Month => match counted {
             Counted::Interventions => month(backend, "occurred_on"),
             Counted::HandOffs => month(backend, "created_at"),
             Counted::Persons | Counted::Situations => month(backend, "opened_on"),
         },
-        Dimension::AgeBracket => {
-            let mut case = String::from("CASE");
-            for (index, bracket) in grid.age_brackets.iter().enumerate() {
-                let _ = match bracket.max {
-                    Some(max) => write!(
-                        case,
-                        " WHEN age BETWEEN {} AND {max} THEN '{index}'",
-                        bracket.min
-                    ),
-                    None => write!(case, " WHEN age >= {} THEN '{index}'", bracket.min),
-                };
-            }
-            case.push_str(" END");
-            case
-        }
+        Dimension::AgeBracket => brackets("age", grid.age_brackets.iter().map(|b| (b.min, b.max))),
     }
+}
+
+/// The position of the bracket `column` falls in, as text; none outside every bracket.
+fn brackets<N: std::fmt::Display>(
+    column: &str,
+    bounds: impl Iterator<Item = (N, Option<N>)>,
+) -> String {
+    let mut case = String::from("CASE");
+    for (index, (min, max)) in bounds.enumerate() {
+        let _ = match max {
+            Some(max) => write!(
+                case,
+                " WHEN {column} BETWEEN {min} AND {max} THEN '{index}'"
+            ),
+            None => write!(case, " WHEN {column} >= {min} THEN '{index}'"),
+        };
+    }
+    case.push_str(" END");
+    case
+}
+
+/// Days from a hand-off's first sending to its partner's first answer, from its history; read
+/// only by grids that split by answer delay.
+fn answer_days(backend: Backend, grid: &Grid) -> String {
+    let used = grid
+        .indicators
+        .iter()
+        .any(|i| i.split_by == Some(Dimension::AnswerDelay));
+    if !used {
+        return "CAST(NULL AS INTEGER)".into();
+    }
+    let first = |statuses: &str| {
+        format!(
+            "(SELECT MIN(t.at) FROM hand_off_transitions t \
+              WHERE t.hand_off_id = h.id AND t.to_status IN ({statuses}))"
+        )
+    };
+    days_between(backend, &first("'sent'"), &first("'accepted', 'declined'"))
 }
 
 /// The statement `compute` runs, for `EXPLAIN` and the benchmarks.
@@ -180,7 +222,7 @@ pub fn statement(
             WHERE i.occurred_on >= '{from}' AND i.occurred_on <= '{to}' AND {scope}
         ),
         hof AS MATERIALIZED (
-            SELECT h.status, pa.kind AS partner_kind, h.created_at
+            SELECT h.status, h.result, pa.kind AS partner_kind, h.created_at, {answer_days} AS answer_days
             FROM sit
             CROSS JOIN hand_offs h
             JOIN partners pa ON pa.id = h.partner_id
@@ -190,6 +232,7 @@ pub fn statement(
         UNION ALL SELECT {situations}, NULL, COUNT(*) FROM sit
         UNION ALL SELECT {interventions}, NULL, COUNT(*) FROM itv
         UNION ALL SELECT {hand_offs}, NULL, COUNT(*) FROM hof",
+        answer_days = answer_days(backend, grid),
         persons = total_marker(Counted::Persons),
         situations = total_marker(Counted::Situations),
         interventions = total_marker(Counted::Interventions),

@@ -543,7 +543,7 @@ async function roundTrip(): Promise<void> {
     "completing before accepting is refused",
     await partnerSystem.POST("/api/v1/hand-offs/{id}/complete", {
       params: { path: { id: sent.id }, header: { "Idempotency-Key": "cpl-early" } },
-      body: { outcome: "trop tôt" },
+      body: { result: "supported", outcome: "trop tôt" },
     }),
     409,
   );
@@ -567,11 +567,12 @@ async function roundTrip(): Promise<void> {
     "partner completes with an outcome (CompleteInput)",
     await partnerSystem.POST("/api/v1/hand-offs/{id}/complete", {
       params: { path: { id: sent.id }, header: { "Idempotency-Key": "cpl-001" } },
-      body: { outcome: "Droits ouverts, colis alimentaires" },
+      body: { result: "supported", outcome: "Droits ouverts, colis alimentaires" },
     }),
     200,
   );
   check(completed.status === "completed", "the hand-off is completed");
+  check(completed.result === "supported", "the partner reads its coded result back");
 
   // 5. The social worker reads the outcome and the attributed history.
   const final = ok(
@@ -582,6 +583,7 @@ async function roundTrip(): Promise<void> {
   if (final.view !== "post") fail(`the social worker reads the ${final.view} view of the hand-off`);
   check(final.status === "completed", "the post sees it completed");
   check(final.outcome === "Droits ouverts, colis alimentaires", "the post reads the partner's outcome");
+  check(final.result === "supported", "the post reads the coded result");
   const moves = final.history.map((t) => `${t.from ?? "-"}→${t.to} by ${t.by_role}`);
   check(
     isDeepStrictEqual(moves, [

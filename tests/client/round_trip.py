@@ -51,6 +51,7 @@ from relais_client.models import (
     HandOffForPost,
     HandOffInput,
     HandOffPage,
+    HandOffResult,
     HandOffStatus,
     Origin,
     Partner,
@@ -426,7 +427,7 @@ def round_trip() -> None:
     early = complete_hand_off.sync_detailed(
         sent.id,
         client=partner_system,
-        body=CompleteInput(outcome="trop tôt"),
+        body=CompleteInput(result=HandOffResult.SUPPORTED, outcome="trop tôt"),
         idempotency_key="cpl-early",
     )
     answer(early, HTTPStatus.CONFLICT, Problem, "completing before accepting is refused")
@@ -447,7 +448,9 @@ def round_trip() -> None:
         complete_hand_off.sync_detailed(
             sent.id,
             client=partner_system,
-            body=CompleteInput(outcome="Droits ouverts, colis alimentaires"),
+            body=CompleteInput(
+                result=HandOffResult.SUPPORTED, outcome="Droits ouverts, colis alimentaires"
+            ),
             idempotency_key="cpl-001",
         ),
         HTTPStatus.OK,
@@ -455,6 +458,7 @@ def round_trip() -> None:
         "partner completes with an outcome",
     )
     check(completed.status == HandOffStatus.COMPLETED, "the hand-off is completed")
+    check(completed.result == HandOffResult.SUPPORTED, "the partner reads its coded result back")
 
     # 5. The social worker reads the outcome and the attributed history.
     final = answer(
@@ -468,6 +472,7 @@ def round_trip() -> None:
         final.outcome == "Droits ouverts, colis alimentaires",
         "the post reads the partner's outcome",
     )
+    check(final.result == HandOffResult.SUPPORTED, "the post reads the coded result")
     steps = [(t.from_ if t.from_ is not UNSET else None, t.to, t.by_role) for t in final.history]
     check(
         [(s[1], s[2]) for s in steps]

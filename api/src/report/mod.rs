@@ -61,7 +61,7 @@ fn change(current: i64, previous: i64) -> String {
 }
 
 /// The figures and charts the report shows: (indicator, title, orientation).
-const CHARTS: [(&str, &str, Orientation); 7] = [
+const CHARTS: [(&str, &str, Orientation); 9] = [
     (
         "situations_by_problem",
         "Problématiques rencontrées",
@@ -90,6 +90,16 @@ const CHARTS: [(&str, &str, Orientation); 7] = [
     (
         "hand_offs_by_outcome",
         "Issue des orientations",
+        Orientation::Horizontal,
+    ),
+    (
+        "hand_offs_by_result",
+        "Ce que sont devenues les personnes orientées",
+        Orientation::Horizontal,
+    ),
+    (
+        "hand_offs_by_answer_delay",
+        "Délai de réponse des partenaires",
         Orientation::Horizontal,
     ),
     (

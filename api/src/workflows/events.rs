@@ -34,6 +34,9 @@ fn about_hand_off(hand_off: &HandOff, kind: EventType, at: DateTime<Utc>) -> New
         data: data_of(&HandOffEventData {
             hand_off_id: hand_off.id,
             status: hand_off.status,
+            result: hand_off
+                .result
+                .filter(|_| hand_off.status == HandOffStatus::Completed),
         }),
     }
 }

@@ -9,8 +9,8 @@ use relais_domain::hand_off::{
 };
 use relais_domain::ids::{HandOffId, SituationId};
 use relais_domain::reference::{
-    AuditedRecord, DeclineReason, HandOffStatus, PartnerKind, ReminderKind, Role, SituationStatus,
-    WithdrawalReason,
+    AuditedRecord, DeclineReason, HandOffResult, HandOffStatus, PartnerKind, ReminderKind, Role,
+    SituationStatus, WithdrawalReason,
 };
 use relais_domain::validation::Invalid;
 use relais_domain::version::Expected;
@@ -22,18 +22,29 @@ use super::{
     found_within, reads_post,
 };
 
-/// What a move may carry besides the status: a decline's reason, a completion's outcome, a
+/// What a move may carry besides the status: a decline's reason, a completion's result and outcome, a
 /// comment for the history. Which of them a move needs is the domain's rule
 /// ([`hand_off::check_move`]).
 #[derive(Debug, Clone, Default)]
 pub struct Move {
     pub reason: Option<DeclineReason>,
+    pub result: Option<HandOffResult>,
     pub outcome: Option<String>,
     pub comment: Option<String>,
     /// Why the partner loses the person's data, when the move's own reason is not the one to
     /// tell it (a cancellation that a consent withdrawal makes).
     pub withdrawn_because: Option<WithdrawalReason>,
 }
+
+/// The signature every move shares (`send`, `accept`…), so that a handler or a job can pick one.
+pub type MoveWorkflow = fn(
+    &mut DbConnection,
+    &Principal,
+    HandOffId,
+    &Expected,
+    &Move,
+    DateTime<Utc>,
+) -> Outcome<HandOff>;
 
 fn actor(principal: &Principal) -> Actor<'_> {
     Actor {
@@ -340,6 +351,7 @@ fn move_hand_off(
     hand_off::check_move(
         action,
         details.reason,
+        details.result,
         details.outcome.as_deref(),
         details.comment.as_deref(),
     )?;
@@ -385,6 +397,7 @@ fn perform(
     let stored_details = MoveDetails {
         comment: details.comment.as_deref(),
         decline_reason: details.reason,
+        result: details.result,
         outcome: details.outcome.as_deref(),
     };
     let moved = hand_offs::move_to(

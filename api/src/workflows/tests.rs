@@ -172,6 +172,7 @@ fn a_hand_off_lives_its_whole_life_through_the_workflows() {
     })
     .unwrap();
     let outcome = Move {
+        result: Some(relais_domain::reference::HandOffResult::Supported),
         outcome: Some("Droits ouverts".into()),
         ..Move::default()
     };
@@ -180,6 +181,10 @@ fn a_hand_off_lives_its_whole_life_through_the_workflows() {
     })
     .unwrap();
     assert_eq!(done.status, HandOffStatus::Completed);
+    assert_eq!(
+        done.result,
+        Some(relais_domain::reference::HandOffResult::Supported)
+    );
     assert_eq!(done.meta.updated_at, at(7));
     let history = world.db.read(|conn| hand_offs::history(conn, id)).unwrap();
     let moves_made: Vec<_> = history.iter().map(|t| (t.to, t.at)).collect();

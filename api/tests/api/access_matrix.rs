@@ -193,7 +193,9 @@ impl World {
                 json!({"given": true, "form": "oral", "shared_data": ["identity"]})
             }
             ("POST", "/api/v1/hand-offs/{id}/decline") => json!({"reason": "out_of_scope"}),
-            ("POST", "/api/v1/hand-offs/{id}/complete") => json!({"outcome": "Suivi engagé"}),
+            ("POST", "/api/v1/hand-offs/{id}/complete") => {
+                json!({"result": "supported", "outcome": "Suivi engagé"})
+            }
             ("POST", "/api/v1/referrals") => {
                 json!({"post_id": self.post_a, "person": {"sex": "male"}, "reason": "Signalement", "agreed_to_be_contacted": true})
             }

@@ -79,7 +79,10 @@ fn every_emitted_event_matches_the_catalogue() {
     for (action, body) in [
         ("acknowledge", json!({})),
         ("accept", json!({})),
-        ("complete", json!({"outcome": "Aide alimentaire accordée"})),
+        (
+            "complete",
+            json!({"result": "supported", "outcome": "Aide alimentaire accordée"}),
+        ),
     ] {
         act(&app, &partner_token, &completed, action, Some(body), &[]).expect_status(200);
     }
@@ -138,6 +141,10 @@ fn every_emitted_event_matches_the_catalogue() {
         contract::assert_matches("EventPage", &feed.body);
         for event in feed.body["items"].as_array().unwrap() {
             assert!(validator.is_valid(event), "{event:#}");
+            // The coded result travels with the completion, and with it only.
+            let completion = event["type"] == "hand_off.completed";
+            let result = completion.then(|| json!("supported"));
+            assert_eq!(event["data"].get("result"), result.as_ref(), "{event:#}");
             seen.insert(event["type"].as_str().unwrap().to_owned());
         }
     }

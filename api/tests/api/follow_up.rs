@@ -253,7 +253,10 @@ fn the_partner_is_told_to_erase_its_copy_for_each_reason() {
     for (action, body) in [
         ("acknowledge", None),
         ("accept", None),
-        ("complete", Some(json!({"outcome": "Droits ouverts"}))),
+        (
+            "complete",
+            Some(json!({"result": "supported", "outcome": "Droits ouverts"})),
+        ),
     ] {
         act(&app, partner, &completed, action, body, &[]).expect_status(200);
     }

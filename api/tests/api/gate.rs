@@ -95,7 +95,7 @@ fn a_replay_after_erasure_shows_nothing_of_the_person_and_the_database_keeps_no_
         &[("Idempotency-Key", "acc-1")],
     )
     .expect_status(200);
-    let outcome = json!({"outcome": "Droits ouverts"});
+    let outcome = json!({"result": "supported", "outcome": "Droits ouverts"});
     act(
         &app,
         partner,
@@ -707,7 +707,7 @@ fn hand_off_move(app: TestApp, operation: &str) -> Retry {
         "complete_hand_off" => (
             &[(false, "send"), (true, "acknowledge"), (true, "accept")],
             true,
-            Some(json!({"outcome": "Droits ouverts"})),
+            Some(json!({"result": "supported", "outcome": "Droits ouverts"})),
         ),
         other => panic!("no recipe for the hand-off move {other}: add one to hand_off_move"),
     };

@@ -98,7 +98,7 @@ fn completed_by_the_ccas(app: &TestApp, ccas: &str, id: &str) -> Answer {
         ("accept", Some(json!({"comment": "Rendez-vous fixé"}))),
         (
             "complete",
-            Some(json!({"outcome": "Droits ouverts, colis alimentaires"})),
+            Some(json!({"result": "supported", "outcome": "Droits ouverts, colis alimentaires"})),
         ),
     ] {
         let answer = act(app, &partner, id, action, body, &[]);
@@ -445,7 +445,7 @@ fn illegal_moves_are_refused_naming_the_states() {
         &partner,
         &id,
         "complete",
-        Some(json!({"outcome": "x"})),
+        Some(json!({"result": "supported", "outcome": "x"})),
         &[],
     )
     .assert_problem(409);
@@ -698,16 +698,27 @@ fn each_move_reads_its_own_body_and_answers_a_tagged_view() {
         &[],
     );
     no_outcome.assert_problem(422);
-    assert_eq!(no_outcome.fields(), ["outcome"]);
+    assert_eq!(no_outcome.fields(), ["result", "outcome"]);
+    let unknown_result = act(
+        &app,
+        &partner_token,
+        &id,
+        "complete",
+        Some(json!({"result": "done", "outcome": "Droits ouverts"})),
+        &[],
+    );
+    unknown_result.assert_problem(422);
+    assert_eq!(unknown_result.fields(), ["result"]);
     let completed = act(
         &app,
         &partner_token,
         &id,
         "complete",
-        Some(json!({"outcome": "Droits ouverts"})),
+        Some(json!({"result": "redirected", "outcome": "Droits ouverts"})),
         &[],
     );
     assert_eq!(completed.status, 200, "{:#}", completed.body);
+    assert_eq!(completed.body["result"], "redirected");
     contract::assert_matches("HandOffView", &completed.body);
 }
 

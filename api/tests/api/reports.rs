@@ -43,14 +43,16 @@ fn the_activity_report_is_a_self_contained_page_with_its_charts() {
     }
     assert_eq!(depth, 0);
     assert_eq!(
-        svgs, 7,
-        "problems, origins, age, sex, partner kinds, outcomes, months"
+        svgs, 9,
+        "problems, origins, age, sex, partner kinds, outcomes, results, answer delays, months"
     );
     for chart in [
         "situations_by_problem",
         "situations_by_origin",
         "persons_by_age",
         "situations_by_month",
+        "hand_offs_by_result",
+        "hand_offs_by_answer_delay",
     ] {
         assert!(
             html.contains(&format!("data-indicator=\"{chart}\"")),

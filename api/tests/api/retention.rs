@@ -168,7 +168,7 @@ fn dataset(app: &TestApp) -> Dataset {
         ),
         (
             "complete",
-            json!({"outcome": "Droits RSA ouverts pour Mme Martin"}),
+            json!({"result": "supported", "outcome": "Droits RSA ouverts pour Mme Martin"}),
         ),
     ] {
         act(app, &partner, &s1_hand_off, action, Some(body), &[]).expect_status(200);

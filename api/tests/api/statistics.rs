@@ -3,12 +3,16 @@
 //! situation with three problems, the period's boundaries. Then CSV, grid files, access, and
 //! (when PostgreSQL is available) byte-identical answers from both backends.
 
-use relais_domain::reference::Role;
+use relais_api::clock::{Clock, SystemClock};
+use relais_api::workflows::hand_offs::Move;
+use relais_domain::access::Principal;
+use relais_domain::reference::{DeclineReason, HandOffResult, Role};
+use relais_domain::version::Expected;
 use relais_persistence::testing::{TestDatabase, postgres_admin_url};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::TestApp;
-use crate::support::fixtures::statistics_dataset;
+use crate::support::fixtures::{Case, statistics_dataset};
 
 const PERIOD: &str = "from=2025-01-01&to=2025-12-31";
 
@@ -344,4 +348,106 @@ fn both_backends_answer_byte_for_byte_alike() {
         })
         .collect();
     assert_eq!(answers[0], answers[1]);
+}
+
+/// Moves the hand-off `id` as its partner, `days` after now, through the handlers' workflow.
+fn partner_moves(
+    app: &TestApp,
+    partner: &str,
+    id: &str,
+    workflow: relais_api::workflows::hand_offs::MoveWorkflow,
+    details: Move,
+    days: i64,
+) {
+    let partner = Principal {
+        subject: "partner-system".into(),
+        role: Role::Partner,
+        post_ids: vec![],
+        unit_id: None,
+        partner_id: Some(partner.parse().unwrap()),
+    };
+    let at = SystemClock.now() + chrono::Duration::days(days);
+    app.db
+        .write(|conn| {
+            workflow(
+                conn,
+                &partner,
+                id.parse().unwrap(),
+                &Expected::Any,
+                &details,
+                at,
+            )
+        })
+        .unwrap();
+}
+
+#[test]
+fn the_grid_counts_what_became_of_the_hand_offs_and_how_fast_partners_answered() {
+    use relais_api::workflows::hand_offs::{accept, acknowledge, complete, decline};
+    let app = TestApp::init().spawn();
+    let case = Case::open(&app);
+    let partner = app.create_partner("CCAS", "ccas");
+    let sent: Vec<String> = (0..5)
+        .map(|_| case.sent_hand_off(&app, &partner, json!(["identity"])))
+        .collect();
+    let completed = |result| Move {
+        result: Some(result),
+        outcome: Some("Fait".into()),
+        ..Move::default()
+    };
+    // Answered the next day, then completed: supported, 0–2 days.
+    partner_moves(&app, &partner, &sent[0], acknowledge, Move::default(), 0);
+    partner_moves(&app, &partner, &sent[0], accept, Move::default(), 1);
+    let supported = completed(HandOffResult::Supported);
+    partner_moves(&app, &partner, &sent[0], complete, supported, 5);
+    // Declined on day 10: 8–15 days, not completed.
+    let no_capacity = Move {
+        reason: Some(DeclineReason::NoCapacity),
+        ..Move::default()
+    };
+    partner_moves(&app, &partner, &sent[1], acknowledge, Move::default(), 2);
+    partner_moves(&app, &partner, &sent[1], decline, no_capacity, 10);
+    // Accepted on day 31, the person never reached.
+    partner_moves(&app, &partner, &sent[2], acknowledge, Move::default(), 30);
+    partner_moves(&app, &partner, &sent[2], accept, Move::default(), 31);
+    let not_reached = completed(HandOffResult::PersonNotReached);
+    partner_moves(&app, &partner, &sent[2], complete, not_reached, 40);
+    // Acknowledged on day 1, accepted on day 7: the answer is the acceptance, 3–7 days.
+    partner_moves(&app, &partner, &sent[3], acknowledge, Move::default(), 1);
+    partner_moves(&app, &partner, &sent[3], accept, Move::default(), 7);
+    // sent[4] is never answered.
+
+    // Hand-offs count with their situation, opened on 2026-03-14.
+    let stats = app
+        .get(
+            &format!(
+                "/api/v1/statistics?from=2026-03-14&to=2026-03-14&post_id={}",
+                case.post
+            ),
+            &case.sw,
+        )
+        .expect_status(200)
+        .body;
+    expect(
+        &stats,
+        "hand_offs_by_result",
+        5,
+        &[
+            ("supported", 1),
+            ("person_not_reached", 1),
+            ("not_completed", 3),
+        ],
+    );
+    expect(
+        &stats,
+        "hand_offs_by_answer_delay",
+        5,
+        &[
+            ("0-2", 1),
+            ("3-7", 1),
+            ("8-15", 1),
+            ("31+", 1),
+            ("unanswered", 1),
+        ],
+    );
 }

@@ -937,6 +937,7 @@ impl Generator {
         let mut reached_sent = None;
         let mut decline_reason = None;
         let mut outcome = None;
+        let mut result = None;
         for &next in path {
             let when = match next {
                 S::Sent => sent_at,
@@ -977,7 +978,11 @@ impl Generator {
                         .to_owned(),
                     );
                 }
-                S::Completed => outcome = Some((*one(rng, OUTCOMES)).to_owned()),
+                S::Completed => {
+                    let (text, coded) = *one(rng, OUTCOMES);
+                    outcome = Some(text.to_owned());
+                    result = Some(coded.code().to_owned());
+                }
                 _ => {}
             }
             transitions.push(TransitionRow {
@@ -1006,6 +1011,7 @@ impl Generator {
             legal_exception: None,
             decline_reason,
             outcome,
+            result,
             created_by: worker.to_owned(),
             created_at: draft_at,
             updated_at: last_at,

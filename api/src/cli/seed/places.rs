@@ -1,7 +1,7 @@
 //! The fixed material of the synthetic dataset: departments, names, partner kinds and the
 //! texts a social worker or a partner would write.
 
-use relais_domain::reference::{PartnerKind, ProblemCategory};
+use relais_domain::reference::{HandOffResult, PartnerKind, ProblemCategory};
 
 /// Departments the posts are spread over, in order (INSEE code, a town of the department).
 pub const DEPARTMENTS: &[(&str, &str)] = &[
@@ -259,14 +259,45 @@ pub const MESSAGES: &[&str] = &[
     "Monsieur accepte un accompagnement, préfère être contacté par téléphone.",
 ];
 
-/// What partners report when they complete a hand-off.
-pub const OUTCOMES: &[&str] = &[
-    "Personne reçue en entretien, accompagnement mis en place.",
-    "Hébergement trouvé, suivi social engagé.",
-    "Ouverture de droits effectuée, dossier transmis au service compétent.",
-    "Orientée vers une consultation spécialisée, premier rendez-vous honoré.",
-    "Accompagnement juridique réalisé, plainte déposée avec l'aide de l'association.",
-    "Suivi terminé à la demande de la personne, situation stabilisée.",
+/// What partners report when they complete a hand-off: the free text and its coded result,
+/// supported about two times in three.
+pub const OUTCOMES: &[(&str, HandOffResult)] = &[
+    (
+        "Personne reçue en entretien, accompagnement mis en place.",
+        HandOffResult::Supported,
+    ),
+    (
+        "Hébergement trouvé, suivi social engagé.",
+        HandOffResult::Supported,
+    ),
+    (
+        "Ouverture de droits effectuée, dossier transmis au service compétent.",
+        HandOffResult::Supported,
+    ),
+    (
+        "Orientée vers une consultation spécialisée, premier rendez-vous honoré.",
+        HandOffResult::Redirected,
+    ),
+    (
+        "Accompagnement juridique réalisé, plainte déposée avec l'aide de l'association.",
+        HandOffResult::Supported,
+    ),
+    (
+        "Suivi terminé à la demande de la personne, situation stabilisée.",
+        HandOffResult::Supported,
+    ),
+    (
+        "Trois appels et un courrier restés sans réponse.",
+        HandOffResult::PersonNotReached,
+    ),
+    (
+        "La personne n'a pas souhaité donner suite à l'entretien proposé.",
+        HandOffResult::PersonDeclined,
+    ),
+    (
+        "Situation réglée avant le premier rendez-vous.",
+        HandOffResult::NoLongerNeeded,
+    ),
 ];
 
 /// Why a social worker cancels a hand-off.

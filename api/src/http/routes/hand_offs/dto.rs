@@ -2,7 +2,7 @@
 
 use relais_domain::hand_off::HandOffAction;
 use relais_domain::ids::SituationId;
-use relais_domain::reference::{DeclineReason, HandOffStatus};
+use relais_domain::reference::{DeclineReason, HandOffResult, HandOffStatus};
 use relais_domain::validation::Invalid;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -71,8 +71,16 @@ pub struct DeclineInput {
 /// The body of `complete`: what was done for the person.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"outcome": "Ouverture des droits RSA et orientation vers l'épicerie solidaire."}))]
+#[schema(example = json!({
+    "result": "supported",
+    "outcome": "Ouverture des droits RSA et orientation vers l'épicerie solidaire."
+}))]
 pub struct CompleteInput {
+    /// What became of the person, from the hand-off results of `/api/v1/reference`: what the
+    /// statistics count. Required: without it the move is a 422 naming `result`.
+    #[serde(default)]
+    #[schema(required = true, value_type = HandOffResult)]
+    pub result: Option<HandOffResult>,
     /// What was done for the person. Required: without it the move is a 422 naming `outcome`.
     #[serde(default)]
     #[schema(required = true, value_type = String, min_length = 1, max_length = 2000)]
@@ -111,6 +119,7 @@ impl MoveBody for DeclineInput {
 impl MoveBody for CompleteInput {
     fn details(self) -> MoveInput {
         MoveInput {
+            result: self.result,
             outcome: self.outcome,
             comment: self.comment,
             ..MoveInput::default()
@@ -122,6 +131,7 @@ impl MoveBody for CompleteInput {
 #[derive(Debug, Default, Serialize)]
 pub struct MoveInput {
     pub reason: Option<DeclineReason>,
+    pub result: Option<HandOffResult>,
     pub outcome: Option<String>,
     pub comment: Option<String>,
 }
@@ -131,11 +141,13 @@ impl MoveInput {
         relais_domain::hand_off::check_move(
             action,
             self.reason,
+            self.result,
             self.outcome.as_deref(),
             self.comment.as_deref(),
         )?;
         Ok(Move {
             reason: self.reason,
+            result: self.result,
             outcome: self.outcome,
             comment: self.comment,
             withdrawn_because: None,

@@ -3,8 +3,7 @@
 //! handlers, one per operationId, sharing [`move_hand_off`].
 
 use actix_web::{HttpResponse, get, post, put, web};
-use relais_domain::access::Principal;
-use relais_domain::hand_off::{Consent, ConsentInput, HandOff, HandOffAction, HandOffInput};
+use relais_domain::hand_off::{Consent, ConsentInput, HandOffAction, HandOffInput};
 use relais_domain::ids::{HandOffId, SituationId};
 use relais_domain::reference::Role;
 use relais_domain::version::Expected;
@@ -22,7 +21,7 @@ use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, fingerprint, ru
 use crate::http::problem::{ApiError, Problem};
 use crate::http::routes::common::{listed, page_request, versioned};
 use crate::http::state::AppState;
-use crate::workflows::{self, hand_offs::Move};
+use crate::workflows;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(create_hand_off)
@@ -450,16 +449,6 @@ type MoveRequest<B> = (
     OptionalJson<B>,
 );
 
-/// A move's workflow (`workflows::hand_offs::send`, `accept`…).
-type MoveWorkflow = fn(
-    &mut DbConnection,
-    &Principal,
-    HandOffId,
-    &Expected,
-    &Move,
-    chrono::DateTime<chrono::Utc>,
-) -> workflows::Outcome<HandOff>;
-
 /// What the six move handlers share: the details checked for `action`, then `workflow` run at
 /// most once per `Idempotency-Key`, answering the hand-off as the caller may see it.
 async fn move_hand_off<B: MoveBody>(
@@ -467,7 +456,7 @@ async fn move_hand_off<B: MoveBody>(
     user: CurrentUser,
     action: HandOffAction,
     request: MoveRequest<B>,
-    workflow: MoveWorkflow,
+    workflow: workflows::hand_offs::MoveWorkflow,
 ) -> Result<HttpResponse, ApiError> {
     let (id, OptionalIfMatch(if_match), key, OptionalJson(body)) = request;
     let id = id.into_inner();

@@ -8,7 +8,7 @@ use relais_domain::hand_off::{
 };
 use relais_domain::ids::{HandOffId, PartnerId, SituationId};
 use relais_domain::reference::{
-    DeclineReason, HandOffStatus, LegalException, ProblemCategory, Role, SharedData,
+    DeclineReason, HandOffResult, HandOffStatus, LegalException, ProblemCategory, Role, SharedData,
 };
 use relais_persistence::{DbConnection, StoreError, beneficiaries, hand_offs};
 use serde::Serialize;
@@ -45,6 +45,8 @@ pub struct PartnerHandOff {
     /// beforehand (CASF L226-2-2), which the child-protection unit needs to know.
     pub parental_authority: Option<ParentalAuthority>,
     pub decline_reason: Option<DeclineReason>,
+    /// What became of the person, coded, once completed.
+    pub result: Option<HandOffResult>,
     pub outcome: Option<String>,
     /// Moves of the hand-off, without the names of the post's staff.
     pub history: Vec<PartnerTransition>,
@@ -123,6 +125,7 @@ fn partner_view(
             .parental_authority
             .filter(|_| reading.reads_person()),
         decline_reason: hand_off.decline_reason,
+        result: hand_off.result,
         outcome: hand_off.outcome,
         history,
         updated_at: hand_off.meta.updated_at,

@@ -1,0 +1,1 @@
+ALTER TABLE hand_offs DROP COLUMN result;
