@@ -21,6 +21,26 @@ pub const MAX_WAIT: Duration = Duration::hours(1);
 /// More than a day, so that a receiver down for a whole day still gets every event.
 pub const GIVE_UP_AFTER: Duration = Duration::hours(26);
 
+/// How many active webhooks a partner may have unless `RELAIS_WEBHOOKS_PER_PARTNER` says
+/// otherwise: each event fans out to every one of them, and each is retried for
+/// [`GIVE_UP_AFTER`].
+pub const DEFAULT_MAX_PER_PARTNER: u32 = 5;
+
+/// A failed attempt's `last_error` when no answer came, whatever the cause: the name did not
+/// resolve, the connection was refused or timed out, TLS failed, or the address is not public.
+/// The partner is told no more, so that deliveries cannot map the network from where Relais
+/// runs; the server's log has the cause.
+pub const UNREACHABLE: &str = "unreachable";
+
+/// A failed attempt's `last_error` when Relais itself could not build the request (the
+/// payload or its signature); nothing was sent.
+pub const INTERNAL_ERROR: &str = "internal error";
+
+/// A failed attempt's `last_error` when the receiver answered `status` (not 2xx): `HTTP 503`.
+pub fn answered_error(status: u16) -> String {
+    format!("HTTP {status}")
+}
+
 /// A partner's webhook: where its events are POSTed. The secret is shown once, at creation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -69,11 +89,18 @@ pub struct Delivery {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_attempt_at: Option<DateTime<Utc>>,
     /// The HTTP status of the last answer; absent when none came (timeout, refused connection).
-    #[cfg_attr(feature = "openapi", schema(example = 200))]
+    #[cfg_attr(feature = "openapi", schema(example = 503))]
     pub last_status_code: Option<i32>,
-    /// Why the last attempt failed.
-    #[cfg_attr(feature = "openapi", schema(example = json!(null)))]
+    /// Why the last attempt failed, and no more: `HTTP 503` (the status) when the receiver
+    /// answered other than 2xx; `unreachable` when no answer came, whatever the cause (the name
+    /// did not resolve, the connection was refused or timed out, TLS failed, or the address is
+    /// not public: see `RELAIS_WEBHOOK_PRIVATE_ADDRESSES`), so that deliveries tell nothing of
+    /// the network Relais runs in (the server's log has the cause); `internal error` when Relais
+    /// could not build the request; `the webhook was deleted before delivery`. Absent once
+    /// delivered.
+    #[cfg_attr(feature = "openapi", schema(example = "HTTP 503"))]
     pub last_error: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(example = json!(null)))]
     pub delivered_at: Option<DateTime<Utc>>,
 }
 

@@ -12,7 +12,7 @@ use relais_domain::webhook::{Delivery, DeliveryStatus, Webhook};
 
 use crate::convert::{meta, now, parse};
 use crate::events::EventRow;
-use crate::schema::{events, webhook_deliveries, webhooks};
+use crate::schema::{events, partners, webhook_deliveries, webhooks};
 use crate::{DbConnection, Page, PageRequest, StoreError};
 
 const PENDING: &str = "pending";
@@ -108,6 +108,29 @@ pub fn create(
         ))
         .execute(conn)?;
     get(conn, partner, id)
+}
+
+/// How many active webhooks `partner` has, counted with the partner's directory row locked until
+/// the end of the transaction, so that registrations for one partner, counted then inserted in
+/// their transactions, go one after the other: the second counts the first's webhook and cannot
+/// pass a limit the first reached. On PostgreSQL the row is read `FOR NO KEY UPDATE` (which does
+/// not block the foreign-key checks of rows naming the partner); SQLite has a single writer.
+/// `NotFound` when the partner is not in the directory.
+pub fn count_active_locking_partner(
+    conn: &mut DbConnection,
+    partner: PartnerId,
+) -> Result<i64, StoreError> {
+    let key = partner.to_string();
+    let row = partners::table.find(&key).select(partners::id);
+    let _: String = match conn {
+        DbConnection::Postgres(pg) => row.for_no_key_update().first(pg)?,
+        DbConnection::Sqlite(sqlite) => row.first(sqlite)?,
+    };
+    Ok(webhooks::table
+        .filter(webhooks::partner_id.eq(&key))
+        .filter(webhooks::active.eq(true))
+        .count()
+        .get_result(conn)?)
 }
 
 /// A webhook of `partner`; another partner's is `NotFound`.

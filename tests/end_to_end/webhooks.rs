@@ -232,5 +232,7 @@ fn webhook_settings_are_checked_at_start() {
         ("RELAIS_WEBHOOK_POLL_MS", "soon"),
         ("RELAIS_WEBHOOK_LEASE_SECONDS", "-1"),
         ("RELAIS_WEBHOOK_PRIVATE_ADDRESSES", "yes"),
+        ("RELAIS_WEBHOOKS_PER_PARTNER", "0"),
+        ("RELAIS_WEBHOOKS_PER_PARTNER", "many"),
     ]);
 }

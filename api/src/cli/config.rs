@@ -26,6 +26,8 @@ pub struct Settings {
     pub grids_dir: Option<std::path::PathBuf>,
     /// `RELAIS_WEBHOOKS` and `RELAIS_WEBHOOK_*`: the webhook delivery worker.
     pub webhooks: WorkerSettings,
+    /// `RELAIS_WEBHOOKS_PER_PARTNER`: the most active webhooks a partner may have (default 5).
+    pub webhooks_per_partner: u32,
     /// `RELAIS_CORS_ORIGINS` and `RELAIS_RATE_LIMIT_*`.
     pub protection: ProtectionSettings,
     /// `RELAIS_RETENTION_DAYS`, `RELAIS_PURGE_JOB` and `RELAIS_PURGE_INTERVAL_HOURS`: how long
@@ -184,6 +186,16 @@ impl Settings {
                     .saturating_mul(60),
             ),
         };
+        let webhooks_per_partner = at_least_one(
+            "RELAIS_WEBHOOKS_PER_PARTNER",
+            u64::from(relais_domain::webhook::DEFAULT_MAX_PER_PARTNER),
+        )?;
+        let webhooks_per_partner = u32::try_from(webhooks_per_partner)
+            .ok()
+            .filter(|n| *n <= 1000)
+            .ok_or(format!(
+                "RELAIS_WEBHOOKS_PER_PARTNER={webhooks_per_partner}: must be at most 1000"
+            ))?;
         Ok(Self {
             db,
             deadline,
@@ -222,6 +234,7 @@ impl Settings {
                 issuer: var("RELAIS_JWT_ISSUER").unwrap_or_else(|| "relais".to_owned()),
                 audience: var("RELAIS_JWT_AUDIENCE").unwrap_or_else(|| "relais".to_owned()),
             },
+            webhooks_per_partner,
             webhooks: WorkerSettings {
                 enabled: switch("RELAIS_WEBHOOKS")?,
                 poll: Duration::from_millis(

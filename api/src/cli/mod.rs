@@ -219,6 +219,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let state = web::Data::new(
         AppState::new(db, verifier, grids, &settings.protection, metrics)?
             .with_deadline(settings.deadline)
+            .with_webhooks_per_partner(settings.webhooks_per_partner)
             .with_worklist(crate::workflows::worklist::WorklistSettings {
                 deadlines: settings.follow_up.deadlines,
                 idle_days: settings.follow_up.idle_days,

@@ -36,6 +36,8 @@ pub struct AppState {
     /// The deadlines the worklist counts with (`RELAIS_HAND_OFF_*_DAYS`,
     /// `RELAIS_IDLE_SITUATION_DAYS`).
     pub worklist: crate::workflows::worklist::WorklistSettings,
+    /// The most active webhooks a partner may have (`RELAIS_WEBHOOKS_PER_PARTNER`).
+    pub webhooks_per_partner: u32,
 }
 
 /// The deadline of the aggregates (statistics grids, activity reports), which read a scope's
@@ -81,6 +83,7 @@ impl AppState {
             deadline: DEFAULT_DEADLINE,
             draining: Draining::default(),
             worklist: crate::workflows::worklist::WorklistSettings::default(),
+            webhooks_per_partner: relais_domain::webhook::DEFAULT_MAX_PER_PARTNER,
         })
     }
 
@@ -92,6 +95,14 @@ impl AppState {
     /// The same state counting the worklist with `settings`.
     pub fn with_worklist(self, worklist: crate::workflows::worklist::WorklistSettings) -> Self {
         Self { worklist, ..self }
+    }
+
+    /// The same state allowing each partner `max` active webhooks.
+    pub fn with_webhooks_per_partner(self, max: u32) -> Self {
+        Self {
+            webhooks_per_partner: max,
+            ..self
+        }
     }
 
     /// The same state reading the time from `clock` (tests, and runs as of a date).

@@ -315,14 +315,17 @@ fn a_failing_receiver_shows_its_status_and_the_next_attempt() {
     let delivery = retried_delivery(&app, &receiver, app.fast_webhook_settings());
     assert_eq!(delivery["status"], "pending");
     assert_eq!(delivery["last_status_code"], 503);
-    assert_eq!(delivery["last_error"], "the receiver answered 503");
+    assert_eq!(
+        delivery["last_error"], "HTTP 503",
+        "the status, and no more"
+    );
     assert!(delivery["next_attempt_at"].is_string());
     assert!(delivery["delivered_at"].is_null());
 }
 
 /// By default a webhook is never delivered to a private address (a partner could otherwise make
-/// Relais POST into the deployment's own network): the attempt fails, saying why, and the
-/// receiver gets nothing.
+/// Relais POST into the deployment's own network): the attempt fails as `unreachable` (the
+/// server's log says why), and the receiver gets nothing.
 #[test]
 fn a_webhook_to_a_private_address_is_not_delivered_by_default() {
     let app = TestApp::init().spawn();
@@ -334,12 +337,205 @@ fn a_webhook_to_a_private_address_is_not_delivered_by_default() {
     let delivery = retried_delivery(&app, &receiver, settings);
     assert_eq!(delivery["status"], "pending");
     assert!(delivery["last_status_code"].is_null());
-    let error = delivery["last_error"].as_str().unwrap();
-    assert!(
-        error.contains("RELAIS_WEBHOOK_PRIVATE_ADDRESSES"),
-        "{error}"
-    );
+    assert_eq!(delivery["last_error"], "unreachable");
     assert!(receiver.received().is_empty());
+}
+
+/// A refused connection says `unreachable` as a refused address does: `last_error` tells a
+/// partner nothing of what listens where.
+#[test]
+fn a_refused_connection_says_only_unreachable() {
+    let app = TestApp::init().spawn();
+    let partner = create_partner(&app);
+    let token = partner_token(&app, &partner);
+    // A port nothing listens on any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let webhook = register(&app, &token, &format!("http://127.0.0.1:{port}/hooks"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let _worker = app.webhook_worker();
+    emit(&app, &partner, "hand_off.sent");
+    let deliveries = wait_for_deliveries(&app, &token, &webhook, |items| {
+        items
+            .first()
+            .is_some_and(|d| d["attempts"].as_i64() >= Some(1))
+    });
+    assert_eq!(deliveries[0]["status"], "pending");
+    assert!(deliveries[0]["last_status_code"].is_null());
+    assert_eq!(deliveries[0]["last_error"], "unreachable");
+}
+
+/// IPv6 forms that carry an IPv4 address (IPv4-mapped, IPv4-compatible, NAT64, 6to4), and the
+/// site-local and documentation ranges, are refused like the IPv4 address they name: the
+/// receiver on 127.0.0.1 gets nothing, and each delivery says `unreachable`.
+#[test]
+fn webhooks_to_ipv6_forms_of_private_addresses_are_not_delivered() {
+    let app = TestApp::init().with_webhooks_per_partner(10).spawn();
+    let receiver = Receiver::start(vec![]);
+    let port = receiver
+        .url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    let partner = create_partner(&app);
+    let token = partner_token(&app, &partner);
+    let hosts = [
+        "[::ffff:127.0.0.1]",
+        "[::7f00:1]",
+        "[64:ff9b::7f00:1]",
+        "[2002:7f00:1::]",
+        "[fec0::1]",
+        "[2001:db8::1]",
+    ];
+    let webhooks: Vec<String> = hosts
+        .iter()
+        .map(|host| {
+            register(&app, &token, &format!("http://{host}:{port}/hooks/relais"))["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let _worker = app.webhook_worker_with(WorkerSettings {
+        private_addresses: false,
+        ..app.fast_webhook_settings()
+    });
+    emit(&app, &partner, "hand_off.sent");
+    for (host, webhook) in hosts.iter().zip(&webhooks) {
+        let deliveries = wait_for_deliveries(&app, &token, webhook, |items| {
+            items
+                .first()
+                .is_some_and(|d| d["attempts"].as_i64() >= Some(1))
+        });
+        assert!(deliveries[0]["last_status_code"].is_null(), "{host}");
+        assert_eq!(deliveries[0]["last_error"], "unreachable", "{host}");
+    }
+    assert!(receiver.received().is_empty(), "{:?}", receiver.received());
+}
+
+/// A partner has at most `RELAIS_WEBHOOKS_PER_PARTNER` active webhooks (5 by default): one
+/// more is a 409 problem; a deleted one makes room; another partner has its own count.
+#[test]
+fn a_partner_has_at_most_five_webhooks_by_default() {
+    let app = TestApp::init().spawn();
+    let (a, b) = (create_partner(&app), create_partner(&app));
+    let (token_a, token_b) = (partner_token(&app, &a), partner_token(&app, &b));
+    let url = |i: usize| format!("https://si.ccas-privas.fr/relais/webhook/{i}");
+    let first: Vec<String> = (0..5)
+        .map(|i| {
+            register(&app, &token_a, &url(i))["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let refused = app.post("/api/v1/webhooks", &token_a, json!({ "url": url(5) }));
+    refused.assert_problem(409);
+    assert_eq!(refused.body["type"], "/problems/conflict");
+    let detail = refused.body["detail"].as_str().unwrap();
+    assert!(detail.contains("5 active webhooks"), "{detail}");
+    assert_eq!(
+        app.get("/api/v1/webhooks", &token_a).body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5,
+        "nothing registered"
+    );
+    register(&app, &token_b, &url(0));
+
+    let deleted = app.call(
+        "DELETE",
+        &format!("/api/v1/webhooks/{}", first[0]),
+        Some(&token_a),
+        None,
+        &[],
+    );
+    assert_eq!(deleted.status, 204);
+    register(&app, &token_a, &url(5));
+    app.post("/api/v1/webhooks", &token_a, json!({ "url": url(6) }))
+        .assert_problem(409);
+}
+
+/// Registrations sent at once never pass the limit: each counts with its partner's row locked.
+#[test]
+fn registrations_sent_at_once_never_pass_the_limit() {
+    let app = TestApp::init().with_webhooks_per_partner(3).spawn();
+    let partner = create_partner(&app);
+    let token = partner_token(&app, &partner);
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let sent: Vec<_> = (0..8)
+            .map(|i| {
+                let (app, token) = (&app, &token);
+                scope.spawn(move || {
+                    let url = format!("https://si.ccas-privas.fr/relais/webhook/{i}");
+                    app.post("/api/v1/webhooks", token, json!({ "url": url }))
+                        .status
+                })
+            })
+            .collect();
+        sent.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    let refused = statuses.iter().filter(|s| **s == 409).count();
+    assert_eq!((created, refused), (3, 5), "{statuses:?}");
+    assert_eq!(
+        app.get("/api/v1/webhooks", &token).body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+/// The count and the insert of a registration hold the partner's row: a second registration
+/// while the first's transaction is open waits for it, then counts its webhook (on PostgreSQL,
+/// without the lock, it would count one too few and pass the limit).
+#[test]
+fn a_registration_waits_for_one_in_flight_and_counts_it() {
+    use relais_api::workflows::{WorkflowError, webhooks::register as register_within};
+    let app = TestApp::init().spawn();
+    let partner: PartnerId = create_partner(&app).parse().unwrap();
+    let url = "https://si.ccas-privas.fr/relais/webhook";
+    let hold = Duration::from_millis(500);
+    let (locked, finished) = (
+        std::sync::mpsc::channel::<()>(),
+        std::sync::mpsc::channel::<()>(),
+    );
+    let (finished_during_hold, second) = std::thread::scope(|scope| {
+        let db = app.db.clone();
+        let first = scope.spawn(move || {
+            db.write(|conn| {
+                register_within(conn, partner, url, "whsec_a", 1)?;
+                locked.0.send(()).unwrap();
+                // Hold the transaction open while the other registration runs.
+                Ok::<_, WorkflowError>(finished.1.recv_timeout(hold).is_ok())
+            })
+            .unwrap()
+        });
+        locked.1.recv().unwrap();
+        let second = app
+            .db
+            .write(|conn| register_within(conn, partner, url, "whsec_b", 1));
+        let _ = finished.0.send(());
+        (first.join().unwrap(), second)
+    });
+    assert!(
+        !finished_during_hold,
+        "the second registration must wait for the first's transaction"
+    );
+    assert!(
+        matches!(second, Err(WorkflowError::Conflict(_))),
+        "{second:?}"
+    );
 }
 
 #[test]

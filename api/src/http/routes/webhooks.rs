@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use relais_domain::ids::{PartnerId, WebhookId};
 use relais_domain::reference::Role;
 use relais_domain::webhook::{Delivery, MAX_URL_LENGTH, Webhook};
-use relais_persistence::{DbConnection, StoreError, partners, webhooks};
+use relais_persistence::{DbConnection, webhooks};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -18,8 +18,8 @@ use crate::http::idempotency::{
 };
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
-
 use crate::jobs::webhooks::signing::generate_secret;
+use crate::workflows;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(create_webhook)
@@ -75,11 +75,12 @@ fn own_partner(user: &CurrentUser) -> Result<PartnerId, ApiError> {
 /// Register a webhook: each later event of your partner is POSTed to it, signed.
 #[utoipa::path(
     tag = "webhooks",
-    description = "The first answer shows the webhook's secret, once. A retry with the same `Idempotency-Key` answers the webhook without its secret, as `GET /api/v1/webhooks/{id}` shows it (201, the same `Location`); if the first answer was lost, delete the webhook and register another.",
+    description = "The first answer shows the webhook's secret, once. A retry with the same `Idempotency-Key` answers the webhook without its secret, as `GET /api/v1/webhooks/{id}` shows it (201, the same `Location`); if the first answer was lost, delete the webhook and register another. A partner has at most `RELAIS_WEBHOOKS_PER_PARTNER` active webhooks (5 unless the instance says otherwise; deleted ones do not count): one more is a 409.",
     request_body(content = WebhookInput, example = json!({"url": "https://si.ccas-privas.fr/relais/webhook"})),
     responses(
         (status = 201, description = "The webhook and its secret (shown this once; not on a retry), with its `Location` and `ETag`", body = CreatedWebhook,
             headers(("Location" = String, description = "URL of the new webhook"), ("ETag" = String, description = "Version"))),
+        (status = 409, description = "Your partner already has as many active webhooks as the instance allows (`RELAIS_WEBHOOKS_PER_PARTNER`): delete one first", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/webhooks")]
@@ -92,19 +93,12 @@ async fn create_webhook(
     let partner = own_partner(&user)?;
     let url = checked_url(&input.url)?;
     let secret = generate_secret();
+    let max = state.webhooks_per_partner;
     let retryable = Retryable {
         fingerprint: fingerprint("create_webhook", None, &input),
         record: None,
         work: move |conn: &mut DbConnection| {
-            match partners::get(conn, partner) {
-                Err(StoreError::NotFound) => {
-                    return Err(ApiError::Forbidden(format!(
-                        "the partner {partner} of your token is not in the directory"
-                    )));
-                }
-                found => drop(found?),
-            }
-            let webhook = webhooks::create(conn, partner, &url, &secret)?;
+            let webhook = workflows::webhooks::register(conn, partner, &url, &secret, max)?;
             registered(webhook, Some(secret))
         },
         // The secret is shown once: a retry answers the webhook as `GET /webhooks/{id}` does.

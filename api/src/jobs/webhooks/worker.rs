@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use relais_domain::webhook::next_attempt;
+use relais_domain::webhook::{INTERNAL_ERROR, UNREACHABLE, answered_error, next_attempt};
 use relais_persistence::webhooks::{self, DueDelivery};
 use relais_persistence::{Database, StoreError};
 
@@ -24,9 +24,6 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Most deliveries claimed, and sent side by side, per round.
 pub const BATCH: i64 = 32;
-
-/// The longest `last_error` recorded.
-const MAX_ERROR_CHARS: usize = 500;
 
 /// How the worker runs; see README.md for the variables that set it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +127,49 @@ impl Drop for WebhookWorker {
 /// How one attempt went.
 enum Outcome {
     Delivered(u16),
-    Failed { status: Option<u16>, error: String },
+    Failed(Failure),
+}
+
+/// Why an attempt failed.
+enum Failure {
+    /// The receiver answered this status, not 2xx.
+    Answered(u16),
+    /// No answer came: DNS, connection, TLS, timeout, or an address that is not public. The
+    /// text is for the server's log only.
+    Unreachable(String),
+    /// Relais could not build the request, and sent nothing. For the log only too.
+    NotSent(String),
+}
+
+impl Failure {
+    /// The receiver's status, when it answered.
+    fn status(&self) -> Option<u16> {
+        match self {
+            Failure::Answered(status) => Some(*status),
+            Failure::Unreachable(_) | Failure::NotSent(_) => None,
+        }
+    }
+
+    /// The delivery's `last_error`: the receiver's status (`HTTP 503`), or `unreachable` for
+    /// whatever kept the request from an answer, never its detail. A partner chooses the URL
+    /// and reads this back: were it told "connection refused" from "timed out" or "no such
+    /// name", the worker would scan the network it runs in for them.
+    fn recorded(&self) -> String {
+        match self {
+            Failure::Answered(status) => answered_error(*status),
+            Failure::Unreachable(_) => UNREACHABLE.to_owned(),
+            Failure::NotSent(_) => INTERNAL_ERROR.to_owned(),
+        }
+    }
+
+    /// What the server's log says of it.
+    fn logged(&self) -> String {
+        match self {
+            Failure::Answered(status) => format!("status {status}"),
+            Failure::Unreachable(why) => format!("no answer: {why}"),
+            Failure::NotSent(why) => format!("not sent: {why}"),
+        }
+    }
 }
 
 struct Runner {
@@ -230,16 +269,17 @@ impl Runner {
             Outcome::Delivered(status) => self.db.write(|conn| {
                 webhooks::record_delivered(conn, &delivery.id, i32::from(*status), at)
             }),
-            Outcome::Failed { status, error } => {
+            Outcome::Failed(failure) => {
                 let attempts = u32::try_from(delivery.attempts).unwrap_or(0) + 1;
                 let base = chrono::Duration::from_std(self.settings.retry_base)
                     .unwrap_or(chrono::Duration::seconds(5));
                 let next = next_attempt(delivery.created_at, attempts, at, base);
+                // The cause stays in the log: `last_error` says no more than `recorded`.
                 log::warn!(
                     "webhooks: webhook {} did not take event {} (attempt {attempts}): {}; {}",
                     delivery.webhook_id,
                     delivery.event.id,
-                    status.map_or_else(|| "no answer".to_owned(), |s| format!("status {s}")),
+                    failure.logged(),
                     next.map_or_else(
                         || "giving up".to_owned(),
                         |n| format!("next attempt at {}", n.to_rfc3339())
@@ -249,8 +289,8 @@ impl Runner {
                     webhooks::record_failed_attempt(
                         conn,
                         &delivery.id,
-                        status.map(i32::from),
-                        error,
+                        failure.status().map(i32::from),
+                        &failure.recorded(),
                         at,
                         next,
                     )
@@ -268,20 +308,19 @@ impl Runner {
     }
 
     fn attempt(&self, delivery: &DueDelivery) -> Outcome {
-        let failed = |status: Option<u16>, error: String| Outcome::Failed {
-            status,
-            error: error.chars().take(MAX_ERROR_CHARS).collect(),
-        };
         let payload = Event::try_from(delivery.event.clone()).map_err(|e| e.to_string());
         let body =
             match payload.and_then(|event| serde_json::to_vec(&event).map_err(|e| e.to_string())) {
                 Ok(body) => body,
-                Err(e) => return failed(None, format!("cannot write the payload: {e}")),
+                Err(e) => {
+                    let why = format!("cannot write the payload: {e}");
+                    return Outcome::Failed(Failure::NotSent(why));
+                }
             };
         let timestamp = SystemClock.now().timestamp();
         let signature = match sign(&delivery.secret, &delivery.event.id, timestamp, &body) {
             Ok(signature) => signature,
-            Err(e) => return failed(None, e.to_string()),
+            Err(e) => return Outcome::Failed(Failure::NotSent(e.to_string())),
         };
         let sent = self
             .agent
@@ -295,19 +334,17 @@ impl Runner {
             Ok(response) if (200..300).contains(&response.status()) => {
                 Outcome::Delivered(response.status())
             }
-            Ok(response) => failed(
-                Some(response.status()),
-                format!("the receiver answered {}", response.status()),
-            ),
-            Err(ureq::Error::Status(status, _)) => {
-                failed(Some(status), format!("the receiver answered {status}"))
+            Ok(response) => Outcome::Failed(Failure::Answered(response.status())),
+            Err(ureq::Error::Status(status, _)) => Outcome::Failed(Failure::Answered(status)),
+            Err(ureq::Error::Transport(e)) => {
+                Outcome::Failed(Failure::Unreachable(transport_error(&e)))
             }
-            Err(ureq::Error::Transport(e)) => failed(None, transport_error(&e)),
         }
     }
 }
 
-/// What went wrong on the way, without the URL (which may carry credentials).
+/// What went wrong on the way, for the server's log only, without the URL (which may carry
+/// credentials).
 fn transport_error(error: &ureq::Transport) -> String {
     let mut text = error.kind().to_string();
     if let Some(message) = error.message() {
@@ -319,4 +356,58 @@ fn transport_error(error: &ureq::Transport) -> String {
         text.push_str(&source.to_string());
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Failure;
+
+    /// Whatever kept an attempt from an answer is recorded as `unreachable`: the cause, which
+    /// would tell a refused port from a missing name or a filtered address, stays in the log.
+    #[test]
+    fn last_error_is_the_status_or_unreachable_and_no_more() {
+        for (failure, recorded, status) in [
+            (Failure::Answered(503), "HTTP 503", Some(503)),
+            (Failure::Answered(404), "HTTP 404", Some(404)),
+            (Failure::Answered(301), "HTTP 301", Some(301)),
+            (
+                Failure::Unreachable("Dns Failed: resolve dns name 'x.invalid:443'".into()),
+                "unreachable",
+                None,
+            ),
+            (
+                Failure::Unreachable("Connection Failed: Connection refused (os error 111)".into()),
+                "unreachable",
+                None,
+            ),
+            (
+                Failure::Unreachable("Network Error: timed out reading response".into()),
+                "unreachable",
+                None,
+            ),
+            (
+                Failure::Unreachable(
+                    "Connection Failed: the webhook's host has no public address: 127.0.0.1 \
+                     (loopback)"
+                        .into(),
+                ),
+                "unreachable",
+                None,
+            ),
+            (
+                Failure::NotSent("cannot write the payload".into()),
+                "internal error",
+                None,
+            ),
+        ] {
+            assert_eq!(failure.recorded(), recorded);
+            assert_eq!(failure.status(), status);
+            if let Failure::Unreachable(why) | Failure::NotSent(why) = &failure {
+                assert!(
+                    failure.logged().contains(why.as_str()),
+                    "the log keeps the cause"
+                );
+            }
+        }
+    }
 }

@@ -55,6 +55,7 @@ pub struct TestAppBuilder {
     grids_dir: Option<PathBuf>,
     metrics: bool,
     database: Option<TestDatabase>,
+    webhooks_per_partner: Option<u32>,
 }
 
 impl TestAppBuilder {
@@ -82,6 +83,13 @@ impl TestAppBuilder {
         self
     }
 
+    /// Each partner allowed `max` active webhooks (`RELAIS_WEBHOOKS_PER_PARTNER`) rather than
+    /// the default.
+    pub fn with_webhooks_per_partner(mut self, max: u32) -> Self {
+        self.webhooks_per_partner = Some(max);
+        self
+    }
+
     /// On the given database rather than a fresh one of the suite's backend.
     pub fn on_database(mut self, database: TestDatabase) -> Self {
         self.database = Some(database);
@@ -97,10 +105,12 @@ impl TestAppBuilder {
         let metrics = self
             .metrics
             .then(|| relais_api::http::metrics::Metrics::new().expect("metrics"));
-        let state = web::Data::new(
-            AppState::new(db.clone(), verifier, grids, &self.protection, metrics)
-                .expect("app state"),
-        );
+        let mut state = AppState::new(db.clone(), verifier, grids, &self.protection, metrics)
+            .expect("app state");
+        if let Some(max) = self.webhooks_per_partner {
+            state = state.with_webhooks_per_partner(max);
+        }
+        let state = web::Data::new(state);
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
@@ -153,6 +163,7 @@ impl TestApp {
             grids_dir: None,
             metrics: true,
             database: None,
+            webhooks_per_partner: None,
         }
     }
 
