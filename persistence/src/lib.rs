@@ -16,6 +16,7 @@ pub mod follow_up;
 pub mod hand_offs;
 pub mod idempotency;
 pub mod interventions;
+pub mod keys;
 pub mod page;
 pub mod partners;
 pub mod posts;

@@ -33,6 +33,7 @@ mod tempfile_dir {
 impl TestDatabase {
     /// A new, empty database on the backend the environment selects.
     pub fn create() -> Self {
+        crate::keys::install_unless_installed(crate::keys::test_keys);
         match postgres_admin_url() {
             Some(admin_url) => Self::postgres(admin_url),
             None => Self::sqlite(),
@@ -41,6 +42,7 @@ impl TestDatabase {
 
     /// A new, empty PostgreSQL database on the server of `admin_url`.
     pub fn postgres(admin_url: String) -> Self {
+        crate::keys::install_unless_installed(crate::keys::test_keys);
         let name = format!("relais_test_{}", uuid::Uuid::now_v7().simple());
         let mut admin = PgConnection::establish(&admin_url)
             .unwrap_or_else(|e| panic!("{TEST_DATABASE_VAR}: cannot connect: {e}"));
@@ -55,6 +57,7 @@ impl TestDatabase {
 
     /// A new, empty SQLite database in a temporary directory.
     pub fn sqlite() -> Self {
+        crate::keys::install_unless_installed(crate::keys::test_keys);
         let dir =
             std::env::temp_dir().join(format!("relais-test-{}", uuid::Uuid::now_v7().simple()));
         std::fs::create_dir_all(&dir)
