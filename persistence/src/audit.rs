@@ -9,6 +9,7 @@ use relais_domain::audit::AuditEvent;
 use relais_domain::ids::{AuditEventId, BeneficiaryId, PostId};
 use relais_domain::reference::{AuditOutcome, AuditedRecord, CodeList, Role};
 
+use crate::audit_chain::{self, ChainedEvent};
 use crate::convert::{now, parse, parse_opt, stored};
 use crate::schema::{audit_events, beneficiaries, hand_offs, referrals, requisitions, situations};
 use crate::{DbConnection, Page, PageRequest, StoreError};
@@ -164,7 +165,7 @@ pub fn append_all(
         }
     }
     let ids: Vec<AuditEventId> = events.iter().map(|_| AuditEventId::generate()).collect();
-    let rows: Vec<_> = events
+    let mut rows: Vec<ChainedEvent> = events
         .iter()
         .zip(&ids)
         .map(|(event, id)| {
@@ -174,30 +175,26 @@ pub fn append_all(
                 .and_then(|(kind, record)| owners.get(&(*kind, record.clone())).cloned())
                 .unzip();
             let post = post.or_else(|| event.post_hint.map(|p| p.to_string()));
-            (
-                audit_events::id.eq(id.to_string()),
-                audit_events::at.eq(stored(event.at)),
-                audit_events::subject.eq(event.subject.clone()),
-                audit_events::role.eq(event.role.code()),
-                audit_events::action.eq(event.action),
-                audit_events::record_type.eq(event.record.as_ref().map(|(k, _)| k.code())),
-                audit_events::record_id.eq(event.record.as_ref().map(|(_, id)| id.clone())),
-                audit_events::post_id.eq(post),
-                audit_events::beneficiary_id.eq(person.flatten()),
-                audit_events::outcome.eq(event.outcome().code()),
-                audit_events::status.eq(i32::from(event.status)),
-            )
+            ChainedEvent {
+                id: id.to_string(),
+                at: stored(event.at),
+                subject: event.subject.clone(),
+                role: event.role.code().to_owned(),
+                action: event.action.to_owned(),
+                record_type: event.record.as_ref().map(|(k, _)| k.code().to_owned()),
+                record_id: event.record.as_ref().map(|(_, id)| id.clone()),
+                post_id: post,
+                beneficiary_id: person.flatten(),
+                outcome: event.outcome().code().to_owned(),
+                status: i32::from(event.status),
+                position: None,
+                mac: None,
+                key_id: None,
+            }
         })
         .collect();
-    // A multi-row insert, written for each backend (the multi-backend connection has none).
-    match conn {
-        DbConnection::Postgres(c) => diesel::insert_into(audit_events::table)
-            .values(&rows)
-            .execute(c)?,
-        DbConnection::Sqlite(c) => diesel::insert_into(audit_events::table)
-            .values(&rows)
-            .execute(c)?,
-    };
+    // Chained after the head, which stays locked until the caller's transaction commits.
+    audit_chain::append(conn, &mut rows)?;
     Ok(ids)
 }
 
@@ -274,18 +271,18 @@ fn retention_cutoff(retention_days: u32) -> NaiveDateTime {
     now() - chrono::Duration::days(i64::from(retention_days))
 }
 
-/// How many events are older than `retention_days`.
+/// How many events the purge would delete: the chain's oldest events, up to the first one
+/// within `retention_days` (see [`purge`]).
 pub fn count_older(conn: &mut DbConnection, retention_days: u32) -> Result<u64, StoreError> {
     let cutoff = retention_cutoff(retention_days);
-    let n: i64 = audit_events::table
-        .filter(audit_events::at.lt(cutoff))
-        .count()
-        .get_result(conn)?;
-    Ok(u64::try_from(n).unwrap_or(0))
+    Ok(audit_chain::purgeable(conn, cutoff)?.map_or(0, |(_, count)| count))
 }
 
-/// Deletes the events older than `retention_days`; returns how many went.
+/// Deletes the events past `retention_days`, and returns how many went: the chain's oldest
+/// events up to the first one still within its period (the chain is cut at one point; the rest
+/// verifies from the signed checkpoint left there). An event outside the chain (inserted behind
+/// Relais's back) is not deleted: `relais audit verify` names it.
 pub fn purge(conn: &mut DbConnection, retention_days: u32) -> Result<usize, StoreError> {
     let cutoff = retention_cutoff(retention_days);
-    Ok(diesel::delete(audit_events::table.filter(audit_events::at.lt(cutoff))).execute(conn)?)
+    audit_chain::purge(conn, cutoff)
 }

@@ -4,6 +4,7 @@
 //! and a single writer can never meet "database is locked", whatever the concurrency.
 //! Readers have their own pool and, in WAL mode, never wait for the writer.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -13,6 +14,7 @@ use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::StoreError;
+use crate::audit_copy::AuditSink;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
@@ -36,7 +38,12 @@ pub fn savepoint<T, E: From<DieselError>>(
     conn: &mut DbConnection,
     f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
 ) -> Result<T, E> {
-    conn.transaction(f)
+    let copied = crate::audit_copy::mark();
+    let result = conn.transaction(f);
+    if result.is_err() {
+        crate::audit_copy::rewind(copied);
+    }
+    result
 }
 
 /// Which database a URL names.
@@ -278,6 +285,8 @@ pub struct Database {
     file: Option<OpenedFile>,
     /// PostgreSQL: the sessions' statement timeout, lifted while migrations run.
     statement_timeout: Duration,
+    /// Where the audit events committed by `write` are copied (`RELAIS_AUDIT_COPY`).
+    audit_copy: Option<Arc<dyn AuditSink>>,
 }
 
 impl Database {
@@ -329,7 +338,17 @@ impl Database {
             backend,
             file,
             statement_timeout: settings.statement_timeout,
+            audit_copy: None,
         })
+    }
+
+    /// The same database, handing every audit event committed through [`Database::write`] to
+    /// `sink` after its commit (see `audit_copy`).
+    pub fn with_audit_copy(self, sink: Arc<dyn AuditSink>) -> Self {
+        Self {
+            audit_copy: Some(sink),
+            ..self
+        }
     }
 
     /// `Unavailable` if the SQLite file was deleted or replaced since it was opened.
@@ -396,7 +415,16 @@ impl Database {
         self.check_file()?;
         let mut pooled = self.writer.get().map_err(StoreError::from)?;
         let conn: &mut DbConnection = &mut pooled;
-        conn.transaction(f)
+        let Some(sink) = &self.audit_copy else {
+            return conn.transaction(f);
+        };
+        let outer = crate::audit_copy::open();
+        let result = conn.transaction(f);
+        let copied = crate::audit_copy::close(outer);
+        if result.is_ok() && !copied.is_empty() {
+            sink.committed(&copied);
+        }
+        result
     }
 
     /// Runs `f` on the writing connection outside any transaction, for work that holds a

@@ -3,6 +3,8 @@
 //! few statements that must differ sit side by side in one `match` on the backend.
 
 pub mod audit;
+pub mod audit_chain;
+pub mod audit_copy;
 pub mod beneficiaries;
 pub mod bulk;
 mod codes;

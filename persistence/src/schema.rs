@@ -287,6 +287,33 @@ diesel::table! {
         beneficiary_id -> Nullable<Text>,
         outcome -> Text,
         status -> Integer,
+        position -> Nullable<BigInt>,
+        mac -> Nullable<Text>,
+        key_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_chain (id) {
+        id -> Integer,
+        position -> BigInt,
+        mac -> Nullable<Text>,
+        key_id -> Nullable<Text>,
+        signature -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (id) {
+        id -> Text,
+        kind -> Text,
+        position -> BigInt,
+        mac -> Text,
+        events -> BigInt,
+        at -> Timestamp,
+        key_id -> Text,
+        signature -> Text,
     }
 }
 
@@ -342,6 +369,8 @@ diesel::joinable!(webhook_deliveries -> events (event_seq));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
+    audit_chain,
+    audit_checkpoints,
     requisitions,
     instance_secrets,
     posts,

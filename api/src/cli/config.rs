@@ -54,6 +54,18 @@ pub struct Settings {
     /// `RELAIS_REQUEST_DEADLINE_MS`: the longest a request's database work may take (default
     /// 5000); past it the answer is 503 with `Retry-After`.
     pub deadline: Duration,
+    /// `RELAIS_AUDIT_COPY`: `off` (default), or `stdout` for a copy of every audit event as one
+    /// JSON line on stdout once committed (`relais serve`).
+    pub audit_copy: AuditCopy,
+}
+
+/// Where `relais serve` copies the audit trail, outside the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuditCopy {
+    #[default]
+    Off,
+    /// One JSON line per event on stdout.
+    Stdout,
 }
 
 /// Audit events are kept at least the floor the database enforces (its triggers refuse to delete
@@ -196,9 +208,19 @@ impl Settings {
             .ok_or(format!(
                 "RELAIS_WEBHOOKS_PER_PARTNER={webhooks_per_partner}: must be at most 1000"
             ))?;
+        let audit_copy = match var("RELAIS_AUDIT_COPY").as_deref() {
+            None | Some("off") => AuditCopy::Off,
+            Some("stdout") => AuditCopy::Stdout,
+            Some(other) => {
+                return Err(format!(
+                    "RELAIS_AUDIT_COPY={other} is neither off nor stdout"
+                ));
+            }
+        };
         Ok(Self {
             db,
             deadline,
+            audit_copy,
             retention,
             follow_up,
             metrics: switch("RELAIS_METRICS")?,

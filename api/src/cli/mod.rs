@@ -1,5 +1,6 @@
 //! `relais`: serve the API, apply migrations, issue development tokens, print the OpenAPI document.
 
+pub mod audit;
 pub mod config;
 pub mod follow_up;
 pub mod purge;
@@ -67,6 +68,11 @@ enum Command {
     /// Remind partners of the hand-offs that wait on them and expire those left unanswered
     /// (RELAIS_HAND_OFF_*_DAYS), as the job of `relais serve` does; --dry-run lists them.
     FollowUp(follow_up::FollowUpArgs),
+    /// The audit trail: `relais audit verify [--from YYYY-MM-DD]` walks its MAC chain.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
 }
 
 /// Runs the command line.
@@ -107,6 +113,10 @@ pub fn run() -> ExitCode {
             let db = open_database(&settings)?;
             follow_up::command(&settings.follow_up, &db, &args)
         }),
+        Command::Audit { command } => Settings::from_env().and_then(|settings| {
+            let db = open_database(&settings)?;
+            audit::command(&db, &command)
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -117,7 +127,10 @@ pub fn run() -> ExitCode {
     }
 }
 
+/// Installs the keys (the audit trail is chained with the audit key, which never is in the
+/// database), then connects and applies the pending migrations.
 fn open_database(settings: &Settings) -> Result<Database, String> {
+    crate::keys::install(settings)?;
     Database::connect_with(&settings.database_url, settings.pool_size, &settings.db)
         .and_then(|db| db.migrate().map(|_| db))
         .map_err(|e| {
@@ -160,7 +173,17 @@ fn token(settings: &Settings, principal: &Principal, ttl_minutes: i64) -> Result
 
 #[actix_web::main]
 async fn serve(settings: Settings) -> Result<(), String> {
-    let db = open_database(&settings)?;
+    let mut db = open_database(&settings)?;
+    // The events recorded before the MAC chain are sealed now (once), not by the first request.
+    db.write(relais_persistence::audit_chain::open)
+        .map_err(|e| format!("the audit trail's chain: {e}"))?;
+    match settings.audit_copy {
+        config::AuditCopy::Stdout => {
+            db = db.with_audit_copy(std::sync::Arc::new(audit::StdoutCopy));
+            log::info!("audit trail: every event also copied to stdout as a JSON line");
+        }
+        config::AuditCopy::Off => {}
+    }
     let (verifier, _, source) = resolve_keys(&settings.jwt, &db).map_err(|e| e.to_string())?;
     match source {
         KeySource::InstanceSecret => {

@@ -8,6 +8,13 @@
 //! kept: a write that fails rolls back to its savepoint and fails alone; a write is answered
 //! only once it is durable, and if the commit fails, every write of the batch fails.
 //!
+//! Audit events take a shorter road still: the events of the audit jobs that follow one another
+//! in a batch (the reads of a busy server) are chained and inserted together, in one savepoint,
+//! with one update of the chain's head (`relais_persistence::audit_chain`); only if that fails
+//! is each job's insert retried alone, so that an event the database refuses fails alone.
+//! On PostgreSQL the head stays locked from that insert to the commit: the batches of several
+//! threads commit one after the other, each reading its records' owners before it waits.
+//!
 //! Nothing waits to fill a batch: a thread takes what is queued when it is free, so one
 //! write on an idle server is committed at once. Where the database admits concurrent writers
 //! (PostgreSQL), several threads share the queue, so that one batch's commit (its WAL flush)
@@ -17,6 +24,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use relais_domain::ids::AuditEventId;
+use relais_persistence::audit::{self, NewAuditEvent};
 use relais_persistence::db::{DieselError, savepoint};
 use relais_persistence::{Database, DbConnection, StoreError};
 use tokio::sync::oneshot;
@@ -39,7 +48,16 @@ pub struct CommitFailure {
 type Delivery = Box<dyn FnOnce(Result<(), &CommitFailure>) + Send>;
 /// A write, run inside the batch's transaction (`None`: the transaction could not even start);
 /// returns how to deliver its result.
-type Job = Box<dyn FnOnce(Option<&mut DbConnection>) -> Delivery + Send>;
+type Write = Box<dyn FnOnce(Option<&mut DbConnection>) -> Delivery + Send>;
+/// Where an audit job's event ids go once the batch committed.
+type AuditAnswer = oneshot::Sender<Result<Vec<AuditEventId>, WriteError>>;
+
+/// What the threads run.
+enum Job {
+    Write(Write),
+    /// Audit events, chained and inserted with those of the audit jobs next to it.
+    Audit(Vec<NewAuditEvent>, AuditAnswer),
+}
 
 /// The last batch that failed because the database could not take writes (a full disk, a
 /// read-only filesystem, a lost file), until a batch commits again: readiness reads it, since
@@ -112,7 +130,7 @@ impl GroupCommit {
         write: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E> {
         let (answer, wait) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
+        let job: Write = Box::new(move |conn| {
             // Nested in the batch's transaction, diesel makes this a savepoint.
             let result = conn.map(|conn| savepoint(conn, write));
             Box::new(move |committed| {
@@ -127,10 +145,60 @@ impl GroupCommit {
             })
         });
         let stopped = || E::from(WriteError::Stopped);
-        self.jobs.send(job).map_err(|_| stopped())?;
+        self.jobs.send(Job::Write(job)).map_err(|_| stopped())?;
         // A dropped sender means the batch never committed (the thread caught a panic).
         wait.await.map_err(|_| stopped())?
     }
+
+    /// Appends `events` to the audit trail in the next batch and returns their ids once it has
+    /// committed.
+    pub async fn audit(&self, events: Vec<NewAuditEvent>) -> Result<Vec<AuditEventId>, WriteError> {
+        let (answer, wait) = oneshot::channel();
+        self.jobs
+            .send(Job::Audit(events, answer))
+            .map_err(|_| WriteError::Stopped)?;
+        wait.await.map_err(|_| WriteError::Stopped)?
+    }
+}
+
+/// Delivers an audit job's result once the batch's fate is known.
+fn deliver_audit(answer: AuditAnswer, result: Result<Vec<AuditEventId>, StoreError>) -> Delivery {
+    Box::new(move |committed| {
+        let result = match (result, committed) {
+            (Ok(ids), Ok(())) => Ok(ids),
+            (Err(e), _) => Err(WriteError::Store(e)),
+            (Ok(_), Err(failure)) => Err(WriteError::CommitFailed(failure.clone())),
+        };
+        let _ = answer.send(result);
+    })
+}
+
+/// Runs consecutive audit jobs: all their events chained and inserted at once, in a savepoint;
+/// if that fails, each job alone in its own, so that only the jobs at fault fail.
+fn audit_run(
+    conn: &mut DbConnection,
+    run: Vec<(Vec<NewAuditEvent>, AuditAnswer)>,
+) -> Vec<Delivery> {
+    let sizes: Vec<usize> = run.iter().map(|(events, _)| events.len()).collect();
+    let (events, answers): (Vec<_>, Vec<_>) = run.into_iter().unzip();
+    let all: Vec<NewAuditEvent> = events.into_iter().flatten().collect();
+    let together = if answers.len() > 1 {
+        savepoint(conn, |conn| audit::append_all(conn, &all)).ok()
+    } else {
+        None
+    };
+    let mut deliveries = Vec::with_capacity(answers.len());
+    let mut start = 0;
+    for (answer, size) in answers.into_iter().zip(sizes) {
+        let range = start..start + size;
+        start += size;
+        let result = match &together {
+            Some(ids) => Ok(ids[range].to_vec()),
+            None => savepoint(conn, |conn| audit::append_all(conn, &all[range])),
+        };
+        deliveries.push(deliver_audit(answer, result));
+    }
+    deliveries
 }
 
 /// The next batch: a job (waiting for one), then what else is queued, up to `MAX_BATCH`.
@@ -163,14 +231,34 @@ fn commit(db: &Database, batch: Vec<Job>, health: &WriteHealth) {
     let mut deliveries = Vec::with_capacity(batch.len());
     let mut waiting = Some(batch);
     let committed = db.write(|conn| {
-        for job in waiting.take().unwrap_or_default() {
-            deliveries.push(job(Some(&mut *conn)));
+        let mut jobs = waiting.take().unwrap_or_default().into_iter().peekable();
+        while let Some(job) = jobs.next() {
+            match job {
+                Job::Write(write) => deliveries.push(write(Some(&mut *conn))),
+                Job::Audit(events, answer) => {
+                    let mut run = vec![(events, answer)];
+                    while let Some(Job::Audit(..)) = jobs.peek() {
+                        if let Some(Job::Audit(events, answer)) = jobs.next() {
+                            run.push((events, answer));
+                        }
+                    }
+                    deliveries.extend(audit_run(conn, run));
+                }
+            }
         }
         Ok::<_, StoreError>(())
     });
     // The transaction could not start (no connection, a lost file): the jobs never ran.
     for job in waiting.unwrap_or_default() {
-        deliveries.push(job(None));
+        deliveries.push(match job {
+            Job::Write(write) => write(None),
+            Job::Audit(_, answer) => Box::new(move |committed: Result<(), &CommitFailure>| {
+                let _ = answer.send(Err(match committed {
+                    Ok(()) => WriteError::Stopped,
+                    Err(failure) => WriteError::CommitFailed(failure.clone()),
+                }));
+            }),
+        });
     }
     let committed = committed.map_err(|e| CommitFailure {
         unavailable: matches!(e, StoreError::Unavailable(_) | StoreError::Pool(_)),

@@ -5,7 +5,7 @@
 
 use actix_web::web;
 use relais_domain::ids::AuditEventId;
-use relais_persistence::audit::{self, NewAuditEvent};
+use relais_persistence::audit::NewAuditEvent;
 use relais_persistence::db::DieselError;
 use relais_persistence::{Backend, Database, DbConnection, StoreError};
 
@@ -82,18 +82,20 @@ impl Writes {
         self.grouped.health().failing()
     }
 
-    /// Appends `events` to the audit trail in one insert and returns once they are committed.
+    /// Appends `events` to the audit trail (chained and inserted with the other audit events
+    /// of the batch) and returns once they are committed.
     pub async fn audit_all(&self, events: Vec<NewAuditEvent>) -> Result<(), WriteError> {
-        self.grouped
-            .run(move |conn| Ok::<_, WriteError>(audit::append_all(conn, &events).map(drop)?))
-            .await
+        self.grouped.audit(events).await.map(drop)
     }
 
     /// Appends `event` to the audit trail and returns once it is committed.
     pub async fn audit(&self, event: NewAuditEvent) -> Result<AuditEventId, WriteError> {
         self.grouped
-            .run(move |conn| Ok::<_, WriteError>(audit::append(conn, &event)?))
-            .await
+            .audit(vec![event])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Corrupt("an audit event without an id".into()).into())
     }
 }
 

@@ -256,28 +256,34 @@ fn audit_events_cannot_be_altered_nor_deleted_early_even_in_sql() {
 #[test]
 fn the_retention_purge_deletes_only_events_past_their_period() {
     let app = TestApp::init().spawn();
-    let case = Case::open(&app);
-    let old_at = match app.db.backend() {
-        Backend::Postgres => "(now() AT TIME ZONE 'UTC') - interval '400 days'",
-        Backend::Sqlite => "datetime('now', '-400 days')",
-    };
+    // The old event is the first of the chain: the purge cuts the chain at one point, after its
+    // oldest events (`audit_chain`).
+    let post = app.create_post("Poste de Privas");
+    let sw = app.token(Role::SocialWorker, &[&post]);
+    let coordinator = app.token(Role::Coordinator, &[&post]);
+    let now = relais_api::clock::Clock::now(&relais_api::clock::SystemClock);
     app.db
         .write(|conn| {
-            sql_query(format!(
-                "INSERT INTO audit_events (id, at, subject, role, action, record_type, record_id, post_id, beneficiary_id, outcome, status) \
-                 VALUES ('00000000-0000-7000-8000-000000000001', {old_at}, 'old', 'social_worker', 'get_situation', 'situation', '{}', '{}', '{}', 'success', 200)",
-                case.situation, case.post, case.person
-            ))
-            .execute(conn)
-            .map_err(StoreError::from)
+            audit::append(
+                conn,
+                &audit::NewAuditEvent {
+                    at: now - chrono::Duration::days(400),
+                    subject: "old".into(),
+                    role: Role::SocialWorker,
+                    action: "get_situation",
+                    record: None,
+                    post_hint: Some(post.parse().unwrap()),
+                    status: 200,
+                    replayed: false,
+                },
+            )
         })
         .unwrap();
+    let situation = app.create_situation(&sw, &post).id();
     let all = |app: &TestApp| {
-        events(
-            app,
-            &case.coordinator,
-            &format!("record_id={}", case.situation),
-        )
+        let mut all = events(app, &coordinator, "subject=old");
+        all.extend(events(app, &coordinator, &format!("record_id={situation}")));
+        all
     };
     assert!(all(&app).iter().any(|e| e["subject"] == "old"));
     // The retention job: its dry run counts the old event, its run deletes it.

@@ -10,6 +10,7 @@
 
 mod access_matrix;
 mod audit;
+mod audit_chain;
 mod auth;
 mod beneficiaries;
 mod evaluations;
