@@ -12,13 +12,12 @@
 //! in a batch (the reads of a busy server) are chained and inserted together, in one savepoint,
 //! with one update of the chain's head (`relais_persistence::audit_chain`); only if that fails
 //! is each job's insert retried alone, so that an event the database refuses fails alone.
-//! On PostgreSQL the head stays locked from that insert to the commit: the batches of several
-//! threads commit one after the other, each reading its records' owners before it waits.
+//! On PostgreSQL the head stays locked from that insert to the commit, so that positions follow
+//! commits: the batches of several threads would commit one after the other (the API runs one).
 //!
 //! Nothing waits to fill a batch: a thread takes what is queued when it is free, so one
-//! write on an idle server is committed at once. Where the database admits concurrent writers
-//! (PostgreSQL), several threads share the queue, so that one batch's commit (its WAL flush)
-//! does not hold back the next batch.
+//! write on an idle server is committed at once. Several threads may share the queue, where
+//! the database admits concurrent writers and the writes do not serialise on a lock of their own.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, mpsc};

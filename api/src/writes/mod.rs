@@ -1,7 +1,8 @@
 //! Where writes go. On SQLite, the one writer: every request's write and every audit event go
 //! through one group-commit thread (see `group_commit`), since they would queue for the single
 //! writing connection anyway. On PostgreSQL, requests write concurrently through the pool, and
-//! only the audit events are grouped, many to a commit.
+//! only the audit events are grouped, many to a commit (and to one update of the audit chain's
+//! head).
 
 use actix_web::web;
 use relais_domain::ids::AuditEventId;
@@ -13,8 +14,11 @@ pub mod group_commit;
 
 use group_commit::GroupCommit;
 
-/// Group-commit threads for the audit events on PostgreSQL.
-const AUDIT_THREADS_POSTGRES: usize = 3;
+/// Group-commit threads for the audit events on PostgreSQL: one. Each batch holds the audit
+/// chain's head from its insert to its commit (positions follow commits), so several threads
+/// would commit one after the other anyway, each with a smaller batch: measured, three threads
+/// gave about half the events per second of one at 8 requests in flight (BENCHMARKS.md).
+const AUDIT_THREADS_POSTGRES: usize = 1;
 
 /// Why a write was not committed, whatever the write itself said.
 #[derive(Debug, thiserror::Error)]
@@ -44,8 +48,8 @@ pub struct Writes {
 impl Writes {
     /// Starts the group-commit thread on `db`.
     pub fn start(db: Database) -> Result<Self, String> {
-        // SQLite: one writer, so one thread. PostgreSQL: a few, each holding a pooled
-        // connection only while it commits, so that the readers keep most of the pool.
+        // SQLite: one writer, so one thread. PostgreSQL: one too (see AUDIT_THREADS_POSTGRES),
+        // holding a pooled connection only while it commits.
         let (name, threads) = match db.backend() {
             Backend::Sqlite => ("relais-writer", 1),
             Backend::Postgres => ("relais-audit", AUDIT_THREADS_POSTGRES),
