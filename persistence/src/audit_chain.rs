@@ -172,8 +172,12 @@ pub fn from_hex(text: &str) -> Option<ChainMac> {
 /// audit-key rotation would add the retired ones here (each event names the key that chained
 /// it, each checkpoint and the head too).
 fn audit_key(id: &str) -> Option<Key> {
-    let keys = keys::installed();
-    (keys.audit.id == id).then(|| keys.audit.clone())
+    installed_audit_key().ok().filter(|key| key.id == id)
+}
+
+/// The audit key new events are chained with: the installed one.
+fn installed_audit_key() -> Result<Key, StoreError> {
+    Ok(keys::installed().audit.clone())
 }
 
 /// The chain's last position and MAC.
@@ -274,7 +278,7 @@ fn lock_head(conn: &mut DbConnection) -> Result<Head, StoreError> {
 /// migration, without MAC): their chain is computed now and its last MAC signed in the genesis
 /// checkpoint. Runs once, under the head's lock.
 fn seal_genesis(conn: &mut DbConnection, through: i64) -> Result<Head, StoreError> {
-    let key = keys::installed().audit.clone();
+    let key = installed_audit_key()?;
     let mut previous = ORIGIN;
     let mut sealed = 0_i64;
     let mut events = Events::new(0, Some(through));
@@ -320,7 +324,7 @@ pub(crate) fn append(
         return Ok(());
     }
     let head = lock_head(conn)?;
-    let key = keys::installed().audit.clone();
+    let key = installed_audit_key()?;
     let mut previous = head.mac;
     let mut position = head.position;
     for event in events.iter_mut() {
@@ -551,7 +555,7 @@ fn mac_at(conn: &mut DbConnection, position: i64) -> Result<ChainMac, StoreError
         .next_back()
         .unwrap_or((0, ORIGIN));
     // The key that sealed the genesis (the installed one, until audit keys rotate).
-    let key = keys::installed().audit.clone();
+    let key = installed_audit_key()?;
     let mut events = Events::new(after, Some(position));
     while let Some(event) = events.next(conn)? {
         previous = event_mac(&key, &previous, event.position.unwrap_or_default(), &event);
@@ -602,7 +606,7 @@ pub(crate) fn purge(conn: &mut DbConnection, cutoff: NaiveDateTime) -> Result<us
     ) {
         lock_head(conn)?;
     }
-    let key = keys::installed().audit.clone();
+    let key = installed_audit_key()?;
     let mut deleted = 0;
     if let Some((through, _)) = purgeable(conn, cutoff)? {
         let mac = mac_at(conn, through)?;
@@ -1012,7 +1016,7 @@ fn walk(conn: &mut DbConnection, from: Option<NaiveDate>) -> Result<Verification
             // An event without a key id is checked with the installed key (and fails).
             let key = match event.key_id.as_deref() {
                 Some(id) => audit_key(id),
-                None => Some(keys::installed().audit.clone()),
+                None => Some(installed_audit_key()?),
             };
             match key {
                 None => report.problem(Problem::UnknownKey {
