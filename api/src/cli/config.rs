@@ -71,6 +71,10 @@ fn audit_retention_days(days: Option<u64>) -> Result<u32, String> {
     }
 }
 
+/// The highest `RELAIS_JWT_MAX_TTL_MINUTES` admitted (thirty days): a stolen bearer token works
+/// until it expires, so the maximum must stay a bound, not a way to turn the check off.
+const MAX_TOKEN_LIFETIME_MINUTES: u64 = 30 * 24 * 60;
+
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -127,6 +131,15 @@ impl Settings {
                 return Err("RELAIS_JWT_JWKS_MIN_REFRESH_SECONDS must be at least 1".into());
             }
             seconds => seconds.map(Duration::from_secs),
+        };
+        let max_ttl_minutes = match number("RELAIS_JWT_MAX_TTL_MINUTES")? {
+            None => None,
+            Some(minutes @ 1..=MAX_TOKEN_LIFETIME_MINUTES) => u32::try_from(minutes).ok(),
+            Some(minutes) => {
+                return Err(format!(
+                    "RELAIS_JWT_MAX_TTL_MINUTES={minutes}: must be between 1 and {MAX_TOKEN_LIFETIME_MINUTES} (thirty days)"
+                ));
+            }
         };
         let switch_or = |name: &str, default: bool| match var(name).as_deref() {
             None => Ok(default),
@@ -233,6 +246,7 @@ impl Settings {
                 algorithm: var("RELAIS_JWT_ALGORITHM"),
                 issuer: var("RELAIS_JWT_ISSUER").unwrap_or_else(|| "relais".to_owned()),
                 audience: var("RELAIS_JWT_AUDIENCE").unwrap_or_else(|| "relais".to_owned()),
+                max_ttl_minutes,
             },
             webhooks_per_partner,
             webhooks: WorkerSettings {

@@ -53,9 +53,10 @@ enum Command {
         /// Who the token names.
         #[arg(long, default_value = "relais-dev")]
         subject: String,
-        /// Lifetime in minutes.
-        #[arg(long, default_value_t = 720)]
-        ttl_minutes: i64,
+        /// Lifetime in minutes, at most RELAIS_JWT_MAX_TTL_MINUTES (default: that maximum, 720
+        /// unless configured).
+        #[arg(long)]
+        ttl_minutes: Option<i64>,
     },
     /// Print the OpenAPI document.
     Openapi,
@@ -145,7 +146,19 @@ fn migrate(settings: &Settings) -> Result<(), String> {
     Ok(())
 }
 
-fn token(settings: &Settings, principal: &Principal, ttl_minutes: i64) -> Result<(), String> {
+fn token(
+    settings: &Settings,
+    principal: &Principal,
+    ttl_minutes: Option<i64>,
+) -> Result<(), String> {
+    // Checked before the database is opened: the answer needs no key.
+    let max = settings.jwt.max_ttl().num_minutes();
+    let ttl_minutes = ttl_minutes.unwrap_or(max);
+    if !(1..=max).contains(&ttl_minutes) {
+        return Err(format!(
+            "--ttl-minutes {ttl_minutes}: a token lives from 1 to {max} minutes (RELAIS_JWT_MAX_TTL_MINUTES); the service refuses longer ones"
+        ));
+    }
     let db = open_database(settings)?;
     let (_, issuer, _) = resolve_keys(&settings.jwt, &db).map_err(|e| e.to_string())?;
     let issuer = issuer.ok_or(
@@ -163,10 +176,18 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let db = open_database(&settings)?;
     let (verifier, _, source) = resolve_keys(&settings.jwt, &db).map_err(|e| e.to_string())?;
     match source {
-        KeySource::InstanceSecret => {
-            log::info!("tokens: HS256 with this instance's own secret (see `relais token`)");
-        }
-        KeySource::ConfiguredSecret => log::info!("tokens: HS256 with RELAIS_JWT_SECRET"),
+        KeySource::InstanceSecret => log::warn!(
+            "tokens: signed and verified with this instance's own HS256 secret, kept in its database \
+             (zero set-up, for development and trials): whoever reads the database or a backup of it \
+             can sign a token for any role. For production, configure the identity provider's keys \
+             (RELAIS_JWT_JWKS_URL, RELAIS_JWT_PUBLIC_KEY or RELAIS_JWT_PUBLIC_KEYS) or a shared \
+             secret (RELAIS_JWT_SECRET); tokens live at most {} minutes (RELAIS_JWT_MAX_TTL_MINUTES)",
+            verifier.max_lifetime().num_minutes()
+        ),
+        KeySource::ConfiguredSecret => log::info!(
+            "tokens: HS256 with RELAIS_JWT_SECRET, at most {} minutes from iat to exp",
+            verifier.max_lifetime().num_minutes()
+        ),
         KeySource::ConfiguredPublicKey(_) => log::info!("tokens: {}", verifier.describe()),
     }
     log::info!(
