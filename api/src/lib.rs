@@ -18,6 +18,7 @@ pub mod events;
 pub mod grids;
 pub mod http;
 pub mod jobs;
+pub mod keys;
 pub mod report;
 pub mod workflows;
 pub mod writes;

@@ -29,14 +29,24 @@ fn relais(database_url: &str, env: &[(&str, &str)]) -> Command {
     with_env(Command::new(BINARY), database_url, env)
 }
 
-/// `command` with only the environment of a test run: `PATH`, `DATABASE_URL`, `RUST_LOG=warn`
-/// and `env`.
+/// The keys of the runs on PostgreSQL, where the zero-set-up key file would land in the working
+/// directory: the tests name their own (SQLite runs use the key file beside their database).
+const POSTGRES_DATA_KEYS: &str = "e2e-data:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+const POSTGRES_AUDIT_KEY: &str = "e2e-audit:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+
+/// `command` with only the environment of a test run: `PATH`, `DATABASE_URL`, `RUST_LOG=warn`,
+/// the keys on PostgreSQL, and `env`.
 fn with_env(mut command: Command, database_url: &str, env: &[(&str, &str)]) -> Command {
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", database_url)
         .env("RUST_LOG", "warn");
+    if database_url.starts_with("postgres") {
+        command
+            .env("RELAIS_DATA_KEYS", POSTGRES_DATA_KEYS)
+            .env("RELAIS_AUDIT_KEY", POSTGRES_AUDIT_KEY);
+    }
     for (name, value) in env {
         command.env(name, value);
     }

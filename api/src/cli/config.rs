@@ -51,6 +51,9 @@ pub struct Settings {
     /// `RELAIS_SQLITE_SYNCHRONOUS`: how long the database may keep a caller waiting, and how
     /// durable a SQLite commit is.
     pub db: relais_persistence::DbSettings,
+    /// `RELAIS_DATA_KEYS` and `RELAIS_AUDIT_KEY`, or the zero-set-up key file: the keys that
+    /// seal the most sensitive columns and chain the audit trail, kept outside the database.
+    pub keys: crate::keys::KeySettings,
     /// `RELAIS_REQUEST_DEADLINE_MS`: the longest a request's database work may take (default
     /// 5000); past it the answer is 503 with `Retry-After`.
     pub deadline: Duration,
@@ -209,7 +212,9 @@ impl Settings {
             .ok_or(format!(
                 "RELAIS_WEBHOOKS_PER_PARTNER={webhooks_per_partner}: must be at most 1000"
             ))?;
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| "relais.db".to_owned());
         Ok(Self {
+            keys: crate::keys::KeySettings::from_env(&database_url),
             db,
             deadline,
             retention,
@@ -230,7 +235,7 @@ impl Settings {
                     DEFAULT_PER_ADDRESS_PER_MINUTE,
                 )?,
             },
-            database_url: var("DATABASE_URL").unwrap_or_else(|| "relais.db".to_owned()),
+            database_url,
             bind: var("RELAIS_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
             pool_size: number("RELAIS_DB_POOL_SIZE")?
                 .map_or(10, |n| u32::try_from(n).unwrap_or(u32::MAX)),

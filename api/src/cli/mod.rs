@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod follow_up;
+pub mod keys;
 pub mod purge;
 pub mod seed;
 
@@ -68,6 +69,9 @@ enum Command {
     /// Remind partners of the hand-offs that wait on them and expire those left unanswered
     /// (RELAIS_HAND_OFF_*_DAYS), as the job of `relais serve` does; --dry-run lists them.
     FollowUp(follow_up::FollowUpArgs),
+    /// Keys outside the database: make one, or rotate (seal every value under the active key).
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 /// Runs the command line.
@@ -108,6 +112,14 @@ pub fn run() -> ExitCode {
             let db = open_database(&settings)?;
             follow_up::command(&settings.follow_up, &db, &args)
         }),
+        Command::Keys(keys::KeysCommand::Generate { purpose }) => keys::generate(&purpose),
+        Command::Keys(keys::KeysCommand::Rotate { new_key }) => {
+            Settings::from_env().and_then(|settings| {
+                keys::prepare_rotation(&settings.keys, new_key)?;
+                let (db, origin) = open_database_with_keys(&settings)?;
+                keys::rotate(&db, &origin)
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -119,14 +131,56 @@ pub fn run() -> ExitCode {
 }
 
 fn open_database(settings: &Settings) -> Result<Database, String> {
-    Database::connect_with(&settings.database_url, settings.pool_size, &settings.db)
+    open_database_with_keys(settings).map(|(db, _)| db)
+}
+
+/// The database, its migrations applied, and the keys installed (where they came from).
+fn open_database_with_keys(
+    settings: &Settings,
+) -> Result<(Database, crate::keys::KeyOrigin), String> {
+    let origin = crate::keys::install(&settings.keys)?;
+    let db = Database::connect_with(&settings.database_url, settings.pool_size, &settings.db)
         .and_then(|db| db.migrate().map(|_| db))
         .map_err(|e| {
             format!(
                 "cannot open the database {}: {e}",
                 redact(&settings.database_url)
             )
-        })
+        })?;
+    Ok((db, origin))
+}
+
+/// Says where the keys are, and seals what is not under the active data key yet (a database
+/// from before sealing, or a new active key) unless a pass completed for that key.
+fn seal_at_start(db: &Database, origin: &crate::keys::KeyOrigin) -> Result<(), String> {
+    let active = relais_persistence::keys::installed()
+        .map_err(|e| e.to_string())?
+        .active
+        .id
+        .clone();
+    match origin {
+        crate::keys::KeyOrigin::Configured => {
+            log::info!(
+                "keys: data key {active} active, from RELAIS_DATA_KEYS; audit key from RELAIS_AUDIT_KEY"
+            );
+        }
+        crate::keys::KeyOrigin::File { path, created } => log::warn!(
+            "keys: the data and audit keys are in {} ({}, zero set-up): without it the sealed data \
+             cannot be read, and with it a copy of the database can. Back it up apart, never with \
+             the database; for production set RELAIS_DATA_KEYS and RELAIS_AUDIT_KEY (see README, Secrets)",
+            path.display(),
+            if *created { "created now" } else { "found" }
+        ),
+    }
+    let done = db
+        .read(relais_persistence::rotation::completed_for_active_key)
+        .map_err(|e| e.to_string())?;
+    if !done {
+        let moved = relais_persistence::rotation::reseal_all(db, 500, |_| {})
+            .map_err(|e| format!("cannot seal the database under the data key {active}: {e}"))?;
+        log::info!("keys: {moved} value(s) sealed under the data key {active}");
+    }
+    Ok(())
 }
 
 /// The URL without its password, for messages.
@@ -140,6 +194,7 @@ fn redact(url: &str) -> String {
 }
 
 fn migrate(settings: &Settings) -> Result<(), String> {
+    crate::keys::install(&settings.keys)?;
     let db = Database::connect(&settings.database_url, 1).map_err(|e| e.to_string())?;
     let applied = db.migrate().map_err(|e| e.to_string())?;
     println!("{} migration(s) applied", applied.len());
@@ -173,13 +228,14 @@ fn token(
 
 #[actix_web::main]
 async fn serve(settings: Settings) -> Result<(), String> {
-    let db = open_database(&settings)?;
+    let (db, origin) = open_database_with_keys(&settings)?;
+    seal_at_start(&db, &origin)?;
     let (verifier, _, source) = resolve_keys(&settings.jwt, &db).map_err(|e| e.to_string())?;
     match source {
         KeySource::InstanceSecret => log::warn!(
-            "tokens: signed and verified with this instance's own HS256 secret, kept in its database \
-             (zero set-up, for development and trials): whoever reads the database or a backup of it \
-             can sign a token for any role. For production, configure the identity provider's keys \
+            "tokens: signed and verified with this instance's own HS256 secret, kept sealed in its \
+             database (zero set-up, for development and trials): whoever holds the database and its \
+             data keys can sign a token for any role. For production, configure the identity provider's keys \
              (RELAIS_JWT_JWKS_URL, RELAIS_JWT_PUBLIC_KEY or RELAIS_JWT_PUBLIC_KEYS) or a shared \
              secret (RELAIS_JWT_SECRET); tokens live at most {} minutes (RELAIS_JWT_MAX_TTL_MINUTES)",
             verifier.max_lifetime().num_minutes()
