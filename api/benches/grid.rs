@@ -127,6 +127,9 @@ fn main() {
         statement_timeout: std::time::Duration::ZERO,
         ..relais_persistence::DbSettings::default()
     };
+    // The grid reads no sealed column, but the database's instance secret is sealed.
+    relais_api::keys::install(&relais_api::keys::KeySettings::from_env(&url))
+        .expect("the keys of the seeded database");
     let db = Database::connect_with(&url, 4, &unbounded).expect("open the seeded database");
     db.migrate().expect("migrate the seeded database");
     let backend = db.backend();

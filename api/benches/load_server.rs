@@ -252,6 +252,7 @@ fn sample_body(db: &Database) -> Result<web::Bytes, String> {
 
 #[actix_web::main]
 async fn serve(settings: Settings) -> Result<(), String> {
+    relais_api::keys::install(&settings.keys)?;
     let db = Database::connect_with(&settings.database_url, settings.pool_size, &settings.db)
         .and_then(|db| db.migrate().map(|_| db))
         .map_err(|e| format!("cannot open the database: {e}"))?;

@@ -177,7 +177,7 @@ fn audit_key(id: &str) -> Option<Key> {
 
 /// The audit key new events are chained with: the installed one.
 fn installed_audit_key() -> Result<Key, StoreError> {
-    Ok(keys::installed().audit.clone())
+    Ok(keys::installed()?.audit.clone())
 }
 
 /// The chain's last position and MAC.

@@ -11,6 +11,7 @@ use relais_domain::reference::CodeList;
 use crate::convert::{meta, parse, stored};
 use crate::error::stale_or_missing;
 use crate::schema::{beneficiaries, situations};
+use crate::sealing::{self, BENEFICIARY_FIRST_NAME, BENEFICIARY_LAST_NAME, BENEFICIARY_PHONE};
 use crate::{DbConnection, Page, PageRequest, StoreError};
 
 #[derive(Queryable, Selectable)]
@@ -36,29 +37,33 @@ struct BeneficiaryRow {
 #[derive(Insertable, AsChangeset)]
 #[diesel(table_name = beneficiaries, treat_none_as_null = true, treat_none_as_default_value = false)]
 struct IdentityForm<'a> {
-    first_name: Option<&'a str>,
-    last_name: Option<&'a str>,
+    first_name: Option<String>,
+    last_name: Option<String>,
     birth_date: Option<NaiveDate>,
     birth_year: Option<i32>,
     sex: &'a str,
     commune_code: Option<&'a str>,
-    phone: Option<&'a str>,
+    phone: Option<String>,
     known_to_social_services: &'a str,
 }
 
 impl<'a> IdentityForm<'a> {
-    fn of(input: &'a BeneficiaryInput) -> Self {
-        Self {
-            first_name: input.first_name.as_deref().map(str::trim),
-            last_name: input.last_name.as_deref().map(str::trim),
+    /// The identity of the person `id`, names and phone sealed.
+    fn of(id: &str, input: &'a BeneficiaryInput) -> Result<Self, StoreError> {
+        let sealed = |column, value: &Option<String>| {
+            sealing::seal_opt(column, id, value.as_deref().map(str::trim))
+        };
+        Ok(Self {
+            first_name: sealed(BENEFICIARY_FIRST_NAME, &input.first_name)?,
+            last_name: sealed(BENEFICIARY_LAST_NAME, &input.last_name)?,
             birth_date: input.birth_date,
             // Stored even when only the date was given, so that age brackets need one column.
             birth_year: input.birth().year,
             sex: input.sex.code(),
             commune_code: input.commune_code.as_deref(),
-            phone: input.phone.as_deref().map(str::trim),
+            phone: sealed(BENEFICIARY_PHONE, &input.phone)?,
             known_to_social_services: input.known_to_social_services.code(),
-        }
+        })
     }
 }
 
@@ -69,13 +74,13 @@ impl TryFrom<BeneficiaryRow> for Beneficiary {
             id: parse("beneficiaries.id", &row.id)?,
             post_id: parse("beneficiaries.post_id", &row.post_id)?,
             identity: BeneficiaryInput {
-                first_name: row.first_name,
-                last_name: row.last_name,
+                first_name: sealing::open_opt(BENEFICIARY_FIRST_NAME, &row.id, row.first_name)?,
+                last_name: sealing::open_opt(BENEFICIARY_LAST_NAME, &row.id, row.last_name)?,
                 birth_date: row.birth_date,
                 birth_year: row.birth_year,
                 sex: parse("beneficiaries.sex", &row.sex)?,
                 commune_code: row.commune_code,
-                phone: row.phone,
+                phone: sealing::open_opt(BENEFICIARY_PHONE, &row.id, row.phone)?,
                 known_to_social_services: parse(
                     "beneficiaries.known_to_social_services",
                     &row.known_to_social_services,
@@ -95,12 +100,13 @@ pub fn insert(
     at: DateTime<Utc>,
 ) -> Result<Beneficiary, StoreError> {
     let id = BeneficiaryId::generate();
+    let key = id.to_string();
     let at = stored(at);
     diesel::insert_into(beneficiaries::table)
         .values((
-            beneficiaries::id.eq(id.to_string()),
+            beneficiaries::id.eq(&key),
             beneficiaries::post_id.eq(post.to_string()),
-            IdentityForm::of(input),
+            IdentityForm::of(&key, input)?,
             beneficiaries::created_at.eq(at),
             beneficiaries::updated_at.eq(at),
             beneficiaries::version.eq(1_i64),
@@ -174,7 +180,7 @@ pub fn replace(
             .filter(beneficiaries::version.eq(expected_version)),
     )
     .set((
-        IdentityForm::of(input),
+        IdentityForm::of(&key, input)?,
         beneficiaries::updated_at.eq(stored(at)),
         beneficiaries::version.eq(expected_version + 1),
     ))

@@ -5,7 +5,8 @@
 //! with multi-row `INSERT … VALUES (…), (…)` statements cut so that none binds more
 //! parameters than SQLite accepts. The rows are stored exactly
 //! as the rest of persistence stores them: lowercase hyphenated UUID text, reference codes,
-//! UTC timestamps to the microsecond, lists comma-wrapped (`,a,b,`).
+//! UTC timestamps to the microsecond, lists comma-wrapped (`,a,b,`), and the sealed columns
+//! sealed (a `Batch` holds them in clear: writing seals them, `load_all` opens them).
 
 use std::fmt::Debug;
 
@@ -276,6 +277,8 @@ pub fn insert(db: &Database, batch: &Batch) -> Result<u64, StoreError> {
 
 /// Writes `batch` on a connection already inside a transaction.
 pub fn write_batch(conn: &mut DbConnection, batch: &Batch) -> Result<u64, StoreError> {
+    let sealed = sealed_columns(batch)?;
+    let batch = &sealed;
     // The column counts are those of schema.rs; a wrong one only makes statements smaller.
     let written = insert_all!(conn, posts::table, &batch.posts, 9)
         + insert_all!(conn, units::table, &batch.units, 7)
@@ -359,10 +362,49 @@ pub fn table_counts(conn: &mut DbConnection) -> Result<TableCounts, StoreError> 
     ])
 }
 
-/// Every row of the bulk-loaded tables, each table in primary-key order. Meant for tests and
-/// small datasets: it holds the whole database in memory.
+/// `batch` with its sealed columns sealed, as they are stored.
+fn sealed_columns(batch: &Batch) -> Result<Batch, StoreError> {
+    use crate::sealing::*;
+    let mut sealed = batch.clone();
+    for b in &mut sealed.beneficiaries {
+        b.first_name = seal_opt(BENEFICIARY_FIRST_NAME, &b.id, b.first_name.as_deref())?;
+        b.last_name = seal_opt(BENEFICIARY_LAST_NAME, &b.id, b.last_name.as_deref())?;
+        b.phone = seal_opt(BENEFICIARY_PHONE, &b.id, b.phone.as_deref())?;
+    }
+    for h in &mut sealed.hand_offs {
+        h.message = seal_opt(HAND_OFF_MESSAGE, &h.id, h.message.as_deref())?;
+        h.outcome = seal_opt(HAND_OFF_OUTCOME, &h.id, h.outcome.as_deref())?;
+    }
+    for t in &mut sealed.hand_off_transitions {
+        let record = crate::hand_offs::transition_key(&t.hand_off_id, t.position);
+        t.comment = seal_opt(TRANSITION_COMMENT, &record, t.comment.as_deref())?;
+    }
+    Ok(sealed)
+}
+
+/// `batch` as read, with its sealed columns opened.
+fn opened_columns(mut batch: Batch) -> Result<Batch, StoreError> {
+    use crate::sealing::*;
+    for b in &mut batch.beneficiaries {
+        b.first_name = open_opt(BENEFICIARY_FIRST_NAME, &b.id, b.first_name.take())?;
+        b.last_name = open_opt(BENEFICIARY_LAST_NAME, &b.id, b.last_name.take())?;
+        b.phone = open_opt(BENEFICIARY_PHONE, &b.id, b.phone.take())?;
+    }
+    for h in &mut batch.hand_offs {
+        h.message = open_opt(HAND_OFF_MESSAGE, &h.id, h.message.take())?;
+        h.outcome = open_opt(HAND_OFF_OUTCOME, &h.id, h.outcome.take())?;
+    }
+    for t in &mut batch.hand_off_transitions {
+        let record = crate::hand_offs::transition_key(&t.hand_off_id, t.position);
+        t.comment = open_opt(TRANSITION_COMMENT, &record, t.comment.take())?;
+    }
+    Ok(batch)
+}
+
+/// Every row of the bulk-loaded tables, each table in primary-key order, sealed columns in
+/// clear. Meant for tests and small datasets: it holds the whole database in memory.
 pub fn load_all(conn: &mut DbConnection) -> Result<Batch, StoreError> {
-    Ok(Batch {
+    opened_columns(Batch {
         posts: posts::table
             .order(posts::id)
             .select(PostRow::as_select())

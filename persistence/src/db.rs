@@ -275,6 +275,108 @@ impl OpenedFile {
     }
 }
 
+/// The SQLite files readable and writable by their owner only (0600), whatever the umask: they
+/// hold every record in clear, and the instance secret when no key is configured.
+///
+/// The database file is created here with 0600 before SQLite opens it. SQLite creates the
+/// `-wal` and `-shm` files (and a `-journal`) with the mode of the database file, whatever the
+/// umask (its unix VFS reads the database's mode and sets it on each new file), so they follow.
+/// Files left looser by an older version or by hand are tightened at start, with a warning.
+mod owner_only {
+    use crate::StoreError;
+
+    /// The suffixes SQLite adds to the database's path for the files it keeps beside it.
+    const COMPANIONS: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+    /// Creates the database file at `path` with mode 0600 if it does not exist, and takes the
+    /// group's and others' bits away from it and its companions if they exist. SQLite's
+    /// in-memory database and `file:` URIs (whose options may name another file, or none) are
+    /// left alone: only files Relais can name are prepared.
+    pub fn prepare(path: &str) -> Result<(), StoreError> {
+        if path.is_empty() || path == ":memory:" || path.starts_with("file:") {
+            return Ok(());
+        }
+        restrict(path)
+    }
+
+    #[cfg(unix)]
+    fn restrict(path: &str) -> Result<(), StoreError> {
+        use std::fs::{OpenOptions, Permissions};
+        use std::io::ErrorKind;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
+        let failed = |what: &str, file: &str, e: std::io::Error| {
+            StoreError::Unavailable(format!("cannot {what} {file}: {e}"))
+        };
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            // `mode` is filtered by the umask, which may take the owner's bits away too.
+            Ok(file) => file
+                .set_permissions(Permissions::from_mode(0o600))
+                .map_err(|e| failed("set the mode of", path, e))?,
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(failed("create the database file", path, e)),
+        }
+        let files = std::iter::once(path.to_owned())
+            .chain(COMPANIONS.iter().map(|suffix| format!("{path}{suffix}")));
+        for file in files {
+            let mode = match std::fs::metadata(&file) {
+                Ok(metadata) => metadata.permissions().mode() & 0o7777,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(failed("read the mode of", &file, e)),
+            };
+            if mode & 0o077 != 0 {
+                let tightened = mode & 0o700;
+                std::fs::set_permissions(&file, Permissions::from_mode(tightened))
+                    .map_err(|e| failed("set the mode of", &file, e))?;
+                log::warn!(
+                    "{file} was open to other users (mode {mode:04o}): now {tightened:04o}, owner only"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// File modes are a unix notion; elsewhere the directory's access rules apply.
+    #[cfg(not(unix))]
+    fn restrict(_path: &str) -> Result<(), StoreError> {
+        let _ = COMPANIONS;
+        Ok(())
+    }
+
+    #[cfg(test)]
+    #[cfg(unix)]
+    mod tests {
+        use std::os::unix::fs::PermissionsExt;
+
+        fn mode(path: &std::path::Path) -> u32 {
+            std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+        }
+
+        #[test]
+        fn a_new_file_is_0600_and_a_loose_one_is_tightened() {
+            let dir = std::env::temp_dir()
+                .join(format!("relais-modes-{}", uuid::Uuid::now_v7().simple()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let db = dir.join("relais.db");
+            super::prepare(db.to_str().unwrap()).unwrap();
+            assert_eq!(mode(&db), 0o600);
+            let wal = dir.join("relais.db-wal");
+            std::fs::write(&wal, b"").unwrap();
+            for file in [&db, &wal] {
+                std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+            }
+            super::prepare(db.to_str().unwrap()).unwrap();
+            assert_eq!((mode(&db), mode(&wal)), (0o600, 0o600));
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+}
+
 /// Pools for reading and writing, and the backend they speak to.
 #[derive(Clone)]
 pub struct Database {
@@ -303,6 +405,10 @@ impl Database {
         settings: &DbSettings,
     ) -> Result<Self, StoreError> {
         let backend = Backend::of_url(url);
+        if backend == Backend::Sqlite {
+            // Before any connection: SQLite would create the file with 0644 less the umask.
+            owner_only::prepare(sqlite_path(url))?;
+        }
         let manager = ConnectionManager {
             url: url.to_owned(),
             backend,

@@ -30,6 +30,9 @@ pub enum StoreError {
     /// A stored value the domain does not accept: a bug or a manual edit, never user input.
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// The data keys are missing (never installed) or cannot seal: a fault of the deployment.
+    #[error("keys: {0}")]
+    Keys(String),
 }
 
 impl From<DieselError> for StoreError {

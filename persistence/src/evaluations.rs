@@ -10,6 +10,7 @@ use relais_domain::version::Expected;
 use crate::convert::{meta, now, parse};
 use crate::error::stale_or_missing;
 use crate::schema::evaluations;
+use crate::sealing::{self, EVALUATION_TEXT};
 use crate::{DbConnection, StoreError};
 
 #[derive(Queryable, Selectable)]
@@ -28,7 +29,7 @@ impl TryFrom<EvaluationRow> for Evaluation {
     fn try_from(row: EvaluationRow) -> Result<Self, StoreError> {
         Ok(Evaluation {
             situation_id: parse("evaluations.situation_id", &row.situation_id)?,
-            text: row.text,
+            text: sealing::open(EVALUATION_TEXT, &row.situation_id, &row.text)?,
             written_by: row.written_by,
             meta: meta(row.created_at, row.updated_at, row.version),
         })
@@ -59,6 +60,7 @@ pub fn put(
 ) -> Result<(Evaluation, bool), StoreError> {
     let key = situation.to_string();
     let at = now();
+    let text = sealing::seal(EVALUATION_TEXT, &key, &input.text)?;
     let current: Option<i64> = evaluations::table
         .find(&key)
         .select(evaluations::version)
@@ -69,7 +71,7 @@ pub fn put(
             diesel::insert_into(evaluations::table)
                 .values((
                     evaluations::situation_id.eq(&key),
-                    evaluations::text.eq(&input.text),
+                    evaluations::text.eq(&text),
                     evaluations::written_by.eq(written_by),
                     evaluations::created_at.eq(at),
                     evaluations::updated_at.eq(at),
@@ -90,7 +92,7 @@ pub fn put(
                     .filter(evaluations::version.eq(current)),
             )
             .set((
-                evaluations::text.eq(&input.text),
+                evaluations::text.eq(&text),
                 evaluations::written_by.eq(written_by),
                 evaluations::updated_at.eq(at),
                 evaluations::version.eq(current + 1),

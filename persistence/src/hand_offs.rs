@@ -14,6 +14,9 @@ use crate::codes::{join, split};
 use crate::convert::{meta, parse, parse_opt, stored};
 use crate::error::stale_or_missing;
 use crate::schema::{consents, hand_off_transitions, hand_offs, situations};
+use crate::sealing::{
+    self, HAND_OFF_MESSAGE, HAND_OFF_NOT_INFORMED_BECAUSE, HAND_OFF_OUTCOME, TRANSITION_COMMENT,
+};
 use crate::{DbConnection, Page, PageRequest, StoreError};
 
 #[derive(Queryable, Selectable)]
@@ -48,7 +51,7 @@ impl TryFrom<HandOffRow> for HandOff {
             partner_id: parse("hand_offs.partner_id", &row.partner_id)?,
             status: parse("hand_offs.status", &row.status)?,
             reasons: split("hand_offs.reasons", &row.reasons)?,
-            message: row.message,
+            message: sealing::open_opt(HAND_OFF_MESSAGE, &row.id, row.message)?,
             legal_exception: parse_opt(
                 "hand_offs.legal_exception",
                 row.legal_exception.as_deref(),
@@ -60,12 +63,16 @@ impl TryFrom<HandOffRow> for HandOff {
                 (None, None) => None,
                 (informed_on, not_informed_because) => Some(ParentalAuthority {
                     informed_on,
-                    not_informed_because,
+                    not_informed_because: sealing::open_opt(
+                        HAND_OFF_NOT_INFORMED_BECAUSE,
+                        &row.id,
+                        not_informed_because,
+                    )?,
                 }),
             },
             decline_reason: parse_opt("hand_offs.decline_reason", row.decline_reason.as_deref())?,
             result: parse_opt("hand_offs.result", row.result.as_deref())?,
-            outcome: row.outcome,
+            outcome: sealing::open_opt(HAND_OFF_OUTCOME, &row.id, row.outcome)?,
             created_by: row.created_by,
             meta: meta(row.created_at, row.updated_at, row.version),
         })
@@ -77,6 +84,11 @@ impl TryFrom<HandOffRow> for HandOff {
 pub struct Actor<'a> {
     pub subject: &'a str,
     pub role: Role,
+}
+
+/// The record a transition's sealed comment belongs to.
+pub(crate) fn transition_key(hand_off: &str, position: i32) -> String {
+    format!("{hand_off}/{position}")
 }
 
 fn record_transition(
@@ -103,7 +115,11 @@ fn record_transition(
             hand_off_transitions::at.eq(at),
             hand_off_transitions::by_subject.eq(by.subject),
             hand_off_transitions::by_role.eq(by.role.code()),
-            hand_off_transitions::comment.eq(comment),
+            hand_off_transitions::comment.eq(sealing::seal_opt(
+                TRANSITION_COMMENT,
+                &transition_key(hand_off, position),
+                comment,
+            )?),
         ))
         .execute(conn)?;
     Ok(())
@@ -129,16 +145,24 @@ pub fn insert(
             hand_offs::partner_id.eq(input.partner_id.to_string()),
             hand_offs::status.eq(HandOffStatus::Draft.code()),
             hand_offs::reasons.eq(join(&input.reasons)),
-            hand_offs::message.eq(input.message.as_deref()),
+            hand_offs::message.eq(sealing::seal_opt(
+                HAND_OFF_MESSAGE,
+                &key,
+                input.message.as_deref(),
+            )?),
             hand_offs::legal_exception.eq(input.legal_exception.map(CodeList::code)),
             hand_offs::parental_authority_informed_on.eq(input
                 .parental_authority
                 .as_ref()
                 .and_then(|p| p.informed_on)),
-            hand_offs::parental_authority_not_informed_because.eq(input
-                .parental_authority
-                .as_ref()
-                .and_then(|p| p.not_informed_because.as_deref())),
+            hand_offs::parental_authority_not_informed_because.eq(sealing::seal_opt(
+                HAND_OFF_NOT_INFORMED_BECAUSE,
+                &key,
+                input
+                    .parental_authority
+                    .as_ref()
+                    .and_then(|p| p.not_informed_because.as_deref()),
+            )?),
             hand_offs::created_by.eq(by.subject),
             hand_offs::created_at.eq(at),
             hand_offs::updated_at.eq(at),
@@ -260,7 +284,11 @@ pub fn move_to(
             .map(CodeList::code)
             .or(current.decline_reason.map(CodeList::code))),
         hand_offs::result.eq(details.result.or(current.result).map(CodeList::code)),
-        hand_offs::outcome.eq(details.outcome.or(current.outcome.as_deref())),
+        hand_offs::outcome.eq(sealing::seal_opt(
+            HAND_OFF_OUTCOME,
+            &key,
+            details.outcome.or(current.outcome.as_deref()),
+        )?),
         hand_offs::updated_at.eq(at),
         hand_offs::version.eq(expected_version + 1),
     ))
@@ -289,6 +317,7 @@ pub fn move_to(
 #[diesel(table_name = hand_off_transitions)]
 struct TransitionRow {
     hand_off_id: String,
+    position: i32,
     from_status: Option<String>,
     to_status: String,
     at: NaiveDateTime,
@@ -309,7 +338,11 @@ impl TryFrom<TransitionRow> for Transition {
             at: row.at.and_utc(),
             by: row.by_subject,
             by_role: parse("hand_off_transitions.by_role", &row.by_role)?,
-            comment: row.comment,
+            comment: sealing::open_opt(
+                TRANSITION_COMMENT,
+                &transition_key(&row.hand_off_id, row.position),
+                row.comment,
+            )?,
         })
     }
 }

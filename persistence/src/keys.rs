@@ -59,7 +59,9 @@ static INSTALLED: RwLock<Option<Arc<Keys>>> = RwLock::new(None);
 
 /// Makes `keys` the process's keys; data keys known before stay readable.
 pub fn install(keys: Keys) {
-    let mut installed = INSTALLED.write().unwrap_or_else(|e| e.into_inner());
+    let mut installed = INSTALLED
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut merged = keys;
     if let Some(previous) = installed.as_deref() {
         for key in std::iter::once(&previous.active).chain(&previous.retired) {
@@ -72,18 +74,25 @@ pub fn install(keys: Keys) {
 }
 
 /// The installed keys. Reading or writing a sealed column before `install` is a bug of the
-/// binary or of a test, not a state to recover from.
-pub fn installed() -> Arc<Keys> {
+/// binary or of a test: the query fails, saying so.
+pub fn installed() -> Result<Arc<Keys>, crate::StoreError> {
     INSTALLED
         .read()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone()
-        .expect("relais_persistence::keys::install must run before the first query")
+        .ok_or_else(|| {
+            crate::StoreError::Keys(
+                "no keys installed: relais_persistence::keys::install runs before the first query"
+                    .into(),
+            )
+        })
 }
 
 /// Installs `keys` unless keys are installed already (test suites, which share a process).
 pub fn install_unless_installed(keys: impl FnOnce() -> Keys) {
-    let mut installed = INSTALLED.write().unwrap_or_else(|e| e.into_inner());
+    let mut installed = INSTALLED
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if installed.is_none() {
         *installed = Some(Arc::new(keys()));
     }

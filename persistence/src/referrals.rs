@@ -9,6 +9,9 @@ use relais_domain::referral::{Referral, ReferralInput, ReferralSender, ReferredP
 use crate::convert::{meta, parse, parse_opt, stored};
 use crate::error::stale_or_missing;
 use crate::schema::referrals;
+use crate::sealing::{
+    self, REFERRAL_FIRST_NAME, REFERRAL_LAST_NAME, REFERRAL_PHONE, REFERRAL_REASON,
+};
 use crate::{DbConnection, Page, PageRequest, StoreError};
 
 #[derive(Queryable, Selectable)]
@@ -52,14 +55,14 @@ impl TryFrom<ReferralRow> for Referral {
                 )?,
             },
             person: ReferredPerson {
-                first_name: row.first_name,
-                last_name: row.last_name,
-                phone: row.phone,
+                first_name: sealing::open_opt(REFERRAL_FIRST_NAME, &row.id, row.first_name)?,
+                last_name: sealing::open_opt(REFERRAL_LAST_NAME, &row.id, row.last_name)?,
+                phone: sealing::open_opt(REFERRAL_PHONE, &row.id, row.phone)?,
                 birth_year: row.birth_year,
                 sex: parse("referrals.sex", &row.sex)?,
                 commune_code: row.commune_code,
             },
-            reason: row.reason,
+            reason: sealing::open(REFERRAL_REASON, &row.id, &row.reason)?,
             agreed_to_be_contacted: row.agreed_to_be_contacted,
             status: parse("referrals.status", &row.status)?,
             no_follow_up_reason: parse_opt(
@@ -80,23 +83,27 @@ pub fn insert(
     at: DateTime<Utc>,
 ) -> Result<Referral, StoreError> {
     let id = ReferralId::generate();
+    let key = id.to_string();
     let at = stored(at);
     let p = &input.person;
+    let sealed = |column, value: &Option<String>| {
+        sealing::seal_opt(column, &key, value.as_deref().map(str::trim))
+    };
     diesel::insert_into(referrals::table)
         .values((
-            referrals::id.eq(id.to_string()),
+            referrals::id.eq(&key),
             referrals::post_id.eq(input.post_id.to_string()),
             referrals::sender_role.eq(sender.role.code()),
             referrals::sender_subject.eq(&sender.subject),
             referrals::sender_unit_id.eq(sender.unit_id.map(|u| u.to_string())),
             referrals::sender_partner_id.eq(sender.partner_id.map(|p| p.to_string())),
-            referrals::first_name.eq(p.first_name.as_deref().map(str::trim)),
-            referrals::last_name.eq(p.last_name.as_deref().map(str::trim)),
-            referrals::phone.eq(p.phone.as_deref().map(str::trim)),
+            referrals::first_name.eq(sealed(REFERRAL_FIRST_NAME, &p.first_name)?),
+            referrals::last_name.eq(sealed(REFERRAL_LAST_NAME, &p.last_name)?),
+            referrals::phone.eq(sealed(REFERRAL_PHONE, &p.phone)?),
             referrals::birth_year.eq(p.birth_year),
             referrals::sex.eq(p.sex.code()),
             referrals::commune_code.eq(p.commune_code.as_deref()),
-            referrals::reason.eq(input.reason.trim()),
+            referrals::reason.eq(sealing::seal(REFERRAL_REASON, &key, input.reason.trim())?),
             referrals::agreed_to_be_contacted.eq(input.agreed_to_be_contacted),
             referrals::status.eq(ReferralStatus::Received.code()),
             referrals::created_at.eq(at),

@@ -8,6 +8,7 @@ use relais_domain::requisition::{Requisition, RequisitionInput, RequisitionStep}
 
 use crate::convert::{meta, parse, parse_opt, stored};
 use crate::schema::requisitions;
+use crate::sealing::{self, REQUISITION_DECISION_NOTE};
 use crate::{DbConnection, Page, PageRequest, StoreError};
 
 #[derive(Queryable, Selectable)]
@@ -54,7 +55,11 @@ impl TryFrom<RequisitionRow> for Requisition {
             recorded_by: row.recorded_by,
             decided_by: row.decided_by,
             decided_at: row.decided_at.map(|t| t.and_utc()),
-            decision_note: row.decision_note,
+            decision_note: sealing::open_opt(
+                REQUISITION_DECISION_NOTE,
+                &row.id,
+                row.decision_note,
+            )?,
             produced_by: row.produced_by,
             produced_at: row.produced_at.map(|t| t.and_utc()),
             meta: meta(row.created_at, row.updated_at, row.version),
@@ -165,7 +170,11 @@ pub fn step(
                 requisitions::status.eq(next.code()),
                 requisitions::decided_by.eq(who),
                 requisitions::decided_at.eq(at),
-                requisitions::decision_note.eq(note.map(str::trim)),
+                requisitions::decision_note.eq(sealing::seal_opt(
+                    REQUISITION_DECISION_NOTE,
+                    &current.id.to_string(),
+                    note.map(str::trim),
+                )?),
                 requisitions::updated_at.eq(at),
                 requisitions::version.eq(current.meta.version + 1),
             ))

@@ -168,6 +168,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// The data keys a rotation pass completed for (`rotation`).
+    sealing_passes (key_id) {
+        key_id -> Text,
+        completed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     hand_offs (id) {
         id -> Text,
         situation_id -> Text,
@@ -391,4 +399,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhooks,
     webhook_deliveries,
     idempotency_keys,
+    sealing_passes,
 );

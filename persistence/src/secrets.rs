@@ -1,9 +1,11 @@
 //! Secrets the instance makes for itself, such as the signing key used when none is configured.
+//! They are sealed (see `sealing`): a copy of the database holds no usable secret.
 
 use diesel::prelude::*;
 
 use crate::convert::now;
 use crate::schema::instance_secrets;
+use crate::sealing::{self, INSTANCE_SECRET};
 use crate::{DbConnection, StoreError};
 
 /// The secret named `name`, created with `generate` on first use.
@@ -20,12 +22,13 @@ pub fn get_or_create(
         .first::<String>(conn)
         .optional()?;
     if let Some(value) = existing {
-        return Ok(value);
+        return sealing::open(INSTANCE_SECRET, name, &value);
     }
     let value = generate();
+    let sealed = sealing::seal(INSTANCE_SECRET, name, &value)?;
     let row = (
         instance_secrets::name.eq(name),
-        instance_secrets::value.eq(&value),
+        instance_secrets::value.eq(&sealed),
         instance_secrets::created_at.eq(now()),
     );
     match conn {
@@ -36,10 +39,11 @@ pub fn get_or_create(
                 .values(row)
                 .on_conflict_do_nothing()
                 .execute(pg)?;
-            Ok(instance_secrets::table
+            let winner = instance_secrets::table
                 .find(name)
                 .select(instance_secrets::value)
-                .first::<String>(pg)?)
+                .first::<String>(pg)?;
+            sealing::open(INSTANCE_SECRET, name, &winner)
         }
         // A single writer: the read above and this insert cannot interleave with another's.
         DbConnection::Sqlite(sqlite) => {

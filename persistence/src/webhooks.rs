@@ -13,6 +13,7 @@ use relais_domain::webhook::{Delivery, DeliveryStatus, Webhook};
 use crate::convert::{meta, now, parse};
 use crate::events::EventRow;
 use crate::schema::{events, partners, webhook_deliveries, webhooks};
+use crate::sealing::{self, WEBHOOK_SECRET};
 use crate::{DbConnection, Page, PageRequest, StoreError};
 
 const PENDING: &str = "pending";
@@ -94,13 +95,14 @@ pub fn create(
     secret: &str,
 ) -> Result<Webhook, StoreError> {
     let id = WebhookId::generate();
+    let key = id.to_string();
     let at = now();
     diesel::insert_into(webhooks::table)
         .values((
-            webhooks::id.eq(id.to_string()),
+            webhooks::id.eq(&key),
             webhooks::partner_id.eq(partner.to_string()),
             webhooks::url.eq(url),
-            webhooks::secret.eq(secret),
+            webhooks::secret.eq(sealing::seal(WEBHOOK_SECRET, &key, secret)?),
             webhooks::active.eq(true),
             webhooks::created_at.eq(at),
             webhooks::updated_at.eq(at),
@@ -309,20 +311,21 @@ pub fn claim_due(
             EventRow::as_select(),
         ))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(
-            |(id, webhook_id, attempts, created_at, url, secret, event)| DueDelivery {
-                id,
-                webhook_id,
-                url,
-                secret,
-                attempts,
-                created_at: created_at.and_utc(),
-                event,
+            |(id, webhook_id, attempts, created_at, url, secret, event)| {
+                Ok(DueDelivery {
+                    secret: sealing::open(WEBHOOK_SECRET, &webhook_id, &secret)?,
+                    id,
+                    webhook_id,
+                    url,
+                    attempts,
+                    created_at: created_at.and_utc(),
+                    event,
+                })
             },
         )
-        .collect())
+        .collect()
 }
 
 /// Records an attempt the receiver acknowledged with `status_code` at `at`.

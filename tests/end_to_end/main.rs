@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 mod faults;
 mod follow_up;
 mod operations;
+mod secrets;
 mod webhooks;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_relais");
@@ -25,12 +26,27 @@ struct Server {
 }
 
 fn relais(database_url: &str, env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(BINARY);
+    with_env(Command::new(BINARY), database_url, env)
+}
+
+/// The keys of the runs on PostgreSQL, where the zero-set-up key file would land in the working
+/// directory: the tests name their own (SQLite runs use the key file beside their database).
+const POSTGRES_DATA_KEYS: &str = "e2e-data:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+const POSTGRES_AUDIT_KEY: &str = "e2e-audit:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+
+/// `command` with only the environment of a test run: `PATH`, `DATABASE_URL`, `RUST_LOG=warn`,
+/// the keys on PostgreSQL, and `env`.
+fn with_env(mut command: Command, database_url: &str, env: &[(&str, &str)]) -> Command {
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", database_url)
         .env("RUST_LOG", "warn");
+    if database_url.starts_with("postgres") {
+        command
+            .env("RELAIS_DATA_KEYS", POSTGRES_DATA_KEYS)
+            .env("RELAIS_AUDIT_KEY", POSTGRES_AUDIT_KEY);
+    }
     for (name, value) in env {
         command.env(name, value);
     }
@@ -56,13 +72,19 @@ fn assert_refused_at_start(settings: &[(&str, &str)]) {
 
 impl Server {
     fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::launch(relais(database_url, env))
+    }
+
+    /// Runs `command` (from [`relais`], perhaps wrapped) with `serve` on a free port, and waits
+    /// until it answers.
+    fn launch(mut command: Command) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let bind = format!("127.0.0.1:{port}");
-        let child = relais(database_url, env)
+        let child = command
             .args(["serve"])
             .env("RELAIS_BIND", &bind)
             .env("RELAIS_WORKERS", "2")

@@ -3,7 +3,10 @@
 //! The set is fetched at start-up and fetched again when a token names a `kid` that no configured
 //! key has, at most once per `min_interval`, so that a flood of tokens with made-up `kid`s cannot
 //! turn Relais into a client hammering the provider. Keys are parsed by jsonwebtoken
-//! (`DecodingKey::from_jwk`); a key that does not fit the pinned algorithm is left out.
+//! (`DecodingKey::from_jwk`); a key that does not fit the pinned algorithm is left out. A token
+//! verified with one of these keys meets every other check of `TokenVerifier`, its longest
+//! lifetime (`RELAIS_JWT_MAX_TTL_MINUTES`) included: the provider's own policy is not trusted
+//! for it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};

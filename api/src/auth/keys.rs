@@ -17,6 +17,8 @@ const INSTANCE_SECRET: &str = "jwt_hs256_secret";
 const MIN_SECRET_BYTES: usize = 32;
 /// Default least time between two fetches of the JWK Set caused by unknown `kid`s.
 pub const DEFAULT_JWKS_MIN_REFRESH: Duration = Duration::from_secs(60);
+/// Default longest lifetime of a token (`exp` − `iat`), in minutes: twelve hours.
+pub const DEFAULT_MAX_TTL_MINUTES: u32 = 720;
 
 /// JWT configuration, from `RELAIS_JWT_*`.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +43,18 @@ pub struct JwtSettings {
     pub issuer: String,
     /// `RELAIS_JWT_AUDIENCE` (default `relais`).
     pub audience: String,
+    /// `RELAIS_JWT_MAX_TTL_MINUTES`: the longest lifetime (`exp` − `iat`) of a token the service
+    /// accepts and `relais token` issues, whoever signed it (default 720).
+    pub max_ttl_minutes: Option<u32>,
+}
+
+impl JwtSettings {
+    /// The longest lifetime of a token.
+    pub fn max_ttl(&self) -> chrono::Duration {
+        chrono::Duration::minutes(i64::from(
+            self.max_ttl_minutes.unwrap_or(DEFAULT_MAX_TTL_MINUTES),
+        ))
+    }
 }
 
 /// A key configuration that cannot work; the message names the setting at fault.
@@ -48,12 +62,15 @@ pub struct JwtSettings {
 #[error("{0}")]
 pub struct KeyError(String);
 
-/// Which key the service verifies with, for the start-up log.
+/// Which key the service verifies with, for the start-up log and the readiness probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeySource {
+    /// `RELAIS_JWT_SECRET`.
     ConfiguredSecret,
     /// `RELAIS_JWT_PUBLIC_KEY`, `RELAIS_JWT_PUBLIC_KEYS` and/or `RELAIS_JWT_JWKS_URL`.
     ConfiguredPublicKey(Algorithm),
+    /// The secret this instance made itself and keeps in its database (zero set-up): whoever
+    /// reads the database can sign tokens.
     InstanceSecret,
 }
 
@@ -175,10 +192,13 @@ pub fn resolve_keys(
             }
             (None, _) => None,
         };
+        let source = KeySource::ConfiguredPublicKey(algorithm);
         return Ok((
-            TokenVerifier::with_keys(default_key, named, jwks, algorithm, iss, aud),
-            issuer,
-            KeySource::ConfiguredPublicKey(algorithm),
+            TokenVerifier::with_keys(default_key, named, jwks, algorithm, iss, aud)
+                .with_max_lifetime(settings.max_ttl())
+                .with_source(source),
+            issuer.map(|issuer| issuer.with_max_ttl(settings.max_ttl())),
+            source,
         ));
     }
     if settings.algorithm.as_deref().is_some_and(|a| a != "HS256") {
@@ -211,13 +231,18 @@ pub fn resolve_keys(
             Algorithm::HS256,
             iss,
             aud,
+        )
+        .with_max_lifetime(settings.max_ttl())
+        .with_source(source),
+        Some(
+            TokenIssuer::new(
+                EncodingKey::from_secret(secret.as_bytes()),
+                Algorithm::HS256,
+                iss,
+                aud,
+            )
+            .with_max_ttl(settings.max_ttl()),
         ),
-        Some(TokenIssuer::new(
-            EncodingKey::from_secret(secret.as_bytes()),
-            Algorithm::HS256,
-            iss,
-            aud,
-        )),
         source,
     ))
 }

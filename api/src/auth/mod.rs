@@ -5,7 +5,10 @@ mod keys;
 mod tokens;
 
 pub use jwks::Jwks;
-pub use keys::{DEFAULT_JWKS_MIN_REFRESH, JwtSettings, KeyError, KeySource, resolve_keys};
+pub use keys::{
+    DEFAULT_JWKS_MIN_REFRESH, DEFAULT_MAX_TTL_MINUTES, JwtSettings, KeyError, KeySource,
+    resolve_keys,
+};
 pub use tokens::{Claims, Refusal, TokenIssuer, TokenVerifier};
 
 /// Why a token was refused, or could not be issued. The HTTP layer answers it as a problem

@@ -14,6 +14,7 @@ use relais_domain::reference::Role;
 use serde::{Deserialize, Serialize};
 
 use super::jwks::Jwks;
+use super::keys::{DEFAULT_MAX_TTL_MINUTES, KeySource};
 use crate::clock::{Clock, SystemClock};
 use relais_domain::validation::Invalid;
 
@@ -39,7 +40,10 @@ pub struct Claims {
     pub partner_id: Option<PartnerId>,
     pub iss: String,
     pub aud: String,
-    pub iat: i64,
+    /// When the token was issued. Optional in the claims so that a token without it is refused
+    /// with a reason (see `TokenVerifier::check_lifetime`) rather than as unreadable claims.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
     pub nbf: i64,
     pub exp: i64,
 }
@@ -96,7 +100,8 @@ pub fn missing_scope_claim(principal: &Principal) -> Option<&'static str> {
     }
 }
 
-/// Checks tokens: signature with the one configured algorithm, `exp`, `nbf`, `iss` and `aud`.
+/// Checks tokens: signature with the one configured algorithm, `exp`, `nbf`, `iss` and `aud`,
+/// and a lifetime (`exp` − `iat`) of at most `RELAIS_JWT_MAX_TTL_MINUTES`.
 ///
 /// The key is chosen by the token header's `kid`: a key of `RELAIS_JWT_PUBLIC_KEYS`, else one of
 /// the JWK Set of `RELAIS_JWT_JWKS_URL`. A token without `kid` is checked with the single key
@@ -108,6 +113,10 @@ pub struct TokenVerifier {
     default_key: Option<DecodingKey>,
     named: HashMap<String, DecodingKey>,
     jwks: Option<Jwks>,
+    /// The longest lifetime (`exp` − `iat`) accepted.
+    max_lifetime: Duration,
+    /// Where the keys come from, for the start-up log and the readiness probe.
+    source: KeySource,
 }
 
 /// Why a token was refused, with the one case that a JWKS refresh may cure told apart.
@@ -150,18 +159,53 @@ impl TokenVerifier {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECONDS;
+        // A verifier built from keys in hand verifies with configured keys; `resolve_keys` says
+        // when the secret is the instance's own.
+        let source = match algorithm {
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => KeySource::ConfiguredSecret,
+            other => KeySource::ConfiguredPublicKey(other),
+        };
         Self {
             algorithm,
             validation,
             default_key,
             named,
             jwks,
+            max_lifetime: Duration::minutes(i64::from(DEFAULT_MAX_TTL_MINUTES)),
+            source,
         }
+    }
+
+    /// The same verifier refusing tokens that live longer than `max` (`exp` − `iat`).
+    pub fn with_max_lifetime(self, max: Duration) -> Self {
+        Self {
+            max_lifetime: max,
+            ..self
+        }
+    }
+
+    /// The same verifier, its keys said to come from `source`.
+    pub fn with_source(self, source: KeySource) -> Self {
+        Self { source, ..self }
+    }
+
+    /// Where the keys come from.
+    pub fn source(&self) -> KeySource {
+        self.source
+    }
+
+    /// The longest lifetime of a token accepted.
+    pub fn max_lifetime(&self) -> Duration {
+        self.max_lifetime
     }
 
     /// The pinned algorithm and where the keys come from, for the start-up log.
     pub fn describe(&self) -> String {
-        let mut parts = vec![format!("{:?}", self.algorithm)];
+        let mut parts = vec![format!(
+            "{:?}, at most {} minutes from iat to exp",
+            self.algorithm,
+            self.max_lifetime.num_minutes()
+        )];
         if self.default_key.is_some() {
             parts.push("one key for tokens without kid".to_owned());
         }
@@ -255,7 +299,44 @@ impl TokenVerifier {
         let key = self.key_for(header.kid.as_deref())?;
         let data = decode::<Claims>(token, key.get(), &self.validation)
             .map_err(|e| Refusal::Invalid(refusal(&e)))?;
+        // jsonwebtoken checks `exp` and `nbf` against the system's clock; so does this.
+        self.check_lifetime(&data.claims, SystemClock.now().timestamp())
+            .map_err(Refusal::Invalid)?;
         data.claims.into_principal().map_err(Refusal::Invalid)
+    }
+
+    /// Refuses a token whose lifetime (`exp` − `iat`) exceeds the maximum, whoever issued it.
+    ///
+    /// A token without `iat` is refused rather than measured from now: its lifetime cannot be
+    /// known, and measuring `exp` − now instead would admit a century-long token in its last
+    /// hours, the same token being refused or accepted depending on when it is shown. RFC 9068
+    /// (JWT access tokens) and OpenID Connect both require `iat`, so a provider that leaves it
+    /// out is misconfigured, and the refusal names the claim.
+    ///
+    /// `iat` must not lie in the future (beyond the clock skew tolerated): else a holder of the
+    /// key could set `iat` to `exp` − the maximum and have `exp` as far as it likes. With both
+    /// checks a token accepted now expires at most the maximum (plus the skew) from now.
+    fn check_lifetime(&self, claims: &Claims, now: i64) -> Result<(), AuthError> {
+        let max_minutes = self.max_lifetime.num_minutes();
+        let Some(iat) = claims.iat else {
+            return Err(AuthError::Refused(format!(
+                "the token has no iat (issued at) claim: this service accepts tokens that live at most {max_minutes} minutes (RELAIS_JWT_MAX_TTL_MINUTES) and cannot tell how long this one lives"
+            )));
+        };
+        if iat > now.saturating_add_unsigned(LEEWAY_SECONDS) {
+            return Err(AuthError::Refused(
+                "the token's iat (issued at) is in the future".into(),
+            ));
+        }
+        let lifetime = claims.exp.saturating_sub(iat);
+        if lifetime > self.max_lifetime.num_seconds() {
+            // Rounded up: a token of 720 minutes and one second is said to live 721.
+            let minutes = lifetime.saturating_add(59) / 60;
+            return Err(AuthError::Refused(format!(
+                "the token lives {minutes} minutes from iat to exp, longer than the {max_minutes} minutes this service accepts (RELAIS_JWT_MAX_TTL_MINUTES)"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -297,6 +378,8 @@ pub struct TokenIssuer {
     algorithm: Algorithm,
     issuer: String,
     audience: String,
+    /// The longest lifetime issued: the verifier's maximum.
+    max_ttl: Duration,
 }
 
 impl TokenIssuer {
@@ -306,12 +389,36 @@ impl TokenIssuer {
             algorithm,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
+            max_ttl: Duration::minutes(i64::from(DEFAULT_MAX_TTL_MINUTES)),
         }
     }
 
-    /// A token for `principal`, valid for `ttl` from now; refused if the role's scope is missing,
-    /// since the service would refuse the token anyway.
+    /// The same issuer refusing to sign tokens that live longer than `max`.
+    pub fn with_max_ttl(self, max: Duration) -> Self {
+        Self {
+            max_ttl: max,
+            ..self
+        }
+    }
+
+    /// The longest lifetime this issuer signs.
+    pub fn max_ttl(&self) -> Duration {
+        self.max_ttl
+    }
+
+    /// A token for `principal`, valid for `ttl` from now; refused if the role's scope is missing
+    /// or `ttl` is longer than the maximum, since the service would refuse the token anyway.
     pub fn issue(&self, principal: &Principal, ttl: Duration) -> Result<String, AuthError> {
+        if ttl < Duration::minutes(1) || ttl > self.max_ttl {
+            return Err(AuthError::Invalid(Invalid::one(
+                "ttl_minutes",
+                "out_of_range",
+                format!(
+                    "a token lives from 1 to {} minutes (RELAIS_JWT_MAX_TTL_MINUTES); the service refuses longer ones",
+                    self.max_ttl.num_minutes()
+                ),
+            )));
+        }
         if principal.is_system() {
             return Err(AuthError::Invalid(Invalid::one(
                 "role",
@@ -348,7 +455,7 @@ impl TokenIssuer {
             partner_id: principal.partner_id,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
-            iat: now,
+            iat: Some(now),
             nbf: now,
             exp: now + ttl.num_seconds(),
         };

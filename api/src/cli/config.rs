@@ -51,6 +51,9 @@ pub struct Settings {
     /// `RELAIS_SQLITE_SYNCHRONOUS`: how long the database may keep a caller waiting, and how
     /// durable a SQLite commit is.
     pub db: relais_persistence::DbSettings,
+    /// `RELAIS_DATA_KEYS` and `RELAIS_AUDIT_KEY`, or the zero-set-up key file: the keys that
+    /// seal the most sensitive columns and chain the audit trail, kept outside the database.
+    pub keys: crate::keys::KeySettings,
     /// `RELAIS_REQUEST_DEADLINE_MS`: the longest a request's database work may take (default
     /// 5000); past it the answer is 503 with `Retry-After`.
     pub deadline: Duration,
@@ -82,6 +85,10 @@ fn audit_retention_days(days: Option<u64>) -> Result<u32, String> {
         )),
     }
 }
+
+/// The highest `RELAIS_JWT_MAX_TTL_MINUTES` admitted (thirty days): a stolen bearer token works
+/// until it expires, so the maximum must stay a bound, not a way to turn the check off.
+const MAX_TOKEN_LIFETIME_MINUTES: u64 = 30 * 24 * 60;
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -139,6 +146,15 @@ impl Settings {
                 return Err("RELAIS_JWT_JWKS_MIN_REFRESH_SECONDS must be at least 1".into());
             }
             seconds => seconds.map(Duration::from_secs),
+        };
+        let max_ttl_minutes = match number("RELAIS_JWT_MAX_TTL_MINUTES")? {
+            None => None,
+            Some(minutes @ 1..=MAX_TOKEN_LIFETIME_MINUTES) => u32::try_from(minutes).ok(),
+            Some(minutes) => {
+                return Err(format!(
+                    "RELAIS_JWT_MAX_TTL_MINUTES={minutes}: must be between 1 and {MAX_TOKEN_LIFETIME_MINUTES} (thirty days)"
+                ));
+            }
         };
         let switch_or = |name: &str, default: bool| match var(name).as_deref() {
             None => Ok(default),
@@ -217,7 +233,9 @@ impl Settings {
                 ));
             }
         };
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| "relais.db".to_owned());
         Ok(Self {
+            keys: crate::keys::KeySettings::from_env(&database_url),
             db,
             deadline,
             audit_copy,
@@ -239,7 +257,7 @@ impl Settings {
                     DEFAULT_PER_ADDRESS_PER_MINUTE,
                 )?,
             },
-            database_url: var("DATABASE_URL").unwrap_or_else(|| "relais.db".to_owned()),
+            database_url,
             bind: var("RELAIS_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
             pool_size: number("RELAIS_DB_POOL_SIZE")?
                 .map_or(10, |n| u32::try_from(n).unwrap_or(u32::MAX)),
@@ -255,6 +273,7 @@ impl Settings {
                 algorithm: var("RELAIS_JWT_ALGORITHM"),
                 issuer: var("RELAIS_JWT_ISSUER").unwrap_or_else(|| "relais".to_owned()),
                 audience: var("RELAIS_JWT_AUDIENCE").unwrap_or_else(|| "relais".to_owned()),
+                max_ttl_minutes,
             },
             webhooks_per_partner,
             webhooks: WorkerSettings {

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod config;
 pub mod follow_up;
+pub mod keys;
 pub mod purge;
 pub mod seed;
 
@@ -54,9 +55,10 @@ enum Command {
         /// Who the token names.
         #[arg(long, default_value = "relais-dev")]
         subject: String,
-        /// Lifetime in minutes.
-        #[arg(long, default_value_t = 720)]
-        ttl_minutes: i64,
+        /// Lifetime in minutes, at most RELAIS_JWT_MAX_TTL_MINUTES (default: that maximum, 720
+        /// unless configured).
+        #[arg(long)]
+        ttl_minutes: Option<i64>,
     },
     /// Print the OpenAPI document.
     Openapi,
@@ -73,6 +75,9 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Keys outside the database: make one, or rotate (seal every value under the active key).
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 /// Runs the command line.
@@ -117,6 +122,14 @@ pub fn run() -> ExitCode {
             let db = open_database(&settings)?;
             audit::command(&db, &command)
         }),
+        Command::Keys(keys::KeysCommand::Generate { purpose }) => keys::generate(&purpose),
+        Command::Keys(keys::KeysCommand::Rotate { new_key }) => {
+            Settings::from_env().and_then(|settings| {
+                keys::prepare_rotation(&settings.keys, new_key)?;
+                let (db, origin) = open_database_with_keys(&settings)?;
+                keys::rotate(&db, &origin)
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -127,18 +140,57 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// Installs the keys (the audit trail is chained with the audit key, which never is in the
-/// database), then connects and applies the pending migrations.
 fn open_database(settings: &Settings) -> Result<Database, String> {
-    crate::keys::install(settings)?;
-    Database::connect_with(&settings.database_url, settings.pool_size, &settings.db)
+    open_database_with_keys(settings).map(|(db, _)| db)
+}
+
+/// The database, its migrations applied, and the keys installed (where they came from).
+fn open_database_with_keys(
+    settings: &Settings,
+) -> Result<(Database, crate::keys::KeyOrigin), String> {
+    let origin = crate::keys::install(&settings.keys)?;
+    let db = Database::connect_with(&settings.database_url, settings.pool_size, &settings.db)
         .and_then(|db| db.migrate().map(|_| db))
         .map_err(|e| {
             format!(
                 "cannot open the database {}: {e}",
                 redact(&settings.database_url)
             )
-        })
+        })?;
+    Ok((db, origin))
+}
+
+/// Says where the keys are, and seals what is not under the active data key yet (a database
+/// from before sealing, or a new active key) unless a pass completed for that key.
+fn seal_at_start(db: &Database, origin: &crate::keys::KeyOrigin) -> Result<(), String> {
+    let active = relais_persistence::keys::installed()
+        .map_err(|e| e.to_string())?
+        .active
+        .id
+        .clone();
+    match origin {
+        crate::keys::KeyOrigin::Configured => {
+            log::info!(
+                "keys: data key {active} active, from RELAIS_DATA_KEYS; audit key from RELAIS_AUDIT_KEY"
+            );
+        }
+        crate::keys::KeyOrigin::File { path, created } => log::warn!(
+            "keys: the data and audit keys are in {} ({}, zero set-up): without it the sealed data \
+             cannot be read, and with it a copy of the database can. Back it up apart, never with \
+             the database; for production set RELAIS_DATA_KEYS and RELAIS_AUDIT_KEY (see README, Secrets)",
+            path.display(),
+            if *created { "created now" } else { "found" }
+        ),
+    }
+    let done = db
+        .read(relais_persistence::rotation::completed_for_active_key)
+        .map_err(|e| e.to_string())?;
+    if !done {
+        let moved = relais_persistence::rotation::reseal_all(db, 500, |_| {})
+            .map_err(|e| format!("cannot seal the database under the data key {active}: {e}"))?;
+        log::info!("keys: {moved} value(s) sealed under the data key {active}");
+    }
+    Ok(())
 }
 
 /// The URL without its password, for messages.
@@ -152,13 +204,26 @@ fn redact(url: &str) -> String {
 }
 
 fn migrate(settings: &Settings) -> Result<(), String> {
+    crate::keys::install(&settings.keys)?;
     let db = Database::connect(&settings.database_url, 1).map_err(|e| e.to_string())?;
     let applied = db.migrate().map_err(|e| e.to_string())?;
     println!("{} migration(s) applied", applied.len());
     Ok(())
 }
 
-fn token(settings: &Settings, principal: &Principal, ttl_minutes: i64) -> Result<(), String> {
+fn token(
+    settings: &Settings,
+    principal: &Principal,
+    ttl_minutes: Option<i64>,
+) -> Result<(), String> {
+    // Checked before the database is opened: the answer needs no key.
+    let max = settings.jwt.max_ttl().num_minutes();
+    let ttl_minutes = ttl_minutes.unwrap_or(max);
+    if !(1..=max).contains(&ttl_minutes) {
+        return Err(format!(
+            "--ttl-minutes {ttl_minutes}: a token lives from 1 to {max} minutes (RELAIS_JWT_MAX_TTL_MINUTES); the service refuses longer ones"
+        ));
+    }
     let db = open_database(settings)?;
     let (_, issuer, _) = resolve_keys(&settings.jwt, &db).map_err(|e| e.to_string())?;
     let issuer = issuer.ok_or(
@@ -173,7 +238,8 @@ fn token(settings: &Settings, principal: &Principal, ttl_minutes: i64) -> Result
 
 #[actix_web::main]
 async fn serve(settings: Settings) -> Result<(), String> {
-    let mut db = open_database(&settings)?;
+    let (mut db, origin) = open_database_with_keys(&settings)?;
+    seal_at_start(&db, &origin)?;
     // The events recorded before the MAC chain are sealed now (once), not by the first request.
     db.write(relais_persistence::audit_chain::open)
         .map_err(|e| format!("the audit trail's chain: {e}"))?;
@@ -186,10 +252,18 @@ async fn serve(settings: Settings) -> Result<(), String> {
     }
     let (verifier, _, source) = resolve_keys(&settings.jwt, &db).map_err(|e| e.to_string())?;
     match source {
-        KeySource::InstanceSecret => {
-            log::info!("tokens: HS256 with this instance's own secret (see `relais token`)");
-        }
-        KeySource::ConfiguredSecret => log::info!("tokens: HS256 with RELAIS_JWT_SECRET"),
+        KeySource::InstanceSecret => log::warn!(
+            "tokens: signed and verified with this instance's own HS256 secret, kept sealed in its \
+             database (zero set-up, for development and trials): whoever holds the database and its \
+             data keys can sign a token for any role. For production, configure the identity provider's keys \
+             (RELAIS_JWT_JWKS_URL, RELAIS_JWT_PUBLIC_KEY or RELAIS_JWT_PUBLIC_KEYS) or a shared \
+             secret (RELAIS_JWT_SECRET); tokens live at most {} minutes (RELAIS_JWT_MAX_TTL_MINUTES)",
+            verifier.max_lifetime().num_minutes()
+        ),
+        KeySource::ConfiguredSecret => log::info!(
+            "tokens: HS256 with RELAIS_JWT_SECRET, at most {} minutes from iat to exp",
+            verifier.max_lifetime().num_minutes()
+        ),
         KeySource::ConfiguredPublicKey(_) => log::info!("tokens: {}", verifier.describe()),
     }
     log::info!(

@@ -29,6 +29,7 @@ mod reports;
 mod requisitions;
 mod retention;
 mod router;
+mod sealing;
 mod situations;
 mod statistics;
 mod support;

@@ -83,6 +83,59 @@ fn a_well_formed_incoming_request_id_is_kept_and_others_are_replaced() {
 }
 
 #[test]
+fn readiness_reports_how_tokens_are_verified() {
+    let signing = |app: &TestApp| {
+        let ready = app.call("GET", "/health/ready", None, None, &[]);
+        assert_eq!(ready.status, 200, "{:#}", ready.body);
+        ready.body["token_signing"].clone()
+    };
+    assert_eq!(signing(&TestApp::init().spawn()), "configured_secret");
+    let zero_set_up = relais_api::auth::JwtSettings {
+        issuer: "relais".into(),
+        audience: "relais".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        signing(&TestApp::init().with_jwt(zero_set_up).spawn()),
+        "instance_secret"
+    );
+    let provider = relais_api::auth::JwtSettings {
+        public_key: Some(format!(
+            "{}/../tests/fixtures/rs256-public.pem",
+            env!("CARGO_MANIFEST_DIR")
+        )),
+        issuer: "https://idp.example.fr".into(),
+        audience: "relais".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        signing(&TestApp::init().with_jwt(provider).spawn()),
+        "public_keys"
+    );
+}
+
+/// Every file of a SQLite database is its owner's only (the end-to-end test also sets the
+/// umask to 000 first); PostgreSQL keeps its own files.
+#[cfg(unix)]
+#[test]
+fn sqlite_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::init().spawn();
+    let Some(file) = app.sqlite_file() else {
+        return;
+    };
+    app.create_post("ISCG Privas");
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", file.display());
+        let mode = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{path}: {:o}", mode & 0o777);
+    }
+}
+
+#[test]
 fn liveness_reads_no_database_and_readiness_checks_the_migrations() {
     let app = TestApp::init().spawn();
     let live = app.call("GET", "/health/live", None, None, &[]);

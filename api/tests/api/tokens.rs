@@ -1,6 +1,7 @@
 //! Tokens of an external identity provider: the pinned algorithm, keys chosen by `kid` for
 //! rotation, and a JWK Set served over HTTP (here by the test itself) and fetched again when an
-//! unknown `kid` arrives, at most once per interval.
+//! unknown `kid` arrives, at most once per interval. And the longest lifetime of any token,
+//! `RELAIS_JWT_MAX_TTL_MINUTES`, whoever signed it.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -16,7 +17,7 @@ use relais_persistence::Database;
 use relais_persistence::testing::TestDatabase;
 use serde_json::{Value, json};
 
-use crate::support::TestApp;
+use crate::support::{TEST_SECRET, TestApp};
 
 const ISSUER: &str = "https://idp.example.fr/realms/relais";
 const AUDIENCE: &str = "relais-api";
@@ -87,6 +88,91 @@ fn refused(app: &TestApp, token: &str, reason: &str) {
 fn accepted(app: &TestApp, token: &str) {
     let answer = app.get("/api/v1/posts", token);
     assert_eq!(answer.status, 200, "{:#}", answer.body);
+}
+
+fn now() -> i64 {
+    relais_api::clock::Clock::now(&relais_api::clock::SystemClock).timestamp()
+}
+
+/// Signed with the test secret, as the default `TestApp` expects.
+fn hs256(claims: &Value) -> String {
+    sign(
+        Algorithm::HS256,
+        None,
+        claims,
+        &EncodingKey::from_secret(TEST_SECRET.as_bytes()),
+    )
+}
+
+/// Claims of the default `TestApp`, issued now and living `minutes`.
+fn living(minutes: i64) -> Value {
+    let now = now();
+    json!({"sub": "x", "role": "admin", "iss": "relais", "aud": "relais",
+           "iat": now, "nbf": now, "exp": now + minutes * 60})
+}
+
+#[test]
+fn tokens_living_longer_than_the_maximum_are_refused() {
+    let app = TestApp::init().spawn();
+    accepted(&app, &hs256(&living(720)));
+    refused(&app, &hs256(&living(721)), "lives 721 minutes");
+    refused(
+        &app,
+        &hs256(&living(52_560_000)),
+        "RELAIS_JWT_MAX_TTL_MINUTES",
+    );
+    let mut without_iat = living(10);
+    without_iat.as_object_mut().unwrap().remove("iat");
+    refused(&app, &hs256(&without_iat), "no iat");
+    // A holder of the key cannot push exp away by moving iat into the future.
+    let now = now();
+    let ahead = json!({"sub": "x", "role": "admin", "iss": "relais", "aud": "relais",
+                       "iat": now + 3600 * 24, "nbf": now, "exp": now + 3600 * 24 + 600});
+    refused(&app, &hs256(&ahead), "iat (issued at) is in the future");
+    // Issued long ago, within the maximum, still valid: accepted.
+    let old = json!({"sub": "x", "role": "admin", "iss": "relais", "aud": "relais",
+                     "iat": now - 700 * 60, "nbf": now - 700 * 60, "exp": now + 20 * 60});
+    accepted(&app, &hs256(&old));
+
+    // The issuer of `relais token` will not sign what the service would refuse.
+    let admin = relais_domain::access::Principal {
+        subject: "x".into(),
+        role: relais_domain::reference::Role::Admin,
+        post_ids: vec![],
+        unit_id: None,
+        partner_id: None,
+    };
+    assert!(
+        app.issuer
+            .issue(&admin, chrono::Duration::minutes(720))
+            .is_ok()
+    );
+    let error = app
+        .issuer
+        .issue(&admin, chrono::Duration::minutes(721))
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("720 minutes"), "{error}");
+}
+
+#[test]
+fn a_configured_maximum_bounds_the_tokens_of_an_identity_provider() {
+    let app = TestApp::init()
+        .with_jwt(provider(|jwt| {
+            jwt.public_key = Some(fixture("rs256-public.pem"));
+            jwt.max_ttl_minutes = Some(60);
+        }))
+        .spawn();
+    let now = now();
+    accepted(
+        &app,
+        &rs256(None, &claims(json!({"exp": now + 60 * 60})), &first()),
+    );
+    refused(
+        &app,
+        &rs256(None, &claims(json!({"exp": now + 61 * 60})), &first()),
+        "lives 61 minutes from iat to exp, longer than the 60 minutes",
+    );
 }
 
 #[test]
@@ -273,6 +359,12 @@ fn keys_of_a_jwks_are_used_and_a_key_added_later_is_picked_up() {
     assert_eq!(server.fetches(), 1, "fetched at start-up");
     let good = claims(json!({}));
     accepted(&app, &rs256(Some("first"), &good, &first()));
+    let lasting = claims(json!({"exp": now() + 721 * 60}));
+    refused(
+        &app,
+        &rs256(Some("first"), &lasting, &first()),
+        "lives 721 minutes",
+    );
     refused(&app, &rs256(Some("rs384"), &good, &second()), "unknown key");
     refused(
         &app,

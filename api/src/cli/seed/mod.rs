@@ -334,6 +334,7 @@ pub fn command(settings: &Settings, args: &SeedArgs) -> Result<(), String> {
         statement_timeout: std::time::Duration::ZERO,
         ..settings.db.clone()
     };
+    crate::keys::install(&settings.keys)?;
     let db = Database::connect_with(&settings.database_url, 2, &no_statement_timeout)
         .and_then(|db| db.migrate().map(|_| db))
         .map_err(|e| format!("cannot open the database: {e}"))?;

@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::auth::KeySource;
 use crate::http::metrics::CONTENT_TYPE;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
@@ -39,6 +40,32 @@ pub struct Readiness {
     pub database: &'static str,
     #[schema(example = "0.1.0")]
     pub version: &'static str,
+    pub token_signing: TokenSigning,
+}
+
+/// Which key verifies the bearer tokens: `instance_secret` (zero set-up: the HS256 secret this
+/// instance made itself and keeps in its database, so that whoever reads the database can sign
+/// tokens; for development and trials), `configured_secret` (the shared HS256 secret of
+/// `RELAIS_JWT_SECRET`) or `public_keys` (an identity provider's public keys:
+/// `RELAIS_JWT_PUBLIC_KEY`, `RELAIS_JWT_PUBLIC_KEYS` and/or the JWK Set of
+/// `RELAIS_JWT_JWKS_URL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(example = "public_keys")]
+pub enum TokenSigning {
+    InstanceSecret,
+    ConfiguredSecret,
+    PublicKeys,
+}
+
+impl From<KeySource> for TokenSigning {
+    fn from(source: KeySource) -> Self {
+        match source {
+            KeySource::InstanceSecret => TokenSigning::InstanceSecret,
+            KeySource::ConfiguredSecret => TokenSigning::ConfiguredSecret,
+            KeySource::ConfiguredPublicKey(_) => TokenSigning::PublicKeys,
+        }
+    }
 }
 
 /// Liveness probe: the process is up.
@@ -63,7 +90,9 @@ async fn get_liveness() -> web::Json<Liveness> {
 /// (SQLite: the file is still the one opened, and a probe row is rewritten and committed, so a
 /// full disk or a read-only filesystem is not ready; PostgreSQL: a query answers) and every
 /// migration of this version is applied, and the instance is not stopping. A load balancer sends
-/// traffic only to ready instances.
+/// traffic only to ready instances. The answer also says which key verifies tokens
+/// (`token_signing`): `instance_secret` means the instance runs in zero set-up mode, which
+/// production should not.
 #[utoipa::path(
     tag = "health",
     responses(
@@ -100,6 +129,7 @@ async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiEr
         status: "ready",
         database: state.db.backend().name(),
         version: env!("CARGO_PKG_VERSION"),
+        token_signing: state.verifier.source().into(),
     }))
 }
 
