@@ -815,7 +815,13 @@ impl fmt::Display for Verification {
                 self.start.position
             ),
         };
-        if self.is_intact() {
+        if self.is_intact() && self.head <= self.start.position {
+            write!(
+                f,
+                "audit trail OK: no event after position {}, {from}",
+                self.head
+            )?;
+        } else if self.is_intact() {
             write!(
                 f,
                 "audit trail OK: {} event(s) verified, positions {} to {}, {from}",
@@ -845,7 +851,7 @@ impl fmt::Display for Verification {
                 write!(f, "\n  … and more, not listed")?;
             }
         }
-        if self.unsealed {
+        if self.unsealed && self.head > 0 {
             write!(
                 f,
                 "\nnote: the {} event(s) recorded before the chain are not sealed yet (the next audited access seals them)",
