@@ -185,15 +185,18 @@ pub fn reseal_all(
         }
     }
     let active = active_id()?;
+    // Two replicas starting together both complete the pass: the second record is a no-op.
     db.write(|conn| {
-        diesel::delete(sealing_passes::table.filter(sealing_passes::key_id.eq(&active)))
-            .execute(conn)?;
-        diesel::insert_into(sealing_passes::table)
-            .values((
-                sealing_passes::key_id.eq(&active),
-                sealing_passes::completed_at.eq(crate::convert::now()),
-            ))
-            .execute(conn)?;
+        let backend = backend_of(conn);
+        diesel::sql_query(format!(
+            "INSERT INTO sealing_passes (key_id, completed_at) VALUES ({}, {}) \
+             ON CONFLICT (key_id) DO NOTHING",
+            placeholder(backend, 1),
+            placeholder(backend, 2)
+        ))
+        .bind::<Text, _>(&active)
+        .bind::<diesel::sql_types::Timestamp, _>(crate::convert::now())
+        .execute(conn)?;
         Ok::<_, StoreError>(())
     })?;
     Ok(moved)

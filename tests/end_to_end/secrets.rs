@@ -347,6 +347,14 @@ fn a_copy_of_the_database_holds_no_evaluation_no_free_text_and_no_secret() {
     assert_eq!(body["outcome"], json!(written.texts[6]));
     assert_eq!(body["message"], json!(written.texts[4]));
     drop(server);
+    // The audit trail of that round trip verifies, through the binary, with the audit key alone.
+    let verified = relais(&db.url, &[]).args(["audit", "verify"]).output().unwrap();
+    assert!(
+        verified.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
 
     // The signing secret, read with the keys the way the server reads it.
     let keys = keys_of(&db.url, &[]);
