@@ -197,7 +197,23 @@ fn the_csv_reads_back_as_the_json() {
         .call()
         .unwrap();
     assert!(response.content_type().starts_with("text/csv"));
+    assert_eq!(
+        response.header("Content-Disposition"),
+        Some(
+            format!("attachment; filename=\"statistiques-poste-{post}-2025-01-01-2025-12-31.csv\"")
+                .as_str()
+        )
+    );
     let bytes = response.into_string().unwrap();
+    assert!(
+        bytes.contains(";\"=\"\"60+\"\"\";60 ans et plus;1\r\n")
+            || bytes.contains(";\"=\"\"60+\"\"\";60 ans et plus;1\n"),
+        "{bytes}"
+    );
+    assert!(
+        bytes.contains(";\"=\"\"2025-03\"\"\";mars 2025;1"),
+        "{bytes}"
+    );
     let text = bytes
         .strip_prefix('\u{feff}')
         .expect("a UTF-8 byte-order mark for spreadsheets");
@@ -208,7 +224,13 @@ fn the_csv_reads_back_as_the_json() {
     let mut rows = 0;
     for record in reader.records() {
         let record = record.unwrap();
-        let (id, key, count) = (&record[0], &record[2], record[4].parse::<i64>().unwrap());
+        // Codes a spreadsheet would read as numbers or dates are written as text formulas.
+        let key = match record[2].strip_prefix("=\"") {
+            Some(quoted) => quoted.strip_suffix('"').unwrap(),
+            None => &record[2],
+        };
+        assert!(key.starts_with(|c: char| c.is_ascii_alphabetic()) || record[2].starts_with('='));
+        let (id, count) = (&record[0], record[4].parse::<i64>().unwrap());
         let indicator = json["indicators"]
             .as_array()
             .unwrap()
@@ -672,4 +694,146 @@ fn months_are_keyed_by_year_across_two_years_and_a_july_to_june_period() {
         .unwrap();
     assert_eq!(indicator["values"][0]["label"], "juillet 2025");
     assert_eq!(indicator["values"][11]["label"], "juin 2026");
+}
+
+/// GET `path` as `token` with `Accept: accept`: the answer's content type, disposition and bytes.
+fn download(app: &TestApp, path: &str, token: &str, accept: &str) -> (String, String, Vec<u8>) {
+    let response = ureq::get(&format!("{}{path}", app.base))
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Accept", accept)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let content_type = response.content_type().to_owned();
+    let disposition = response
+        .header("Content-Disposition")
+        .unwrap_or_default()
+        .to_owned();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes).unwrap();
+    (content_type, disposition, bytes)
+}
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+#[test]
+fn the_xlsx_reads_back_as_the_json_with_codes_as_text_and_counts_as_numbers() {
+    use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+    let app = TestApp::init().spawn();
+    let (post, sw) = statistics_dataset(&app);
+    let path = format!("/api/v1/statistics?{PERIOD}&post_id={post}");
+    let json = app.get(&path, &sw).body;
+    let (content_type, disposition, bytes) = download(&app, &path, &sw, XLSX);
+    assert_eq!(content_type, XLSX);
+    assert_eq!(
+        disposition,
+        format!("attachment; filename=\"statistiques-poste-{post}-2025-01-01-2025-12-31.xlsx\"")
+    );
+    let mut workbook: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    assert_eq!(workbook.sheet_names(), ["Statistiques"]);
+    let sheet = workbook.worksheet_range("Statistiques").unwrap();
+    let cell = |row: u32, column: u32| sheet.get_value((row, column)).cloned().unwrap_or_default();
+    let text = |row, column| match cell(row, column) {
+        Data::String(s) => s,
+        other => panic!("({row}, {column}) is not text: {other:?}"),
+    };
+    // The header: title, scope, period (as dates), grid version (as text).
+    assert_eq!(text(0, 0), json["title"].as_str().unwrap());
+    assert_eq!(
+        (text(1, 0), text(1, 1)),
+        ("Périmètre".into(), format!("Poste {post}"))
+    );
+    assert_eq!(text(1, 2), format!("posts:{post}"));
+    assert_eq!(text(2, 0), "Période");
+    for (column, day) in [(1, "2025-01-01"), (2, "2025-12-31")] {
+        match cell(2, column) {
+            Data::DateTime(date) => assert_eq!(date.as_datetime().unwrap().date().to_string(), day),
+            other => panic!("the period's {day} is not a date: {other:?}"),
+        }
+    }
+    assert_eq!(
+        (text(3, 0), text(3, 1)),
+        ("Version de la grille".into(), "2026".into())
+    );
+    // The table: one row per total and per value, in the JSON's order.
+    assert_eq!(text(6, 0), "indicateur");
+    assert_eq!(text(6, 4), "effectif");
+    let mut row = 6;
+    for indicator in json["indicators"].as_array().unwrap() {
+        let lines = std::iter::once((
+            "total".to_owned(),
+            "Total".to_owned(),
+            indicator["total"].as_i64().unwrap(),
+        ))
+        .chain(indicator["values"].as_array().unwrap().iter().map(|v| {
+            (
+                v["key"].as_str().unwrap().to_owned(),
+                v["label"].as_str().unwrap().to_owned(),
+                v["count"].as_i64().unwrap(),
+            )
+        }));
+        for (key, label, count) in lines {
+            row += 1;
+            assert_eq!(text(row, 0), indicator["id"].as_str().unwrap());
+            assert_eq!(text(row, 1), indicator["label"].as_str().unwrap());
+            // Codes stay text, "60+", "0-12" and "2025-03" included.
+            assert_eq!(
+                (text(row, 2), text(row, 3)),
+                (key.clone(), label),
+                "row {row}"
+            );
+            #[allow(clippy::cast_precision_loss)]
+            let expected = Data::Float(count as f64);
+            assert_eq!(cell(row, 4), expected, "{key}: a count is a number");
+        }
+    }
+    assert_eq!(sheet.height(), usize::try_from(row + 1).unwrap());
+    let keys: Vec<String> = (7..=row).map(|r| text(r, 2)).collect();
+    for code in ["60+", "0-12", "2025-03", "0-2"] {
+        assert!(keys.iter().any(|k| k == code), "{code}");
+    }
+}
+
+#[test]
+fn csv_and_xlsx_are_named_by_scope_and_period() {
+    let app = TestApp::init().spawn();
+    let (post, sw) = statistics_dataset(&app);
+    let observatory = app.token(Role::Statistics, &[]);
+    for (query, token, stem) in [
+        (
+            String::new(),
+            &observatory,
+            "statistiques-national".to_owned(),
+        ),
+        (
+            "&department=07".to_owned(),
+            &observatory,
+            "statistiques-departement-07".to_owned(),
+        ),
+        (
+            format!("&post_id={post}"),
+            &sw,
+            format!("statistiques-poste-{post}"),
+        ),
+    ] {
+        let path = format!("/api/v1/statistics?{PERIOD}{query}");
+        for (accept, extension) in [("text/csv", "csv"), (XLSX, "xlsx")] {
+            let (_, disposition, _) = download(&app, &path, token, accept);
+            assert_eq!(
+                disposition,
+                format!("attachment; filename=\"{stem}-2025-01-01-2025-12-31.{extension}\"")
+            );
+        }
+        // JSON is the default, and is not a download.
+        let (content_type, disposition, _) = download(&app, &path, token, "application/json");
+        assert_eq!(
+            (content_type.as_str(), disposition.as_str()),
+            ("application/json", "")
+        );
+    }
+    // The known type of highest q wins.
+    let path = format!("/api/v1/statistics?{PERIOD}&post_id={post}");
+    let (content_type, _, _) = download(&app, &path, &sw, &format!("text/csv;q=0.5, {XLSX}"));
+    assert_eq!(content_type, XLSX);
+    let (content_type, _, _) = download(&app, &path, &sw, "application/json, text/csv;q=0.9");
+    assert_eq!(content_type, "application/json");
 }
