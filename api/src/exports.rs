@@ -137,12 +137,12 @@ pub fn to_xlsx(
     sheet.write_string(1, 1, scope_in_words(scope))?;
     sheet.write_string(1, 2, &stats.scope)?;
     sheet.write_string_with_format(2, 0, "Période", &bold)?;
-    sheet.write_date_with_format(2, 1, &stats.from, &date)?;
-    sheet.write_date_with_format(2, 2, &stats.to, &date)?;
+    sheet.write_date_with_format(2, 1, stats.from, &date)?;
+    sheet.write_date_with_format(2, 2, stats.to, &date)?;
     sheet.write_string_with_format(3, 0, "Version de la grille", &bold)?;
     sheet.write_string(3, 1, &stats.grid)?;
     sheet.write_string_with_format(4, 0, "Établi le", &bold)?;
-    sheet.write_date_with_format(4, 1, &generated_at.date(), &date)?;
+    sheet.write_date_with_format(4, 1, generated_at.date(), &date)?;
 
     let header = TABLE_HEADER_ROW;
     for (column, name) in (0u16..).zip(COLUMNS) {

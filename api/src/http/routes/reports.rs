@@ -1,5 +1,6 @@
 //! `/api/v1/reports/activity`: a post's yearly activity report as a printable HTML page.
 
+use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
 use chrono::NaiveDate;
 use relais_domain::ids::PostId;
@@ -16,6 +17,7 @@ use crate::http::current_user::CurrentUser;
 use crate::http::extract::Query;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
+use crate::report::{Span, Subject};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(get_activity_report);
@@ -31,15 +33,22 @@ pub struct ReportParams {
     pub post_id: PostId,
 }
 
-/// A post's yearly activity report: key figures, change on the previous year, charts.
+/// A post's yearly activity report: key figures, change on the previous year, every indicator.
+///
+/// One self-contained French HTML page, printable: the key figures with their change on the
+/// previous year, then every indicator of the grid with a table of its values and a bar chart.
+/// Served with a Content-Security-Policy that allows its one stylesheet by hash. A year not over
+/// stops at today and is compared with the same days of the previous year; a year not begun is
+/// refused (422, field `year`).
 #[utoipa::path(
     tag = "statistics",
     params(ReportParams),
     responses(
-        (status = 200, description = "A self-contained French HTML page", content_type = "text/html",
-            body = String, example = "<!DOCTYPE html>\n<html lang=\"fr\">…</html>"),
+        (status = 200, description = "A self-contained French HTML page",
+            headers(("Content-Security-Policy" = String, description = "`default-src 'none'; style-src 'sha256-…'; …`: the page's one stylesheet, by the hash of its bytes, and nothing else")),
+            content_type = "text/html", body = String, example = "<!DOCTYPE html>\n<html lang=\"fr\">…</html>"),
         (status = 404, description = "No such post within your reach", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No grid version applies to that year", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The year has not begun, or no grid version applies to it", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/reports/activity")]
@@ -65,26 +74,51 @@ async fn get_activity_report(
         .read(move |conn| Ok(posts::get(conn, post_id)?))
         .await?;
     let year = params.year;
+    let today = state.clock.now().date_naive();
     let day = |y: i32, m: u32, d: u32| {
         NaiveDate::from_ymd_opt(y, m, d)
             .ok_or_else(|| ApiError::invalid("year", "out_of_range", "no such year"))
     };
-    let (from, to) = (day(year, 1, 1)?, day(year, 12, 31)?);
-    let (previous_from, previous_to) = (day(year - 1, 1, 1)?, day(year - 1, 12, 31)?);
+    let (from, end) = (day(year, 1, 1)?, day(year, 12, 31)?);
+    // A year not begun has no report yet: 422 like any period the grid cannot be computed
+    // over (404 here means the post is not within reach).
+    if from > today {
+        return Err(ApiError::invalid(
+            "year",
+            "in_future",
+            format!("{year} has not begun: its report can be made from 1 January {year}"),
+        ));
+    }
+    // A year not over stops today, and is compared with the same days of the previous year.
+    let partial = end > today;
+    let to = if partial { today } else { end };
+    let previous_from = day(year - 1, 1, 1)?;
+    let previous_to = crate::report::a_year_before(to)
+        .ok_or_else(|| ApiError::invalid("year", "out_of_range", "no such year"))?;
     let grid = choose_grid(&state, None, from)?;
     let scope = StatScope::Posts(vec![post_id]);
     let current = compute(&state, grid, from, to, scope.clone()).await?;
     // Last year is read with the same grid, so that the comparison compares like with like.
     let previous = compute(&state, grid, previous_from, previous_to, scope).await?;
-    let today = state
-        .clock
-        .now()
-        .date_naive()
-        .format("%d/%m/%Y")
-        .to_string();
-    let html = crate::report::render(&post, year, &current, &previous, &today)
-        .map_err(ApiError::Internal)?;
+    let subject = Subject {
+        name: post.details.name.clone(),
+        details: format!(
+            "département {}, {}",
+            post.details.department_code, post.details.employer
+        ),
+    };
+    let span = Span {
+        year,
+        as_of: to,
+        partial,
+        generated_on: today,
+    };
+    let html = crate::report::render(&subject, &span, &current, &previous);
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            crate::report::content_security_policy(),
+        ))
         .body(html))
 }
