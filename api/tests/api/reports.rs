@@ -231,3 +231,49 @@ fn a_year_not_over_is_dated_and_compared_with_the_same_days_of_the_previous_year
     );
     assert!(html.contains(&format!("par rapport à la même période de {}", year - 1)));
 }
+
+#[test]
+fn a_department_and_a_coordinators_posts_have_their_report() {
+    let app = TestApp::init().spawn();
+    let (post, sw) = statistics_dataset(&app);
+    let persons = |html: &str| {
+        html.split("data-indicator=\"persons\">")
+            .nth(1)
+            .and_then(|rest| rest.split("<div class=\"value\">").nth(1))
+            .and_then(|rest| rest.split('<').next())
+            .unwrap()
+            .to_owned()
+    };
+    // The observatory's report of department 07: post A only (post B is in 26).
+    let observatory = app.token(Role::Statistics, &[]);
+    let (_, html) = report(&app, "year=2025&department=07", &observatory);
+    assert!(html.contains("<p>Département 07 — Ensemble des postes du département</p>"));
+    assert_eq!(persons(&html), "2");
+    let (_, html) = report(&app, "year=2025", &observatory);
+    assert_eq!(persons(&html), "3", "the whole country");
+    app.get("/api/v1/reports/activity?year=2025&department=07", &sw)
+        .assert_problem(403);
+
+    // A coordinator of both posts: one report of the two, named by the posts.
+    let posts = app
+        .get("/api/v1/posts", &app.admin())
+        .expect_status(200)
+        .body;
+    let ids: Vec<String> = posts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let coordinator = app.token(Role::Coordinator, &[&ids[0], &ids[1]]);
+    let (_, html) = report(&app, "year=2025", &coordinator);
+    assert!(
+        html.contains("<p>2 postes — Privas (07), Valence (26)</p>"),
+        "{html}"
+    );
+    assert_eq!(persons(&html), "3");
+    // And of one of them, as before.
+    let (_, html) = report(&app, &format!("year=2025&post_id={post}"), &coordinator);
+    assert_eq!(persons(&html), "2");
+}

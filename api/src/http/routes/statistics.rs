@@ -50,8 +50,8 @@ pub struct StatisticsParams {
     pub department: Option<String>,
 }
 
-/// The scope the caller asked for, if the caller may read it.
-fn scope_for(
+/// The scope the caller asked for, if the caller may read it (the activity report's too).
+pub fn scope_for(
     user: &CurrentUser,
     post: Option<PostId>,
     department: Option<&str>,
