@@ -24,7 +24,9 @@
 //! of the situations (origin, standing, problems, status…), interventions (mode, kind, date,
 //! duration), hand-offs' partners, statuses and dates, and the consent's codes. The age at each
 //! opening, which the grid computes from the birth, is stored first in
-//! `situations.age_at_opening` with the grid's own expression, so the age brackets do not move.
+//! `situations.age_at_opening` with the grid's own expression (with `BirthYearAge::MidYear`), with
+//! `situations.age_from_birth_year` saying whether only the birth year was known, so the age
+//! brackets do not move whichever convention a grid declares.
 //! Staff subjects (`recorded_by`, `by_subject`…) are the accountability of the service, not the
 //! person's data, and are kept.
 //!
