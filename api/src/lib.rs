@@ -5,7 +5,8 @@
 //! - [`jobs`]: the background jobs (webhook delivery, retention purge);
 //! - [`cli`]: the `relais` command line and its settings;
 //! - and what they share: [`writes`] (the write path and group commit), [`auth`] (token
-//!   verification and issuance), [`clock`], [`grids`] and [`report`].
+//!   verification and issuance), [`clock`], [`grids`], [`exports`] (the statistics as CSV and
+//!   XLSX files) and [`report`].
 //!
 //! A request travels http → workflows → persistence; a job travels jobs → workflows →
 //! persistence; nothing travels back up. See docs/ARCHITECTURE.md.
@@ -15,6 +16,7 @@ pub mod causes;
 pub mod cli;
 pub mod clock;
 pub mod events;
+pub mod exports;
 pub mod grids;
 pub mod http;
 pub mod jobs;

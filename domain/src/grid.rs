@@ -17,7 +17,8 @@ pub enum Counted {
     Situations,
     /// Interventions made in the period.
     Interventions,
-    /// Hand-offs (beyond drafts) of the situations opened in the period.
+    /// Hand-offs of the situations opened in the period that were ever sent (from their history:
+    /// one cancelled while still a draft is not an orientation).
     HandOffs,
 }
 
@@ -48,7 +49,8 @@ pub enum Dimension {
     /// Days from sent to the partner's answer (accepted or declined), in the grid's
     /// `answer_delay_brackets`; `unanswered` for a hand-off never answered.
     AnswerDelay,
-    /// Month of the opening, intervention or hand-off (`01`…`12`).
+    /// Month of the opening, intervention or hand-off, keyed `YYYY-MM` (`2026-01`): every month
+    /// of the period is listed, in order, zeros included.
     Month,
 }
 
@@ -94,6 +96,24 @@ pub struct AgeBracket {
     pub max: Option<u8>,
 }
 
+/// How the age of a person whose birth **year** only is known is reckoned (with a birth date, the
+/// age is always in completed years on the day: *âge en années révolues*).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum BirthYearAge {
+    /// Completed years on the day, the birth taken to be on 1 July of its year (the middle of the
+    /// year, INSEE's assumption when only the year is known): the same convention as a full birth
+    /// date, off by half a year at most either way and unbiased on average. Someone born in 2008
+    /// is 17 until 30 June 2026 and 18 from 1 July 2026. The default.
+    #[default]
+    MidYear,
+    /// The year of the day minus the year of birth: the age reached during the year (*âge atteint
+    /// dans l'année*, INSEE's "âge en différence de millésimes"). Someone born in 2008 counts as
+    /// 18 all through 2026, so it runs half a year older on average than a full birth date.
+    YearDifference,
+}
+
 /// A bracket of whole days, bounds included; `max` absent means no upper bound.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -132,6 +152,10 @@ pub struct Grid {
     /// The first day this version is in force; a period is computed with the latest version in force at its start.
     pub valid_from: NaiveDate,
     pub age_brackets: Vec<AgeBracket>,
+    /// How an age is reckoned with a birth year only (`mid_year`, the default, or
+    /// `year_difference`); with a birth date it is always in completed years.
+    #[serde(default)]
+    pub birth_year_age: BirthYearAge,
     /// The brackets of the time a partner took to answer a hand-off, in calendar days (UTC)
     /// from its sending to its acceptance or decline.
     #[serde(default)]
@@ -334,6 +358,30 @@ split_by = "age_bracket"
     }
 
     #[test]
+    fn the_birth_year_convention_defaults_to_mid_year_and_is_checked() {
+        assert_eq!(
+            Grid::from_toml(SMALL).unwrap().birth_year_age,
+            BirthYearAge::MidYear
+        );
+        let declared = SMALL.replace(
+            "age_brackets = [",
+            "birth_year_age = \"year_difference\"\nage_brackets = [",
+        );
+        assert_eq!(
+            Grid::from_toml(&declared).unwrap().birth_year_age,
+            BirthYearAge::YearDifference
+        );
+        let unknown = SMALL.replace(
+            "age_brackets = [",
+            "birth_year_age = \"january_first\"\nage_brackets = [",
+        );
+        assert!(matches!(
+            Grid::from_toml(&unknown),
+            Err(GridError::Syntax(_))
+        ));
+    }
+
+    #[test]
     fn the_grid_in_force_is_the_latest_started() {
         let old = Grid::from_toml(SMALL).unwrap();
         let new = Grid {
@@ -352,6 +400,7 @@ split_by = "age_bracket"
     fn the_shipped_grid_is_valid() {
         let grid = Grid::from_toml(include_str!("../../grids/2026.toml")).unwrap();
         assert!(grid.indicators.len() >= 15);
+        assert_eq!(grid.birth_year_age, BirthYearAge::MidYear);
         for counted in [
             Counted::Persons,
             Counted::Situations,

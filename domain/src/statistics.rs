@@ -1,7 +1,7 @@
 //! Statistics as published: every indicator of a grid with its total and each value of its
 //! split, in the reference order, zeros included, labelled in French. No identity ever.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 use crate::grid::{Counted, Dimension, Grid};
@@ -105,8 +105,44 @@ fn codes<T: CodeList>() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Every value of a split, in the order they are published.
-fn domain_of(grid: &Grid, dimension: Dimension) -> Vec<(String, String)> {
+/// The key of a month: `YYYY-MM`.
+pub fn month_key(year: i32, month: u32) -> String {
+    format!("{year:04}-{month:02}")
+}
+
+/// The French label of a month key (`2026-01` → `janvier 2026`); none for another key.
+fn month_label(key: &str) -> Option<String> {
+    let (year, month) = key.split_once('-')?;
+    let year: i32 = year.parse().ok()?;
+    let month: usize = month.parse().ok()?;
+    let name = MONTHS.get(month.checked_sub(1)?)?;
+    Some(format!("{name} {year}"))
+}
+
+/// Every month from the one of `from` to the one of `to`, in order.
+fn months_of(from: NaiveDate, to: NaiveDate) -> Vec<(String, String)> {
+    let (mut year, mut month) = (from.year(), from.month());
+    let mut months = Vec::new();
+    while (year, month) <= (to.year(), to.month()) {
+        let key = month_key(year, month);
+        let label = month_label(&key).unwrap_or_else(|| key.clone());
+        months.push((key, label));
+        (year, month) = if month == 12 {
+            (year + 1, 1)
+        } else {
+            (year, month + 1)
+        };
+    }
+    months
+}
+
+/// Every value of a split over `from..=to`, in the order they are published.
+fn domain_of(
+    grid: &Grid,
+    dimension: Dimension,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<(String, String)> {
     match dimension {
         Dimension::Sex => codes::<Sex>(),
         Dimension::Standing => codes::<Standing>(),
@@ -139,11 +175,7 @@ fn domain_of(grid: &Grid, dimension: Dimension) -> Vec<(String, String)> {
             ("yes".into(), "Cadre pénal".into()),
             ("no".into(), "Hors cadre pénal".into()),
         ],
-        Dimension::Month => MONTHS
-            .iter()
-            .enumerate()
-            .map(|(i, name)| (format!("{:02}", i + 1), (*name).to_owned()))
-            .collect(),
+        Dimension::Month => months_of(from, to),
         Dimension::AgeBracket => {
             let mut brackets: Vec<(String, String)> = grid
                 .age_brackets
@@ -197,7 +229,7 @@ pub fn assemble(
             let values = match indicator.split_by {
                 None => Vec::new(),
                 Some(dimension) => {
-                    let mut values: Vec<ValueCount> = domain_of(grid, dimension)
+                    let mut values: Vec<ValueCount> = domain_of(grid, dimension, from, to)
                         .into_iter()
                         .map(|(key, label)| ValueCount {
                             key,
@@ -212,13 +244,20 @@ pub fn assemble(
                         let key = published_key(grid, dimension, raw.as_deref());
                         match values.iter_mut().find(|v| v.key == key) {
                             Some(value) => value.count += n,
-                            // A code the reference lists no longer hold still counts, under its own name.
+                            // A code the reference lists no longer hold still counts, under its own
+                            // name; so does a month outside the period (a hand-off of one of its
+                            // situations, made after it), in its place in time.
                             None => values.push(ValueCount {
-                                label: key.clone(),
+                                label: month_label(&key)
+                                    .filter(|_| dimension == Dimension::Month)
+                                    .unwrap_or_else(|| key.clone()),
                                 key,
                                 count: *n,
                             }),
                         }
+                    }
+                    if dimension == Dimension::Month {
+                        values.sort_by(|a, b| a.key.cmp(&b.key));
                     }
                     // An age bracket nobody fell into except "unknown" is still listed; an
                     // "unknown" nobody fell into is not.
@@ -296,6 +335,71 @@ mod tests {
                 .unwrap()
                 .total,
             0
+        );
+    }
+
+    #[test]
+    fn months_are_keyed_by_year_and_listed_for_the_whole_period_in_order() {
+        let grid = grid();
+        let by_month = position(&grid, "situations_by_month");
+        // July 2025 to June 2026: December before January, and each month once.
+        let from = NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
+        let to = NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
+        let rows = vec![
+            (by_month, Some("2026-01".into()), 2),
+            (by_month, Some("2025-12".into()), 1),
+            (by_month, Some("2025-07".into()), 4),
+        ];
+        let stats = assemble(&grid, from, to, "national".into(), &rows);
+        let months = &stats
+            .indicators
+            .iter()
+            .find(|i| i.id == "situations_by_month")
+            .unwrap()
+            .values;
+        let keys: Vec<&str> = months.iter().map(|v| v.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12", "2026-01",
+                "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"
+            ]
+        );
+        assert_eq!(
+            (months[0].label.as_str(), months[0].count),
+            ("juillet 2025", 4)
+        );
+        assert_eq!(
+            (months[5].label.as_str(), months[5].count),
+            ("décembre 2025", 1)
+        );
+        assert_eq!(
+            (months[6].label.as_str(), months[6].count),
+            ("janvier 2026", 2)
+        );
+        assert_eq!(months.iter().map(|v| v.count).sum::<i64>(), 7);
+
+        // Two calendar years: two Januaries, apart; a month past the period in its place.
+        let from = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+        let to = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap();
+        let rows = vec![
+            (by_month, Some("2025-01".into()), 1),
+            (by_month, Some("2026-01".into()), 3),
+            (by_month, Some("2027-02".into()), 1),
+        ];
+        let stats = assemble(&grid, from, to, "national".into(), &rows);
+        let months = &stats
+            .indicators
+            .iter()
+            .find(|i| i.id == "situations_by_month")
+            .unwrap()
+            .values;
+        assert_eq!(months.len(), 25);
+        assert_eq!((months[0].key.as_str(), months[0].count), ("2025-01", 1));
+        assert_eq!((months[12].key.as_str(), months[12].count), ("2026-01", 3));
+        assert_eq!(
+            (months[24].key.as_str(), months[24].label.as_str()),
+            ("2027-02", "février 2027")
         );
     }
 

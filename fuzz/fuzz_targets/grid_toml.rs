@@ -50,7 +50,7 @@ fuzz_target!(|text: &str| {
         let position = i32::try_from(position).unwrap_or(i32::MAX);
         let key = match indicator.split_by {
             Some(Dimension::AgeBracket) => Some(grid.age_brackets.len().to_string()),
-            Some(Dimension::Month) => Some("03".to_owned()),
+            Some(Dimension::Month) => Some("2026-03".to_owned()),
             Some(_) => Some("not_a_code".to_owned()),
             None => None,
         };

@@ -24,7 +24,9 @@
 //! of the situations (origin, standing, problems, status…), interventions (mode, kind, date,
 //! duration), hand-offs' partners, statuses and dates, and the consent's codes. The age at each
 //! opening, which the grid computes from the birth, is stored first in
-//! `situations.age_at_opening` with the grid's own expression, so the age brackets do not move.
+//! `situations.age_at_opening` with the grid's own expression (with `BirthYearAge::MidYear`), with
+//! `situations.age_from_birth_year` saying whether only the birth year was known, so the age
+//! brackets do not move whichever convention a grid declares.
 //! Staff subjects (`recorded_by`, `by_subject`…) are the accountability of the service, not the
 //! person's data, and are kept.
 //!
@@ -41,6 +43,7 @@ use diesel::connection::SimpleConnection;
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
+use relais_domain::grid::BirthYearAge;
 use relais_domain::ids::BeneficiaryId;
 use relais_domain::reference::{CodeList, HandOffStatus};
 
@@ -224,11 +227,15 @@ fn anonymise_persons(
         DbConnection::Postgres(_) => Backend::Postgres,
     };
     let quoted: Vec<String> = persons.iter().map(|p| format!("'{p}'")).collect();
+    // Stored in completed years with the birth on 1 July when only its year is known, and
+    // whether it was, so that a grid with the other convention reads it back exactly.
     conn.batch_execute(&format!(
-        "UPDATE situations SET age_at_opening = \
-           (SELECT {age} FROM beneficiaries b WHERE b.id = situations.beneficiary_id) \
+        "UPDATE situations SET \
+           age_at_opening = (SELECT {age} FROM beneficiaries b WHERE b.id = situations.beneficiary_id), \
+           age_from_birth_year = (SELECT b.birth_date IS NULL AND b.birth_year IS NOT NULL \
+                                  FROM beneficiaries b WHERE b.id = situations.beneficiary_id) \
          WHERE beneficiary_id IN ({list}) AND age_at_opening IS NULL",
-        age = age_years(backend, "situations.opened_on"),
+        age = age_years(backend, "situations.opened_on", BirthYearAge::MidYear),
         list = quoted.join(", "),
     ))?;
     let situations =

@@ -83,6 +83,8 @@ diesel::table! {
         anonymised_at -> Nullable<Timestamp>,
         /// The person's age on `opened_on`, kept when the birth date is removed; NULL before.
         age_at_opening -> Nullable<Integer>,
+        /// Whether `age_at_opening` was reckoned from a birth year only; NULL before it was kept.
+        age_from_birth_year -> Nullable<Bool>,
     }
 }
 

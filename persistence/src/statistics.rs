@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
-use relais_domain::grid::{Counted, Dimension, Grid};
+use relais_domain::grid::{BirthYearAge, Counted, Dimension, Grid};
 use relais_domain::ids::PostId;
 use relais_domain::statistics::total_marker;
 use relais_domain::validation::is_department_code;
@@ -62,20 +62,49 @@ pub fn compute(
 
 // ---- What differs between the backends, side by side. ----
 
-/// Whole years from `birth_date` (or, unknown, from `birth_year`) to `day`, over the
-/// beneficiary aliased `b`. Also what anonymisation stores in `situations.age_at_opening`
-/// before it removes the birth (see `retention`), so that both give the same number.
-pub(crate) fn age_years(backend: Backend, day: &str) -> String {
+/// The age on `day` of the beneficiary aliased `b`: completed years from `birth_date`; or, with a
+/// birth year only, as `convention` says (see `BirthYearAge`). Also what anonymisation stores in
+/// `situations.age_at_opening` (with `BirthYearAge::MidYear`) before it removes the birth (see
+/// `retention` and `stored_age`), so that both give the same number.
+pub(crate) fn age_years(backend: Backend, day: &str, convention: BirthYearAge) -> String {
+    let before_july = match convention {
+        BirthYearAge::MidYear => format!(" - {}", before_july(backend, day)),
+        BirthYearAge::YearDifference => String::new(),
+    };
     match backend {
         Backend::Sqlite => format!(
             "CASE WHEN b.birth_date IS NOT NULL THEN \
                CAST(strftime('%Y', {day}) AS INTEGER) - CAST(strftime('%Y', b.birth_date) AS INTEGER) \
                - (CASE WHEN strftime('%m-%d', {day}) < strftime('%m-%d', b.birth_date) THEN 1 ELSE 0 END) \
-             WHEN b.birth_year IS NOT NULL THEN CAST(strftime('%Y', {day}) AS INTEGER) - b.birth_year END"
+             WHEN b.birth_year IS NOT NULL THEN CAST(strftime('%Y', {day}) AS INTEGER) - b.birth_year{before_july} END"
         ),
         Backend::Postgres => format!(
             "CASE WHEN b.birth_date IS NOT NULL THEN CAST(date_part('year', age({day}, b.birth_date)) AS INTEGER) \
-             WHEN b.birth_year IS NOT NULL THEN CAST(date_part('year', {day}) AS INTEGER) - b.birth_year END"
+             WHEN b.birth_year IS NOT NULL THEN CAST(date_part('year', {day}) AS INTEGER) - b.birth_year{before_july} END"
+        ),
+    }
+}
+
+/// `1` when `day` falls before 1 July of its year, else `0`: the year not yet completed by someone
+/// whose birth is taken to be on 1 July. Compared as a number (`MMDD`), so that no collation
+/// comes into it.
+fn before_july(backend: Backend, day: &str) -> String {
+    let month_day = match backend {
+        Backend::Sqlite => format!("CAST(strftime('%m%d', {day}) AS INTEGER)"),
+        Backend::Postgres => format!("CAST(to_char({day}, 'MMDD') AS INTEGER)"),
+    };
+    format!("(CASE WHEN {month_day} < 701 THEN 1 ELSE 0 END)")
+}
+
+/// The age at opening kept by anonymisation for the situation aliased `s`, read under
+/// `convention`: it was stored in completed years with the birth on 1 July when only the year
+/// was known (`age_from_birth_year`), and the age reached during the year is one more before July.
+fn stored_age(backend: Backend, convention: BirthYearAge) -> String {
+    match convention {
+        BirthYearAge::MidYear => "s.age_at_opening".into(),
+        BirthYearAge::YearDifference => format!(
+            "s.age_at_opening + (CASE WHEN s.age_from_birth_year THEN {} ELSE 0 END)",
+            before_july(backend, "s.opened_on")
         ),
     }
 }
@@ -90,11 +119,11 @@ fn days_between(backend: Backend, from: &str, to: &str) -> String {
     }
 }
 
-/// The month (`01`…`12`) of a date or timestamp.
+/// The month (`YYYY-MM`) of a date or timestamp.
 fn month(backend: Backend, column: &str) -> String {
     match backend {
-        Backend::Sqlite => format!("strftime('%m', {column})"),
-        Backend::Postgres => format!("to_char({column}, 'MM')"),
+        Backend::Sqlite => format!("strftime('%Y-%m', {column})"),
+        Backend::Postgres => format!("to_char({column}, 'YYYY-MM')"),
     }
 }
 
@@ -197,8 +226,9 @@ pub fn statement(
     let scope = scope_condition(scope)?;
     // An anonymised person has no birth left: their age at each opening was kept instead.
     let age = format!(
-        "COALESCE(s.age_at_opening, {})",
-        age_years(backend, "s.opened_on")
+        "CASE WHEN s.age_at_opening IS NOT NULL THEN {} ELSE {} END",
+        stored_age(backend, grid.birth_year_age),
+        age_years(backend, "s.opened_on", grid.birth_year_age)
     );
     let mut sql = format!(
         "WITH sit AS MATERIALIZED (
@@ -226,7 +256,9 @@ pub fn statement(
             FROM sit
             CROSS JOIN hand_offs h
             JOIN partners pa ON pa.id = h.partner_id
-            WHERE h.situation_id = sit.id AND h.status <> 'draft'
+            WHERE h.situation_id = sit.id
+              AND EXISTS (SELECT 1 FROM hand_off_transitions sent
+                          WHERE sent.hand_off_id = h.id AND sent.to_status = 'sent')
         )
         SELECT {persons} AS indicator, CAST(NULL AS TEXT) AS k, COUNT(*) AS n FROM per
         UNION ALL SELECT {situations}, NULL, COUNT(*) FROM sit

@@ -251,6 +251,8 @@ pub async fn rate_limit(
 }
 
 /// `Content-Security-Policy`: strict for the API, and one Swagger UI can work with on its pages.
+/// A page that sets its own (the activity report: its stylesheet by hash, see
+/// `report::content_security_policy`) keeps it; anything else gets the strict one.
 pub async fn content_security_policy(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -261,10 +263,13 @@ pub async fn content_security_policy(
         API_CSP
     };
     let mut response = next.call(req).await?;
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(policy),
-    );
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(policy),
+        );
+    }
     Ok(response)
 }
 

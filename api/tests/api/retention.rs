@@ -419,6 +419,72 @@ fn the_purge_leaves_the_statistics_of_a_past_year_byte_for_byte() {
 }
 
 #[test]
+fn the_purge_keeps_ages_from_a_birth_year_under_either_convention() {
+    let dir = std::env::temp_dir().join(format!("relais-grids-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let millesimes = include_str!("../../../grids/2026.toml")
+        .replace("version = \"2026\"", "version = \"2026-millesimes\"")
+        .replace("valid_from = \"2020-01-01\"", "valid_from = \"2099-01-01\"")
+        .replace(
+            "birth_year_age = \"mid_year\"",
+            "birth_year_age = \"year_difference\"",
+        );
+    std::fs::write(dir.join("2026-millesimes.toml"), millesimes).unwrap();
+    let app = TestApp::init().with_grids(&dir).spawn();
+    let post = app.create_post("Privas");
+    let sw = app.token(Role::SocialWorker, &[&post]);
+    // Born in 2005, year only, seen in March 2023: 17 from 1 July (mid_year), 18 by the
+    // difference of years; born in 1990, year only, seen in September: 33 either way.
+    for (day, birth_year) in [("2023-03-01", 2005), ("2023-09-01", 1990)] {
+        let mut body = situation_of(&post, day, "police", "victim", false, &["other"]);
+        body["beneficiary"] = json!({"last_name": "Durand", "birth_year": birth_year});
+        app.post("/api/v1/situations", &sw, body).expect_status(201);
+    }
+    let period = "from=2023-01-01&to=2023-12-31";
+    let grids = |app: &TestApp| -> Vec<String> {
+        ["2026", "2026-millesimes"]
+            .iter()
+            .map(|grid| {
+                raw(
+                    app,
+                    &format!("/api/v1/statistics?grid={grid}&{period}&post_id={post}"),
+                    &sw,
+                    "application/json",
+                )
+            })
+            .collect()
+    };
+    let before = grids(&app);
+    let ages = |answer: &str| -> Vec<(String, i64)> {
+        let stats: Value = serde_json::from_str(answer).unwrap();
+        stats["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == "persons_by_age")
+            .unwrap()["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["count"].as_i64().unwrap() > 0)
+            .map(|v| {
+                (
+                    v["key"].as_str().unwrap().to_owned(),
+                    v["count"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let pair = |k: &str| (k.to_owned(), 1);
+    assert_eq!(ages(&before[0]), [pair("13-17"), pair("26-59")]);
+    assert_eq!(ages(&before[1]), [pair("18-25"), pair("26-59")]);
+    backdate_everything(&app);
+    assert_eq!(run(&app, false).persons.len(), 2);
+    assert_eq!(grids(&app), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_second_purge_has_nothing_to_do() {
     let app = TestApp::init().spawn();
     let data = dataset(&app);

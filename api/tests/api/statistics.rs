@@ -12,7 +12,9 @@ use relais_persistence::testing::{TestDatabase, postgres_admin_url};
 use serde_json::{Value, json};
 
 use crate::support::TestApp;
-use crate::support::fixtures::{Case, statistics_dataset};
+use crate::support::fixtures::{
+    Case, act, intervene, open_situation, situation_of, statistics_dataset,
+};
 
 const PERIOD: &str = "from=2025-01-01&to=2025-12-31";
 
@@ -122,7 +124,7 @@ fn the_grid_counts_situations_opened_in_the_period_by_each_of_their_problems() {
         stats,
         "situations_by_month",
         3,
-        &[("03", 1), ("07", 1), ("12", 1)],
+        &[("2025-03", 1), ("2025-07", 1), ("2025-12", 1)],
     );
 }
 
@@ -141,7 +143,12 @@ fn the_grid_counts_interventions_of_the_period_and_sent_hand_offs() {
         stats,
         "interventions_by_month",
         5,
-        &[("01", 1), ("03", 2), ("07", 1), ("12", 1)],
+        &[
+            ("2025-01", 1),
+            ("2025-03", 2),
+            ("2025-07", 1),
+            ("2025-12", 1),
+        ],
     );
     expect(stats, "hand_offs", 1, &[]);
     expect(stats, "hand_offs_by_partner_kind", 1, &[("ccas", 1)]);
@@ -190,7 +197,23 @@ fn the_csv_reads_back_as_the_json() {
         .call()
         .unwrap();
     assert!(response.content_type().starts_with("text/csv"));
+    assert_eq!(
+        response.header("Content-Disposition"),
+        Some(
+            format!("attachment; filename=\"statistiques-poste-{post}-2025-01-01-2025-12-31.csv\"")
+                .as_str()
+        )
+    );
     let bytes = response.into_string().unwrap();
+    assert!(
+        bytes.contains(";\"=\"\"60+\"\"\";60 ans et plus;1\r\n")
+            || bytes.contains(";\"=\"\"60+\"\"\";60 ans et plus;1\n"),
+        "{bytes}"
+    );
+    assert!(
+        bytes.contains(";\"=\"\"2025-03\"\"\";mars 2025;1"),
+        "{bytes}"
+    );
     let text = bytes
         .strip_prefix('\u{feff}')
         .expect("a UTF-8 byte-order mark for spreadsheets");
@@ -201,7 +224,13 @@ fn the_csv_reads_back_as_the_json() {
     let mut rows = 0;
     for record in reader.records() {
         let record = record.unwrap();
-        let (id, key, count) = (&record[0], &record[2], record[4].parse::<i64>().unwrap());
+        // Codes a spreadsheet would read as numbers or dates are written as text formulas.
+        let key = match record[2].strip_prefix("=\"") {
+            Some(quoted) => quoted.strip_suffix('"').unwrap(),
+            None => &record[2],
+        };
+        assert!(key.starts_with(|c: char| c.is_ascii_alphabetic()) || record[2].starts_with('='));
+        let (id, count) = (&record[0], record[4].parse::<i64>().unwrap());
         let indicator = json["indicators"]
             .as_array()
             .unwrap()
@@ -450,4 +479,361 @@ fn the_grid_counts_what_became_of_the_hand_offs_and_how_fast_partners_answered()
             ("unanswered", 1),
         ],
     );
+}
+
+/// The ids of an indicator's values, in the order served, zeros included.
+fn keys(stats: &Value, id: &str) -> Vec<String> {
+    stats["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id)
+        .unwrap_or_else(|| panic!("{id}"))["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["key"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_hand_off_cancelled_while_a_draft_is_not_an_orientation() {
+    let app = TestApp::init().spawn();
+    let case = Case::open(&app);
+    let partner = app.create_partner("CCAS", "ccas");
+    // Drafted then cancelled: never sent, no orientation.
+    let draft = case
+        .draft_hand_off(&app, &partner, json!({}))
+        .expect_status(201)
+        .id();
+    act(&app, &case.sw, &draft, "cancel", None, &[]).expect_status(200);
+    // A draft still a draft: none either.
+    case.draft_hand_off(&app, &partner, json!({}))
+        .expect_status(201);
+    // Sent then cancelled: an orientation, cancelled.
+    let sent = case.sent_hand_off(&app, &partner, json!(["identity"]));
+    act(&app, &case.sw, &sent, "cancel", None, &[]).expect_status(200);
+    // Sent: an orientation, sent.
+    case.sent_hand_off(&app, &partner, json!(["identity"]));
+
+    let stats = app
+        .get(
+            &format!(
+                "/api/v1/statistics?from=2026-03-01&to=2026-03-31&post_id={}",
+                case.post
+            ),
+            &case.sw,
+        )
+        .expect_status(200)
+        .body;
+    expect(&stats, "hand_offs", 2, &[]);
+    expect(
+        &stats,
+        "hand_offs_by_outcome",
+        2,
+        &[("sent", 1), ("cancelled", 1)],
+    );
+    expect(&stats, "hand_offs_by_partner_kind", 2, &[("ccas", 2)]);
+    expect(&stats, "hand_offs_by_answer_delay", 2, &[("unanswered", 2)]);
+}
+
+/// Opens a situation at `post` on `day` for a new person described by `person`.
+fn open_for(app: &TestApp, sw: &str, post: &str, day: &str, person: Value) -> String {
+    let mut body = situation_of(post, day, "police", "victim", false, &["other"]);
+    body["beneficiary"] = person;
+    open_situation(app, sw, body)
+}
+
+/// A grid folder with the shipped grid under another version, declaring `year_difference`.
+fn year_difference_grids() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("relais-grids-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shipped = include_str!("../../../grids/2026.toml")
+        .replace("version = \"2026\"", "version = \"2026-millesimes\"")
+        .replace("valid_from = \"2020-01-01\"", "valid_from = \"2099-01-01\"")
+        .replace(
+            "birth_year_age = \"mid_year\"",
+            "birth_year_age = \"year_difference\"",
+        );
+    assert!(shipped.contains("year_difference\"\n"));
+    std::fs::write(dir.join("2026-millesimes.toml"), shipped).unwrap();
+    dir
+}
+
+#[test]
+fn with_a_birth_year_only_the_age_is_in_completed_years_from_1_july() {
+    let dir = year_difference_grids();
+    let app = TestApp::init().with_grids(&dir).spawn();
+    let post = app.create_post("Privas");
+    let sw = app.token(Role::SocialWorker, &[&post]);
+    // Born in 2008, year only: 17 on 30 June 2026, 18 from 1 July 2026.
+    open_for(&app, &sw, &post, "2026-06-30", json!({"birth_year": 2008}));
+    open_for(&app, &sw, &post, "2026-07-01", json!({"birth_year": 2008}));
+    // Born in 2008, year only, early in the year: still 17 (the difference of years says 18).
+    open_for(&app, &sw, &post, "2026-01-05", json!({"birth_year": 2008}));
+    // A birth date is always completed years: born 2008-07-02, 17 on 2026-07-01.
+    open_for(
+        &app,
+        &sw,
+        &post,
+        "2026-07-01",
+        json!({"birth_date": "2008-07-02"}),
+    );
+    // Born in 1966, year only: 59 in June, 60 from July (a bracket boundary at the top too).
+    open_for(&app, &sw, &post, "2026-03-01", json!({"birth_year": 1966}));
+
+    let period = "from=2026-01-01&to=2026-12-31";
+    let stats = app
+        .get(&format!("/api/v1/statistics?{period}&post_id={post}"), &sw)
+        .expect_status(200)
+        .body;
+    assert_eq!(stats["grid"], "2026");
+    expect(
+        &stats,
+        "persons_by_age",
+        5,
+        &[("13-17", 3), ("18-25", 1), ("26-59", 1)],
+    );
+    // The grid that declares the difference of years counts them as it says.
+    let millesimes = app
+        .get(
+            &format!("/api/v1/statistics?grid=2026-millesimes&{period}&post_id={post}"),
+            &sw,
+        )
+        .expect_status(200)
+        .body;
+    expect(
+        &millesimes,
+        "persons_by_age",
+        5,
+        &[("13-17", 1), ("18-25", 3), ("60+", 1)],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn months_are_keyed_by_year_across_two_years_and_a_july_to_june_period() {
+    let app = TestApp::init().spawn();
+    let post = app.create_post("Privas");
+    let sw = app.token(Role::SocialWorker, &[&post]);
+    let mut situations = Vec::new();
+    for day in [
+        "2025-01-15",
+        "2025-07-10",
+        "2025-12-31",
+        "2026-01-20",
+        "2026-06-30",
+    ] {
+        situations.push(open_for(&app, &sw, &post, day, json!({})));
+    }
+    intervene(&app, &sw, &situations[0], "2025-01-16", "phone");
+    intervene(&app, &sw, &situations[3], "2026-01-21", "phone");
+    intervene(&app, &sw, &situations[3], "2026-02-01", "phone");
+
+    // Two calendar years: each January on its own, 24 months in order.
+    let two_years = app
+        .get(
+            &format!("/api/v1/statistics?from=2025-01-01&to=2026-12-31&post_id={post}"),
+            &sw,
+        )
+        .expect_status(200)
+        .body;
+    let months: Vec<String> = (2025..=2026)
+        .flat_map(|year| (1..=12).map(move |month| format!("{year}-{month:02}")))
+        .collect();
+    assert_eq!(keys(&two_years, "situations_by_month"), months);
+    expect(
+        &two_years,
+        "situations_by_month",
+        5,
+        &[
+            ("2025-01", 1),
+            ("2025-07", 1),
+            ("2025-12", 1),
+            ("2026-01", 1),
+            ("2026-06", 1),
+        ],
+    );
+    expect(
+        &two_years,
+        "interventions_by_month",
+        3,
+        &[("2025-01", 1), ("2026-01", 1), ("2026-02", 1)],
+    );
+
+    // July to June: December before January, and zeros listed for the empty months.
+    let season = app
+        .get(
+            &format!("/api/v1/statistics?from=2025-07-01&to=2026-06-30&post_id={post}"),
+            &sw,
+        )
+        .expect_status(200)
+        .body;
+    let months: Vec<String> = (7..=12)
+        .map(|m| format!("2025-{m:02}"))
+        .chain((1..=6).map(|m| format!("2026-{m:02}")))
+        .collect();
+    assert_eq!(keys(&season, "situations_by_month"), months);
+    assert_eq!(keys(&season, "interventions_by_month"), months);
+    expect(
+        &season,
+        "situations_by_month",
+        4,
+        &[
+            ("2025-07", 1),
+            ("2025-12", 1),
+            ("2026-01", 1),
+            ("2026-06", 1),
+        ],
+    );
+    let indicator = season["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "situations_by_month")
+        .unwrap();
+    assert_eq!(indicator["values"][0]["label"], "juillet 2025");
+    assert_eq!(indicator["values"][11]["label"], "juin 2026");
+}
+
+/// GET `path` as `token` with `Accept: accept`: the answer's content type, disposition and bytes.
+fn download(app: &TestApp, path: &str, token: &str, accept: &str) -> (String, String, Vec<u8>) {
+    let response = ureq::get(&format!("{}{path}", app.base))
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Accept", accept)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let content_type = response.content_type().to_owned();
+    let disposition = response
+        .header("Content-Disposition")
+        .unwrap_or_default()
+        .to_owned();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes).unwrap();
+    (content_type, disposition, bytes)
+}
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+#[test]
+fn the_xlsx_reads_back_as_the_json_with_codes_as_text_and_counts_as_numbers() {
+    use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+    let app = TestApp::init().spawn();
+    let (post, sw) = statistics_dataset(&app);
+    let path = format!("/api/v1/statistics?{PERIOD}&post_id={post}");
+    let json = app.get(&path, &sw).body;
+    let (content_type, disposition, bytes) = download(&app, &path, &sw, XLSX);
+    assert_eq!(content_type, XLSX);
+    assert_eq!(
+        disposition,
+        format!("attachment; filename=\"statistiques-poste-{post}-2025-01-01-2025-12-31.xlsx\"")
+    );
+    let mut workbook: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    assert_eq!(workbook.sheet_names(), ["Statistiques"]);
+    let sheet = workbook.worksheet_range("Statistiques").unwrap();
+    let cell = |row: u32, column: u32| sheet.get_value((row, column)).cloned().unwrap_or_default();
+    let text = |row, column| match cell(row, column) {
+        Data::String(s) => s,
+        other => panic!("({row}, {column}) is not text: {other:?}"),
+    };
+    // The header: title, scope, period (as dates), grid version (as text).
+    assert_eq!(text(0, 0), json["title"].as_str().unwrap());
+    assert_eq!(
+        (text(1, 0), text(1, 1)),
+        ("Périmètre".into(), format!("Poste {post}"))
+    );
+    assert_eq!(text(1, 2), format!("posts:{post}"));
+    assert_eq!(text(2, 0), "Période");
+    for (column, day) in [(1, "2025-01-01"), (2, "2025-12-31")] {
+        match cell(2, column) {
+            Data::DateTime(date) => assert_eq!(date.as_datetime().unwrap().date().to_string(), day),
+            other => panic!("the period's {day} is not a date: {other:?}"),
+        }
+    }
+    assert_eq!(
+        (text(3, 0), text(3, 1)),
+        ("Version de la grille".into(), "2026".into())
+    );
+    // The table: one row per total and per value, in the JSON's order.
+    assert_eq!(text(6, 0), "indicateur");
+    assert_eq!(text(6, 4), "effectif");
+    let mut row = 6;
+    for indicator in json["indicators"].as_array().unwrap() {
+        let lines = std::iter::once((
+            "total".to_owned(),
+            "Total".to_owned(),
+            indicator["total"].as_i64().unwrap(),
+        ))
+        .chain(indicator["values"].as_array().unwrap().iter().map(|v| {
+            (
+                v["key"].as_str().unwrap().to_owned(),
+                v["label"].as_str().unwrap().to_owned(),
+                v["count"].as_i64().unwrap(),
+            )
+        }));
+        for (key, label, count) in lines {
+            row += 1;
+            assert_eq!(text(row, 0), indicator["id"].as_str().unwrap());
+            assert_eq!(text(row, 1), indicator["label"].as_str().unwrap());
+            // Codes stay text, "60+", "0-12" and "2025-03" included.
+            assert_eq!(
+                (text(row, 2), text(row, 3)),
+                (key.clone(), label),
+                "row {row}"
+            );
+            #[allow(clippy::cast_precision_loss)]
+            let expected = Data::Float(count as f64);
+            assert_eq!(cell(row, 4), expected, "{key}: a count is a number");
+        }
+    }
+    assert_eq!(sheet.height(), usize::try_from(row + 1).unwrap());
+    let keys: Vec<String> = (7..=row).map(|r| text(r, 2)).collect();
+    for code in ["60+", "0-12", "2025-03", "0-2"] {
+        assert!(keys.iter().any(|k| k == code), "{code}");
+    }
+}
+
+#[test]
+fn csv_and_xlsx_are_named_by_scope_and_period() {
+    let app = TestApp::init().spawn();
+    let (post, sw) = statistics_dataset(&app);
+    let observatory = app.token(Role::Statistics, &[]);
+    for (query, token, stem) in [
+        (
+            String::new(),
+            &observatory,
+            "statistiques-national".to_owned(),
+        ),
+        (
+            "&department=07".to_owned(),
+            &observatory,
+            "statistiques-departement-07".to_owned(),
+        ),
+        (
+            format!("&post_id={post}"),
+            &sw,
+            format!("statistiques-poste-{post}"),
+        ),
+    ] {
+        let path = format!("/api/v1/statistics?{PERIOD}{query}");
+        for (accept, extension) in [("text/csv", "csv"), (XLSX, "xlsx")] {
+            let (_, disposition, _) = download(&app, &path, token, accept);
+            assert_eq!(
+                disposition,
+                format!("attachment; filename=\"{stem}-2025-01-01-2025-12-31.{extension}\"")
+            );
+        }
+        // JSON is the default, and is not a download.
+        let (content_type, disposition, _) = download(&app, &path, token, "application/json");
+        assert_eq!(
+            (content_type.as_str(), disposition.as_str()),
+            ("application/json", "")
+        );
+    }
+    // The known type of highest q wins.
+    let path = format!("/api/v1/statistics?{PERIOD}&post_id={post}");
+    let (content_type, _, _) = download(&app, &path, &sw, &format!("text/csv;q=0.5, {XLSX}"));
+    assert_eq!(content_type, XLSX);
+    let (content_type, _, _) = download(&app, &path, &sw, "application/json, text/csv;q=0.9");
+    assert_eq!(content_type, "application/json");
 }

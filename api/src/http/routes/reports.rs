@@ -1,9 +1,10 @@
-//! `/api/v1/reports/activity`: a post's yearly activity report as a printable HTML page.
+//! `/api/v1/reports/activity`: the yearly activity report of a post, of a coordinator's posts or
+//! of a department, as a printable HTML page. Who reads which scope is the statistics' rule.
 
+use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
 use chrono::NaiveDate;
 use relais_domain::ids::PostId;
-use relais_domain::reference::Role;
 use relais_persistence::posts;
 use relais_persistence::statistics::StatScope;
 use serde::Deserialize;
@@ -11,11 +12,12 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use super::statistics::{choose_grid, compute};
+use super::statistics::{choose_grid, compute, scope_for};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::Query;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
+use crate::report::{Span, Subject};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(get_activity_report);
@@ -28,18 +30,76 @@ pub struct ReportParams {
     #[validate(range(min = 2000, max = 2100))]
     #[param(example = 2025, minimum = 2000, maximum = 2100)]
     pub year: i32,
-    pub post_id: PostId,
+    /// One post (yours, unless you are the observatory). Without it nor `department`: all your
+    /// posts (the whole country for the observatory).
+    pub post_id: Option<PostId>,
+    /// A department (observatory only).
+    #[validate(length(min = 2, max = 3))]
+    #[param(example = "07")]
+    pub department: Option<String>,
 }
 
-/// A post's yearly activity report: key figures, change on the previous year, charts.
+/// Whose activity the report is about, in words, from its scope.
+async fn subject_of(state: &AppState, scope: &StatScope) -> Result<Subject, ApiError> {
+    Ok(match scope {
+        StatScope::National => Subject {
+            name: "Ensemble des postes".into(),
+            details: "National".into(),
+        },
+        StatScope::Department(code) => Subject {
+            name: format!("Département {code}"),
+            details: "Ensemble des postes du département".into(),
+        },
+        StatScope::Posts(ids) => {
+            let ids = ids.clone();
+            let mut found = state
+                .read(move |conn| {
+                    ids.iter()
+                        .map(|id| Ok(posts::get(conn, *id)?))
+                        .collect::<Result<Vec<_>, ApiError>>()
+                })
+                .await?;
+            found.sort_by(|a, b| (&a.details.name, a.id).cmp(&(&b.details.name, b.id)));
+            match found.as_slice() {
+                [post] => Subject {
+                    name: post.details.name.clone(),
+                    details: format!(
+                        "département {}, {}",
+                        post.details.department_code, post.details.employer
+                    ),
+                },
+                posts => Subject {
+                    name: format!("{} postes", posts.len()),
+                    details: posts
+                        .iter()
+                        .map(|p| format!("{} ({})", p.details.name, p.details.department_code))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                },
+            }
+        }
+    })
+}
+
+/// The yearly activity report of a post, of your posts or of a department.
+///
+/// `post_id` names a post, `department` a department (the observatory's); with neither, the
+/// report covers all the caller's posts (a coordinator's several posts), or the whole country
+/// for the observatory. One self-contained French HTML page, printable: the key figures with their change on the
+/// previous year, then every indicator of the grid with a table of its values and a bar chart.
+/// Served with a Content-Security-Policy that allows its one stylesheet by hash. A year not over
+/// stops at today and is compared with the same days of the previous year; a year not begun is
+/// refused (422, field `year`).
 #[utoipa::path(
     tag = "statistics",
     params(ReportParams),
     responses(
-        (status = 200, description = "A self-contained French HTML page", content_type = "text/html",
-            body = String, example = "<!DOCTYPE html>\n<html lang=\"fr\">…</html>"),
+        (status = 200, description = "A self-contained French HTML page",
+            headers(("Content-Security-Policy" = String, description = "`default-src 'none'; style-src 'sha256-…'; …`: the page's one stylesheet, by the hash of its bytes, and nothing else")),
+            content_type = "text/html", body = String, example = "<!DOCTYPE html>\n<html lang=\"fr\">…</html>"),
+        (status = 400, description = "Both `post_id` and `department`, or a department code that is not one", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post within your reach", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No grid version applies to that year", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The year has not begun, or no grid version applies to it", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/reports/activity")]
@@ -48,43 +108,46 @@ async fn get_activity_report(
     user: CurrentUser,
     Query(params): Query<ReportParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let post_id = params.post_id;
-    let allowed = match user.role {
-        Role::Statistics => true,
-        Role::SocialWorker | Role::Coordinator => user.can_read_cases(post_id),
-        role => {
-            return Err(ApiError::Forbidden(format!(
-                "the role {role} does not read activity reports"
-            )));
-        }
-    };
-    if !allowed {
-        return Err(ApiError::Forbidden("that post is not one of yours".into()));
-    }
-    let post = state
-        .read(move |conn| Ok(posts::get(conn, post_id)?))
-        .await?;
+    let scope = scope_for(&user, params.post_id, params.department.as_deref())?;
+    let subject = subject_of(&state, &scope).await?;
     let year = params.year;
+    let today = state.clock.now().date_naive();
     let day = |y: i32, m: u32, d: u32| {
         NaiveDate::from_ymd_opt(y, m, d)
             .ok_or_else(|| ApiError::invalid("year", "out_of_range", "no such year"))
     };
-    let (from, to) = (day(year, 1, 1)?, day(year, 12, 31)?);
-    let (previous_from, previous_to) = (day(year - 1, 1, 1)?, day(year - 1, 12, 31)?);
+    let (from, end) = (day(year, 1, 1)?, day(year, 12, 31)?);
+    // A year not begun has no report yet: 422 like any period the grid cannot be computed
+    // over (404 here means the post is not within reach).
+    if from > today {
+        return Err(ApiError::invalid(
+            "year",
+            "in_future",
+            format!("{year} has not begun: its report can be made from 1 January {year}"),
+        ));
+    }
+    // A year not over stops today, and is compared with the same days of the previous year.
+    let partial = end > today;
+    let to = if partial { today } else { end };
+    let previous_from = day(year - 1, 1, 1)?;
+    let previous_to = crate::report::a_year_before(to)
+        .ok_or_else(|| ApiError::invalid("year", "out_of_range", "no such year"))?;
     let grid = choose_grid(&state, None, from)?;
-    let scope = StatScope::Posts(vec![post_id]);
     let current = compute(&state, grid, from, to, scope.clone()).await?;
     // Last year is read with the same grid, so that the comparison compares like with like.
     let previous = compute(&state, grid, previous_from, previous_to, scope).await?;
-    let today = state
-        .clock
-        .now()
-        .date_naive()
-        .format("%d/%m/%Y")
-        .to_string();
-    let html = crate::report::render(&post, year, &current, &previous, &today)
-        .map_err(ApiError::Internal)?;
+    let span = Span {
+        year,
+        as_of: to,
+        partial,
+        generated_on: today,
+    };
+    let html = crate::report::render(&subject, &span, &current, &previous);
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            crate::report::content_security_policy(),
+        ))
         .body(html))
 }

@@ -1,4 +1,4 @@
-//! `/api/v1/statistics`: the national grid over a period and a scope, as JSON or CSV.
+//! `/api/v1/statistics`: the national grid over a period and a scope, as JSON, CSV or XLSX.
 //! The observatory reads every scope; coordinators their posts; social workers their post.
 //! Statistics never carry an identity.
 
@@ -16,6 +16,7 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
+use crate::exports;
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::Query;
 use crate::http::problem::{ApiError, Problem};
@@ -49,8 +50,8 @@ pub struct StatisticsParams {
     pub department: Option<String>,
 }
 
-/// The scope the caller asked for, if the caller may read it.
-fn scope_for(
+/// The scope the caller asked for, if the caller may read it (the activity report's too).
+pub fn scope_for(
     user: &CurrentUser,
     post: Option<PostId>,
     department: Option<&str>,
@@ -169,65 +170,84 @@ pub fn check_period(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn wants_csv(req: &HttpRequest) -> bool {
-    req.headers()
+/// The formats `GET /statistics` answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Json,
+    Csv,
+    Xlsx,
+}
+
+/// The format `Accept` asks for: the known media type of highest `q` (the first of equals);
+/// JSON when none is known.
+fn negotiate(req: &HttpRequest) -> Answer {
+    let Some(accept) = req
+        .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.split(',').any(|t| t.trim().starts_with("text/csv")))
-}
-
-/// The statistics as a CSV file: UTF-8 with a byte-order mark and `;` separators, as French
-/// spreadsheets expect; one row per indicator total and one per value.
-pub fn to_csv(stats: &Statistics) -> Result<Vec<u8>, ApiError> {
-    let fail = |e: csv::Error| ApiError::Internal(format!("csv: {e}"));
-    let mut writer = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .from_writer(vec![0xEF, 0xBB, 0xBF]);
-    writer
-        .write_record([
-            "indicateur",
-            "libellé de l'indicateur",
-            "modalité",
-            "libellé de la modalité",
-            "effectif",
-        ])
-        .map_err(fail)?;
-    for indicator in &stats.indicators {
-        writer
-            .write_record([
-                &indicator.id,
-                &indicator.label,
-                "total",
-                "Total",
-                &indicator.total.to_string(),
-            ])
-            .map_err(fail)?;
-        for value in &indicator.values {
-            writer
-                .write_record([
-                    &indicator.id,
-                    &indicator.label,
-                    &value.key,
-                    &value.label,
-                    &value.count.to_string(),
-                ])
-                .map_err(fail)?;
+    else {
+        return Answer::Json;
+    };
+    let mut best = (Answer::Json, 0.0_f32);
+    for entry in accept.split(',') {
+        let mut parts = entry.split(';');
+        let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let q = parts
+            .find_map(|p| p.trim().strip_prefix("q="))
+            .and_then(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let answer = match media.as_str() {
+            "text/csv" => Answer::Csv,
+            exports::XLSX => Answer::Xlsx,
+            "application/json" | "application/*" | "*/*" => Answer::Json,
+            _ => continue,
+        };
+        if q > best.1 {
+            best = (answer, q);
         }
     }
-    writer
-        .into_inner()
-        .map_err(|e| ApiError::Internal(format!("csv: {e}")))
+    best.0
 }
 
-/// The statistics grid over a period and a scope (JSON, or CSV with `Accept: text/csv`).
+/// An XLSX workbook: one sheet, `Statistiques`, the scope, the period and the grid version in
+/// its first rows, then the table from row 7 (codes as text, counts as numbers).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Its schema only: the handler writes the bytes.
+#[schema(value_type = String, format = Binary, example = "PK\u{3}\u{4}…")]
+pub struct XlsxWorkbook(Vec<u8>);
+
+/// `attachment; filename="<stem>.<extension>"`.
+fn attachment(stem: &str, extension: &str) -> (header::HeaderName, String) {
+    (
+        header::CONTENT_DISPOSITION,
+        format!("attachment; filename=\"{stem}.{extension}\""),
+    )
+}
+
+/// The statistics grid over a period and a scope, as JSON, CSV or XLSX.
+///
+/// JSON by default; a file to open in a spreadsheet, CSV with `Accept: text/csv`, XLSX with `Accept: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`
+/// (the known type of highest `q` wins). Both files are one table (indicator, its label, key,
+/// its label, count; a `total` row per indicator), named by scope and period in
+/// `Content-Disposition` (`statistiques-national-2026-01-01-2026-12-31.xlsx`,
+/// `statistiques-departement-07-…`, `statistiques-poste-<post id>-…`). The XLSX holds the
+/// scope, the period and the grid version in its first rows, codes as text and counts as
+/// numbers; in the CSV, codes that a spreadsheet would read as a number or a date (`60+`,
+/// `2026-01`) are written `="60+"`, which spreadsheets show as the text itself.
 #[utoipa::path(
     tag = "statistics",
     params(StatisticsParams),
     responses(
-        (status = 200, description = "Every indicator of the grid", content(
-            (Statistics = "application/json"),
-            (String = "text/csv", example = "indicateur;libellé de l'indicateur;modalité;libellé de la modalité;effectif\npersons;Nombre de personnes reçues;total;Total;512\n"),
-        )),
+        (status = 200, description = "Every indicator of the grid",
+            headers(
+                ("Content-Disposition" = String, description = "CSV and XLSX only: `attachment; filename=\"statistiques-<scope>-<from>-<to>.csv\"` (or `.xlsx`), the scope `national`, `departement-<code>`, `poste-<post id>` or `postes-<n>`"),
+                ("Vary" = String, description = "`Accept`: the format follows it"),
+            ),
+            content(
+                (Statistics = "application/json"),
+                (String = "text/csv", example = "indicateur;libellé de l'indicateur;modalité;libellé de la modalité;effectif\npersons;Nombre de personnes reçues;total;Total;512\npersons_by_age;Personnes reçues selon l'âge;\"=\"\"60+\"\"\";60 ans et plus;31\n"),
+                (XlsxWorkbook = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            )),
         (status = 422, description = "The period is reversed or longer than five years, or no grid version applies to it", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -241,17 +261,30 @@ async fn get_statistics(
     let scope = scope_for(&user, params.post_id, params.department.as_deref())?;
     check_period(params.from, params.to)?;
     let grid = choose_grid(&state, params.grid.as_deref(), params.from)?;
-    let stats = compute(&state, grid, params.from, params.to, scope).await?;
-    if wants_csv(&req) {
-        let file = format!(
-            "attachment; filename=\"statistiques-{}-{}-{}.csv\"",
-            stats.grid, stats.from, stats.to
-        );
-        Ok(HttpResponse::Ok()
+    let stats = compute(&state, grid, params.from, params.to, scope.clone()).await?;
+    let stem = exports::file_stem(&scope, stats.from, stats.to);
+    let vary = (header::VARY, "Accept");
+    match negotiate(&req) {
+        Answer::Json => Ok(HttpResponse::Ok().insert_header(vary).json(stats)),
+        Answer::Csv => Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
-            .insert_header((header::CONTENT_DISPOSITION, file))
-            .body(to_csv(&stats)?))
-    } else {
-        Ok(HttpResponse::Ok().json(stats))
+            .insert_header(attachment(&stem, "csv"))
+            .insert_header(vary)
+            .body(to_csv(&stats)?)),
+        Answer::Xlsx => {
+            let now = state.clock.now().naive_utc();
+            let workbook = exports::to_xlsx(&stats, &scope, now)
+                .map_err(|e| ApiError::Internal(format!("xlsx: {e}")))?;
+            Ok(HttpResponse::Ok()
+                .content_type(exports::XLSX)
+                .insert_header(attachment(&stem, "xlsx"))
+                .insert_header(vary)
+                .body(workbook))
+        }
     }
+}
+
+/// The statistics as a CSV file (see [`exports::to_csv`]).
+pub fn to_csv(stats: &Statistics) -> Result<Vec<u8>, ApiError> {
+    exports::to_csv(stats).map_err(|e| ApiError::Internal(format!("csv: {e}")))
 }

@@ -1,0 +1,1 @@
+ALTER TABLE situations DROP COLUMN age_from_birth_year;
