@@ -321,34 +321,47 @@ fn keys_of(url: &str, env: &[(&str, &str)]) -> relais_persistence::keys::Keys {
     relais_api::keys::load(&settings).unwrap().0
 }
 
+/// The round trip's evaluation, hand-off (message, comment, outcome) and person read back whole.
+fn assert_reads_back(server: &Server, written: &Written, sw: &str) {
+    let get = |path: String| {
+        let (status, body) = server.call("GET", &path, sw, None);
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    };
+    let evaluation = get(format!(
+        "/api/v1/situations/{}/evaluation",
+        written.situation
+    ));
+    assert_eq!(evaluation["text"], json!(written.texts[3]));
+    let hand_off = get(format!("/api/v1/hand-offs/{}", written.hand_off));
+    assert_eq!(hand_off["message"], json!(written.texts[4]));
+    assert_eq!(hand_off["outcome"], json!(written.texts[6]));
+    let history = hand_off["history"].as_array().unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|t| t["comment"] == json!(written.texts[5]))
+    );
+    let situation = get(format!("/api/v1/situations/{}", written.situation));
+    assert!(
+        situation.to_string().contains(&written.texts[1]),
+        "{situation}"
+    );
+}
+
 #[test]
 fn a_copy_of_the_database_holds_no_evaluation_no_free_text_and_no_secret() {
     let db = TestDatabase::create();
     let server = Server::start(&db.url, &[]);
     let written = round_trip(&server, &db.url, &[]);
     // Every record reads back, through the API.
-    let (status, body) = server.call(
-        "GET",
-        &format!("/api/v1/situations/{}/evaluation", written.situation),
-        &written.sw,
-        None,
-    );
-    assert_eq!(
-        (status, body["text"].as_str()),
-        (200, Some(written.texts[3].as_str()))
-    );
-    let (status, body) = server.call(
-        "GET",
-        &format!("/api/v1/hand-offs/{}", written.hand_off),
-        &written.sw,
-        None,
-    );
-    assert_eq!(status, 200);
-    assert_eq!(body["outcome"], json!(written.texts[6]));
-    assert_eq!(body["message"], json!(written.texts[4]));
+    assert_reads_back(&server, &written, &written.sw);
     drop(server);
     // The audit trail of that round trip verifies, through the binary, with the audit key alone.
-    let verified = relais(&db.url, &[]).args(["audit", "verify"]).output().unwrap();
+    let verified = relais(&db.url, &[])
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
     assert!(
         verified.status.success(),
         "{}{}",
@@ -457,38 +470,7 @@ fn a_rotation_moves_every_value_to_the_new_key_and_the_old_one_can_go() {
         &only_new,
         &["--role", "social_worker", "--post", &written.post],
     );
-    let (status, body) = server.call(
-        "GET",
-        &format!("/api/v1/situations/{}/evaluation", written.situation),
-        &sw,
-        None,
-    );
-    assert_eq!(
-        (status, body["text"].as_str()),
-        (200, Some(written.texts[3].as_str()))
-    );
-    let (status, body) = server.call(
-        "GET",
-        &format!("/api/v1/hand-offs/{}", written.hand_off),
-        &sw,
-        None,
-    );
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["outcome"], json!(written.texts[6]));
-    let history = body["history"].as_array().unwrap();
-    assert!(
-        history
-            .iter()
-            .any(|t| t["comment"] == json!(written.texts[5]))
-    );
-    let (status, body) = server.call(
-        "GET",
-        &format!("/api/v1/situations/{}", written.situation),
-        &sw,
-        None,
-    );
-    assert_eq!(status, 200, "{body}");
-    assert!(body.to_string().contains(&written.texts[1]), "{body}");
+    assert_reads_back(&server, &written, &sw);
     drop(server);
 
     // Started with the old key alone, the server says which key the data needs.
