@@ -200,6 +200,35 @@ impl ManageConnection for ConnectionManager {
     }
 }
 
+/// Runs `f` in a write transaction. On SQLite it begins `IMMEDIATE`: the write lock is taken at
+/// `BEGIN`, waiting up to `busy_timeout` for another process's writer (`relais keys rotate`,
+/// `purge`, `follow-up` beside a serving process). A deferred transaction that reads before it
+/// writes would instead fail at once with "database is locked" when another process committed
+/// since its read began (SQLite cannot upgrade a stale snapshot), however long `busy_timeout`.
+/// Nested transactions inside `f` are savepoints, as with `Connection::transaction`.
+fn write_transaction<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StoreError> + From<DieselError>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(f);
+    };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    let result = f(conn);
+    // The same connection as at `BEGIN`: a transaction does not change its backend.
+    if let DbConnection::Sqlite(sqlite) = conn {
+        match &result {
+            Ok(_) => AnsiTransactionManager::commit_transaction(sqlite)?,
+            Err(_) => AnsiTransactionManager::rollback_transaction(sqlite)?,
+        }
+    }
+    result
+}
+
 /// Runs `f` in a read transaction whose statements may run for `timeout` on PostgreSQL (`SET
 /// LOCAL statement_timeout`), for the aggregates that take longer than a request's statements
 /// (a national statistics grid over years of data). SQLite has no statement timeout.
@@ -522,10 +551,10 @@ impl Database {
         let mut pooled = self.writer.get().map_err(StoreError::from)?;
         let conn: &mut DbConnection = &mut pooled;
         let Some(sink) = &self.audit_copy else {
-            return conn.transaction(f);
+            return write_transaction(conn, f);
         };
         let outer = crate::audit_copy::open();
-        let result = conn.transaction(f);
+        let result = write_transaction(conn, f);
         let copied = crate::audit_copy::close(outer);
         if result.is_ok() && !copied.is_empty() {
             sink.committed(&copied);

@@ -485,3 +485,63 @@ fn a_rotation_moves_every_value_to_the_new_key_and_the_old_one_can_go() {
         "{message}"
     );
 }
+
+#[test]
+fn reads_go_on_while_a_rotation_runs() {
+    let db = TestDatabase::create();
+    let old = [
+        (
+            "RELAIS_DATA_KEYS",
+            "old-data:BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU=",
+        ),
+        (
+            "RELAIS_AUDIT_KEY",
+            "audit:BgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgY=",
+        ),
+    ];
+    let server = Server::start(&db.url, &old);
+    let written = round_trip(&server, &db.url, &old);
+    // Enough values that the rotation takes several batches.
+    for _ in 0..60 {
+        let mut situation = example_situation(&written.post);
+        situation["beneficiary"]["phone"] = json!("06 11 22 33 44");
+        let (status, body) =
+            server.call("POST", "/api/v1/situations", &written.sw, Some(situation));
+        assert_eq!(status, 201, "{body}");
+    }
+    drop(server);
+
+    // A replica that knows the new key but still seals with the old one (the first step of a
+    // rotation) serves while `relais keys rotate`, with the new key first, moves every value.
+    let new_key = "new-data:BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+    let learning = format!("{},{new_key}", old[0].1);
+    let both = format!("{new_key},{}", old[0].1);
+    let server = Server::start(&db.url, &[("RELAIS_DATA_KEYS", learning.as_str()), old[1]]);
+    let rotation = std::thread::spawn({
+        let url = db.url.clone();
+        let both = both.clone();
+        move || {
+            relais(&url, &[("RELAIS_DATA_KEYS", &both), old[1]])
+                .args(["keys", "rotate"])
+                .output()
+                .unwrap()
+        }
+    });
+    let mut reads = 0;
+    while !rotation.is_finished() || reads < 20 {
+        assert_reads_back(&server, &written, &written.sw);
+        reads += 1;
+    }
+    let rotated = rotation.join().unwrap();
+    let said = String::from_utf8_lossy(&rotated.stdout);
+    assert!(
+        rotated.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    assert!(
+        !said.starts_with("rotation: 0 value"),
+        "the rotation moved values: {said}"
+    );
+    assert_reads_back(&server, &written, &written.sw);
+}
