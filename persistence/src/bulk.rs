@@ -18,6 +18,7 @@ use crate::schema::{
     beneficiaries, consents, hand_off_transitions, hand_offs, interventions, partners, post_units,
     posts, situation_problems, situations, units,
 };
+use crate::sealing::Column;
 use crate::{Database, DbConnection, StoreError};
 
 /// SQLite's default `SQLITE_MAX_VARIABLE_NUMBER` since 3.32.
@@ -362,43 +363,38 @@ pub fn table_counts(conn: &mut DbConnection) -> Result<TableCounts, StoreError> 
     ])
 }
 
-/// `batch` with its sealed columns sealed, as they are stored.
-fn sealed_columns(batch: &Batch) -> Result<Batch, StoreError> {
-    use crate::sealing::*;
-    let mut sealed = batch.clone();
-    for b in &mut sealed.beneficiaries {
-        b.first_name = seal_opt(BENEFICIARY_FIRST_NAME, &b.id, b.first_name.as_deref())?;
-        b.last_name = seal_opt(BENEFICIARY_LAST_NAME, &b.id, b.last_name.as_deref())?;
-        b.phone = seal_opt(BENEFICIARY_PHONE, &b.id, b.phone.as_deref())?;
-    }
-    for h in &mut sealed.hand_offs {
-        h.message = seal_opt(HAND_OFF_MESSAGE, &h.id, h.message.as_deref())?;
-        h.outcome = seal_opt(HAND_OFF_OUTCOME, &h.id, h.outcome.as_deref())?;
-    }
-    for t in &mut sealed.hand_off_transitions {
-        let record = crate::hand_offs::transition_key(&t.hand_off_id, t.position);
-        t.comment = seal_opt(TRANSITION_COMMENT, &record, t.comment.as_deref())?;
-    }
-    Ok(sealed)
-}
-
-/// `batch` as read, with its sealed columns opened.
-fn opened_columns(mut batch: Batch) -> Result<Batch, StoreError> {
+/// `batch` with `each` applied to every sealed column's value: the column, the record, the value.
+fn map_sealed_columns(
+    mut batch: Batch,
+    each: impl Fn(Column, &str, Option<String>) -> Result<Option<String>, StoreError>,
+) -> Result<Batch, StoreError> {
     use crate::sealing::*;
     for b in &mut batch.beneficiaries {
-        b.first_name = open_opt(BENEFICIARY_FIRST_NAME, &b.id, b.first_name.take())?;
-        b.last_name = open_opt(BENEFICIARY_LAST_NAME, &b.id, b.last_name.take())?;
-        b.phone = open_opt(BENEFICIARY_PHONE, &b.id, b.phone.take())?;
+        b.first_name = each(BENEFICIARY_FIRST_NAME, &b.id, b.first_name.take())?;
+        b.last_name = each(BENEFICIARY_LAST_NAME, &b.id, b.last_name.take())?;
+        b.phone = each(BENEFICIARY_PHONE, &b.id, b.phone.take())?;
     }
     for h in &mut batch.hand_offs {
-        h.message = open_opt(HAND_OFF_MESSAGE, &h.id, h.message.take())?;
-        h.outcome = open_opt(HAND_OFF_OUTCOME, &h.id, h.outcome.take())?;
+        h.message = each(HAND_OFF_MESSAGE, &h.id, h.message.take())?;
+        h.outcome = each(HAND_OFF_OUTCOME, &h.id, h.outcome.take())?;
     }
     for t in &mut batch.hand_off_transitions {
         let record = crate::hand_offs::transition_key(&t.hand_off_id, t.position);
-        t.comment = open_opt(TRANSITION_COMMENT, &record, t.comment.take())?;
+        t.comment = each(TRANSITION_COMMENT, &record, t.comment.take())?;
     }
     Ok(batch)
+}
+
+/// `batch` with its sealed columns sealed, as they are stored.
+fn sealed_columns(batch: &Batch) -> Result<Batch, StoreError> {
+    map_sealed_columns(batch.clone(), |column, record, value| {
+        crate::sealing::seal_opt(column, record, value.as_deref())
+    })
+}
+
+/// `batch` as read, with its sealed columns opened.
+fn opened_columns(batch: Batch) -> Result<Batch, StoreError> {
+    map_sealed_columns(batch, crate::sealing::open_opt)
 }
 
 /// Every row of the bulk-loaded tables, each table in primary-key order, sealed columns in

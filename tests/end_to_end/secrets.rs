@@ -419,19 +419,22 @@ fn a_copy_of_the_database_holds_no_evaluation_no_free_text_and_no_secret() {
     }
 }
 
+/// The keys the rotation tests start with (the data key `old-data` is the one rotated away).
+const OLD_KEYS: [(&str, &str); 2] = [
+    (
+        "RELAIS_DATA_KEYS",
+        "old-data:BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU=",
+    ),
+    (
+        "RELAIS_AUDIT_KEY",
+        "audit:BgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgY=",
+    ),
+];
+
 #[test]
 fn a_rotation_moves_every_value_to_the_new_key_and_the_old_one_can_go() {
     let db = TestDatabase::create();
-    let old = [
-        (
-            "RELAIS_DATA_KEYS",
-            "old-data:BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU=",
-        ),
-        (
-            "RELAIS_AUDIT_KEY",
-            "audit:BgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgY=",
-        ),
-    ];
+    let old = OLD_KEYS;
     let server = Server::start(&db.url, &old);
     let written = round_trip(&server, &db.url, &old);
     drop(server);
@@ -489,16 +492,7 @@ fn a_rotation_moves_every_value_to_the_new_key_and_the_old_one_can_go() {
 #[test]
 fn reads_go_on_while_a_rotation_runs() {
     let db = TestDatabase::create();
-    let old = [
-        (
-            "RELAIS_DATA_KEYS",
-            "old-data:BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU=",
-        ),
-        (
-            "RELAIS_AUDIT_KEY",
-            "audit:BgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgY=",
-        ),
-    ];
+    let old = OLD_KEYS;
     let server = Server::start(&db.url, &old);
     let written = round_trip(&server, &db.url, &old);
     // Enough values that the rotation takes several batches.
