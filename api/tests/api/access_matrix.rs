@@ -34,6 +34,8 @@ struct World {
     referral_from_partner: String,
     requisition: String,
     webhook: String,
+    /// A social worker's membership of A.
+    member: String,
 }
 
 impl World {
@@ -97,6 +99,12 @@ impl World {
             json!({"url": "https://partner.example/hooks"}),
         ))
         .id();
+        let member = ok(app.post(
+            "/api/v1/members",
+            &app.admin(),
+            json!({"display_name": "Camille", "role": "social_worker", "post_ids": [post_a], "email": "camille@example.org"}),
+        ))
+        .id();
         World {
             post_a,
             post_b,
@@ -111,6 +119,7 @@ impl World {
             referral_from_partner,
             requisition,
             webhook,
+            member,
         }
     }
 
@@ -154,13 +163,15 @@ impl World {
             "referrals" => &self.referral_from_unit,
             "requisitions" => &self.requisition,
             "webhooks" => &self.webhook,
+            "members" => &self.member,
             other => panic!("no fixture for /{other}/{{id}}: add one to the matrix test"),
         }
     }
 
     /// Ids of A's personal records: none may appear in an answer to someone outside A's scope.
-    fn secrets(&self) -> [&str; 6] {
+    fn secrets(&self) -> [&str; 7] {
         [
+            &self.member,
             &self.beneficiary,
             &self.situation,
             &self.hand_off,
@@ -211,6 +222,12 @@ impl World {
             }
             ("POST", "/api/v1/units") | ("PUT", "/api/v1/units/{id}") => {
                 json!({"name": "Brigade", "kind": "brigade", "department_code": "07", "post_ids": [self.post_a]})
+            }
+            ("POST", "/api/v1/members") => {
+                json!({"display_name": "Alix", "role": "social_worker", "post_ids": [self.post_a], "email": "alix@example.org"})
+            }
+            ("PUT", "/api/v1/members/{id}") => {
+                json!({"display_name": "Camille", "role": "social_worker", "post_ids": [self.post_a]})
             }
             ("POST", "/api/v1/partners") | ("PUT", "/api/v1/partners/{id}") => {
                 json!({"name": "Association", "kind": "association", "department_codes": ["07"], "themes": ["precarity"]})
