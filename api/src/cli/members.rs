@@ -86,7 +86,17 @@ fn refusal(error: &crate::http::problem::ApiError) -> String {
         problem
             .errors
             .iter()
-            .map(|e| format!("  --{}: {}", e.field.replace('_', "-"), e.message)),
+            .map(|e| format!("  {}: {}", flag_of(&e.field), e.message)),
     );
     lines.join("\n")
+}
+
+/// The option that sets `field`.
+fn flag_of(field: &str) -> String {
+    match field {
+        "post_ids" => "--post".to_owned(),
+        "unit_id" => "--unit".to_owned(),
+        "partner_id" => "--partner".to_owned(),
+        other => format!("--{}", other.replace('_', "-")),
+    }
 }

@@ -36,6 +36,9 @@ struct World {
     webhook: String,
     /// A social worker's membership of A.
     member: String,
+    /// When set, `token` names an identity only, mapped to a membership granted on first use
+    /// (the subjects granted so far).
+    members: Option<std::cell::RefCell<std::collections::HashSet<String>>>,
 }
 
 impl World {
@@ -120,6 +123,7 @@ impl World {
             requisition,
             webhook,
             member,
+            members: None,
         }
     }
 
@@ -140,9 +144,21 @@ impl World {
             partner_id: (role == Role::Partner)
                 .then(|| pick(&self.partner_p, &self.partner_p2).parse().unwrap()),
         };
-        app.issuer
-            .issue(&principal, chrono::Duration::minutes(10))
-            .unwrap()
+        let Some(granted) = &self.members else {
+            return app
+                .issuer
+                .issue(&principal, chrono::Duration::minutes(10))
+                .unwrap();
+        };
+        if granted.borrow_mut().insert(principal.subject.clone()) {
+            app.grant_member(json!({
+                "display_name": principal.subject, "role": role,
+                "post_ids": principal.post_ids, "unit_id": principal.unit_id,
+                "partner_id": principal.partner_id,
+                "issuer": "relais", "subject": principal.subject,
+            }));
+        }
+        app.identity_token(&principal.subject, None)
     }
 
     /// The record an `{id}` designates on `path`, as seen by `role`.
@@ -297,6 +313,22 @@ fn in_call_order(mut operations: Vec<(String, String)>) -> Vec<(String, String)>
 fn every_role_gets_exactly_what_the_matrix_grants() {
     let app = TestApp::init().spawn();
     let world = World::build(&app);
+    matrix_holds(&app, &world);
+}
+
+/// The same matrix, each caller's role and scope coming from its membership: every call carries
+/// a token naming an identity only (the world is built with claims, so the app runs `both`).
+#[test]
+fn every_member_gets_exactly_what_the_matrix_grants() {
+    let app = TestApp::init()
+        .with_authorization(relais_api::auth::Authorization::Both)
+        .spawn();
+    let mut world = World::build(&app);
+    world.members = Some(std::cell::RefCell::new(std::collections::HashSet::new()));
+    matrix_holds(&app, &world);
+}
+
+fn matrix_holds(app: &TestApp, world: &World) {
     let mut checked = 0;
     for (method, path) in in_call_order(operations()) {
         let rule = rule_for(&method.parse().unwrap(), &path).unwrap();
@@ -311,7 +343,7 @@ fn every_role_gets_exactly_what_the_matrix_grants() {
             } else {
                 path.clone()
             };
-            let token = world.token(&app, role, inside);
+            let token = world.token(app, role, inside);
             let body = (method != "GET").then(|| world.body_for(&method, &path));
             let answer = app.call(&method, &concrete, Some(&token), body.as_ref(), &[]);
             assert!(
