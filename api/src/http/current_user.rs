@@ -82,13 +82,25 @@ async fn membership_principal(state: &AppState, identity: Identity) -> Result<Pr
         (Some(member), _) => Some(member),
         (None, Some(email)) => {
             let now = state.clock.now();
-            state
+            let (iss, sub) = (issuer.clone(), subject.clone());
+            let bound = state
                 .write_unaudited(move |conn| {
                     Ok(workflows::members::bind_at_first_login(
-                        conn, &email, &issuer, &subject, now,
+                        conn, &email, &iss, &sub, now,
                     )?)
                 })
-                .await?
+                .await?;
+            match bound {
+                Some(member) => Some(member),
+                // Two first logins of one person at once: the other one bound the invitation.
+                None => {
+                    state
+                        .read(move |conn| {
+                            Ok(members::active_for_identity(conn, &issuer, &subject)?)
+                        })
+                        .await?
+                }
+            }
         }
         (None, None) => None,
     };
