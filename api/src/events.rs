@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use relais_domain::event::{
-    EventFamily, HandOffEventData, HandOffReminderData, LegalExceptionUsedData,
+    EventFamily, HandOffEventData, HandOffReminderData, LegalExceptionUsedData, MemberEventData,
     PersonalDataWithdrawnData, ReferralEventData,
 };
 use relais_domain::reference::{CodeList, EventType};
@@ -87,6 +87,12 @@ pub fn example(family: EventFamily) -> Value {
             EventType::ReferralTakenUp,
             "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7d",
             json!({"referral_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7d", "status": "taken_up"}),
+        ),
+        EventFamily::Membership => (
+            EventType::MemberGranted,
+            "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7e",
+            json!({"member_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7e", "role": "social_worker",
+                   "status": "active"}),
         ),
     };
     json!({
@@ -180,5 +186,7 @@ impl ToSchema for Event {
             PersonalDataWithdrawnData::schema(),
         ));
         <PersonalDataWithdrawnData as ToSchema>::schemas(schemas);
+        schemas.push((MemberEventData::name().into(), MemberEventData::schema()));
+        <MemberEventData as ToSchema>::schemas(schemas);
     }
 }

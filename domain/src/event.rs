@@ -7,10 +7,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::ids::{HandOffId, ReferralId};
+use crate::ids::{HandOffId, MemberId, ReferralId};
 use crate::reference::{
-    CodeList, EventType, HandOffResult, HandOffStatus, LegalException, ReferralStatus,
-    ReminderKind, Role, WithdrawalReason,
+    CodeList, EventType, HandOffResult, HandOffStatus, LegalException, MemberStatus,
+    ReferralStatus, ReminderKind, Role, WithdrawalReason,
 };
 
 /// The shape of an event's `data`, shared by the types of one family.
@@ -26,6 +26,8 @@ pub enum EventFamily {
     Reminder,
     /// `data` is a [`PersonalDataWithdrawnData`].
     Withdrawal,
+    /// `data` is a [`MemberEventData`].
+    Membership,
 }
 
 impl EventFamily {
@@ -35,6 +37,7 @@ impl EventFamily {
         Self::Referral,
         Self::Reminder,
         Self::Withdrawal,
+        Self::Membership,
     ];
 
     /// The name of the schema of the whole event (envelope and `data`) in the OpenAPI document.
@@ -45,6 +48,7 @@ impl EventFamily {
             Self::Referral => "ReferralEvent",
             Self::Reminder => "HandOffReminderEvent",
             Self::Withdrawal => "PersonalDataWithdrawnEvent",
+            Self::Membership => "MemberEvent",
         }
     }
 
@@ -56,6 +60,7 @@ impl EventFamily {
             Self::Referral => "ReferralEventData",
             Self::Reminder => "HandOffReminderData",
             Self::Withdrawal => "PersonalDataWithdrawnData",
+            Self::Membership => "MemberEventData",
         }
     }
 
@@ -66,6 +71,7 @@ impl EventFamily {
                 "hand_off"
             }
             Self::Referral => "referral",
+            Self::Membership => "member",
         }
     }
 
@@ -89,6 +95,10 @@ impl EventType {
             | EventType::ReferralTakenUp
             | EventType::ReferralPersonContacted
             | EventType::ReferralNoFollowUp => EventFamily::Referral,
+            EventType::MemberGranted
+            | EventType::MemberChanged
+            | EventType::MemberBound
+            | EventType::MemberRevoked => EventFamily::Membership,
             _ => EventFamily::HandOff,
         }
     }
@@ -166,6 +176,23 @@ impl EventType {
             EventType::ReferralNoFollowUp => {
                 "The post closed the referral without follow-up, with a coded reason. To the \
                  post and the sender."
+            }
+            EventType::MemberGranted => {
+                "An administrator or the post's coordinator granted a membership of the post, \
+                 or invited someone to it by e-mail. To the post only."
+            }
+            EventType::MemberChanged => {
+                "A membership's role or posts changed; told to the posts it left and those it \
+                 joined (a member moved from one post to another loses the first at once). To \
+                 the posts only."
+            }
+            EventType::MemberBound => {
+                "An invited member logged in for the first time: the login's identity is bound \
+                 to the membership. To the post only."
+            }
+            EventType::MemberRevoked => {
+                "A membership was revoked: its holder is refused from the next request on. To \
+                 the post only."
             }
         }
     }
@@ -261,6 +288,19 @@ pub struct PersonalDataWithdrawnData {
 pub struct ReferralEventData {
     pub referral_id: ReferralId,
     pub status: ReferralStatus,
+}
+
+/// The `data` of a member event: which membership, its role and status after the change.
+/// The display name and the identity stay out: events carry no personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "member_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7e", "role": "social_worker", "status": "active"
+})))]
+pub struct MemberEventData {
+    pub member_id: MemberId,
+    pub role: Role,
+    pub status: MemberStatus,
 }
 
 #[cfg(test)]

@@ -123,6 +123,10 @@ id_type!(
     /// Identifies a judicial requisition.
     RequisitionId
 );
+id_type!(
+    /// Identifies a membership: an identity granted a role and its scope.
+    MemberId
+);
 
 #[cfg(test)]
 mod tests {

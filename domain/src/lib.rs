@@ -12,6 +12,7 @@ pub mod grid;
 pub mod hand_off;
 pub mod ids;
 pub mod intervention;
+pub mod member;
 pub mod partner;
 pub mod post;
 pub mod reference;

@@ -381,6 +381,19 @@ code_list! {
         HandOff = "hand_off": "Passage de relais",
         Referral = "referral": "Signalement",
         Requisition = "requisition": "Réquisition judiciaire",
+        Member = "member": "Membre (accès d'une personne à Relais)",
+    }
+}
+
+code_list! {
+    /// Where a membership stands.
+    MemberStatus, "member_statuses" {
+        /// Invited by e-mail; no login bound an identity yet.
+        Invited = "invited": "Invité, en attente de la première connexion",
+        /// Bound to an identity: its tokens are mapped to this membership.
+        Active = "active": "Actif",
+        /// Revoked: refused from the next request on.
+        Revoked = "revoked": "Révoqué",
     }
 }
 
@@ -448,6 +461,10 @@ code_list! {
         ReferralTakenUp = "referral.taken_up": "Signalement pris en charge",
         ReferralPersonContacted = "referral.person_contacted": "Personne signalée contactée",
         ReferralNoFollowUp = "referral.no_follow_up": "Signalement classé sans suite",
+        MemberGranted = "member.granted": "Membre ajouté ou invité",
+        MemberChanged = "member.changed": "Rôle ou postes d'un membre modifiés",
+        MemberBound = "member.bound": "Invitation acceptée à la première connexion",
+        MemberRevoked = "member.revoked": "Membre révoqué",
     }
 }
 
@@ -536,6 +553,7 @@ pub const LISTS: &[ListInfo] = &[
     info::<SharedData>(),
     info::<LegalException>(),
     info::<AuditedRecord>(),
+    info::<MemberStatus>(),
     info::<AuditOutcome>(),
     info::<LegalBasis>(),
     info::<RequisitionStatus>(),

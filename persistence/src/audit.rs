@@ -11,7 +11,9 @@ use relais_domain::reference::{AuditOutcome, AuditedRecord, CodeList, Role};
 
 use crate::audit_chain::{self, ChainedEvent};
 use crate::convert::{now, parse, parse_opt, stored};
-use crate::schema::{audit_events, beneficiaries, hand_offs, referrals, requisitions, situations};
+use crate::schema::{
+    audit_events, beneficiaries, hand_offs, member_posts, referrals, requisitions, situations,
+};
 use crate::{DbConnection, Page, PageRequest, StoreError};
 
 /// An access to record, before it is stored.
@@ -127,6 +129,16 @@ fn owners_of(
                 requisitions::beneficiary_id.nullable(),
             ))
             .load(conn)?,
+        // A membership names no person; its post is one of those it grants (none for an
+        // administrator's), so that the post's coordinators read its trail.
+        AuditedRecord::Member => member_posts::table
+            .filter(member_posts::member_id.eq_any(ids))
+            .select((member_posts::member_id, member_posts::post_id))
+            .order((member_posts::member_id, member_posts::post_id.desc()))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .map(|(member, post)| (member, post, None))
+            .collect(),
     };
     Ok(rows
         .into_iter()

@@ -19,6 +19,7 @@ pub mod hand_offs;
 pub mod idempotency;
 pub mod interventions;
 pub mod keys;
+pub mod members;
 pub mod page;
 pub mod partners;
 pub mod posts;

@@ -377,6 +377,33 @@ diesel::joinable!(webhooks -> partners (partner_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(webhook_deliveries -> events (event_seq));
 
+diesel::table! {
+    members (id) {
+        id -> Text,
+        display_name -> Text,
+        role -> Text,
+        unit_id -> Nullable<Text>,
+        partner_id -> Nullable<Text>,
+        issuer -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        email -> Nullable<Text>,
+        bound_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    member_posts (member_id, post_id) {
+        member_id -> Text,
+        post_id -> Text,
+    }
+}
+
+diesel::joinable!(member_posts -> members (member_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     audit_chain,
@@ -402,4 +429,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     idempotency_keys,
     sealing_passes,
+    members,
+    member_posts,
 );

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 mod faults;
 mod follow_up;
+mod members;
 mod operations;
 mod secrets;
 mod webhooks;

@@ -23,11 +23,14 @@ use super::AuthError;
 /// Clock skew tolerated between Relais and an identity provider.
 const LEEWAY_SECONDS: u64 = 30;
 
-/// What a Relais token says of its holder.
+/// What a Relais token says of its holder: its role and scope (claims mode), or only who it is
+/// (`iss`, `sub`, and `email` at an invitation's first login), mapped to its membership.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
-    pub role: Role,
+    /// Absent from a token that carries an identity only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
     /// The posts the holder works for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post_ids: Vec<PostId>,
@@ -46,18 +49,57 @@ pub struct Claims {
     pub iat: Option<i64>,
     pub nbf: i64,
     pub exp: i64,
+    /// The holder's e-mail, as an identity provider sends it: binds an invitation at the first
+    /// login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Whether the provider verified the e-mail; an e-mail said unverified binds no invitation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+}
+
+/// Who a token names, for the mapping to a membership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub issuer: String,
+    pub subject: String,
+    /// The e-mail, unless the provider says it is not verified.
+    pub verified_email: Option<String>,
 }
 
 impl Claims {
+    /// Whether the token carries Relais's own claims (a role), rather than an identity only.
+    pub fn carries_role(&self) -> bool {
+        self.role.is_some()
+    }
+
+    /// Who the token names.
+    pub fn identity(&self) -> Result<Identity, AuthError> {
+        check_subject(&self.sub)?;
+        Ok(Identity {
+            issuer: self.iss.clone(),
+            subject: self.sub.clone(),
+            verified_email: self
+                .email
+                .clone()
+                .filter(|_| self.email_verified != Some(false)),
+        })
+    }
+
     /// The principal the claims describe, if they are coherent for the role.
     pub fn into_principal(self) -> Result<Principal, AuthError> {
+        let Some(role) = self.role else {
+            return Err(AuthError::Refused(
+                "the token carries no role: this service takes a token's role and scope from its claims (RELAIS_AUTHORIZATION=claims); set memberships or both to map identities to memberships".into(),
+            ));
+        };
         let mut post_ids = self.post_ids;
         if let Some(post) = self.post_id.filter(|p| !post_ids.contains(p)) {
             post_ids.push(post);
         }
         let principal = Principal {
             subject: self.sub,
-            role: self.role,
+            role,
             post_ids,
             unit_id: self.unit_id,
             partner_id: self.partner_id,
@@ -65,17 +107,7 @@ impl Claims {
         if principal.is_system() {
             return Err(AuthError::Refused(SYSTEM_ROLE_REFUSED.into()));
         }
-        // The trail names the holder by `sub`: it must name someone, legibly.
-        if principal.subject.trim().is_empty()
-            || principal
-                .subject
-                .chars()
-                .any(relais_domain::validation::deceives)
-        {
-            return Err(AuthError::Refused(
-                "the token's sub must name its holder: not empty, without control characters nor bidi overrides".into(),
-            ));
-        }
+        check_subject(&principal.subject)?;
         match missing_scope_claim(&principal) {
             Some(claim) => Err(AuthError::Refused(format!(
                 "a token for the role {} must carry the claim {claim}",
@@ -84,6 +116,17 @@ impl Claims {
             None => Ok(principal),
         }
     }
+}
+
+/// The trail names the holder by `sub` (claims) or maps it to a membership: it must name
+/// someone, legibly.
+fn check_subject(subject: &str) -> Result<(), AuthError> {
+    if subject.trim().is_empty() || subject.chars().any(relais_domain::validation::deceives) {
+        return Err(AuthError::Refused(
+            "the token's sub must name its holder: not empty, without control characters nor bidi overrides".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Why a token never carries the role `system`.
@@ -226,7 +269,16 @@ impl TokenVerifier {
 
     /// Checks `token` with the keys at hand; never touches the network.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        self.check(token).map_err(AuthError::from)
+        self.check(token)
+            .map_err(AuthError::from)
+            .and_then(Claims::into_principal)
+    }
+
+    /// As [`Self::claims_refreshing`], then the principal of the token's own claims.
+    pub async fn verify_refreshing(self: Arc<Self>, token: String) -> Result<Principal, AuthError> {
+        self.claims_refreshing(token)
+            .await
+            .and_then(Claims::into_principal)
     }
 
     /// As `verify`, but a `kid` that no key has makes the verifier fetch the JWK Set again first,
@@ -238,7 +290,7 @@ impl TokenVerifier {
     /// are refused at once without waiting: the interval bounds what a flood of made-up `kid`s
     /// can cost the identity provider, and a genuinely new key is picked up by the first request
     /// that names it after the interval.
-    pub async fn verify_refreshing(self: Arc<Self>, token: String) -> Result<Principal, AuthError> {
+    pub async fn claims_refreshing(self: Arc<Self>, token: String) -> Result<Claims, AuthError> {
         match self.check(&token) {
             Err(Refusal::UnknownKid(kid))
                 if self
@@ -259,7 +311,7 @@ impl TokenVerifier {
                     Ok(Err(e)) => log::warn!("jwks: {e}"),
                     Err(e) => log::warn!("jwks: blocking pool: {e}"),
                 }
-                self.verify(&token)
+                self.check(&token).map_err(AuthError::from)
             }
             other => other.map_err(AuthError::from),
         }
@@ -285,7 +337,8 @@ impl TokenVerifier {
         }
     }
 
-    fn check(&self, token: &str) -> Result<Principal, Refusal> {
+    /// The token's claims, once its signature, `exp`, `nbf`, `iss`, `aud` and lifetime check.
+    fn check(&self, token: &str) -> Result<Claims, Refusal> {
         let header = decode_header(token).map_err(|_| {
             Refusal::Invalid(AuthError::Refused(
                 "the token is malformed or its header names an unknown algorithm".into(),
@@ -302,7 +355,7 @@ impl TokenVerifier {
         // jsonwebtoken checks `exp` and `nbf` against the system's clock; so does this.
         self.check_lifetime(&data.claims, SystemClock.now().timestamp())
             .map_err(Refusal::Invalid)?;
-        data.claims.into_principal().map_err(Refusal::Invalid)
+        Ok(data.claims)
     }
 
     /// Refuses a token whose lifetime (`exp` − `iat`) exceeds the maximum, whoever issued it.
@@ -409,16 +462,7 @@ impl TokenIssuer {
     /// A token for `principal`, valid for `ttl` from now; refused if the role's scope is missing
     /// or `ttl` is longer than the maximum, since the service would refuse the token anyway.
     pub fn issue(&self, principal: &Principal, ttl: Duration) -> Result<String, AuthError> {
-        if ttl < Duration::minutes(1) || ttl > self.max_ttl {
-            return Err(AuthError::Invalid(Invalid::one(
-                "ttl_minutes",
-                "out_of_range",
-                format!(
-                    "a token lives from 1 to {} minutes (RELAIS_JWT_MAX_TTL_MINUTES); the service refuses longer ones",
-                    self.max_ttl.num_minutes()
-                ),
-            )));
-        }
+        self.check_ttl(ttl)?;
         if principal.is_system() {
             return Err(AuthError::Invalid(Invalid::one(
                 "role",
@@ -448,7 +492,7 @@ impl TokenIssuer {
         let now = SystemClock.now().timestamp();
         let claims = Claims {
             sub: principal.subject.clone(),
-            role: principal.role,
+            role: Some(principal.role),
             post_ids: principal.post_ids.clone(),
             post_id: None,
             unit_id: principal.unit_id,
@@ -458,8 +502,62 @@ impl TokenIssuer {
             iat: Some(now),
             nbf: now,
             exp: now + ttl.num_seconds(),
+            email: None,
+            email_verified: None,
         };
-        encode(&Header::new(self.algorithm), &claims, &self.key)
+        self.sign(&claims)
+    }
+
+    /// A token naming only an identity (`sub`, and `email` for an invitation's first login),
+    /// for a memberships deployment: its role and scope are the membership's.
+    pub fn issue_identity(
+        &self,
+        subject: &str,
+        email: Option<&str>,
+        ttl: Duration,
+    ) -> Result<String, AuthError> {
+        self.check_ttl(ttl)?;
+        if check_subject(subject).is_err() {
+            return Err(AuthError::Invalid(Invalid::one(
+                "subject",
+                "invalid_subject",
+                "the subject must name the holder: not empty, without control characters nor bidi overrides",
+            )));
+        }
+        let now = SystemClock.now().timestamp();
+        self.sign(&Claims {
+            sub: subject.to_owned(),
+            role: None,
+            post_ids: Vec::new(),
+            post_id: None,
+            unit_id: None,
+            partner_id: None,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            iat: Some(now),
+            nbf: now,
+            exp: now + ttl.num_seconds(),
+            email: email.map(str::to_owned),
+            email_verified: None,
+        })
+    }
+
+    fn sign(&self, claims: &Claims) -> Result<String, AuthError> {
+        encode(&Header::new(self.algorithm), claims, &self.key)
             .map_err(|e| AuthError::Internal(format!("cannot sign a token: {e}")))
+    }
+
+    fn check_ttl(&self, ttl: Duration) -> Result<(), AuthError> {
+        if ttl < Duration::minutes(1) || ttl > self.max_ttl {
+            return Err(AuthError::Invalid(Invalid::one(
+                "ttl_minutes",
+                "out_of_range",
+                format!(
+                    "a token lives from 1 to {} minutes (RELAIS_JWT_MAX_TTL_MINUTES); the service refuses longer ones",
+                    self.max_ttl.num_minutes()
+                ),
+            )));
+        }
+        Ok(())
     }
 }

@@ -60,6 +60,9 @@ pub struct Settings {
     /// `RELAIS_AUDIT_COPY`: `off` (default), or `stdout` for a copy of every audit event as one
     /// JSON line on stdout once committed (`relais serve`).
     pub audit_copy: AuditCopy,
+    /// `RELAIS_AUTHORIZATION`: `claims` (default), `memberships` or `both`: where a request's
+    /// role and scope come from.
+    pub authorization: crate::auth::Authorization,
 }
 
 /// Where `relais serve` copies the audit trail, outside the database.
@@ -233,8 +236,13 @@ impl Settings {
                 ));
             }
         };
+        let authorization = var("RELAIS_AUTHORIZATION")
+            .map(|v| v.parse())
+            .transpose()?
+            .unwrap_or_default();
         let database_url = var("DATABASE_URL").unwrap_or_else(|| "relais.db".to_owned());
         Ok(Self {
+            authorization,
             keys: crate::keys::KeySettings::from_env(&database_url),
             db,
             deadline,

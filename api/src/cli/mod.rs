@@ -4,6 +4,7 @@ pub mod audit;
 pub mod config;
 pub mod follow_up;
 pub mod keys;
+pub mod members;
 pub mod purge;
 pub mod seed;
 
@@ -38,11 +39,16 @@ enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
-    /// Print a signed token for a role and scope, for development and integration tests.
+    /// Print a signed token for a role and scope, for development and integration tests; without
+    /// --role, a token naming only an identity (--subject, --email), for RELAIS_AUTHORIZATION
+    /// memberships or both.
     Token {
         /// social_worker, coordinator, officer, partner, statistics or admin.
         #[arg(long)]
-        role: Role,
+        role: Option<Role>,
+        /// The e-mail of an identity-only token (binds an invitation at the first login).
+        #[arg(long, conflicts_with = "role")]
+        email: Option<String>,
         /// A post the holder works for; repeat for coordinators.
         #[arg(long = "post")]
         posts: Vec<PostId>,
@@ -78,6 +84,10 @@ enum Command {
     /// Keys outside the database: make one, or rotate (seal every value under the active key).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Memberships: `relais members add` grants one from the command line (the first
+    /// administrator of a memberships deployment).
+    #[command(subcommand)]
+    Members(members::MembersCommand),
 }
 
 /// Runs the command line.
@@ -89,20 +99,31 @@ pub fn run() -> ExitCode {
         Command::Migrate => Settings::from_env().and_then(|s| migrate(&s)),
         Command::Token {
             role,
+            email,
             posts,
             unit,
             partner,
             subject,
             ttl_minutes,
         } => Settings::from_env().and_then(|settings| {
-            let principal = Principal {
-                subject,
-                role,
-                post_ids: posts,
-                unit_id: unit,
-                partner_id: partner,
+            let wanted = match role {
+                Some(role) => Wanted::Claims(Principal {
+                    subject,
+                    role,
+                    post_ids: posts,
+                    unit_id: unit,
+                    partner_id: partner,
+                }),
+                None if posts.is_empty() && unit.is_none() && partner.is_none() => {
+                    Wanted::Identity { subject, email }
+                }
+                None => {
+                    return Err(
+                        "--post, --unit and --partner go with --role: an identity-only token carries no scope (its membership does)".into(),
+                    );
+                }
             };
-            token(&settings, &principal, ttl_minutes)
+            token(&settings, &wanted, ttl_minutes)
         }),
         Command::Openapi => serde_json::to_string_pretty(&crate::openapi_document())
             .map(|json| println!("{json}"))
@@ -123,6 +144,10 @@ pub fn run() -> ExitCode {
             audit::command(&db, &command)
         }),
         Command::Keys(keys::KeysCommand::Generate { purpose }) => keys::generate(&purpose),
+        Command::Members(command) => Settings::from_env().and_then(|settings| {
+            let db = open_database(&settings)?;
+            members::command(&db, &settings.jwt, command)
+        }),
         Command::Keys(keys::KeysCommand::Rotate { new_key }) => {
             Settings::from_env().and_then(|settings| {
                 keys::prepare_rotation(&settings.keys, new_key)?;
@@ -211,11 +236,16 @@ fn migrate(settings: &Settings) -> Result<(), String> {
     Ok(())
 }
 
-fn token(
-    settings: &Settings,
-    principal: &Principal,
-    ttl_minutes: Option<i64>,
-) -> Result<(), String> {
+/// What `relais token` signs: Relais's claims, or an identity only.
+enum Wanted {
+    Claims(Principal),
+    Identity {
+        subject: String,
+        email: Option<String>,
+    },
+}
+
+fn token(settings: &Settings, wanted: &Wanted, ttl_minutes: Option<i64>) -> Result<(), String> {
     // Checked before the database is opened: the answer needs no key.
     let max = settings.jwt.max_ttl().num_minutes();
     let ttl_minutes = ttl_minutes.unwrap_or(max);
@@ -229,9 +259,14 @@ fn token(
     let issuer = issuer.ok_or(
         "this instance verifies tokens of an identity provider (RELAIS_JWT_PUBLIC_KEY) and has no private key to sign with",
     )?;
-    let token = issuer
-        .issue(principal, chrono::Duration::minutes(ttl_minutes))
-        .map_err(|e| crate::http::problem::ApiError::from(e).problem().detail)?;
+    let ttl = chrono::Duration::minutes(ttl_minutes);
+    let token = match wanted {
+        Wanted::Claims(principal) => issuer.issue(principal, ttl),
+        Wanted::Identity { subject, email } => {
+            issuer.issue_identity(subject, email.as_deref(), ttl)
+        }
+    }
+    .map_err(|e| crate::http::problem::ApiError::from(e).problem().detail)?;
     println!("{token}");
     Ok(())
 }
@@ -266,6 +301,10 @@ async fn serve(settings: Settings) -> Result<(), String> {
         ),
         KeySource::ConfiguredPublicKey(_) => log::info!("tokens: {}", verifier.describe()),
     }
+    log::info!(
+        "authorization: {} (RELAIS_AUTHORIZATION)",
+        settings.authorization.name()
+    );
     log::info!(
         "Relais {} on {} ({}), listening on http://{}",
         env!("CARGO_PKG_VERSION"),
@@ -315,6 +354,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     };
     let state = web::Data::new(
         AppState::new(db, verifier, grids, &settings.protection, metrics)?
+            .with_authorization(settings.authorization)
             .with_deadline(settings.deadline)
             .with_webhooks_per_partner(settings.webhooks_per_partner)
             .with_worklist(crate::workflows::worklist::WorklistSettings {

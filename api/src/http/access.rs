@@ -118,6 +118,10 @@ const SITUATION: Option<AuditedRecord> = Some(AuditedRecord::Situation);
 const HAND_OFF: Option<AuditedRecord> = Some(AuditedRecord::HandOff);
 const REFERRAL: Option<AuditedRecord> = Some(AuditedRecord::Referral);
 const REQUISITION: Option<AuditedRecord> = Some(AuditedRecord::Requisition);
+const MEMBER: Option<AuditedRecord> = Some(AuditedRecord::Member);
+/// Memberships: every one for administrators; a post's social workers' for its coordinators
+/// (the workflow narrows a coordinator to those).
+const MEMBER_MANAGERS: Allowed = Allowed::Roles(&[Grant(Admin, All), Grant(Coordinator, OwnPosts)]);
 
 /// The access matrix. Officers appear only on referrals and the event feed: no police role reads
 /// a record any other way than through an approved requisition's export, which a social worker
@@ -139,6 +143,12 @@ pub static RULES: &[Rule] = &[
     rule("POST", "/api/v1/units", "create_unit", ADMINS, None),
     rule("GET", "/api/v1/units/{id}", "get_unit", ADMINS, None),
     rule("PUT", "/api/v1/units/{id}", "replace_unit", ADMINS, None),
+    // Who works where: each change audited, and told to the posts' feeds.
+    rule("GET", "/api/v1/members", "list_members", MEMBER_MANAGERS, MEMBER),
+    rule("POST", "/api/v1/members", "create_member", MEMBER_MANAGERS, MEMBER),
+    rule("GET", "/api/v1/members/{id}", "get_member", MEMBER_MANAGERS, MEMBER),
+    rule("PUT", "/api/v1/members/{id}", "replace_member", MEMBER_MANAGERS, MEMBER),
+    rule("DELETE", "/api/v1/members/{id}", "revoke_member", MEMBER_MANAGERS, MEMBER),
     rule("GET", "/api/v1/partners", "list_partners", DIRECTORY_READERS, None),
     rule("POST", "/api/v1/partners", "create_partner", ADMINS, None),
     rule("GET", "/api/v1/partners/export/hsds", "export_partners_hsds", DIRECTORY_READERS, None),

@@ -9,10 +9,12 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use relais_domain::access::Principal;
 
-use crate::auth::TokenVerifier;
+use crate::auth::{Authorization, Identity, TokenVerifier};
 use crate::http::audit::AuditTicket;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
+use crate::workflows;
+use relais_persistence::members;
 
 /// The verified holder of the request's bearer token, with the request's audit ticket when
 /// its endpoint is audited (a write records its event with it, in its own transaction).
@@ -46,16 +48,77 @@ impl Deref for CurrentUser {
 
 /// The principal of the request's bearer token; used by the access middleware, once per request.
 /// Verification may fetch the identity provider's keys (on an unknown `kid`), off the event loop.
+///
+/// With memberships (`RELAIS_AUTHORIZATION`), the token's identity is looked up at every request,
+/// with no cache: a revocation or a move committed on any replica holds from the next request
+/// on. The lookup is one read by a unique index, the same round trip a cache's version check
+/// would cost.
 pub async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
-    let (verifier, token) = bearer(req)?;
-    Ok(verifier.verify_refreshing(token).await?)
+    let state = app_state(req)?;
+    let (verifier, token) = bearer(req, state)?;
+    let claims = verifier.claims_refreshing(token).await?;
+    match state.authorization {
+        Authorization::Claims => Ok(claims.into_principal()?),
+        Authorization::Both if claims.carries_role() => Ok(claims.into_principal()?),
+        Authorization::Memberships | Authorization::Both => {
+            membership_principal(state, claims.identity()?).await
+        }
+    }
+}
+
+/// The principal of the identity's live membership; at an invitation's first login, the
+/// invitation of its verified e-mail is bound to it first.
+async fn membership_principal(state: &AppState, identity: Identity) -> Result<Principal, ApiError> {
+    let Identity {
+        issuer,
+        subject,
+        verified_email,
+    } = identity;
+    let (iss, sub) = (issuer.clone(), subject.clone());
+    let found = state
+        .read(move |conn| Ok(members::active_for_identity(conn, &iss, &sub)?))
+        .await?;
+    let member = match (found, verified_email) {
+        (Some(member), _) => Some(member),
+        (None, Some(email)) => {
+            let now = state.clock.now();
+            let (iss, sub) = (issuer.clone(), subject.clone());
+            let bound = state
+                .write_unaudited(move |conn| {
+                    Ok(workflows::members::bind_at_first_login(
+                        conn, &email, &iss, &sub, now,
+                    )?)
+                })
+                .await?;
+            match bound {
+                Some(member) => Some(member),
+                // Two first logins of one person at once: the other one bound the invitation.
+                None => {
+                    state
+                        .read(move |conn| {
+                            Ok(members::active_for_identity(conn, &issuer, &subject)?)
+                        })
+                        .await?
+                }
+            }
+        }
+        (None, None) => None,
+    };
+    member.map(|m| m.principal()).ok_or_else(|| {
+        ApiError::Forbidden(
+            "this identity has no membership in Relais, or it was revoked: ask an administrator or your post's coordinator".into(),
+        )
+    })
+}
+
+fn app_state(req: &HttpRequest) -> Result<&AppState, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .map(web::Data::get_ref)
+        .ok_or_else(|| ApiError::Internal("application state missing".into()))
 }
 
 /// The verifier and the bearer token of the request.
-fn bearer(req: &HttpRequest) -> Result<(Arc<TokenVerifier>, String), ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+fn bearer(req: &HttpRequest, state: &AppState) -> Result<(Arc<TokenVerifier>, String), ApiError> {
     let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
         ApiError::Unauthorized("send a bearer token in the Authorization header".into())
     })?;

@@ -18,6 +18,12 @@ const LINKS: &[(&str, &str, &str, &[&str])] = &[
     ("create_post", "201", ITS_ID, &["get_post", "replace_post"]),
     ("create_unit", "201", ITS_ID, &["get_unit", "replace_unit"]),
     (
+        "create_member",
+        "201",
+        ITS_ID,
+        &["get_member", "replace_member", "revoke_member"],
+    ),
+    (
         "create_partner",
         "201",
         ITS_ID,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::web;
 use relais_persistence::{Database, DbConnection};
 
-use crate::auth::TokenVerifier;
+use crate::auth::{Authorization, TokenVerifier};
 use crate::clock::{SharedClock, SystemClock};
 use crate::grids::GridSet;
 use crate::http::audit::{AuditTicket, Written};
@@ -19,6 +19,9 @@ use crate::writes::Writes;
 pub struct AppState {
     pub db: Database,
     pub verifier: Arc<TokenVerifier>,
+    /// Where a request's role and scope come from: the token's claims, or the membership of
+    /// its identity (`RELAIS_AUTHORIZATION`).
+    pub authorization: Authorization,
     pub grids: Arc<GridSet>,
     /// CORS origins and rate limits, shared by every worker.
     pub protection: Arc<Protection>,
@@ -76,6 +79,7 @@ impl AppState {
             writes: Writes::start(db.clone())?,
             db,
             verifier: Arc::new(verifier),
+            authorization: Authorization::default(),
             grids: Arc::new(grids),
             protection: Arc::new(Protection::new(protection)),
             metrics: metrics.map(Arc::new),
@@ -85,6 +89,14 @@ impl AppState {
             worklist: crate::workflows::worklist::WorklistSettings::default(),
             webhooks_per_partner: relais_domain::webhook::DEFAULT_MAX_PER_PARTNER,
         })
+    }
+
+    /// The same state taking roles and scopes from `authorization`.
+    pub fn with_authorization(self, authorization: Authorization) -> Self {
+        Self {
+            authorization,
+            ..self
+        }
     }
 
     /// The same state with another deadline for each request's database work.

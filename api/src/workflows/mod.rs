@@ -14,6 +14,7 @@
 pub mod beneficiaries;
 pub mod events;
 pub mod hand_offs;
+pub mod members;
 pub mod referrals;
 pub mod requisitions;
 pub mod situations;

@@ -34,6 +34,11 @@ struct World {
     referral_from_partner: String,
     requisition: String,
     webhook: String,
+    /// A social worker's membership of A.
+    member: String,
+    /// When set, `token` names an identity only, mapped to a membership granted on first use
+    /// (the subjects granted so far).
+    members: Option<std::cell::RefCell<std::collections::HashSet<String>>>,
 }
 
 impl World {
@@ -97,6 +102,12 @@ impl World {
             json!({"url": "https://partner.example/hooks"}),
         ))
         .id();
+        let member = ok(app.post(
+            "/api/v1/members",
+            &app.admin(),
+            json!({"display_name": "Camille", "role": "social_worker", "post_ids": [post_a], "email": "camille@example.org"}),
+        ))
+        .id();
         World {
             post_a,
             post_b,
@@ -111,6 +122,8 @@ impl World {
             referral_from_partner,
             requisition,
             webhook,
+            member,
+            members: None,
         }
     }
 
@@ -131,9 +144,21 @@ impl World {
             partner_id: (role == Role::Partner)
                 .then(|| pick(&self.partner_p, &self.partner_p2).parse().unwrap()),
         };
-        app.issuer
-            .issue(&principal, chrono::Duration::minutes(10))
-            .unwrap()
+        let Some(granted) = &self.members else {
+            return app
+                .issuer
+                .issue(&principal, chrono::Duration::minutes(10))
+                .unwrap();
+        };
+        if granted.borrow_mut().insert(principal.subject.clone()) {
+            app.grant_member(json!({
+                "display_name": principal.subject, "role": role,
+                "post_ids": principal.post_ids, "unit_id": principal.unit_id,
+                "partner_id": principal.partner_id,
+                "issuer": "relais", "subject": principal.subject,
+            }));
+        }
+        app.identity_token(&principal.subject, None)
     }
 
     /// The record an `{id}` designates on `path`, as seen by `role`.
@@ -154,13 +179,15 @@ impl World {
             "referrals" => &self.referral_from_unit,
             "requisitions" => &self.requisition,
             "webhooks" => &self.webhook,
+            "members" => &self.member,
             other => panic!("no fixture for /{other}/{{id}}: add one to the matrix test"),
         }
     }
 
     /// Ids of A's personal records: none may appear in an answer to someone outside A's scope.
-    fn secrets(&self) -> [&str; 6] {
+    fn secrets(&self) -> [&str; 7] {
         [
+            &self.member,
             &self.beneficiary,
             &self.situation,
             &self.hand_off,
@@ -211,6 +238,12 @@ impl World {
             }
             ("POST", "/api/v1/units") | ("PUT", "/api/v1/units/{id}") => {
                 json!({"name": "Brigade", "kind": "brigade", "department_code": "07", "post_ids": [self.post_a]})
+            }
+            ("POST", "/api/v1/members") => {
+                json!({"display_name": "Alix", "role": "social_worker", "post_ids": [self.post_a], "email": "alix@example.org"})
+            }
+            ("PUT", "/api/v1/members/{id}") => {
+                json!({"display_name": "Camille", "role": "social_worker", "post_ids": [self.post_a]})
             }
             ("POST", "/api/v1/partners") | ("PUT", "/api/v1/partners/{id}") => {
                 json!({"name": "Association", "kind": "association", "department_codes": ["07"], "themes": ["precarity"]})
@@ -280,6 +313,22 @@ fn in_call_order(mut operations: Vec<(String, String)>) -> Vec<(String, String)>
 fn every_role_gets_exactly_what_the_matrix_grants() {
     let app = TestApp::init().spawn();
     let world = World::build(&app);
+    matrix_holds(&app, &world);
+}
+
+/// The same matrix, each caller's role and scope coming from its membership: every call carries
+/// a token naming an identity only (the world is built with claims, so the app runs `both`).
+#[test]
+fn every_member_gets_exactly_what_the_matrix_grants() {
+    let app = TestApp::init()
+        .with_authorization(relais_api::auth::Authorization::Both)
+        .spawn();
+    let mut world = World::build(&app);
+    world.members = Some(std::cell::RefCell::new(std::collections::HashSet::new()));
+    matrix_holds(&app, &world);
+}
+
+fn matrix_holds(app: &TestApp, world: &World) {
     let mut checked = 0;
     for (method, path) in in_call_order(operations()) {
         let rule = rule_for(&method.parse().unwrap(), &path).unwrap();
@@ -294,7 +343,7 @@ fn every_role_gets_exactly_what_the_matrix_grants() {
             } else {
                 path.clone()
             };
-            let token = world.token(&app, role, inside);
+            let token = world.token(app, role, inside);
             let body = (method != "GET").then(|| world.body_for(&method, &path));
             let answer = app.call(&method, &concrete, Some(&token), body.as_ref(), &[]);
             assert!(

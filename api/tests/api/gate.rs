@@ -465,7 +465,7 @@ fn every_idempotent_operation_is_retried_through_the_gate() {
     }
     assert_eq!(
         checked.len(),
-        22,
+        23,
         "every POST of the API takes Idempotency-Key: {checked:?}"
     );
 }
@@ -553,6 +553,15 @@ fn retry_recipe(operation: &str) -> Retry {
             Retry::new(app, admin, None, Some(body))
                 .with_stranger(stranger)
                 .other_body(json!({"name": "Brigade de Privas"}))
+        }
+        "create_member" => {
+            let post = app.create_post("Poste de Privas");
+            let (admin, stranger) = (app.admin(), another_admin(&app));
+            let body = json!({"display_name": "Camille Martin", "role": "social_worker",
+                              "post_ids": [post], "email": "camille@example.org"});
+            Retry::new(app, admin, None, Some(body))
+                .with_stranger(stranger)
+                .other_body(json!({"email": "alix@example.org"}))
         }
         "create_partner" => {
             let (admin, stranger) = (app.admin(), another_admin(&app));

@@ -19,6 +19,7 @@ mod follow_up;
 mod gate;
 mod hand_offs;
 mod interventions;
+mod members;
 mod operations;
 mod partners;
 mod posts;

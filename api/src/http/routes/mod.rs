@@ -7,6 +7,7 @@ pub mod evaluations;
 pub mod events;
 pub mod hand_offs;
 pub mod interventions;
+pub mod members;
 pub mod operations;
 pub mod partners;
 pub mod posts;
@@ -29,6 +30,7 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
         .configure(worklist::configure)
         .configure(posts::configure)
         .configure(units::configure)
+        .configure(members::configure)
         .configure(beneficiaries::configure)
         .configure(situations::configure)
         .configure(interventions::configure)

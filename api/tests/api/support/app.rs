@@ -56,9 +56,16 @@ pub struct TestAppBuilder {
     metrics: bool,
     database: Option<TestDatabase>,
     webhooks_per_partner: Option<u32>,
+    authorization: relais_api::auth::Authorization,
 }
 
 impl TestAppBuilder {
+    /// Roles and scopes from memberships (`RELAIS_AUTHORIZATION=memberships` or `both`).
+    pub fn with_authorization(mut self, authorization: relais_api::auth::Authorization) -> Self {
+        self.authorization = authorization;
+        self
+    }
+
     /// Other keys (an RS256 provider, a JWKS, ...).
     pub fn with_jwt(mut self, jwt: JwtSettings) -> Self {
         self.jwt = jwt;
@@ -106,7 +113,8 @@ impl TestAppBuilder {
             .metrics
             .then(|| relais_api::http::metrics::Metrics::new().expect("metrics"));
         let mut state = AppState::new(db.clone(), verifier, grids, &self.protection, metrics)
-            .expect("app state");
+            .expect("app state")
+            .with_authorization(self.authorization);
         if let Some(max) = self.webhooks_per_partner {
             state = state.with_webhooks_per_partner(max);
         }
@@ -164,7 +172,29 @@ impl TestApp {
             metrics: true,
             database: None,
             webhooks_per_partner: None,
+            authorization: relais_api::auth::Authorization::default(),
         }
+    }
+
+    /// A token naming only an identity (`sub`, and `email` for an invitation's first login),
+    /// issued by the app's issuer (`relais`).
+    pub fn identity_token(&self, subject: &str, email: Option<&str>) -> String {
+        self.issuer
+            .issue_identity(subject, email, chrono::Duration::minutes(10))
+            .expect("sign an identity token")
+    }
+
+    /// Grants a membership behind the API, as `relais members add` does; returns its id.
+    pub fn grant_member(&self, body: Value) -> String {
+        let input: relais_domain::member::NewMember =
+            serde_json::from_value(body).expect("a membership");
+        let by = Principal::system("members-add");
+        let now = relais_api::clock::Clock::now(&relais_api::clock::SystemClock);
+        let member = self
+            .db
+            .write(|conn| relais_api::workflows::members::grant(conn, &by, &input, now))
+            .expect("grant the membership");
+        member.id.to_string()
     }
 
     pub fn token(&self, role: Role, posts: &[&str]) -> String {
@@ -337,9 +367,31 @@ impl TestApp {
 
     /// Creates a post as an administrator and returns its id.
     pub fn create_post(&self, name: &str) -> String {
-        let answer = self.post("/api/v1/posts", &self.admin(), post_body(name));
+        self.create_post_as(&self.admin(), name)
+    }
+
+    /// Creates a post with `admin`'s token and returns its id.
+    pub fn create_post_as(&self, admin: &str, name: &str) -> String {
+        let answer = self.post("/api/v1/posts", admin, post_body(name));
         assert_eq!(answer.status, 201, "{:#}", answer.body);
         answer.id()
+    }
+
+    /// A token of the app's issuer and audience, valid now for ten minutes, with `claims` added
+    /// (HS256 with the test secret).
+    pub fn issuer_claims_token(&self, claims: Value) -> String {
+        let now = relais_api::clock::Clock::now(&relais_api::clock::SystemClock).timestamp();
+        let mut all =
+            json!({"iss": "relais", "aud": "relais", "iat": now, "nbf": now, "exp": now + 600});
+        for (name, value) in claims.as_object().expect("claims") {
+            all[name] = value.clone();
+        }
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &all,
+            &jsonwebtoken::EncodingKey::from_secret(TEST_SECRET.as_bytes()),
+        )
+        .expect("sign")
     }
 
     /// Opens the issue's example situation at `post` and returns the answer.

@@ -1,0 +1,2 @@
+DROP TABLE member_posts;
+DROP TABLE members;

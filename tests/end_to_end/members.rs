@@ -1,0 +1,106 @@
+//! Memberships through the real binary: `relais members add` bootstraps the first administrator
+//! of a `RELAIS_AUTHORIZATION=memberships` instance, `relais token` without `--role` signs
+//! identity-only tokens, and a revocation holds at the next request.
+
+use relais_persistence::testing::TestDatabase;
+use serde_json::{Value, json};
+
+use super::{Server, create_post, example_situation, relais, token};
+
+const MEMBERSHIPS: &[(&str, &str)] = &[("RELAIS_AUTHORIZATION", "memberships")];
+
+/// Runs `relais members add ARGS` and returns the membership it prints.
+fn members_add(database_url: &str, args: &[&str]) -> Value {
+    let output = relais(database_url, MEMBERSHIPS)
+        .args(["members", "add"])
+        .args(args)
+        .output()
+        .expect("run relais members add");
+    assert!(
+        output.status.success(),
+        "relais members add failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the membership as JSON")
+}
+
+#[test]
+fn the_first_admin_invites_a_social_worker_whose_revocation_holds_at_the_next_request() {
+    let db = TestDatabase::create();
+    let server = Server::start(&db.url, MEMBERSHIPS);
+    // A token carrying claims grants nothing here: roles come from memberships.
+    let claims = token(&db.url, MEMBERSHIPS, &["--role", "admin"]);
+    let (status, body) = server.call("GET", "/api/v1/posts", &claims, None);
+    assert_eq!(status, 403, "{body}");
+
+    let first = members_add(
+        &db.url,
+        &[
+            "--role",
+            "admin",
+            "--display-name",
+            "Dominique",
+            "--subject",
+            "admin-1",
+        ],
+    );
+    assert_eq!(first["status"], "active");
+    assert_eq!(first["issuer"], "relais");
+    let admin = token(&db.url, MEMBERSHIPS, &["--subject", "admin-1"]);
+    let post = create_post(&server, &admin);
+    let (status, member) = server.call(
+        "POST",
+        "/api/v1/members",
+        &admin,
+        Some(
+            json!({"display_name": "Camille", "role": "social_worker", "post_ids": [post],
+                    "email": "camille@example.org"}),
+        ),
+    );
+    assert_eq!(status, 201, "{member}");
+
+    // The first login carries the e-mail; the invitation is bound to its identity.
+    let social_worker = token(
+        &db.url,
+        MEMBERSHIPS,
+        &["--subject", "camille-1", "--email", "camille@example.org"],
+    );
+    let (status, situation) = server.call(
+        "POST",
+        "/api/v1/situations",
+        &social_worker,
+        Some(example_situation(&post)),
+    );
+    assert_eq!(status, 201, "{situation}");
+
+    // Revoked: the same token, still valid for hours, is refused at once.
+    let id = member["id"].as_str().unwrap();
+    let request = ureq::delete(&format!("{}/api/v1/members/{id}", server.base))
+        .set("Authorization", &format!("Bearer {admin}"))
+        .set("If-Match", "*");
+    assert_eq!(request.call().expect("revoke").status(), 200);
+    let path = format!("/api/v1/situations/{}", situation["id"].as_str().unwrap());
+    let (status, body) = server.call("GET", &path, &social_worker, None);
+    assert_eq!(status, 403, "{body}");
+
+    // A bad grant says what is wrong and writes nothing.
+    let output = relais(&db.url, MEMBERSHIPS)
+        .args([
+            "members",
+            "add",
+            "--role",
+            "social_worker",
+            "--display-name",
+            "X",
+            "--email",
+            "x@example.org",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--post:"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
