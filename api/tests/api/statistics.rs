@@ -389,10 +389,7 @@ fn both_backends_answer_byte_for_byte_alike() {
         })
         .collect();
         assert_eq!(answers[0], answers[1]);
-        assert_eq!(
-            answers[0].contains("\"suppressed\":true"),
-            grids.is_none()
-        );
+        assert_eq!(answers[0].contains("\"suppressed\":true"), grids.is_none());
     }
 }
 
