@@ -7,7 +7,7 @@
 //! numbers and the period's days as dates.
 
 use chrono::{NaiveDate, NaiveDateTime};
-use relais_domain::statistics::Statistics;
+use relais_domain::statistics::{DisclosureControl, Statistics};
 use relais_persistence::statistics::StatScope;
 use rust_xlsxwriter::{DocProperties, Format, FormatAlign, Workbook, XlsxError};
 
@@ -71,29 +71,52 @@ pub fn csv_text(code: &str) -> String {
     }
 }
 
+/// A label as a CSV cell a spreadsheet will not run: one that begins with `=`, `+`, `-`, `@`, a
+/// tab or a carriage return would be read as a formula (CSV injection), so it is prefixed with an
+/// apostrophe, which spreadsheets take as "text follows" (OWASP's advice). Labels come from the
+/// grid files and, for a code the reference lists no longer hold, from the database.
+pub fn csv_label(label: &str) -> String {
+    if label.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{label}")
+    } else {
+        label.to_owned()
+    }
+}
+
+/// A count as written in a file: the number, or `<5` when disclosure control suppressed it.
+fn written_count(count: Option<i64>, stats: &Statistics) -> String {
+    match (count, &stats.disclosure_control) {
+        (Some(n), _) => n.to_string(),
+        (None, Some(control)) => DisclosureControl::mark(control.k),
+        (None, None) => String::new(),
+    }
+}
+
 /// The statistics as a CSV file: UTF-8 with a byte-order mark and `;` separators, as French
 /// spreadsheets expect; one row per indicator total and one per value, codes kept as text
-/// (see [`csv_text`]).
+/// (see [`csv_text`]), labels kept from formulas (see [`csv_label`]), a suppressed count written
+/// `<5`.
 pub fn to_csv(stats: &Statistics) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::WriterBuilder::new()
         .delimiter(b';')
         .from_writer(vec![0xEF, 0xBB, 0xBF]);
     writer.write_record(COLUMNS)?;
     for indicator in &stats.indicators {
+        let label = csv_label(&indicator.label);
         writer.write_record([
             &indicator.id,
-            &indicator.label,
+            &label,
             "total",
             "Total",
-            &indicator.total.to_string(),
+            &written_count(indicator.total, stats),
         ])?;
         for value in &indicator.values {
             writer.write_record([
                 &indicator.id,
-                &indicator.label,
+                &label,
                 &csv_text(&value.key),
-                &value.label,
-                &value.count.to_string(),
+                &csv_label(&value.label),
+                &written_count(value.count, stats),
             ])?;
         }
     }
@@ -143,6 +166,10 @@ pub fn to_xlsx(
     sheet.write_string(3, 1, &stats.grid)?;
     sheet.write_string_with_format(4, 0, "Établi le", &bold)?;
     sheet.write_date_with_format(4, 1, generated_at.date(), &date)?;
+    if let Some(control) = &stats.disclosure_control {
+        sheet.write_string_with_format(5, 0, "Secret statistique", &bold)?;
+        sheet.write_string(5, 1, &control.note)?;
+    }
 
     let header = TABLE_HEADER_ROW;
     for (column, name) in (0u16..).zip(COLUMNS) {
@@ -162,9 +189,14 @@ pub fn to_xlsx(
             sheet.write_string(row, 1, &indicator.label)?;
             sheet.write_string(row, 2, key)?;
             sheet.write_string(row, 3, label)?;
-            // Counts are far below 2^53: exact as a spreadsheet's number.
-            #[allow(clippy::cast_precision_loss)]
-            sheet.write_number(row, 4, count as f64)?;
+            // Labels and codes go in with `write_string`, which stores text a spreadsheet
+            // never evaluates: no formula injection in the XLSX.
+            match count {
+                // Counts are far below 2^53: exact as a spreadsheet's number.
+                #[allow(clippy::cast_precision_loss)]
+                Some(count) => sheet.write_number(row, 4, count as f64)?,
+                None => sheet.write_string(row, 4, written_count(None, stats))?,
+            };
         }
     }
     sheet.autofilter(header, 0, row, 4)?;
@@ -185,6 +217,26 @@ mod tests {
         assert_eq!(csv_text("60+"), "=\"60+\"");
         assert_eq!(csv_text("01"), "=\"01\"");
         assert_eq!(csv_text("2026-01"), "=\"2026-01\"");
+    }
+
+    #[test]
+    fn labels_a_spreadsheet_would_run_as_formulas_are_kept_as_text() {
+        for attack in [
+            "=HYPERLINK(\"x\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+        ] {
+            assert_eq!(csv_label(attack), format!("'{attack}"), "{attack:?}");
+        }
+        assert_eq!(csv_label("Femme"), "Femme");
+        assert_eq!(csv_label("60 ans et plus"), "60 ans et plus");
+        // A code is written as a formula that yields the text, quotes doubled: a code that
+        // begins with `=` stays text too.
+        assert_eq!(csv_text("=1+1"), "=\"=1+1\"");
+        assert_eq!(csv_text("@x\"&y"), "=\"@x\"\"&y\"");
     }
 
     #[test]

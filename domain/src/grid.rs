@@ -126,6 +126,39 @@ pub struct DayBracket {
     pub max: Option<u16>,
 }
 
+/// Disclosure control (*secret statistique*) for scopes wider than the caller's own posts; see
+/// `disclosure`. A post's own social workers and coordinators always read exact figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Disclosure {
+    /// Counts from 1 to `k - 1` are suppressed (default 5; 1 suppresses nothing).
+    #[serde(default = "Disclosure::default_k")]
+    pub k: u32,
+    /// The shortest period a wider scope may read, in whole calendar months (default 1).
+    #[serde(default = "Disclosure::default_min_months")]
+    pub min_months: u32,
+}
+
+impl Disclosure {
+    fn default_k() -> u32 {
+        5
+    }
+
+    fn default_min_months() -> u32 {
+        1
+    }
+}
+
+impl Default for Disclosure {
+    fn default() -> Self {
+        Self {
+            k: Self::default_k(),
+            min_months: Self::default_min_months(),
+        }
+    }
+}
+
 /// One line of the grid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -160,6 +193,10 @@ pub struct Grid {
     /// from its sending to its acceptance or decline.
     #[serde(default)]
     pub answer_delay_brackets: Vec<DayBracket>,
+    /// Small-count suppression and the shortest period for scopes wider than the caller's own
+    /// posts (default: `k = 5`, one whole month).
+    #[serde(default)]
+    pub disclosure: Disclosure,
     pub indicators: Vec<Indicator>,
 }
 
@@ -241,6 +278,18 @@ impl Grid {
                 );
             }
         }
+        v.require(
+            (1..=100).contains(&self.disclosure.k),
+            "disclosure.k",
+            "range",
+            "from 1 to 100",
+        );
+        v.require(
+            (1..=12).contains(&self.disclosure.min_months),
+            "disclosure.min_months",
+            "range",
+            "from 1 to 12",
+        );
         let ages = self
             .age_brackets
             .iter()
@@ -382,6 +431,32 @@ split_by = "age_bracket"
     }
 
     #[test]
+    fn disclosure_defaults_to_five_and_a_month_and_is_checked() {
+        assert_eq!(
+            Grid::from_toml(SMALL).unwrap().disclosure,
+            Disclosure::default()
+        );
+        let only = format!("{SMALL}\n[disclosure]\nk = 11\nmin_months = 3\n");
+        assert_eq!(
+            Grid::from_toml(&only).unwrap().disclosure,
+            Disclosure {
+                k: 11,
+                min_months: 3
+            }
+        );
+        let zero = format!("{SMALL}\n[disclosure]\nk = 0\n");
+        let GridError::Invalid(Invalid(errors)) = Grid::from_toml(&zero).unwrap_err() else {
+            panic!("expected invalid");
+        };
+        assert_eq!(errors[0].field, "disclosure.k");
+        let unknown = format!("{SMALL}\n[disclosure]\nthreshold = 5\n");
+        assert!(matches!(
+            Grid::from_toml(&unknown),
+            Err(GridError::Syntax(_))
+        ));
+    }
+
+    #[test]
     fn the_grid_in_force_is_the_latest_started() {
         let old = Grid::from_toml(SMALL).unwrap();
         let new = Grid {
@@ -401,6 +476,13 @@ split_by = "age_bracket"
         let grid = Grid::from_toml(include_str!("../../grids/2026.toml")).unwrap();
         assert!(grid.indicators.len() >= 15);
         assert_eq!(grid.birth_year_age, BirthYearAge::MidYear);
+        assert_eq!(
+            grid.disclosure,
+            Disclosure {
+                k: 5,
+                min_months: 1
+            }
+        );
         for counted in [
             Counted::Persons,
             Counted::Situations,

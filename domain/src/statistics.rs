@@ -50,7 +50,46 @@ pub struct Statistics {
     /// Whose activity: `national`, `department:07` or `posts:<id>,<id>`.
     #[cfg_attr(feature = "openapi", schema(example = "department:07"))]
     pub scope: String,
+    /// Present when the scope is wider than the caller's own posts: counts over zero and under
+    /// `k`, and the cells that would let one be recomputed, are published as `null` with
+    /// `suppressed: true`. Absent: every figure is exact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub disclosure_control: Option<DisclosureControl>,
     pub indicators: Vec<IndicatorValues>,
+}
+
+/// The disclosure control applied to a grid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DisclosureControl {
+    /// The threshold: a count from 1 to `k - 1` is not published.
+    #[cfg_attr(feature = "openapi", schema(example = 5))]
+    pub k: i64,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "Secret statistique : les effectifs de 1 à 4, et ceux qui permettraient de les recalculer, ne sont pas publiés."
+        )
+    )]
+    pub note: String,
+}
+
+impl DisclosureControl {
+    pub fn new(k: i64) -> Self {
+        Self {
+            k,
+            note: format!(
+                "Secret statistique : les effectifs de 1 à {}, et ceux qui permettraient de les recalculer, ne sont pas publiés.",
+                k - 1
+            ),
+        }
+    }
+
+    /// How a suppressed count is written in a file: `<5`.
+    pub fn mark(k: i64) -> String {
+        format!("<{k}")
+    }
 }
 
 /// One indicator's figures.
@@ -66,9 +105,14 @@ pub struct IndicatorValues {
     pub label: String,
     pub counts: Counted,
     pub split_by: Option<Dimension>,
-    /// How many persons, situations, interventions or hand-offs the indicator is about.
-    #[cfg_attr(feature = "openapi", schema(example = 512))]
-    pub total: i64,
+    /// How many persons, situations, interventions or hand-offs the indicator is about; `null`
+    /// when suppressed by disclosure control.
+    #[cfg_attr(feature = "openapi", schema(example = 512, required = true))]
+    pub total: Option<i64>,
+    /// Whether disclosure control suppressed the total (then `null`); absent when not.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "openapi", schema(default = false))]
+    pub total_suppressed: bool,
     /// One entry per value of the split (none for a plain total). With `problem`, one item
     /// may count under several values.
     pub values: Vec<ValueCount>,
@@ -81,8 +125,20 @@ pub struct ValueCount {
     pub key: String,
     #[cfg_attr(feature = "openapi", schema(example = "Femme"))]
     pub label: String,
-    #[cfg_attr(feature = "openapi", schema(example = 384))]
-    pub count: i64,
+    /// `null` when suppressed by disclosure control.
+    #[cfg_attr(feature = "openapi", schema(example = 384, required = true))]
+    pub count: Option<i64>,
+    /// Whether disclosure control suppressed the count (then `null`); absent when not.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "openapi", schema(default = false))]
+    pub suppressed: bool,
+}
+
+impl ValueCount {
+    /// The count, zero when suppressed (for charts, never for publication).
+    pub fn shown(&self) -> i64 {
+        self.count.unwrap_or(0)
+    }
 }
 
 /// A count as the database returns it: indicator position (or a negative total marker), key, count.
@@ -234,7 +290,8 @@ pub fn assemble(
                         .map(|(key, label)| ValueCount {
                             key,
                             label,
-                            count: 0,
+                            count: Some(0),
+                            suppressed: false,
                         })
                         .collect();
                     let own = rows
@@ -243,7 +300,7 @@ pub fn assemble(
                     for (_, raw, n) in own {
                         let key = published_key(grid, dimension, raw.as_deref());
                         match values.iter_mut().find(|v| v.key == key) {
-                            Some(value) => value.count += n,
+                            Some(value) => value.count = Some(value.shown() + n),
                             // A code the reference lists no longer hold still counts, under its own
                             // name; so does a month outside the period (a hand-off of one of its
                             // situations, made after it), in its place in time.
@@ -252,7 +309,8 @@ pub fn assemble(
                                     .filter(|_| dimension == Dimension::Month)
                                     .unwrap_or_else(|| key.clone()),
                                 key,
-                                count: *n,
+                                count: Some(*n),
+                                suppressed: false,
                             }),
                         }
                     }
@@ -261,7 +319,7 @@ pub fn assemble(
                     }
                     // An age bracket nobody fell into except "unknown" is still listed; an
                     // "unknown" nobody fell into is not.
-                    values.retain(|v| v.key != UNKNOWN || v.count > 0);
+                    values.retain(|v| v.key != UNKNOWN || v.shown() > 0);
                     values
                 }
             };
@@ -270,7 +328,8 @@ pub fn assemble(
                 label: indicator.label.clone(),
                 counts: indicator.counts,
                 split_by: indicator.split_by,
-                total: total(indicator.counts),
+                total: Some(total(indicator.counts)),
+                total_suppressed: false,
                 values,
             }
         })
@@ -281,6 +340,7 @@ pub fn assemble(
         from,
         to,
         scope,
+        disclosure_control: None,
         indicators,
     }
 }
@@ -313,11 +373,11 @@ mod tests {
             .iter()
             .find(|i| i.id == "persons_by_sex")
             .unwrap();
-        assert_eq!(indicator.total, 3);
+        assert_eq!(indicator.total, Some(3));
         let values: Vec<(&str, &str, i64)> = indicator
             .values
             .iter()
-            .map(|v| (v.key.as_str(), v.label.as_str(), v.count))
+            .map(|v| (v.key.as_str(), v.label.as_str(), v.shown()))
             .collect();
         assert_eq!(
             values,
@@ -334,7 +394,7 @@ mod tests {
                 .find(|i| i.id == "situations")
                 .unwrap()
                 .total,
-            0
+            Some(0)
         );
     }
 
@@ -366,18 +426,18 @@ mod tests {
             ]
         );
         assert_eq!(
-            (months[0].label.as_str(), months[0].count),
+            (months[0].label.as_str(), months[0].shown()),
             ("juillet 2025", 4)
         );
         assert_eq!(
-            (months[5].label.as_str(), months[5].count),
+            (months[5].label.as_str(), months[5].shown()),
             ("décembre 2025", 1)
         );
         assert_eq!(
-            (months[6].label.as_str(), months[6].count),
+            (months[6].label.as_str(), months[6].shown()),
             ("janvier 2026", 2)
         );
-        assert_eq!(months.iter().map(|v| v.count).sum::<i64>(), 7);
+        assert_eq!(months.iter().map(ValueCount::shown).sum::<i64>(), 7);
 
         // Two calendar years: two Januaries, apart; a month past the period in its place.
         let from = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
@@ -395,8 +455,11 @@ mod tests {
             .unwrap()
             .values;
         assert_eq!(months.len(), 25);
-        assert_eq!((months[0].key.as_str(), months[0].count), ("2025-01", 1));
-        assert_eq!((months[12].key.as_str(), months[12].count), ("2026-01", 3));
+        assert_eq!((months[0].key.as_str(), months[0].shown()), ("2025-01", 1));
+        assert_eq!(
+            (months[12].key.as_str(), months[12].shown()),
+            ("2026-01", 3)
+        );
         assert_eq!(
             (months[24].key.as_str(), months[24].label.as_str()),
             ("2027-02", "février 2027")
@@ -416,7 +479,7 @@ mod tests {
             .find(|i| i.id == "persons_by_age")
             .unwrap()
             .values;
-        let keys: Vec<(&str, i64)> = ages.iter().map(|v| (v.key.as_str(), v.count)).collect();
+        let keys: Vec<(&str, i64)> = ages.iter().map(|v| (v.key.as_str(), v.shown())).collect();
         assert_eq!(
             keys,
             [

@@ -105,6 +105,10 @@ pub const FIELD_ERROR_CODES: &[(&str, &str)] = &[
     ("anonymised_person", "the person was anonymised"),
     ("wrong_partner", "the record belongs to another partner"),
     ("unknown_grid", "no statistics grid of that version"),
+    (
+        "not_whole_months",
+        "statistics wider than your own posts cover whole calendar months",
+    ),
     ("no_grid", "no statistics grid covers the period"),
     ("invalid", "the grid file breaks a rule of the grid format"),
     (

@@ -36,8 +36,9 @@ fn length(count: i64, top: i64, room: u32) -> u32 {
     u32::try_from(scaled).unwrap_or(room).max(1)
 }
 
-/// An SVG bar chart of `(label, count)` pairs; the page gives it its title and its table.
-pub fn bar_chart(data: &[(String, i64)], orientation: Orientation) -> String {
+/// An SVG bar chart of `(label, count, count as written)`: the page gives it its title and its
+/// table. A count suppressed by disclosure control comes as zero written `<5`: no bar.
+pub fn bar_chart(data: &[(String, i64, String)], orientation: Orientation) -> String {
     match orientation {
         Orientation::Horizontal => horizontal(data),
         Orientation::Vertical => vertical(data),
@@ -51,21 +52,21 @@ fn open_svg(height: u32) -> String {
     )
 }
 
-fn horizontal(data: &[(String, i64)]) -> String {
+fn horizontal(data: &[(String, i64, String)]) -> String {
     const ROW: u32 = 24;
     const LABELS: u32 = 300;
     const VALUE_ROOM: u32 = 60;
     let rows = u32::try_from(data.len()).unwrap_or(u32::MAX);
     let height = 8 + ROW * rows + 8;
     let room = WIDTH - LABELS - 10 - VALUE_ROOM;
-    let top = data.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    let top = data.iter().map(|(_, n, _)| *n).max().unwrap_or(0);
     let mut svg = open_svg(height);
     let _ = writeln!(
         svg,
         "<line x1=\"{LABELS}\" y1=\"4\" x2=\"{LABELS}\" y2=\"{}\" stroke=\"{RULE}\"/>",
         height - 4
     );
-    for (row, (label, count)) in (0u32..).zip(data) {
+    for (row, (label, count, written)) in (0u32..).zip(data) {
         let y = 8 + row * ROW;
         let bar = length(*count, top, room);
         let middle = y + ROW / 2 + 4;
@@ -73,19 +74,20 @@ fn horizontal(data: &[(String, i64)]) -> String {
             svg,
             "<text x=\"{}\" y=\"{middle}\" text-anchor=\"end\">{}</text>\
              <rect x=\"{LABELS}\" y=\"{}\" width=\"{bar}\" height=\"{}\" fill=\"{BAR}\"/>\
-             <text x=\"{}\" y=\"{middle}\" font-weight=\"bold\">{count}</text>",
+             <text x=\"{}\" y=\"{middle}\" font-weight=\"bold\">{}</text>",
             LABELS - 8,
             escape(label),
             y + 3,
             ROW - 6,
             LABELS + bar + 6,
+            escape(written),
         );
     }
     svg.push_str("</svg>");
     svg
 }
 
-fn vertical(data: &[(String, i64)]) -> String {
+fn vertical(data: &[(String, i64, String)]) -> String {
     const HEIGHT: u32 = 260;
     const BOTTOM: u32 = 30;
     const TOP: u32 = 24;
@@ -93,26 +95,27 @@ fn vertical(data: &[(String, i64)]) -> String {
     let slot = (WIDTH - 20) / columns;
     let room = HEIGHT - BOTTOM - TOP;
     let base = HEIGHT - BOTTOM;
-    let top = data.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    let top = data.iter().map(|(_, n, _)| *n).max().unwrap_or(0);
     let mut svg = open_svg(HEIGHT);
     let _ = writeln!(
         svg,
         "<line x1=\"10\" y1=\"{base}\" x2=\"{}\" y2=\"{base}\" stroke=\"{RULE}\"/>",
         WIDTH - 10
     );
-    for (column, (label, count)) in (0u32..).zip(data) {
+    for (column, (label, count, written)) in (0u32..).zip(data) {
         let x = 10 + column * slot;
         let bar = length(*count, top, room);
         let middle = x + slot / 2;
         let _ = writeln!(
             svg,
             "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{bar}\" fill=\"{BAR}\"/>\
-             <text x=\"{middle}\" y=\"{}\" text-anchor=\"middle\" font-weight=\"bold\">{count}</text>\
+             <text x=\"{middle}\" y=\"{}\" text-anchor=\"middle\" font-weight=\"bold\">{}</text>\
              <text x=\"{middle}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
             x + slot / 8,
             base - bar,
             slot - slot / 4,
             base - bar - 6,
+            escape(written),
             base + 18,
             escape(label),
         );
@@ -125,11 +128,11 @@ fn vertical(data: &[(String, i64)]) -> String {
 mod tests {
     use super::*;
 
-    fn data() -> Vec<(String, i64)> {
+    fn data() -> Vec<(String, i64, String)> {
         vec![
-            ("Femme".into(), 30),
-            ("Homme".into(), 10),
-            ("Non <dit>".into(), 0),
+            ("Femme".into(), 30, "30".into()),
+            ("Homme".into(), 10, "10".into()),
+            ("Non <dit>".into(), 0, "0".into()),
         ]
     }
 

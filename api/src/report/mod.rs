@@ -20,7 +20,7 @@ mod charts;
 use base64::Engine as _;
 use chrono::{Datelike, NaiveDate};
 use relais_domain::grid::{Counted, Dimension};
-use relais_domain::statistics::{IndicatorValues, Statistics};
+use relais_domain::statistics::{DisclosureControl, IndicatorValues, Statistics};
 use sha2::{Digest, Sha256};
 
 use charts::{Orientation, bar_chart};
@@ -41,8 +41,21 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// "+12 %" or "−5 %" against last year; "—" when last year had none.
-fn change(current: i64, previous: i64) -> String {
+/// A count as printed: the number, or `<5` when disclosure control suppressed it.
+fn written(count: Option<i64>, stats: &Statistics) -> String {
+    match (count, &stats.disclosure_control) {
+        (Some(n), _) => n.to_string(),
+        (None, Some(control)) => escape(&DisclosureControl::mark(control.k)),
+        (None, None) => "—".to_owned(),
+    }
+}
+
+/// "+12 %" or "−5 %" against last year; "—" when last year had none, or when either count is
+/// suppressed (a change would give it away).
+fn change(current: Option<i64>, previous: Option<i64>) -> String {
+    let (Some(current), Some(previous)) = (current, previous) else {
+        return "—".to_owned();
+    };
     if previous == 0 {
         return "—".to_owned();
     }
@@ -55,8 +68,11 @@ fn change(current: i64, previous: i64) -> String {
     }
 }
 
-/// "25 %" of `total`, rounded; "—" when the total is nothing.
-fn share(count: i64, total: i64) -> String {
+/// "25 %" of `total`, rounded; "—" when the total is nothing, or either is suppressed.
+fn share(count: Option<i64>, total: Option<i64>) -> String {
+    let (Some(count), Some(total)) = (count, total) else {
+        return "—".to_owned();
+    };
     if total <= 0 {
         return "—".to_owned();
     }
@@ -204,13 +220,14 @@ fn is_empty(stats: &Statistics) -> bool {
     stats
         .indicators
         .iter()
-        .all(|i| i.total == 0 && i.values.iter().all(|v| v.count == 0))
+        .all(|i| i.total == Some(0) && i.values.iter().all(|v| v.count == Some(0)))
 }
 
-/// The count of `key` in the indicator `id` of `stats` (the total for `None`).
-fn count_in(stats: &Statistics, id: &str, key: Option<&str>) -> i64 {
+/// The count of `key` in the indicator `id` of `stats` (the total for `None`); `None` when
+/// suppressed.
+fn count_in(stats: &Statistics, id: &str, key: Option<&str>) -> Option<i64> {
     let Some(indicator) = stats.indicators.iter().find(|i| i.id == id) else {
-        return 0;
+        return Some(0);
     };
     match key {
         None => indicator.total,
@@ -218,7 +235,7 @@ fn count_in(stats: &Statistics, id: &str, key: Option<&str>) -> i64 {
             .values
             .iter()
             .find(|v| v.key == key)
-            .map_or(0, |v| v.count),
+            .map_or(Some(0), |v| v.count),
     }
 }
 
@@ -237,9 +254,11 @@ fn key_figures(html: &mut String, span: &Span, current: &Statistics, previous: &
         let (now, before) = (indicator.total, count_in(previous, id, None));
         html.push_str(&format!(
             "<div class=\"figure\" data-indicator=\"{id}\"><div class=\"label\">{label}</div>\
-             <div class=\"value\">{now}</div><div class=\"change\">{} par rapport à {} ({before})</div></div>\n",
+             <div class=\"value\">{}</div><div class=\"change\">{} par rapport à {} ({})</div></div>\n",
+            written(now, current),
             change(now, before),
             span.previous(),
+            written(before, previous),
         ));
     }
     html.push_str("</section>\n");
@@ -250,6 +269,7 @@ fn indicator_section(
     html: &mut String,
     span: &Span,
     indicator: &IndicatorValues,
+    current: &Statistics,
     previous: &Statistics,
 ) {
     let id = &indicator.id;
@@ -263,10 +283,16 @@ fn indicator_section(
         "<section class=\"indicator\" data-indicator=\"{id}\">\n<h3 id=\"{id}\">{label}</h3>\n<figure>\n"
     ));
     if !indicator.values.is_empty() {
-        let data: Vec<(String, i64)> = indicator
+        let data: Vec<(String, i64, String)> = indicator
             .values
             .iter()
-            .map(|v| (short_label(indicator.split_by, &v.key, &v.label), v.count))
+            .map(|v| {
+                (
+                    short_label(indicator.split_by, &v.key, &v.label),
+                    v.shown(),
+                    written(v.count, current),
+                )
+            })
             .collect();
         let orientation = if indicator.split_by == Some(Dimension::Month) {
             Orientation::Vertical
@@ -288,12 +314,15 @@ fn indicator_section(
              <td class=\"n\">{share}</td><td class=\"n\">{before}</td></tr>\n",
             key = escape(&value.key),
             label = escape(&value.label),
-            count = value.count,
+            count = written(value.count, current),
             share = share(value.count, indicator.total),
-            before = count_in(previous, id, Some(&value.key)),
+            before = written(count_in(previous, id, Some(&value.key)), previous),
         ));
     }
-    let (total, before) = (indicator.total, count_in(previous, id, None));
+    let (total, before) = (
+        written(indicator.total, current),
+        written(count_in(previous, id, None), previous),
+    );
     if indicator.values.is_empty() {
         html.push_str(&format!(
             "<tr data-key=\"total\"><th scope=\"row\">Total</th><td class=\"n\">{total}</td>\
@@ -343,6 +372,15 @@ pub fn render(
             previous_day = a_year_before(span.as_of).map_or_else(String::new, day),
         ));
     }
+    if let Some(control) = &current.disclosure_control {
+        html.push_str(&format!(
+            "<p class=\"notice\" role=\"note\" data-disclosure-k=\"{k}\">{note} Ils sont notés \
+             « {mark} ».</p>\n",
+            k = control.k,
+            note = escape(&control.note),
+            mark = escape(&DisclosureControl::mark(control.k)),
+        ));
+    }
     key_figures(&mut html, span, current, previous);
     if is_empty(current) {
         html.push_str(&format!(
@@ -365,7 +403,7 @@ pub fn render(
                 "<section class=\"part\" data-counts=\"{code}\">\n<h2>{title}</h2>\n"
             ));
             for indicator in own {
-                indicator_section(&mut html, span, indicator, previous);
+                indicator_section(&mut html, span, indicator, current, previous);
             }
             html.push_str("</section>\n");
         }
@@ -387,11 +425,17 @@ mod tests {
     #[test]
     fn text_is_escaped_and_changes_are_signed() {
         assert_eq!(escape("A & <b> \"x\""), "A &amp; &lt;b&gt; &quot;x&quot;");
-        assert_eq!(change(110, 100), "+10 %");
-        assert_eq!(change(90, 100), "−10 %");
-        assert_eq!(change(5, 0), "—");
-        assert_eq!(share(1, 4), "25 %");
-        assert_eq!(share(1, 0), "—");
+        assert_eq!(change(Some(110), Some(100)), "+10 %");
+        assert_eq!(change(Some(90), Some(100)), "−10 %");
+        assert_eq!(change(Some(5), Some(0)), "—");
+        assert_eq!(
+            change(None, Some(100)),
+            "—",
+            "a suppressed count has no change"
+        );
+        assert_eq!(share(Some(1), Some(4)), "25 %");
+        assert_eq!(share(Some(1), Some(0)), "—");
+        assert_eq!(share(None, Some(4)), "—", "nor a share");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use relais_domain::reference::Role;
 use sha2::{Digest, Sha256};
 
 use crate::support::TestApp;
-use crate::support::fixtures::{Case, statistics_dataset};
+use crate::support::fixtures::{Case, grids_without_suppression, statistics_dataset};
 
 /// The report's page as served: its Content-Security-Policy and its body.
 fn report(app: &TestApp, query: &str, token: &str) -> (String, String) {
@@ -234,7 +234,9 @@ fn a_year_not_over_is_dated_and_compared_with_the_same_days_of_the_previous_year
 
 #[test]
 fn a_department_and_a_coordinators_posts_have_their_report() {
-    let app = TestApp::init().spawn();
+    let app = TestApp::init()
+        .with_grids(&grids_without_suppression())
+        .spawn();
     let (post, sw) = statistics_dataset(&app);
     let persons = |html: &str| {
         html.split("data-indicator=\"persons\">")

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use crate::support::TestApp;
 use crate::support::fixtures::{
-    Case, act, intervene, open_situation, situation_of, statistics_dataset,
+    Case, act, grids_without_suppression, intervene, open_situation, situation_of,
+    statistics_dataset,
 };
 
 const PERIOD: &str = "from=2025-01-01&to=2025-12-31";
@@ -156,8 +157,10 @@ fn the_grid_counts_interventions_of_the_period_and_sent_hand_offs() {
 }
 
 #[test]
-fn the_observatory_counts_a_department_the_country_and_a_one_day_period() {
-    let app = TestApp::init().spawn();
+fn the_observatory_counts_a_department_the_country_and_a_month() {
+    let app = TestApp::init()
+        .with_grids(&grids_without_suppression())
+        .spawn();
     statistics_dataset(&app);
     let observatory = app.token(Role::Statistics, &[]);
     let department = app.get(
@@ -174,9 +177,9 @@ fn the_observatory_counts_a_department_the_country_and_a_one_day_period() {
             pairs(&[("police", 2), ("gendarmerie", 1), ("spontaneous", 1)])
         )
     );
-    // A period of one day, on the boundary.
+    // A month, whose last day is the boundary (the observatory reads whole months).
     let last_day = app.get(
-        "/api/v1/statistics?from=2025-12-31&to=2025-12-31&department=07",
+        "/api/v1/statistics?from=2025-12-01&to=2025-12-31&department=07",
         &observatory,
     );
     assert_eq!(
@@ -360,10 +363,19 @@ fn both_backends_answer_byte_for_byte_alike() {
         // Needs both backends at once: runs in the PostgreSQL pass of the suite.
         return;
     };
-    let answers: Vec<String> = [TestDatabase::sqlite(), TestDatabase::postgres(admin_url)]
+    // Exact figures and the published ones (with suppression), alike on both backends.
+    for grids in [Some(grids_without_suppression()), None] {
+        let answers: Vec<String> = [
+            TestDatabase::sqlite(),
+            TestDatabase::postgres(admin_url.clone()),
+        ]
         .into_iter()
         .map(|database| {
-            let app = TestApp::init().on_database(database).spawn();
+            let mut app = TestApp::init().on_database(database);
+            if let Some(dir) = &grids {
+                app = app.with_grids(dir);
+            }
+            let app = app.spawn();
             statistics_dataset(&app);
             let observatory = app.token(Role::Statistics, &[]);
             let response = ureq::get(&format!(
@@ -376,7 +388,9 @@ fn both_backends_answer_byte_for_byte_alike() {
             response.into_string().unwrap()
         })
         .collect();
-    assert_eq!(answers[0], answers[1]);
+        assert_eq!(answers[0], answers[1]);
+        assert_eq!(answers[0].contains("\"suppressed\":true"), grids.is_none());
+    }
 }
 
 /// Moves the hand-off `id` as its partner, `days` after now, through the handlers' workflow.

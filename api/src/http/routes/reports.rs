@@ -3,7 +3,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use relais_domain::ids::PostId;
 use relais_persistence::posts;
 use relais_persistence::statistics::StatScope;
@@ -12,7 +12,7 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use super::statistics::{choose_grid, compute, scope_for};
+use super::statistics::{choose_grid, compute_for, scope_for, wider_than_own_posts};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::Query;
 use crate::http::problem::{ApiError, Problem};
@@ -89,7 +89,10 @@ async fn subject_of(state: &AppState, scope: &StatScope) -> Result<Subject, ApiE
 /// previous year, then every indicator of the grid with a table of its values and a bar chart.
 /// Served with a Content-Security-Policy that allows its one stylesheet by hash. A year not over
 /// stops at today and is compared with the same days of the previous year; a year not begun is
-/// refused (422, field `year`).
+/// refused (422, field `year`). Over a scope wider than the caller's own posts (the observatory's
+/// department or country), disclosure control applies as in `GET /statistics`: counts under the
+/// grid's `k` read `<5`, and a year not over stops at the end of its last whole month (in
+/// January, 422 `not_whole_months`).
 #[utoipa::path(
     tag = "statistics",
     params(ReportParams),
@@ -99,7 +102,7 @@ async fn subject_of(state: &AppState, scope: &StatScope) -> Result<Subject, ApiE
             content_type = "text/html", body = String, example = "<!DOCTYPE html>\n<html lang=\"fr\">…</html>"),
         (status = 400, description = "Both `post_id` and `department`, or a department code that is not one", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post within your reach", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The year has not begun, or no grid version applies to it", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The year has not begun, or no grid version applies to it, or (a scope wider than your own posts) its first month is not over", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/reports/activity")]
@@ -126,16 +129,45 @@ async fn get_activity_report(
             format!("{year} has not begun: its report can be made from 1 January {year}"),
         ));
     }
-    // A year not over stops today, and is compared with the same days of the previous year.
+    // A year not over stops today, and is compared with the same days of the previous year;
+    // over a scope wider than the caller's posts, at the end of the last whole month (wider
+    // scopes read whole months, so that overlapping periods cannot be differenced).
+    let wider = wider_than_own_posts(&user, &scope);
     let partial = end > today;
-    let to = if partial { today } else { end };
+    let to = match (partial, wider) {
+        (false, _) => end,
+        (true, false) => today,
+        (true, true) => {
+            let last_month_end = today.with_day(1).and_then(|first| first.pred_opt());
+            match last_month_end {
+                Some(last) if last >= from => last,
+                _ => {
+                    return Err(ApiError::invalid(
+                        "year",
+                        "not_whole_months",
+                        format!(
+                            "the report of a scope wider than your own posts covers whole months: \
+                             that of {year} can be made from 1 February {year}"
+                        ),
+                    ));
+                }
+            }
+        }
+    };
     let previous_from = day(year - 1, 1, 1)?;
-    let previous_to = crate::report::a_year_before(to)
-        .ok_or_else(|| ApiError::invalid("year", "out_of_range", "no such year"))?;
+    // Whole months stay whole a year before (28 February 2029 → 29 February 2028).
+    let previous_to = if wider {
+        to.succ_opt()
+            .and_then(|next| next.with_year(next.year() - 1))
+            .and_then(|next| next.pred_opt())
+    } else {
+        crate::report::a_year_before(to)
+    }
+    .ok_or_else(|| ApiError::invalid("year", "out_of_range", "no such year"))?;
     let grid = choose_grid(&state, None, from)?;
-    let current = compute(&state, grid, from, to, scope.clone()).await?;
+    let current = compute_for(&state, grid, from, to, scope.clone(), wider).await?;
     // Last year is read with the same grid, so that the comparison compares like with like.
-    let previous = compute(&state, grid, previous_from, previous_to, scope).await?;
+    let previous = compute_for(&state, grid, previous_from, previous_to, scope, wider).await?;
     let span = Span {
         year,
         as_of: to,

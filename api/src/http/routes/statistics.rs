@@ -5,6 +5,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::NaiveDate;
+use relais_domain::disclosure::{check_whole_months, suppress_small_counts};
 use relais_domain::grid::Grid;
 use relais_domain::ids::PostId;
 use relais_domain::reference::Role;
@@ -92,6 +93,16 @@ pub fn scope_for(
     }
 }
 
+/// Whether `scope` is wider than the caller's own posts: then disclosure control applies, and the
+/// period must be whole calendar months. A post's social workers and coordinators read their own
+/// posts' exact figures; the observatory reads everything through disclosure control.
+pub fn wider_than_own_posts(user: &CurrentUser, scope: &StatScope) -> bool {
+    match scope {
+        StatScope::Posts(posts) => !posts.iter().all(|post| user.can_read_cases(*post)),
+        StatScope::Department(_) | StatScope::National => true,
+    }
+}
+
 fn scope_label(scope: &StatScope) -> String {
     match scope {
         StatScope::National => "national".into(),
@@ -149,6 +160,28 @@ pub async fn compute(
         .await?;
     let raw: Vec<_> = rows.into_iter().map(|r| (r.indicator, r.k, r.n)).collect();
     Ok(assemble(grid, from, to, label, &raw))
+}
+
+/// Computes a grid as the caller may read it: exact over its own posts; over a wider scope,
+/// whole calendar months only (422 naming `from` or `to`) and small counts suppressed after
+/// aggregation (see `relais_domain::disclosure`). Shared with the activity report.
+pub async fn compute_for(
+    state: &AppState,
+    grid: &Grid,
+    from: NaiveDate,
+    to: NaiveDate,
+    scope: StatScope,
+    wider: bool,
+) -> Result<Statistics, ApiError> {
+    if wider {
+        check_whole_months(from, to, grid.disclosure.min_months).map_err(ApiError::Invalid)?;
+    }
+    let stats = compute(state, grid, from, to, scope).await?;
+    Ok(if wider {
+        suppress_small_counts(&stats, grid.disclosure.k)
+    } else {
+        stats
+    })
 }
 
 /// Checks a period: in order, and not longer than five years.
@@ -226,6 +259,15 @@ fn attachment(stem: &str, extension: &str) -> (header::HeaderName, String) {
 
 /// The statistics grid over a period and a scope, as JSON, CSV or XLSX.
 ///
+/// **Disclosure control.** Over a scope wider than the caller's own posts (the observatory
+/// reading a post, a department or the country), the period must be whole calendar months (at
+/// least the grid's `disclosure.min_months`), and counts from 1 to `k - 1` (`k` from the grid
+/// file, 5 by default) are suppressed after aggregation, with whatever would let one be
+/// recomputed from totals or sibling cells: in JSON `count` (or `total`) is `null` with
+/// `suppressed: true` (`total_suppressed: true`), and `disclosure_control` at the top says `k`;
+/// in CSV and XLSX the cell reads `<5` (text). Zeros are published. A post's own social workers
+/// and coordinators read exact figures, over any period.
+///
 /// JSON by default; a file to open in a spreadsheet, CSV with `Accept: text/csv`, XLSX with `Accept: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`
 /// (the known type of highest `q` wins). Both files are one table (indicator, its label, key,
 /// its label, count; a `total` row per indicator), named by scope and period in
@@ -244,11 +286,29 @@ fn attachment(stem: &str, extension: &str) -> (header::HeaderName, String) {
                 ("Vary" = String, description = "`Accept`: the format follows it"),
             ),
             content(
-                (Statistics = "application/json"),
+                (Statistics = "application/json", example = json!({
+                    "grid": "2026", "title": "Grille statistique nationale des ISCG — version 2026",
+                    "from": "2026-10-01", "to": "2026-10-31", "scope": "department:07",
+                    "disclosure_control": {"k": 5, "note": "Secret statistique : les effectifs de 1 à 4, et ceux qui permettraient de les recalculer, ne sont pas publiés."},
+                    "indicators": [
+                        {"id": "persons", "label": "Nombre de personnes reçues", "counts": "persons", "split_by": null, "total": 23, "values": []},
+                        {"id": "persons_by_sex", "label": "Personnes reçues selon le sexe", "counts": "persons", "split_by": "sex", "total": 23, "values": [
+                            {"key": "female", "label": "Femme", "count": 17},
+                            {"key": "male", "label": "Homme", "count": null, "suppressed": true},
+                            {"key": "unspecified", "label": "Non renseigné", "count": null, "suppressed": true}
+                        ]}
+                    ]
+                })),
                 (String = "text/csv", example = "indicateur;libellé de l'indicateur;modalité;libellé de la modalité;effectif\npersons;Nombre de personnes reçues;total;Total;512\npersons_by_age;Personnes reçues selon l'âge;\"=\"\"60+\"\"\";60 ans et plus;31\n"),
                 (XlsxWorkbook = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             )),
-        (status = 422, description = "The period is reversed or longer than five years, or no grid version applies to it", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The period is reversed or longer than five years, or no grid version applies to it, or a scope wider than your own posts is asked for a period that is not whole calendar months (`not_whole_months`, naming `from` or `to`)", body = Problem, content_type = "application/problem+json",
+            example = json!({
+                "type": "/problems/validation", "title": "The request is not valid", "status": 422,
+                "detail": "from: statistics wider than your own posts cover whole calendar months: from is the first day of a month",
+                "errors": [{"field": "from", "code": "not_whole_months", "message": "statistics wider than your own posts cover whole calendar months: from is the first day of a month"}],
+                "request_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b"
+            })),
     )
 )]
 #[get("/statistics")]
@@ -261,7 +321,8 @@ async fn get_statistics(
     let scope = scope_for(&user, params.post_id, params.department.as_deref())?;
     check_period(params.from, params.to)?;
     let grid = choose_grid(&state, params.grid.as_deref(), params.from)?;
-    let stats = compute(&state, grid, params.from, params.to, scope.clone()).await?;
+    let wider = wider_than_own_posts(&user, &scope);
+    let stats = compute_for(&state, grid, params.from, params.to, scope.clone(), wider).await?;
     let stem = exports::file_stem(&scope, stats.from, stats.to);
     let vary = (header::VARY, "Accept");
     match negotiate(&req) {

@@ -244,6 +244,18 @@ pub fn record_requisition(app: &TestApp, case: &Case, unit: &str) -> String {
 /// minor who turns 18 during 2025, a situation with three problems, the period's boundaries, a
 /// post in another department; an accepted hand-off and a draft. Returns (post A, its social
 /// worker).
+/// A grid folder whose `2026` replaces the shipped one with `k = 1`: no count is suppressed, so
+/// that a test can check what the observatory's scopes count (disclosure control has its own
+/// tests, with the shipped `k`).
+pub fn grids_without_suppression() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("relais-grids-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let grid = include_str!("../../../../grids/2026.toml").replace("\nk = 5\n", "\nk = 1\n");
+    assert!(grid.contains("\nk = 1\n"));
+    std::fs::write(dir.join("2026.toml"), grid).unwrap();
+    dir
+}
+
 pub fn statistics_dataset(app: &TestApp) -> (String, String) {
     let (a, b) = (app.create_post("Privas"), app.create_post("Valence"));
     let b_in_26 = app.put(
