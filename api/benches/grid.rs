@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::{HttpServer, web};
 use chrono::NaiveDate;
-use diesel::RunQueryDsl;
+use diesel::{Connection, RunQueryDsl};
 use relais_api::auth::{JwtSettings, resolve_keys};
 use relais_api::grids::GridSet;
 use relais_api::http::state::AppState;
@@ -130,6 +130,20 @@ fn one_pass_sql(from: NaiveDate, to: NaiveDate, scope: &str) -> String {
          SELECT COUNT(*), COUNT(i.mode) + COUNT(i.kind) FROM interventions i JOIN posts p ON p.id = i.post_id \
          WHERE i.occurred_on >= '{from}' AND i.occurred_on <= '{to}' AND {scope}"
     )
+}
+
+/// `load` with PostgreSQL's JIT off, as the grid engine runs (`statistics::compute`): the limit
+/// and the grid are compared under the same settings.
+fn without_jit<T>(
+    conn: &mut DbConnection,
+    load: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<T>,
+) -> Result<T, StoreError> {
+    conn.transaction(|conn| {
+        if let DbConnection::Postgres(_) = conn {
+            diesel::sql_query("SET LOCAL jit = off").execute(conn)?;
+        }
+        Ok(load(conn)?)
+    })
 }
 
 #[derive(diesel::QueryableByName)]
@@ -292,15 +306,13 @@ fn main() {
         });
         let sql = baseline_sql(backend, from, to, &condition);
         let baseline = measure(|| {
-            db.read(|conn| -> Result<Vec<Bucket>, StoreError> {
-                Ok(diesel::sql_query(&sql).load(conn)?)
-            })
-            .unwrap();
+            db.read(|conn| without_jit(conn, |conn| diesel::sql_query(&sql).load::<Bucket>(conn)))
+                .unwrap();
         });
         let pass_sql = one_pass_sql(from, to, &condition);
         let limit = measure(|| {
-            db.read(|conn| -> Result<Vec<Pass>, StoreError> {
-                Ok(diesel::sql_query(&pass_sql).load(conn)?)
+            db.read(|conn| {
+                without_jit(conn, |conn| diesel::sql_query(&pass_sql).load::<Pass>(conn))
             })
             .unwrap();
         });
