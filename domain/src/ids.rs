@@ -123,6 +123,10 @@ id_type!(
     /// Identifies a judicial requisition.
     RequisitionId
 );
+id_type!(
+    /// Identifies one version of a post's submitted statistics.
+    SubmissionId
+);
 
 #[cfg(test)]
 mod tests {

@@ -19,6 +19,7 @@ pub mod referral;
 pub mod requisition;
 pub mod situation;
 pub mod statistics;
+pub mod submission;
 pub mod validation;
 pub mod version;
 pub mod webhook;

@@ -381,6 +381,8 @@ code_list! {
         HandOff = "hand_off": "Passage de relais",
         Referral = "referral": "Signalement",
         Requisition = "requisition": "Réquisition judiciaire",
+        /// A post's statistics as submitted (no personal data: audited as an act of record).
+        StatisticsSubmission = "statistics_submission": "Statistiques transmises",
     }
 }
 

@@ -2,7 +2,7 @@
 //! split, in the reference order, zeros included, labelled in French. No identity ever.
 
 use chrono::{Datelike, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::grid::{Counted, Dimension, Grid};
 use crate::reference::{
@@ -36,7 +36,7 @@ const MONTHS: [&str; 12] = [
 ];
 
 /// A grid computed over a period and a scope.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Statistics {
     /// The grid version used.
@@ -54,7 +54,7 @@ pub struct Statistics {
 }
 
 /// One indicator's figures.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IndicatorValues {
     #[cfg_attr(feature = "openapi", schema(example = "persons_by_sex"))]
@@ -74,7 +74,7 @@ pub struct IndicatorValues {
     pub values: Vec<ValueCount>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ValueCount {
     #[cfg_attr(feature = "openapi", schema(example = "female"))]

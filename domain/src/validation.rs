@@ -106,6 +106,10 @@ pub const FIELD_ERROR_CODES: &[(&str, &str)] = &[
     ("wrong_partner", "the record belongs to another partner"),
     ("unknown_grid", "no statistics grid of that version"),
     ("no_grid", "no statistics grid covers the period"),
+    (
+        "not_whole_months",
+        "a submission covers whole calendar months: from a first day to a last day",
+    ),
     ("invalid", "the grid file breaks a rule of the grid format"),
     (
         "no_brackets",

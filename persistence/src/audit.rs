@@ -11,7 +11,10 @@ use relais_domain::reference::{AuditOutcome, AuditedRecord, CodeList, Role};
 
 use crate::audit_chain::{self, ChainedEvent};
 use crate::convert::{now, parse, parse_opt, stored};
-use crate::schema::{audit_events, beneficiaries, hand_offs, referrals, requisitions, situations};
+use crate::schema::{
+    audit_events, beneficiaries, hand_offs, referrals, requisitions, situations,
+    statistics_submissions,
+};
 use crate::{DbConnection, Page, PageRequest, StoreError};
 
 /// An access to record, before it is stored.
@@ -127,6 +130,14 @@ fn owners_of(
                 requisitions::beneficiary_id.nullable(),
             ))
             .load(conn)?,
+        AuditedRecord::StatisticsSubmission => statistics_submissions::table
+            .filter(statistics_submissions::id.eq_any(ids))
+            .select((statistics_submissions::id, statistics_submissions::post_id))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            // Submitted figures name no person.
+            .map(|(id, post)| (id, post, None))
+            .collect(),
     };
     Ok(rows
         .into_iter()

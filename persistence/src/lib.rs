@@ -31,6 +31,7 @@ pub mod sealing;
 pub mod secrets;
 pub mod situations;
 pub mod statistics;
+pub mod submissions;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod units;

@@ -358,6 +358,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    statistics_submissions (id) {
+        id -> Text,
+        post_id -> Text,
+        grid -> Text,
+        period_from -> Date,
+        period_to -> Date,
+        version -> BigInt,
+        submitted_at -> Timestamp,
+        submitted_by -> Text,
+        statistics -> Text,
+        differences -> Text,
+    }
+}
+
+diesel::joinable!(statistics_submissions -> posts (post_id));
 diesel::joinable!(post_units -> posts (post_id));
 diesel::joinable!(post_units -> units (unit_id));
 diesel::joinable!(beneficiaries -> posts (post_id));
@@ -379,6 +395,7 @@ diesel::joinable!(webhook_deliveries -> events (event_seq));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
+    statistics_submissions,
     audit_chain,
     audit_checkpoints,
     requisitions,

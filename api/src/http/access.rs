@@ -118,6 +118,9 @@ const SITUATION: Option<AuditedRecord> = Some(AuditedRecord::Situation);
 const HAND_OFF: Option<AuditedRecord> = Some(AuditedRecord::HandOff);
 const REFERRAL: Option<AuditedRecord> = Some(AuditedRecord::Referral);
 const REQUISITION: Option<AuditedRecord> = Some(AuditedRecord::Requisition);
+/// Submitting statistics is audited (who froze which figures); reading them is not (anonymous
+/// aggregates, like `GET /statistics`).
+const SUBMISSION: Option<AuditedRecord> = Some(AuditedRecord::StatisticsSubmission);
 
 /// The access matrix. Officers appear only on referrals and the event feed: no police role reads
 /// a record any other way than through an approved requisition's export, which a social worker
@@ -191,6 +194,10 @@ pub static RULES: &[Rule] = &[
     rule("POST", "/api/v1/requisitions/{id}/export", "export_requisition", CASE_READERS, REQUISITION),
     // Aggregates and the trail.
     rule("GET", "/api/v1/statistics", "get_statistics", STATISTICS_READERS, None),
+    rule("GET", "/api/v1/statistics/submissions", "list_submitted_posts", STATISTICS_READERS, None),
+    rule("POST", "/api/v1/posts/{id}/statistics/submissions", "submit_statistics", COORDINATORS, SUBMISSION),
+    rule("GET", "/api/v1/posts/{id}/statistics/submissions", "list_statistics_submissions", STATISTICS_READERS, None),
+    rule("GET", "/api/v1/posts/{id}/statistics/submissions/{submission_id}", "get_statistics_submission", STATISTICS_READERS, None),
     rule("GET", "/api/v1/reports/activity", "get_activity_report", STATISTICS_READERS, None),
     rule("GET", "/api/v1/audit", "list_audit_events", COORDINATORS, None),
     // A partner's webhook subscriptions.

@@ -17,6 +17,7 @@ pub mod hand_offs;
 pub mod referrals;
 pub mod requisitions;
 pub mod situations;
+pub mod submissions;
 pub mod webhooks;
 pub mod worklist;
 

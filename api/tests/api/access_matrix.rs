@@ -33,6 +33,8 @@ struct World {
     referral_from_unit: String,
     referral_from_partner: String,
     requisition: String,
+    /// A's statistics of 2026, submitted by its coordinator.
+    submission: String,
     webhook: String,
 }
 
@@ -97,7 +99,14 @@ impl World {
             json!({"url": "https://partner.example/hooks"}),
         ))
         .id();
+        let submission = ok(app.post(
+            &format!("/api/v1/posts/{post_a}/statistics/submissions"),
+            &app.token(Role::Coordinator, &[&post_a]),
+            json!({"from": "2026-01-01", "to": "2026-12-31"}),
+        ))
+        .id();
         World {
+            submission,
             post_a,
             post_b,
             unit_u,
@@ -202,6 +211,9 @@ impl World {
             ("POST", "/api/v1/referrals/{id}/close") => json!({"reason": "person_unreachable"}),
             ("POST", "/api/v1/requisitions") => requisition_body(&self.beneficiary, &self.unit_u),
             ("POST", "/api/v1/requisitions/{id}/reject") => json!({"note": "Hors périmètre"}),
+            ("POST", "/api/v1/posts/{id}/statistics/submissions") => {
+                json!({"from": "2026-01-01", "to": "2026-12-31"})
+            }
             ("PUT", "/api/v1/beneficiaries/{id}") => {
                 json!({"sex": "female", "known_to_social_services": "no"})
             }
@@ -293,7 +305,8 @@ fn every_role_gets_exactly_what_the_matrix_grants() {
                 path.replace("{id}", world.id_for(&path, role))
             } else {
                 path.clone()
-            };
+            }
+            .replace("{submission_id}", &world.submission);
             let token = world.token(&app, role, inside);
             let body = (method != "GET").then(|| world.body_for(&method, &path));
             let answer = app.call(&method, &concrete, Some(&token), body.as_ref(), &[]);
@@ -369,7 +382,9 @@ fn every_id_has_one_spelling() {
         };
         let id = world.id_for(&path, role);
         for spelling in [id.to_uppercase(), id.replace('-', "")] {
-            let concrete = path.replace("{id}", &spelling);
+            let concrete = path
+                .replace("{id}", &spelling)
+                .replace("{submission_id}", &world.submission);
             let token = world.token(&app, role, true);
             let body = (method != "GET").then(|| world.body_for(&method, &path));
             let answer = app.call(&method, &concrete, Some(&token), body.as_ref(), &[]);

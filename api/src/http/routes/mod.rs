@@ -17,6 +17,7 @@ pub mod reports;
 pub mod requisitions;
 pub mod situations;
 pub mod statistics;
+pub mod submissions;
 pub mod units;
 pub mod webhooks;
 pub mod worklist;
@@ -39,6 +40,7 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
         .configure(referrals::configure)
         .configure(requisitions::configure)
         .configure(statistics::configure)
+        .configure(submissions::configure)
         .configure(reports::configure)
         .configure(audit::configure)
         .configure(webhooks::configure);

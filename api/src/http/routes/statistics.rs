@@ -8,9 +8,9 @@ use chrono::NaiveDate;
 use relais_domain::grid::Grid;
 use relais_domain::ids::PostId;
 use relais_domain::reference::Role;
-use relais_domain::statistics::{Statistics, assemble};
+use relais_domain::statistics::Statistics;
 use relais_domain::validation::is_department_code;
-use relais_persistence::statistics::{self, StatScope};
+use relais_persistence::statistics::StatScope;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -48,6 +48,21 @@ pub struct StatisticsParams {
     #[validate(length(min = 2, max = 3))]
     #[param(example = "07")]
     pub department: Option<String>,
+    /// `submissions`: the sum of the latest version each post of the scope submitted for
+    /// exactly this grid version and period (see `GET /statistics/submissions` for the posts
+    /// missing); `live`: counted from the cases now. Default: `submissions` for the
+    /// observatory, `live` for a post's staff.
+    pub source: Option<Source>,
+}
+
+/// Where `GET /statistics` reads its figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Counted from the cases at the time of the request.
+    Live,
+    /// As the posts submitted them (frozen).
+    Submissions,
 }
 
 /// The scope the caller asked for, if the caller may read it (the activity report's too).
@@ -92,23 +107,6 @@ pub fn scope_for(
     }
 }
 
-fn scope_label(scope: &StatScope) -> String {
-    match scope {
-        StatScope::National => "national".into(),
-        StatScope::Department(code) => format!("department:{code}"),
-        StatScope::Posts(posts) => {
-            format!(
-                "posts:{}",
-                posts
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )
-        }
-    }
-}
-
 /// Picks the grid: the version asked for, or the one in force at the start of the period.
 pub fn choose_grid<'a>(
     state: &'a AppState,
@@ -142,13 +140,12 @@ pub async fn compute(
     to: NaiveDate,
     scope: StatScope,
 ) -> Result<Statistics, ApiError> {
-    let label = scope_label(&scope);
     let owned = grid.clone();
-    let rows = state
-        .read_aggregate(move |conn| statistics::compute(conn, &owned, from, to, &scope))
-        .await?;
-    let raw: Vec<_> = rows.into_iter().map(|r| (r.indicator, r.k, r.n)).collect();
-    Ok(assemble(grid, from, to, label, &raw))
+    state
+        .read_aggregate(move |conn| {
+            crate::workflows::submissions::live(conn, &owned, from, to, &scope)
+        })
+        .await
 }
 
 /// Checks a period: in order, and not longer than five years.
@@ -261,7 +258,17 @@ async fn get_statistics(
     let scope = scope_for(&user, params.post_id, params.department.as_deref())?;
     check_period(params.from, params.to)?;
     let grid = choose_grid(&state, params.grid.as_deref(), params.from)?;
-    let stats = compute(&state, grid, params.from, params.to, scope.clone()).await?;
+    let source = params.source.unwrap_or(match user.role {
+        Role::Statistics => Source::Submissions,
+        _ => Source::Live,
+    });
+    let stats = match source {
+        Source::Live => compute(&state, grid, params.from, params.to, scope.clone()).await?,
+        Source::Submissions => {
+            super::submissions::submitted_statistics(&state, grid, params.from, params.to, &scope)
+                .await?
+        }
+    };
     let stem = exports::file_stem(&scope, stats.from, stats.to);
     let vary = (header::VARY, "Accept");
     match negotiate(&req) {

@@ -1,0 +1,2 @@
+DROP TABLE statistics_submissions;
+DROP FUNCTION statistics_submissions_frozen();
