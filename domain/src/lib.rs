@@ -6,6 +6,7 @@
 pub mod access;
 pub mod audit;
 pub mod beneficiary;
+pub mod consolidation;
 pub mod event;
 pub mod follow_up;
 pub mod grid;

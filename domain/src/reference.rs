@@ -383,6 +383,8 @@ code_list! {
         Requisition = "requisition": "Réquisition judiciaire",
         /// A post's statistics as submitted (no personal data: audited as an act of record).
         StatisticsSubmission = "statistics_submission": "Statistiques transmises",
+        /// An instance whose statistics the observatory imports.
+        StatisticsInstance = "statistics_instance": "Instance émettrice de statistiques",
     }
 }
 

@@ -138,6 +138,8 @@ fn owners_of(
             // Submitted figures name no person.
             .map(|(id, post)| (id, post, None))
             .collect(),
+        // An instance belongs to no post.
+        AuditedRecord::StatisticsInstance => Vec::new(),
     };
     Ok(rows
         .into_iter()

@@ -8,6 +8,7 @@ pub mod audit_copy;
 pub mod beneficiaries;
 pub mod bulk;
 mod codes;
+pub mod consolidation;
 mod convert;
 pub use convert::stored;
 pub mod db;

@@ -121,6 +121,8 @@ const REQUISITION: Option<AuditedRecord> = Some(AuditedRecord::Requisition);
 /// Submitting statistics is audited (who froze which figures); reading them is not (anonymous
 /// aggregates, like `GET /statistics`).
 const SUBMISSION: Option<AuditedRecord> = Some(AuditedRecord::StatisticsSubmission);
+/// Registering an instance and importing its documents are audited against the instance.
+const INSTANCE: Option<AuditedRecord> = Some(AuditedRecord::StatisticsInstance);
 
 /// The access matrix. Officers appear only on referrals and the event feed: no police role reads
 /// a record any other way than through an approved requisition's export, which a social worker
@@ -195,6 +197,9 @@ pub static RULES: &[Rule] = &[
     // Aggregates and the trail.
     rule("GET", "/api/v1/statistics", "get_statistics", STATISTICS_READERS, None),
     rule("GET", "/api/v1/statistics/submissions", "list_submitted_posts", STATISTICS_READERS, None),
+    rule("POST", "/api/v1/statistics/submissions", "import_statistics_submissions", ADMINS, INSTANCE),
+    rule("GET", "/api/v1/statistics/instances", "list_statistics_instances", ADMINS, None),
+    rule("POST", "/api/v1/statistics/instances", "register_statistics_instance", ADMINS, INSTANCE),
     rule("POST", "/api/v1/posts/{id}/statistics/submissions", "submit_statistics", COORDINATORS, SUBMISSION),
     rule("GET", "/api/v1/posts/{id}/statistics/submissions", "list_statistics_submissions", STATISTICS_READERS, None),
     rule("GET", "/api/v1/posts/{id}/statistics/submissions/{submission_id}", "get_statistics_submission", STATISTICS_READERS, None),

@@ -26,3 +26,33 @@ END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER statistics_submissions_frozen BEFORE UPDATE ON statistics_submissions
 FOR EACH ROW EXECUTE FUNCTION statistics_submissions_frozen();
+
+-- National consolidation (the observatory's side). The instances whose exports are accepted,
+-- each with the Ed25519 public key its documents must verify with.
+CREATE TABLE statistics_instances (
+    id text PRIMARY KEY,
+    name text NOT NULL,
+    public_key text NOT NULL,
+    registered_at timestamp NOT NULL,
+    registered_by text NOT NULL
+);
+
+-- The posts' submissions read from verified documents: the sender's post id, name and
+-- department as the document gave them, and the figures as JSON. A version is imported once;
+-- importing the same document again changes nothing.
+CREATE TABLE imported_submissions (
+    id relais_id PRIMARY KEY,
+    instance_id text NOT NULL REFERENCES statistics_instances (id),
+    post_id text NOT NULL,
+    post_name text NOT NULL,
+    department_code text NOT NULL,
+    grid text NOT NULL,
+    period_from date NOT NULL,
+    period_to date NOT NULL,
+    version bigint NOT NULL,
+    submitted_at timestamp NOT NULL,
+    statistics text NOT NULL,
+    imported_at timestamp NOT NULL,
+    UNIQUE (instance_id, post_id, grid, period_from, period_to, version)
+);
+CREATE INDEX imported_submissions_period ON imported_submissions (grid, period_from, period_to, instance_id, post_id, version);

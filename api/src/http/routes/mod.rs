@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod beneficiaries;
 mod common;
+pub mod consolidation;
 pub mod evaluations;
 pub mod events;
 pub mod hand_offs;
@@ -41,6 +42,7 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
         .configure(requisitions::configure)
         .configure(statistics::configure)
         .configure(submissions::configure)
+        .configure(consolidation::configure)
         .configure(reports::configure)
         .configure(audit::configure)
         .configure(webhooks::configure);

@@ -11,7 +11,7 @@ use relais_domain::ids::{PostId, SubmissionId};
 use relais_domain::statistics::{Statistics, assemble};
 use relais_domain::submission::{Submission, add_into};
 use relais_persistence::statistics::StatScope;
-use relais_persistence::{DbConnection, StoreError, submissions};
+use relais_persistence::{DbConnection, StoreError, consolidation, submissions};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -195,6 +195,10 @@ pub struct SubmittedParams {
 /// A post of the scope and the submission of the period it counts in, if any.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubmittedPost {
+    /// The instance the post's figures were imported from; `null` for this instance's own posts.
+    #[schema(example = "relais-ardeche")]
+    pub instance: Option<String>,
+    /// The post's id (on its own instance).
     pub post_id: PostId,
     #[schema(example = "ISCG Privas")]
     pub post_name: String,
@@ -229,8 +233,10 @@ pub struct FromSubmissions {
 }
 
 /// The grid of a scope as its posts submitted it: for each post of the scope, the latest
-/// version it submitted for exactly this grid version and period, summed cell by cell. A post
-/// without one counts nothing and is listed as missing.
+/// version it submitted for exactly this grid version and period, summed cell by cell. The
+/// posts are this instance's own and those of other instances known from imported documents
+/// (their department as the documents gave it). A post without one counts nothing and is
+/// listed as missing.
 pub fn from_submissions(
     conn: &mut DbConnection,
     grid: &Grid,
@@ -247,6 +253,7 @@ pub fn from_submissions(
             add_into(&mut statistics, &s.statistics);
         }
         let listed = SubmittedPost {
+            instance: None,
             post_id: post.id,
             post_name: post.name,
             department_code: post.department_code,
@@ -255,6 +262,25 @@ pub fn from_submissions(
             submitted_at: submission.as_ref().map(|s| s.submitted_at),
         };
         match submission {
+            Some(_) => submitted.push(listed),
+            None => missing.push(listed),
+        }
+    }
+    for (post, figures) in consolidation::latest_in_scope(conn, scope, &grid.version, from, to)? {
+        if let Some(f) = &figures {
+            add_into(&mut statistics, &f.statistics);
+        }
+        let listed = SubmittedPost {
+            instance: Some(post.instance_id),
+            post_id: post.post_id,
+            post_name: post.name,
+            department_code: post.department_code,
+            // An imported version has no id here: the sender's numbering is the version.
+            submission_id: None,
+            version: figures.as_ref().map(|f| f.version),
+            submitted_at: figures.as_ref().map(|f| f.submitted_at),
+        };
+        match figures {
             Some(_) => submitted.push(listed),
             None => missing.push(listed),
         }
