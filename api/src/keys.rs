@@ -435,6 +435,40 @@ mod tests {
     }
 
     #[test]
+    fn the_signing_key_is_configured_or_added_once_to_the_zero_set_up_file() {
+        let dir = dir();
+        let settings = KeySettings {
+            data: None,
+            audit: None,
+            default_file: dir.join("relais.db.keys"),
+        };
+        let (before, _) = load(&settings).unwrap();
+        let first = signing_key(None, &settings).unwrap();
+        assert_eq!(signing_key(None, &settings).unwrap(), first);
+        // The data and audit keys are kept as they were.
+        assert_eq!(load(&settings).unwrap().0, before);
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let configured = generate("s", today);
+        assert_eq!(
+            signing_key(Some(&entry(&configured)), &settings).unwrap(),
+            configured
+        );
+        // Configured data and audit keys: the signing key must be configured too.
+        let production = KeySettings {
+            data: Some(entry(&generate("k", today))),
+            audit: Some(entry(&generate("a", today))),
+            default_file: dir.join("unused.keys"),
+        };
+        let refused = signing_key(None, &production).unwrap_err();
+        assert!(
+            refused.contains("RELAIS_STATISTICS_SIGNING_KEY"),
+            "{refused}"
+        );
+        assert!(!production.default_file.exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn configured_keys_are_values_or_files_and_the_first_is_active() {
         let dir = dir();
         let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();

@@ -252,3 +252,164 @@ fn only_the_posts_coordinator_submits_whole_months_and_the_act_is_audited() {
     )
     .assert_problem(404);
 }
+
+/// A document of instance `instance` with one post of the 07, signed by `signer`.
+fn document(
+    signer: &relais_api::signing::StatisticsSigner,
+    instance: &str,
+    statistics: &Value,
+) -> Value {
+    let payload: relais_domain::consolidation::ExportPayload = serde_json::from_value(json!({
+        "format": relais_domain::consolidation::PAYLOAD_FORMAT,
+        "instance": instance, "grid": "2026", "from": "2025-01-01", "to": "2025-12-31",
+        "exported_at": "2026-01-15T09:00:00Z",
+        "posts": [{"post_id": "01a2324c-df6f-77cd-8494-6ce4ba5033e3", "name": "ISCG Privas",
+                   "department_code": "07", "version": 1, "submitted_at": "2026-01-10T08:00:00Z",
+                   "statistics": statistics}]
+    }))
+    .unwrap();
+    serde_json::to_value(signer.sign(&payload).unwrap()).unwrap()
+}
+
+#[test]
+fn the_observatory_admin_registers_instances_and_imports_only_what_verifies() {
+    let app = TestApp::init().spawn();
+    let (post, _) = statistics_dataset(&app);
+    let coordinator = app.token(Role::Coordinator, &[&post]);
+    let submitted = app.post(&submissions_of(&post), &coordinator, year());
+    let figures = submitted.body["statistics"].clone();
+    let admin = app.admin();
+    let key = |byte| {
+        relais_api::signing::StatisticsSigner::new(&relais_persistence::keys::Key {
+            id: "s".into(),
+            bytes: [byte; 32],
+        })
+    };
+    let (ardeche, impostor) = (key(1), key(2));
+
+    for (body, field) in [
+        (
+            json!({"id": "Relais 07", "name": "A", "public_key": ardeche.public_key()}),
+            "id",
+        ),
+        (
+            json!({"id": "relais-07", "name": " ", "public_key": ardeche.public_key()}),
+            "name",
+        ),
+        (
+            json!({"id": "relais-07", "name": "A", "public_key": "c2hvcnQ="}),
+            "public_key",
+        ),
+    ] {
+        let refused = app.post("/api/v1/statistics/instances", &admin, body);
+        refused.assert_problem(422);
+        assert_eq!(refused.body["errors"][0]["field"], field);
+    }
+    let registered = app.post(
+        "/api/v1/statistics/instances",
+        &admin,
+        json!({"id": "relais-07", "name": "Relais de l'Ardèche", "public_key": ardeche.public_key()}),
+    );
+    assert_eq!(registered.status, 201, "{:#}", registered.body);
+    assert_eq!(registered.body["registered_by"], "test-admin");
+    app.post(
+        "/api/v1/statistics/instances",
+        &admin,
+        json!({"id": "relais-07", "name": "Encore", "public_key": impostor.public_key()}),
+    )
+    .assert_problem(409);
+    let listed = app.get("/api/v1/statistics/instances", &admin);
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+
+    // Signed by another key under the registered id: refused, nothing stored.
+    let forged = app.post(
+        "/api/v1/statistics/submissions",
+        &admin,
+        document(&impostor, "relais-07", &figures),
+    );
+    forged.assert_problem(422);
+    assert_eq!(forged.body["errors"][0]["field"], "signature");
+    let unreadable = app.post(
+        "/api/v1/statistics/submissions",
+        &admin,
+        json!({"payload": "{", "signature": "AAAA"}),
+    );
+    unreadable.assert_problem(422);
+    assert_eq!(unreadable.body["errors"][0]["field"], "payload");
+    // A post whose period is not the document's: refused though well signed.
+    let mut other_period = figures.clone();
+    other_period["to"] = json!("2025-06-30");
+    let inconsistent = app.post(
+        "/api/v1/statistics/submissions",
+        &admin,
+        document(&ardeche, "relais-07", &other_period),
+    );
+    inconsistent.assert_problem(422);
+    assert_eq!(
+        inconsistent.body["errors"][0]["field"],
+        "payload.posts[0].statistics"
+    );
+    let observatory = app.token(Role::Statistics, &[]);
+    let before_import = app.get(
+        &format!("/api/v1/statistics/submissions?{PERIOD}&department=07"),
+        &observatory,
+    );
+    assert_eq!(
+        before_import.body["submitted"].as_array().unwrap().len(),
+        1,
+        "only the local post"
+    );
+
+    let imported = app.post(
+        "/api/v1/statistics/submissions",
+        &admin,
+        document(&ardeche, "relais-07", &figures),
+    );
+    assert_eq!(imported.status, 201, "{:#}", imported.body);
+    // The same version with other figures: a conflict, not a silent overwrite.
+    let mut changed = figures.clone();
+    changed["indicators"][0]["total"] = json!(99);
+    app.post(
+        "/api/v1/statistics/submissions",
+        &admin,
+        document(&ardeche, "relais-07", &changed),
+    )
+    .assert_problem(409);
+    // The local post and the imported one add up in the department.
+    let ardeche_grid = app.get(
+        &format!("/api/v1/statistics?{PERIOD}&department=07"),
+        &observatory,
+    );
+    assert_eq!(total(&ardeche_grid.body, "persons"), 4);
+    // Only the administrator imports; the import is audited against the instance.
+    app.post(
+        "/api/v1/statistics/submissions",
+        &observatory,
+        document(&ardeche, "relais-07", &figures),
+    )
+    .assert_problem(403);
+    // An instance belongs to no post, so the trail is read from the database.
+    let actions: Vec<String> = app
+        .db
+        .read(|conn| {
+            use diesel::prelude::*;
+            use relais_persistence::schema::audit_events;
+            audit_events::table
+                .filter(audit_events::record_id.eq("relais-07"))
+                .filter(audit_events::record_type.eq("statistics_instance"))
+                .filter(audit_events::outcome.eq("success"))
+                .select(audit_events::action)
+                .load::<String>(conn)
+                .map_err(relais_persistence::StoreError::from)
+        })
+        .unwrap();
+    let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
+    assert!(
+        actions.contains(&"register_statistics_instance"),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"import_statistics_submissions"),
+        "{actions:?}"
+    );
+}
