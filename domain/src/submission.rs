@@ -107,14 +107,16 @@ pub fn differences(before: &Statistics, after: &Statistics) -> Vec<Difference> {
             })
         })
         .collect();
-    listed.extend(old.iter().filter_map(|(indicator, key, before)| {
-        (find(&new, indicator, key).is_none() && *before != 0).then(|| Difference {
-            indicator: indicator.clone(),
-            key: key.clone(),
-            before: *before,
-            after: 0,
-        })
-    }));
+    listed.extend(
+        old.iter()
+            .filter(|(indicator, key, before)| find(&new, indicator, key).is_none() && *before != 0)
+            .map(|(indicator, key, before)| Difference {
+                indicator: indicator.clone(),
+                key: key.clone(),
+                before: *before,
+                after: 0,
+            }),
+    );
     listed
 }
 

@@ -204,7 +204,8 @@ pub struct SubmittedPost {
     pub post_name: String,
     #[schema(example = "07")]
     pub department_code: String,
-    /// The latest version's id, and its number (`null` for a post that has not submitted).
+    /// The latest version's id (`null` for a post that has not submitted, and for a post of
+    /// another instance, whose versions are known by number only) and its number.
     pub submission_id: Option<SubmissionId>,
     #[schema(example = 2)]
     pub version: Option<i64>,
