@@ -151,6 +151,7 @@ fn keys_of(mut data: Vec<Key>, audit: Key, source: &str) -> Result<Keys, String>
 enum Purpose {
     Data,
     Audit,
+    Signing,
 }
 
 /// The keys of one entry of a setting: an inline `id:base64`, or a key file.
@@ -169,6 +170,7 @@ fn entry_keys(setting: &str, entry: &str, purpose: Purpose) -> Result<Vec<Key>, 
     Ok(match purpose {
         Purpose::Data => file.data,
         Purpose::Audit => file.audit,
+        Purpose::Signing => file.signing,
     })
 }
 
@@ -177,6 +179,8 @@ fn entry_keys(setting: &str, entry: &str, purpose: Purpose) -> Result<Vec<Key>, 
 struct KeyFile {
     data: Vec<Key>,
     audit: Vec<Key>,
+    /// The seed of the instance's Ed25519 key, which signs its exported statistics.
+    signing: Vec<Key>,
 }
 
 fn parse_file(path: &Path, text: &str) -> Result<KeyFile, String> {
@@ -195,6 +199,9 @@ fn parse_file(path: &Path, text: &str) -> Result<KeyFile, String> {
             ["audit", id, value] => file
                 .audit
                 .push(key(id, value).map_err(|e| format!("{}: {e}", at()))?),
+            ["signing", id, value] => file
+                .signing
+                .push(key(id, value).map_err(|e| format!("{}: {e}", at()))?),
             [bare] if bare.contains(':') => {
                 let (id, value) = bare.split_once(':').unwrap_or_default();
                 file.data
@@ -202,7 +209,7 @@ fn parse_file(path: &Path, text: &str) -> Result<KeyFile, String> {
             }
             _ => {
                 return Err(format!(
-                    "{}: expected `data <id> <base64>`, `audit <id> <base64>` or `id:base64`",
+                    "{}: expected `data <id> <base64>`, `audit <id> <base64>`, `signing <id> <base64>` or `id:base64`",
                     at()
                 ));
             }
@@ -280,6 +287,56 @@ fn create_file_unless_present(path: &Path) -> Result<bool, String> {
             path.display()
         )),
     }
+}
+
+/// The seed of the instance's statistics signing key (Ed25519, 32 bytes): from
+/// `RELAIS_STATISTICS_SIGNING_KEY` (`configured`: `id:base64` or a key file with a `signing`
+/// line), or else from the zero-set-up key file, where a first use adds one. Deployments that
+/// configure their data and audit keys configure this one too: no file is created for them.
+pub fn signing_key(configured: Option<&str>, settings: &KeySettings) -> Result<Key, String> {
+    const SETTING: &str = "RELAIS_STATISTICS_SIGNING_KEY";
+    if let Some(entry) = configured.map(str::trim).filter(|e| !e.is_empty()) {
+        return entry_keys(SETTING, entry, Purpose::Signing)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("{SETTING}: no signing key in it"));
+    }
+    if settings.data.is_some() || settings.audit.is_some() {
+        return Err(format!(
+            "{SETTING} is not set: with RELAIS_DATA_KEYS and RELAIS_AUDIT_KEY configured, \
+             configure the statistics signing key too (`relais keys generate` makes one)"
+        ));
+    }
+    let path = &settings.default_file;
+    create_file_unless_present(path)?;
+    let read = || {
+        let text = fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the key file {}: {e}", path.display()))?;
+        parse_file(path, &text).map(|file| (text, file))
+    };
+    let (text, file) = read()?;
+    if let Some(key) = file.signing.into_iter().next() {
+        return Ok(key);
+    }
+    // A key file from before signing: add the key, keeping every line as it was.
+    let today = crate::clock::Clock::now(&crate::clock::SystemClock).date_naive();
+    let aside = path.with_extension(format!("new-{}", std::process::id()));
+    let separator = if text.ends_with('\n') { "" } else { "\n" };
+    write_private(
+        &aside,
+        &format!(
+            "{text}{separator}{}",
+            line("signing", &generate("s", today))
+        ),
+    )?;
+    fs::rename(&aside, path)
+        .map_err(|e| format!("cannot replace the key file {}: {e}", path.display()))?;
+    read()?
+        .1
+        .signing
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("{}: no signing key in it", path.display()))
 }
 
 /// Adds a new active data key at the top of the zero-set-up key file's keys; returns it.
@@ -374,6 +431,40 @@ mod tests {
         assert_eq!(rotated.active, added);
         assert_eq!(rotated.retired, vec![first.active]);
         assert_eq!(rotated.audit, first.audit);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_signing_key_is_configured_or_added_once_to_the_zero_set_up_file() {
+        let dir = dir();
+        let settings = KeySettings {
+            data: None,
+            audit: None,
+            default_file: dir.join("relais.db.keys"),
+        };
+        let (before, _) = load(&settings).unwrap();
+        let first = signing_key(None, &settings).unwrap();
+        assert_eq!(signing_key(None, &settings).unwrap(), first);
+        // The data and audit keys are kept as they were.
+        assert_eq!(load(&settings).unwrap().0, before);
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let configured = generate("s", today);
+        assert_eq!(
+            signing_key(Some(&entry(&configured)), &settings).unwrap(),
+            configured
+        );
+        // Configured data and audit keys: the signing key must be configured too.
+        let production = KeySettings {
+            data: Some(entry(&generate("k", today))),
+            audit: Some(entry(&generate("a", today))),
+            default_file: dir.join("unused.keys"),
+        };
+        let refused = signing_key(None, &production).unwrap_err();
+        assert!(
+            refused.contains("RELAIS_STATISTICS_SIGNING_KEY"),
+            "{refused}"
+        );
+        assert!(!production.default_file.exists());
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -22,6 +22,7 @@ pub mod http;
 pub mod jobs;
 pub mod keys;
 pub mod report;
+pub mod signing;
 pub mod workflows;
 pub mod writes;
 

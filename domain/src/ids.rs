@@ -127,6 +127,10 @@ id_type!(
     /// Identifies a membership: an identity granted a role and its scope.
     MemberId
 );
+id_type!(
+    /// Identifies one version of a post's submitted statistics.
+    SubmissionId
+);
 
 #[cfg(test)]
 mod tests {

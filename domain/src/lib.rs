@@ -6,6 +6,7 @@
 pub mod access;
 pub mod audit;
 pub mod beneficiary;
+pub mod consolidation;
 pub mod disclosure;
 pub mod event;
 pub mod follow_up;
@@ -21,6 +22,7 @@ pub mod referral;
 pub mod requisition;
 pub mod situation;
 pub mod statistics;
+pub mod submission;
 pub mod validation;
 pub mod version;
 pub mod webhook;

@@ -382,6 +382,10 @@ code_list! {
         Referral = "referral": "Signalement",
         Requisition = "requisition": "Réquisition judiciaire",
         Member = "member": "Membre (accès d'une personne à Relais)",
+        /// A post's statistics as submitted (no personal data: audited as an act of record).
+        StatisticsSubmission = "statistics_submission": "Statistiques transmises",
+        /// An instance whose statistics the observatory imports.
+        StatisticsInstance = "statistics_instance": "Instance émettrice de statistiques",
     }
 }
 

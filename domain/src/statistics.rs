@@ -2,7 +2,7 @@
 //! split, in the reference order, zeros included, labelled in French. No identity ever.
 
 use chrono::{Datelike, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::grid::{Counted, Dimension, Grid};
 use crate::reference::{
@@ -36,7 +36,7 @@ const MONTHS: [&str; 12] = [
 ];
 
 /// A grid computed over a period and a scope.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Statistics {
     /// The grid version used.
@@ -60,7 +60,7 @@ pub struct Statistics {
 }
 
 /// The disclosure control applied to a grid.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DisclosureControl {
     /// The threshold: a count from 1 to `k - 1` is not published.
@@ -93,7 +93,7 @@ impl DisclosureControl {
 }
 
 /// One indicator's figures.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IndicatorValues {
     #[cfg_attr(feature = "openapi", schema(example = "persons_by_sex"))]
@@ -110,7 +110,7 @@ pub struct IndicatorValues {
     #[cfg_attr(feature = "openapi", schema(example = 512, required = true))]
     pub total: Option<i64>,
     /// Whether disclosure control suppressed the total (then `null`); absent when not.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     #[cfg_attr(feature = "openapi", schema(default = false))]
     pub total_suppressed: bool,
     /// One entry per value of the split (none for a plain total). With `problem`, one item
@@ -118,7 +118,7 @@ pub struct IndicatorValues {
     pub values: Vec<ValueCount>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ValueCount {
     #[cfg_attr(feature = "openapi", schema(example = "female"))]
@@ -129,7 +129,7 @@ pub struct ValueCount {
     #[cfg_attr(feature = "openapi", schema(example = 384, required = true))]
     pub count: Option<i64>,
     /// Whether disclosure control suppressed the count (then `null`); absent when not.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     #[cfg_attr(feature = "openapi", schema(default = false))]
     pub suppressed: bool,
 }

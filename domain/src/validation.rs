@@ -107,9 +107,29 @@ pub const FIELD_ERROR_CODES: &[(&str, &str)] = &[
     ("unknown_grid", "no statistics grid of that version"),
     (
         "not_whole_months",
-        "statistics wider than your own posts cover whole calendar months",
+        "the period must be whole calendar months: statistics wider than your own posts, and submissions",
     ),
     ("no_grid", "no statistics grid covers the period"),
+    (
+        "unknown_instance",
+        "no sending instance of that id is registered here",
+    ),
+    (
+        "bad_signature",
+        "the signature does not verify with the sending instance's registered key: the document was altered or signed by another key",
+    ),
+    (
+        "invalid_instance_id",
+        "an instance id is 1 to 64 of a-z, 0-9, '-' and '_'",
+    ),
+    (
+        "invalid_public_key",
+        "not an Ed25519 public key (32 bytes, base64)",
+    ),
+    (
+        "inconsistent",
+        "the document contradicts itself (a post's grid or period differs from the document's)",
+    ),
     ("invalid", "the grid file breaks a rule of the grid format"),
     (
         "no_brackets",

@@ -13,6 +13,7 @@ use crate::audit_chain::{self, ChainedEvent};
 use crate::convert::{now, parse, parse_opt, stored};
 use crate::schema::{
     audit_events, beneficiaries, hand_offs, member_posts, referrals, requisitions, situations,
+    statistics_submissions,
 };
 use crate::{DbConnection, Page, PageRequest, StoreError};
 
@@ -139,6 +140,16 @@ fn owners_of(
             .into_iter()
             .map(|(member, post)| (member, post, None))
             .collect(),
+        AuditedRecord::StatisticsSubmission => statistics_submissions::table
+            .filter(statistics_submissions::id.eq_any(ids))
+            .select((statistics_submissions::id, statistics_submissions::post_id))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            // Submitted figures name no person.
+            .map(|(id, post)| (id, post, None))
+            .collect(),
+        // An instance belongs to no post.
+        AuditedRecord::StatisticsInstance => Vec::new(),
     };
     Ok(rows
         .into_iter()

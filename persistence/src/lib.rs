@@ -8,6 +8,7 @@ pub mod audit_copy;
 pub mod beneficiaries;
 pub mod bulk;
 mod codes;
+pub mod consolidation;
 mod convert;
 pub use convert::stored;
 pub mod db;
@@ -32,6 +33,7 @@ pub mod sealing;
 pub mod secrets;
 pub mod situations;
 pub mod statistics;
+pub mod submissions;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod units;

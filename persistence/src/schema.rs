@@ -358,6 +358,50 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    statistics_submissions (id) {
+        id -> Text,
+        post_id -> Text,
+        grid -> Text,
+        period_from -> Date,
+        period_to -> Date,
+        version -> BigInt,
+        submitted_at -> Timestamp,
+        submitted_by -> Text,
+        statistics -> Text,
+        differences -> Text,
+    }
+}
+
+diesel::table! {
+    statistics_instances (id) {
+        id -> Text,
+        name -> Text,
+        public_key -> Text,
+        registered_at -> Timestamp,
+        registered_by -> Text,
+    }
+}
+
+diesel::table! {
+    imported_submissions (id) {
+        id -> Text,
+        instance_id -> Text,
+        post_id -> Text,
+        post_name -> Text,
+        department_code -> Text,
+        grid -> Text,
+        period_from -> Date,
+        period_to -> Date,
+        version -> BigInt,
+        submitted_at -> Timestamp,
+        statistics -> Text,
+        imported_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(statistics_submissions -> posts (post_id));
+diesel::joinable!(imported_submissions -> statistics_instances (instance_id));
 diesel::joinable!(post_units -> posts (post_id));
 diesel::joinable!(post_units -> units (unit_id));
 diesel::joinable!(beneficiaries -> posts (post_id));
@@ -406,6 +450,9 @@ diesel::joinable!(member_posts -> members (member_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
+    statistics_submissions,
+    statistics_instances,
+    imported_submissions,
     audit_chain,
     audit_checkpoints,
     requisitions,

@@ -32,6 +32,24 @@ pub enum StatScope {
     Posts(Vec<PostId>),
 }
 
+impl StatScope {
+    /// Whose activity, as a grid names it: `national`, `department:07` or `posts:<id>,<id>`.
+    pub fn label(&self) -> String {
+        match self {
+            StatScope::National => "national".into(),
+            StatScope::Department(code) => format!("department:{code}"),
+            StatScope::Posts(posts) => format!(
+                "posts:{}",
+                posts
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        }
+    }
+}
+
 /// One value of one indicator, as counted.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct CountRow {

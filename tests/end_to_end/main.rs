@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use relais_persistence::testing::TestDatabase;
 use serde_json::{Value, json};
 
+mod consolidation;
 mod faults;
 mod follow_up;
 mod members;

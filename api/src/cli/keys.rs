@@ -15,7 +15,8 @@ const ROTATION_BATCH: i64 = 500;
 pub enum KeysCommand {
     /// Print a new random key as RELAIS_DATA_KEYS and RELAIS_AUDIT_KEY take it (`id:base64`).
     Generate {
-        /// `data` (ids start with `k`) or `audit` (with `a`).
+        /// `data` (ids start with `k`), `audit` (with `a`) or `signing` (with `s`: the seed of
+        /// the statistics signing key, for RELAIS_STATISTICS_SIGNING_KEY).
         #[arg(long, default_value = "data")]
         purpose: String,
     },
@@ -33,7 +34,8 @@ pub fn generate(purpose: &str) -> Result<(), String> {
     let prefix = match purpose {
         "data" => "k",
         "audit" => "a",
-        other => return Err(format!("--purpose {other}: data or audit")),
+        "signing" => "s",
+        other => return Err(format!("--purpose {other}: data, audit or signing")),
     };
     let key = crate::keys::generate(prefix, SystemClock.now().date_naive());
     println!("{}", crate::keys::entry(&key));

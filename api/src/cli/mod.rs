@@ -7,6 +7,7 @@ pub mod keys;
 pub mod members;
 pub mod purge;
 pub mod seed;
+pub mod statistics;
 
 use std::process::ExitCode;
 
@@ -88,6 +89,10 @@ enum Command {
     /// administrator of a memberships deployment).
     #[command(subcommand)]
     Members(members::MembersCommand),
+    /// National consolidation: `relais statistics public-key`, `relais statistics export
+    /// --from --to [--grid]` (signed, to standard output), `relais statistics import FILE`.
+    #[command(subcommand)]
+    Statistics(statistics::StatisticsCommand),
 }
 
 /// Runs the command line.
@@ -155,6 +160,17 @@ pub fn run() -> ExitCode {
                 keys::rotate(&db, &origin)
             })
         }
+        Command::Statistics(command) => Settings::from_env().and_then(|settings| match command {
+            statistics::StatisticsCommand::PublicKey => statistics::public_key(&settings),
+            statistics::StatisticsCommand::Export { from, to, grid } => {
+                let db = open_database(&settings)?;
+                statistics::export(&settings, &db, from, to, grid.as_deref())
+            }
+            statistics::StatisticsCommand::Import { file } => {
+                let db = open_database(&settings)?;
+                statistics::import(&db, &file)
+            }
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

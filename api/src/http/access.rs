@@ -122,6 +122,11 @@ const MEMBER: Option<AuditedRecord> = Some(AuditedRecord::Member);
 /// Memberships: every one for administrators; a post's social workers' for its coordinators
 /// (the workflow narrows a coordinator to those).
 const MEMBER_MANAGERS: Allowed = Allowed::Roles(&[Grant(Admin, All), Grant(Coordinator, OwnPosts)]);
+/// Submitting statistics is audited (who froze which figures); reading them is not (anonymous
+/// aggregates, like `GET /statistics`).
+const SUBMISSION: Option<AuditedRecord> = Some(AuditedRecord::StatisticsSubmission);
+/// Registering an instance and importing its documents are audited against the instance.
+const INSTANCE: Option<AuditedRecord> = Some(AuditedRecord::StatisticsInstance);
 
 /// The access matrix. Officers appear only on referrals and the event feed: no police role reads
 /// a record any other way than through an approved requisition's export, which a social worker
@@ -201,6 +206,13 @@ pub static RULES: &[Rule] = &[
     rule("POST", "/api/v1/requisitions/{id}/export", "export_requisition", CASE_READERS, REQUISITION),
     // Aggregates and the trail.
     rule("GET", "/api/v1/statistics", "get_statistics", STATISTICS_READERS, None),
+    rule("GET", "/api/v1/statistics/submissions", "list_submitted_posts", STATISTICS_READERS, None),
+    rule("POST", "/api/v1/statistics/submissions", "import_statistics_submissions", ADMINS, INSTANCE),
+    rule("GET", "/api/v1/statistics/instances", "list_statistics_instances", ADMINS, None),
+    rule("POST", "/api/v1/statistics/instances", "register_statistics_instance", ADMINS, INSTANCE),
+    rule("POST", "/api/v1/posts/{id}/statistics/submissions", "submit_statistics", COORDINATORS, SUBMISSION),
+    rule("GET", "/api/v1/posts/{id}/statistics/submissions", "list_statistics_submissions", STATISTICS_READERS, None),
+    rule("GET", "/api/v1/posts/{id}/statistics/submissions/{submission_id}", "get_statistics_submission", STATISTICS_READERS, None),
     rule("GET", "/api/v1/reports/activity", "get_activity_report", STATISTICS_READERS, None),
     rule("GET", "/api/v1/audit", "list_audit_events", COORDINATORS, None),
     // A partner's webhook subscriptions.

@@ -12,12 +12,14 @@
 //! idempotent replay and a unit test call these functions alike.
 
 pub mod beneficiaries;
+pub mod consolidation;
 pub mod events;
 pub mod hand_offs;
 pub mod members;
 pub mod referrals;
 pub mod requisitions;
 pub mod situations;
+pub mod submissions;
 pub mod webhooks;
 pub mod worklist;
 

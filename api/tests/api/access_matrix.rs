@@ -33,6 +33,8 @@ struct World {
     referral_from_unit: String,
     referral_from_partner: String,
     requisition: String,
+    /// A's statistics of 2026, submitted by its coordinator.
+    submission: String,
     webhook: String,
     /// A social worker's membership of A.
     member: String,
@@ -108,7 +110,14 @@ impl World {
             json!({"display_name": "Camille", "role": "social_worker", "post_ids": [post_a], "email": "camille@example.org"}),
         ))
         .id();
+        let submission = ok(app.post(
+            &format!("/api/v1/posts/{post_a}/statistics/submissions"),
+            &app.token(Role::Coordinator, &[&post_a]),
+            json!({"from": "2026-01-01", "to": "2026-12-31"}),
+        ))
+        .id();
         World {
+            submission,
             post_a,
             post_b,
             unit_u,
@@ -229,6 +238,9 @@ impl World {
             ("POST", "/api/v1/referrals/{id}/close") => json!({"reason": "person_unreachable"}),
             ("POST", "/api/v1/requisitions") => requisition_body(&self.beneficiary, &self.unit_u),
             ("POST", "/api/v1/requisitions/{id}/reject") => json!({"note": "Hors périmètre"}),
+            ("POST", "/api/v1/posts/{id}/statistics/submissions") => {
+                json!({"from": "2026-01-01", "to": "2026-12-31"})
+            }
             ("PUT", "/api/v1/beneficiaries/{id}") => {
                 json!({"sex": "female", "known_to_social_services": "no"})
             }
@@ -342,7 +354,8 @@ fn matrix_holds(app: &TestApp, world: &World) {
                 path.replace("{id}", world.id_for(&path, role))
             } else {
                 path.clone()
-            };
+            }
+            .replace("{submission_id}", &world.submission);
             let token = world.token(app, role, inside);
             let body = (method != "GET").then(|| world.body_for(&method, &path));
             let answer = app.call(&method, &concrete, Some(&token), body.as_ref(), &[]);
@@ -418,7 +431,9 @@ fn every_id_has_one_spelling() {
         };
         let id = world.id_for(&path, role);
         for spelling in [id.to_uppercase(), id.replace('-', "")] {
-            let concrete = path.replace("{id}", &spelling);
+            let concrete = path
+                .replace("{id}", &spelling)
+                .replace("{submission_id}", &world.submission);
             let token = world.token(&app, role, true);
             let body = (method != "GET").then(|| world.body_for(&method, &path));
             let answer = app.call(&method, &concrete, Some(&token), body.as_ref(), &[]);

@@ -200,7 +200,7 @@ fn the_issues_example_is_refused_for_a_day_and_suppressed_for_its_month() {
         String::new(),
     ] {
         let month = app.get(
-            &format!("/api/v1/statistics?from=2026-10-01&to=2026-10-31&{query}"),
+            &format!("/api/v1/statistics?from=2026-10-01&to=2026-10-31&source=live&{query}"),
             &observatory,
         );
         assert_eq!(month.status, 200, "{:#}", month.body);
@@ -321,7 +321,7 @@ fn no_suppressed_cell_can_be_recovered_from_totals_and_siblings() {
     let observatory = app.token(Role::Statistics, &[]);
     let published = app
         .get(
-            &format!("/api/v1/statistics?{period}&post_id={post}"),
+            &format!("/api/v1/statistics?{period}&source=live&post_id={post}"),
             &observatory,
         )
         .expect_status(200)
@@ -381,7 +381,8 @@ fn csv_and_xlsx_write_suppressed_counts_as_under_k() {
     let app = TestApp::init().spawn();
     let (post, sw) = one_person_post(&app);
     let observatory = app.token(Role::Statistics, &[]);
-    let path = format!("/api/v1/statistics?from=2026-10-01&to=2026-10-31&post_id={post}");
+    let path =
+        format!("/api/v1/statistics?from=2026-10-01&to=2026-10-31&source=live&post_id={post}");
     let csv = String::from_utf8(download(&app, &path, &observatory, "text/csv")).unwrap();
     assert!(
         csv.contains("\npersons;Nombre de personnes reçues;total;Total;<5"),

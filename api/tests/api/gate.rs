@@ -465,10 +465,26 @@ fn every_idempotent_operation_is_retried_through_the_gate() {
     }
     assert_eq!(
         checked.len(),
-        23,
+        26,
         "every POST of the API takes Idempotency-Key: {checked:?}"
     );
 }
+
+/// A statistics signing key of the tests.
+fn signer() -> relais_api::signing::StatisticsSigner {
+    relais_api::signing::StatisticsSigner::new(&relais_persistence::keys::Key {
+        id: "s".into(),
+        bytes: [1; 32],
+    })
+}
+
+/// POSTs that answer 201 without a `create_` name.
+const CREATES: [&str; 4] = [
+    "take_up_referral",
+    "submit_statistics",
+    "register_statistics_instance",
+    "import_statistics_submissions",
+];
 
 /// One idempotent POST, ready to be sent twice with one key.
 struct Retry {
@@ -697,6 +713,54 @@ fn retry_recipe(operation: &str) -> Retry {
                 .with_stranger(stranger)
                 .other_body(json!({"url": "https://si.ccas-privas.fr/relais/autre"}))
         }
+        "submit_statistics" => {
+            let post = app.create_post("Poste de Privas");
+            let coordinator = app.token(Role::Coordinator, &[&post]);
+            let stranger = elsewhere(&app, Role::Coordinator);
+            let body = json!({"from": "2026-01-01", "to": "2026-12-31"});
+            Retry::new(app, coordinator, Some(post), Some(body))
+                .with_stranger(stranger)
+                .other_body(json!({"to": "2026-06-30"}))
+        }
+        "register_statistics_instance" => {
+            let (admin, stranger) = (app.admin(), another_admin(&app));
+            let body = json!({"id": "relais-07", "name": "Relais de l'Ardèche",
+                              "public_key": signer().public_key()});
+            Retry::new(app, admin, None, Some(body))
+                .with_stranger(stranger)
+                .other_body(json!({"name": "Relais de la Drôme"}))
+        }
+        "import_statistics_submissions" => {
+            let (admin, stranger) = (app.admin(), another_admin(&app));
+            let registered = app.post(
+                "/api/v1/statistics/instances",
+                &admin,
+                json!({"id": "relais-07", "name": "Ardèche", "public_key": signer().public_key()}),
+            );
+            assert_eq!(registered.status, 201, "{:#}", registered.body);
+            let post = app.create_post("Poste de Privas");
+            let grid = app
+                .get(
+                    &format!("/api/v1/statistics?from=2026-01-01&to=2026-12-31&post_id={post}"),
+                    &app.token(Role::Coordinator, &[&post]),
+                )
+                .expect_status(200)
+                .body;
+            let payload: relais_domain::consolidation::ExportPayload =
+                serde_json::from_value(json!({
+                    "format": relais_domain::consolidation::PAYLOAD_FORMAT,
+                    "instance": "relais-07", "grid": "2026", "from": "2026-01-01",
+                    "to": "2026-12-31", "exported_at": "2027-01-15T09:00:00Z",
+                    "posts": [{"post_id": post, "name": "Privas", "department_code": "07",
+                               "version": 1, "submitted_at": "2027-01-10T08:00:00Z",
+                               "statistics": grid}]
+                }))
+                .unwrap();
+            let body = serde_json::to_value(signer().sign(&payload).unwrap()).unwrap();
+            Retry::new(app, admin, None, Some(body))
+                .with_stranger(stranger)
+                .other_body(json!({"signature": "AAAA"}))
+        }
         other => panic!("no recipe for the idempotent operation {other}: add one to retry_recipe"),
     }
 }
@@ -758,7 +822,7 @@ fn retried_through_the_gate(name: &str, template: &str, retry: &Retry) {
         app.call("POST", path, Some(token), body.as_ref(), &key)
     };
     let first = send(&retry.token, &path, &retry.body);
-    let creates = name.starts_with("create_") || name == "take_up_referral";
+    let creates = name.starts_with("create_") || CREATES.contains(&name);
     let status = if creates { 201 } else { 200 };
     assert_eq!(first.status, status, "{name}: {:#}", first.body);
     assert!(first.header("idempotent-replayed").is_none(), "{name}");
@@ -779,8 +843,13 @@ fn retried_through_the_gate(name: &str, template: &str, retry: &Retry) {
     if let Some(rule) = RULES.iter().find(|r| r.operation == name)
         && rule.audited.is_some()
     {
-        // Audited as a replay of the path's record, else of the record the create answered.
-        let record = retry.id.clone().unwrap_or_else(|| first.id());
+        // Audited as a replay of the path's record, else of the record the create answered (a
+        // submission under its post: the submission; an import: the sending instance).
+        let record = match name {
+            "submit_statistics" => first.id(),
+            "import_statistics_submissions" => first.body["instance"].as_str().unwrap().to_owned(),
+            _ => retry.id.clone().unwrap_or_else(|| first.id()),
+        };
         assert_eq!(replays(app, name), [record], "{name}");
     }
 
@@ -799,8 +868,11 @@ fn retried_through_the_gate(name: &str, template: &str, retry: &Retry) {
     // Another grant: its own key space, never the first answer.
     let foreign = send(&retry.stranger, &path, &retry.body);
     assert!(foreign.header("idempotent-replayed").is_none(), "{name}");
+    // Another administrator importing the same document imports nothing more (200).
     assert!(
-        foreign.status >= 400 || name.starts_with("create_"),
+        foreign.status >= 400
+            || name.starts_with("create_")
+            || name == "import_statistics_submissions",
         "{name} from another grant: {:#}",
         foreign.body
     );

@@ -34,6 +34,7 @@ mod router;
 mod sealing;
 mod situations;
 mod statistics;
+mod submissions;
 mod support;
 mod tokens;
 mod units;

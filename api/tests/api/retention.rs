@@ -265,7 +265,7 @@ fn dataset(app: &TestApp) -> Dataset {
 fn statistics_of_2023(app: &TestApp, data: &Dataset) -> Vec<String> {
     let period = "from=2023-01-01&to=2023-12-31";
     let post = format!("/api/v1/statistics?{period}&post_id={}", data.post);
-    let national = format!("/api/v1/statistics?{period}");
+    let national = format!("/api/v1/statistics?{period}&source=live");
     let observatory = app.token(Role::Statistics, &[]);
     vec![
         raw(app, &post, &data.sw, "application/json"),

@@ -164,11 +164,14 @@ fn the_observatory_counts_a_department_the_country_and_a_month() {
     statistics_dataset(&app);
     let observatory = app.token(Role::Statistics, &[]);
     let department = app.get(
-        &format!("/api/v1/statistics?{PERIOD}&department=07"),
+        &format!("/api/v1/statistics?{PERIOD}&department=07&source=live"),
         &observatory,
     );
     assert_eq!(figures(&department.body, "situations"), (3, vec![]));
-    let national = app.get(&format!("/api/v1/statistics?{PERIOD}"), &observatory);
+    let national = app.get(
+        &format!("/api/v1/statistics?{PERIOD}&source=live"),
+        &observatory,
+    );
     assert_eq!(figures(&national.body, "persons"), (3, vec![]));
     assert_eq!(
         figures(&national.body, "situations_by_origin"),
@@ -179,7 +182,7 @@ fn the_observatory_counts_a_department_the_country_and_a_month() {
     );
     // A month, whose last day is the boundary (the observatory reads whole months).
     let last_day = app.get(
-        "/api/v1/statistics?from=2025-12-01&to=2025-12-31&department=07",
+        "/api/v1/statistics?from=2025-12-01&to=2025-12-31&department=07&source=live",
         &observatory,
     );
     assert_eq!(
@@ -379,7 +382,7 @@ fn both_backends_answer_byte_for_byte_alike() {
             statistics_dataset(&app);
             let observatory = app.token(Role::Statistics, &[]);
             let response = ureq::get(&format!(
-                "{}/api/v1/statistics?{PERIOD}&department=07",
+                "{}/api/v1/statistics?{PERIOD}&department=07&source=live",
                 app.base
             ))
             .set("Authorization", &format!("Bearer {observatory}"))

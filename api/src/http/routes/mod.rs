@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod beneficiaries;
 mod common;
+pub mod consolidation;
 pub mod evaluations;
 pub mod events;
 pub mod hand_offs;
@@ -18,6 +19,7 @@ pub mod reports;
 pub mod requisitions;
 pub mod situations;
 pub mod statistics;
+pub mod submissions;
 pub mod units;
 pub mod webhooks;
 pub mod worklist;
@@ -41,6 +43,8 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
         .configure(referrals::configure)
         .configure(requisitions::configure)
         .configure(statistics::configure)
+        .configure(submissions::configure)
+        .configure(consolidation::configure)
         .configure(reports::configure)
         .configure(audit::configure)
         .configure(webhooks::configure);

@@ -12,7 +12,7 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use super::statistics::{choose_grid, compute_for, scope_for, wider_than_own_posts};
+use super::statistics::{Source, choose_grid, compute_for, scope_for, wider_than_own_posts};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::Query;
 use crate::http::problem::{ApiError, Problem};
@@ -165,9 +165,17 @@ async fn get_activity_report(
     }
     .ok_or_else(|| ApiError::invalid("year", "out_of_range", "no such year"))?;
     let grid = choose_grid(&state, None, from)?;
-    let current = compute_for(&state, grid, from, to, scope.clone(), wider).await?;
+    let current = compute_for(&state, grid, (from, to), scope.clone(), wider, Source::Live).await?;
     // Last year is read with the same grid, so that the comparison compares like with like.
-    let previous = compute_for(&state, grid, previous_from, previous_to, scope, wider).await?;
+    let previous = compute_for(
+        &state,
+        grid,
+        (previous_from, previous_to),
+        scope,
+        wider,
+        Source::Live,
+    )
+    .await?;
     let span = Span {
         year,
         as_of: to,

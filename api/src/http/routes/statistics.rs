@@ -9,9 +9,9 @@ use relais_domain::disclosure::{check_whole_months, suppress_small_counts};
 use relais_domain::grid::Grid;
 use relais_domain::ids::PostId;
 use relais_domain::reference::Role;
-use relais_domain::statistics::{Statistics, assemble};
+use relais_domain::statistics::Statistics;
 use relais_domain::validation::is_department_code;
-use relais_persistence::statistics::{self, StatScope};
+use relais_persistence::statistics::StatScope;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -49,6 +49,21 @@ pub struct StatisticsParams {
     #[validate(length(min = 2, max = 3))]
     #[param(example = "07")]
     pub department: Option<String>,
+    /// `submissions`: the sum of the latest version each post of the scope submitted for
+    /// exactly this grid version and period (see `GET /statistics/submissions` for the posts
+    /// missing); `live`: counted from the cases now. Default: `submissions` for the
+    /// observatory, `live` for a post's staff.
+    pub source: Option<Source>,
+}
+
+/// Where `GET /statistics` reads its figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Counted from the cases at the time of the request.
+    Live,
+    /// As the posts submitted them (frozen).
+    Submissions,
 }
 
 /// The scope the caller asked for, if the caller may read it (the activity report's too).
@@ -103,23 +118,6 @@ pub fn wider_than_own_posts(user: &CurrentUser, scope: &StatScope) -> bool {
     }
 }
 
-fn scope_label(scope: &StatScope) -> String {
-    match scope {
-        StatScope::National => "national".into(),
-        StatScope::Department(code) => format!("department:{code}"),
-        StatScope::Posts(posts) => {
-            format!(
-                "posts:{}",
-                posts
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )
-        }
-    }
-}
-
 /// Picks the grid: the version asked for, or the one in force at the start of the period.
 pub fn choose_grid<'a>(
     state: &'a AppState,
@@ -153,34 +151,39 @@ pub async fn compute(
     to: NaiveDate,
     scope: StatScope,
 ) -> Result<Statistics, ApiError> {
-    let label = scope_label(&scope);
     let owned = grid.clone();
-    let rows = state
-        .read_aggregate(move |conn| statistics::compute(conn, &owned, from, to, &scope))
-        .await?;
-    let raw: Vec<_> = rows.into_iter().map(|r| (r.indicator, r.k, r.n)).collect();
-    Ok(assemble(grid, from, to, label, &raw))
+    state
+        .read_aggregate(move |conn| {
+            crate::workflows::submissions::live(conn, &owned, from, to, &scope)
+        })
+        .await
 }
 
-/// Computes a grid as the caller may read it: exact over its own posts; over a wider scope,
-/// whole calendar months only (422 naming `from` or `to`) and small counts suppressed after
-/// aggregation (see `relais_domain::disclosure`). Shared with the activity report.
+/// Computes a grid as the caller may read it, from `source`: exact over its own posts; over a
+/// wider scope, whole calendar months only (422 naming `from` or `to`) and small counts
+/// suppressed after aggregation (see `relais_domain::disclosure`), whether the figures are live
+/// or summed from submissions. Shared with the activity report.
 pub async fn compute_for(
     state: &AppState,
     grid: &Grid,
-    from: NaiveDate,
-    to: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
     scope: StatScope,
     wider: bool,
+    source: Source,
 ) -> Result<Statistics, ApiError> {
     if wider {
         check_whole_months(from, to, grid.disclosure.min_months).map_err(ApiError::Invalid)?;
     }
-    let stats = compute(state, grid, from, to, scope).await?;
+    let exact = match source {
+        Source::Live => compute(state, grid, from, to, scope).await?,
+        Source::Submissions => {
+            super::submissions::submitted_statistics(state, grid, from, to, &scope).await?
+        }
+    };
     Ok(if wider {
-        suppress_small_counts(&stats, grid.disclosure.k)
+        suppress_small_counts(&exact, grid.disclosure.k)
     } else {
-        stats
+        exact
     })
 }
 
@@ -322,7 +325,12 @@ async fn get_statistics(
     check_period(params.from, params.to)?;
     let grid = choose_grid(&state, params.grid.as_deref(), params.from)?;
     let wider = wider_than_own_posts(&user, &scope);
-    let stats = compute_for(&state, grid, params.from, params.to, scope.clone(), wider).await?;
+    let source = params.source.unwrap_or(match user.role {
+        Role::Statistics => Source::Submissions,
+        _ => Source::Live,
+    });
+    let period = (params.from, params.to);
+    let stats = compute_for(&state, grid, period, scope.clone(), wider, source).await?;
     let stem = exports::file_stem(&scope, stats.from, stats.to);
     let vary = (header::VARY, "Accept");
     match negotiate(&req) {

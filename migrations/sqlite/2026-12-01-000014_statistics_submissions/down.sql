@@ -1,0 +1,3 @@
+DROP TABLE imported_submissions;
+DROP TABLE statistics_instances;
+DROP TABLE statistics_submissions;
