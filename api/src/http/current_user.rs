@@ -14,6 +14,7 @@ use crate::http::audit::AuditTicket;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 use crate::workflows;
+use relais_domain::member::Member;
 use relais_persistence::members;
 
 /// The verified holder of the request's bearer token, with the request's audit ticket when
@@ -69,18 +70,45 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
 /// The principal of the identity's live membership; at an invitation's first login, the
 /// invitation of its verified e-mail is bound to it first.
 async fn membership_principal(state: &AppState, identity: Identity) -> Result<Principal, ApiError> {
+    member_of_identity(state, identity)
+        .await?
+        .map(|m| m.principal())
+        .ok_or_else(|| ApiError::Forbidden(NO_MEMBERSHIP.into()))
+}
+
+/// Why an identity without a live membership is refused.
+pub const NO_MEMBERSHIP: &str = "this identity has no membership in Relais, or it was revoked: ask an administrator or your post's coordinator";
+
+/// The live membership of `identity`, if any: the one mapping of an identity to a membership,
+/// shared by identity-only bearer tokens and the token exchange (`POST /api/v1/auth/token`).
+///
+/// One read finds the membership, or else whether the verified e-mail has an invitation
+/// waiting; only then is a write transaction opened to bind it (audited, told to the posts).
+/// A person with neither costs one read per request and writes nothing.
+pub async fn member_of_identity(
+    state: &AppState,
+    identity: Identity,
+) -> Result<Option<Member>, ApiError> {
     let Identity {
         issuer,
         subject,
         verified_email,
     } = identity;
-    let (iss, sub) = (issuer.clone(), subject.clone());
+    let (iss, sub, email) = (issuer.clone(), subject.clone(), verified_email.clone());
     let found = state
-        .read(move |conn| Ok(members::active_for_identity(conn, &iss, &sub)?))
+        .read(move |conn| {
+            if let Some(member) = members::active_for_identity(conn, &iss, &sub)? {
+                return Ok(Found::Member(member));
+            }
+            Ok(match email {
+                Some(email) if members::invitation_pending(conn, &email)? => Found::Invitation,
+                _ => Found::Nothing,
+            })
+        })
         .await?;
-    let member = match (found, verified_email) {
-        (Some(member), _) => Some(member),
-        (None, Some(email)) => {
+    match (found, verified_email) {
+        (Found::Member(member), _) => Ok(Some(member)),
+        (Found::Invitation, Some(email)) => {
             let now = state.clock.now();
             let (iss, sub) = (issuer.clone(), subject.clone());
             let bound = state
@@ -91,24 +119,26 @@ async fn membership_principal(state: &AppState, identity: Identity) -> Result<Pr
                 })
                 .await?;
             match bound {
-                Some(member) => Some(member),
+                Some(member) => Ok(Some(member)),
                 // Two first logins of one person at once: the other one bound the invitation.
                 None => {
                     state
                         .read(move |conn| {
                             Ok(members::active_for_identity(conn, &issuer, &subject)?)
                         })
-                        .await?
+                        .await
                 }
             }
         }
-        (None, None) => None,
-    };
-    member.map(|m| m.principal()).ok_or_else(|| {
-        ApiError::Forbidden(
-            "this identity has no membership in Relais, or it was revoked: ask an administrator or your post's coordinator".into(),
-        )
-    })
+        _ => Ok(None),
+    }
+}
+
+/// What the first read of `member_of_identity` found.
+enum Found {
+    Member(Member),
+    Invitation,
+    Nothing,
 }
 
 fn app_state(req: &HttpRequest) -> Result<&AppState, ApiError> {

@@ -29,6 +29,8 @@ pub struct TestApp {
     pub issuer: TokenIssuer,
     /// The application's database, for tests that write or read behind the API.
     pub db: Database,
+    /// The application's state, for tests that look behind the API (its write count).
+    pub state: web::Data<AppState>,
     handle: ServerHandle,
     thread: Option<JoinHandle<()>>,
     // Dropped last: the server must be gone before its database is.
@@ -119,6 +121,7 @@ impl TestAppBuilder {
             state = state.with_webhooks_per_partner(max);
         }
         let state = web::Data::new(state);
+        let kept = state.clone();
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
@@ -149,6 +152,7 @@ impl TestAppBuilder {
                 )
             }),
             db,
+            state: kept,
             handle,
             thread: Some(thread),
             _database: database,
