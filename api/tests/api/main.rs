@@ -15,6 +15,7 @@ mod auth;
 mod beneficiaries;
 mod evaluations;
 mod events;
+mod exchange;
 mod follow_up;
 mod gate;
 mod hand_offs;
