@@ -286,3 +286,30 @@ fn discover(issuer: &str) -> Result<String, String> {
     }
     Ok(document.jwks_uri)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused_setting(value: &str) -> String {
+        match Providers::from_setting(value, Duration::from_secs(1)) {
+            Ok(_) => panic!("{value} was taken"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn a_wrong_setting_stops_the_start_naming_what_is_wrong() {
+        assert!(refused_setting("[]").contains("names no provider"));
+        assert!(refused_setting("/nonexistent/providers.json").contains("cannot read"));
+        assert!(refused_setting(r#"[{"issuer": "https://a"}]"#).contains("JSON list"));
+        let unknown_field = r#"[{"issuer": "https://a", "client_id": "c", "jwks": "x"}]"#;
+        assert!(refused_setting(unknown_field).contains("JSON list"));
+        let hs256 = r#"[{"issuer": "https://a", "client_id": "c", "jwks_url": "http://127.0.0.1:1/k", "algorithm": "HS256"}]"#;
+        assert!(refused_setting(hs256).contains("not RS256 nor ES256"));
+        let ftp = r#"[{"issuer": "https://a", "client_id": "c", "jwks_url": "ftp://x"}]"#;
+        assert!(refused_setting(ftp).contains("not an http(s) URL"));
+        let empty_client = r#"[{"issuer": "https://a", "client_id": " ", "jwks_url": "http://x"}]"#;
+        assert!(refused_setting(empty_client).contains("client_id is empty"));
+    }
+}
