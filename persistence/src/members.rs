@@ -352,6 +352,19 @@ pub fn active_for_identity(
     }
 }
 
+/// Whether `email` has an invitation waiting for its first login (not bound, not revoked).
+/// Read before `bind_invitation`, so that the requests of a person with no membership and no
+/// invitation read and never open a write transaction.
+pub fn invitation_pending(conn: &mut DbConnection, email: &str) -> Result<bool, StoreError> {
+    let pending: i64 = members::table
+        .filter(members::email.eq(normalized_email(email)))
+        .filter(members::subject.is_null())
+        .filter(members::revoked_at.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok(pending > 0)
+}
+
 /// Binds the identity (`iss`, `sub`) to the pending invitation of `email`, if there is one and
 /// the identity has no live membership yet; the membership bound, or `None`.
 pub fn bind_invitation(

@@ -1,14 +1,18 @@
 //! Authentication: JWT bearer tokens, verified with a pinned algorithm, issuer and audience.
 
+mod front_door;
 mod jwks;
 mod keys;
+mod oidc;
 mod tokens;
 
+pub use front_door::{DEFAULT_EXCHANGED_TTL_MINUTES, FrontDoor};
 pub use jwks::Jwks;
 pub use keys::{
     DEFAULT_JWKS_MIN_REFRESH, DEFAULT_MAX_TTL_MINUTES, JwtSettings, KeyError, KeySource,
     resolve_keys,
 };
+pub use oidc::{IdTokenRefused, ProviderSettings, Providers, VerifiedIdToken};
 pub use tokens::{Claims, Identity, Refusal, TokenIssuer, TokenVerifier};
 
 /// Why a token was refused, or could not be issued. The HTTP layer answers it as a problem

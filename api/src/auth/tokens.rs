@@ -21,7 +21,7 @@ use relais_domain::validation::Invalid;
 use super::AuthError;
 
 /// Clock skew tolerated between Relais and an identity provider.
-const LEEWAY_SECONDS: u64 = 30;
+pub(super) const LEEWAY_SECONDS: u64 = 30;
 
 /// What a Relais token says of its holder: its role and scope (claims mode), or only who it is
 /// (`iss`, `sub`, and `email` at an invitation's first login), mapped to its membership.
@@ -452,6 +452,16 @@ impl TokenIssuer {
             max_ttl: max,
             ..self
         }
+    }
+
+    /// The `iss` of the tokens it signs.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The `aud` of the tokens it signs.
+    pub fn audience(&self) -> &str {
+        &self.audience
     }
 
     /// The longest lifetime this issuer signs.

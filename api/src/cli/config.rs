@@ -63,6 +63,11 @@ pub struct Settings {
     /// `RELAIS_AUTHORIZATION`: `claims` (default), `memberships` or `both`: where a request's
     /// role and scope come from.
     pub authorization: crate::auth::Authorization,
+    /// `RELAIS_OIDC_PROVIDERS`: the OpenID providers whose ID tokens `POST /api/v1/auth/token`
+    /// exchanges (a JSON list of `{issuer, client_id, jwks_url?, algorithm?}`, or a file's path).
+    pub oidc_providers: Option<String>,
+    /// `RELAIS_OIDC_TOKEN_TTL_MINUTES`: how long an exchanged token lives (default 15).
+    pub oidc_token_ttl_minutes: u32,
 }
 
 /// Where `relais serve` copies the audit trail, outside the database.
@@ -243,6 +248,18 @@ impl Settings {
         let database_url = var("DATABASE_URL").unwrap_or_else(|| "relais.db".to_owned());
         Ok(Self {
             authorization,
+            oidc_providers: var("RELAIS_OIDC_PROVIDERS"),
+            oidc_token_ttl_minutes: match number("RELAIS_OIDC_TOKEN_TTL_MINUTES")? {
+                None => crate::auth::DEFAULT_EXCHANGED_TTL_MINUTES,
+                Some(minutes @ 1..=MAX_TOKEN_LIFETIME_MINUTES) => {
+                    u32::try_from(minutes).unwrap_or(crate::auth::DEFAULT_EXCHANGED_TTL_MINUTES)
+                }
+                Some(minutes) => {
+                    return Err(format!(
+                        "RELAIS_OIDC_TOKEN_TTL_MINUTES={minutes}: must be between 1 and {MAX_TOKEN_LIFETIME_MINUTES}"
+                    ));
+                }
+            },
             keys: crate::keys::KeySettings::from_env(&database_url),
             db,
             deadline,

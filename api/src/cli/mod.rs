@@ -301,7 +301,8 @@ async fn serve(settings: Settings) -> Result<(), String> {
         }
         config::AuditCopy::Off => {}
     }
-    let (verifier, _, source) = resolve_keys(&settings.jwt, &db).map_err(|e| e.to_string())?;
+    let (verifier, issuer, source) = resolve_keys(&settings.jwt, &db).map_err(|e| e.to_string())?;
+    let front_door = front_door(&settings, issuer)?;
     match source {
         KeySource::InstanceSecret => log::warn!(
             "tokens: signed and verified with this instance's own HS256 secret, kept sealed in its \
@@ -371,6 +372,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let state = web::Data::new(
         AppState::new(db, verifier, grids, &settings.protection, metrics)?
             .with_authorization(settings.authorization)
+            .with_front_door_if(front_door)
             .with_deadline(settings.deadline)
             .with_webhooks_per_partner(settings.webhooks_per_partner)
             .with_worklist(crate::workflows::worklist::WorklistSettings {
@@ -444,4 +446,40 @@ fn stop_signal(
             webhooks.stop();
         }
     })
+}
+
+/// The token exchange, when `RELAIS_OIDC_PROVIDERS` names providers: their keys are fetched now,
+/// and the instance must be able to sign the tokens it answers.
+fn front_door(
+    settings: &config::Settings,
+    issuer: Option<crate::auth::TokenIssuer>,
+) -> Result<Option<crate::auth::FrontDoor>, String> {
+    let Some(value) = settings.oidc_providers.as_deref() else {
+        log::info!("token exchange: off (no RELAIS_OIDC_PROVIDERS)");
+        return Ok(None);
+    };
+    let Some(issuer) = issuer else {
+        return Err("RELAIS_OIDC_PROVIDERS: the token exchange signs Relais tokens, and this instance verifies public keys only: set RELAIS_JWT_PRIVATE_KEY with RELAIS_JWT_PUBLIC_KEY, or use an HS256 secret".into());
+    };
+    let min_refresh = settings
+        .jwt
+        .jwks_min_refresh
+        .unwrap_or(crate::auth::DEFAULT_JWKS_MIN_REFRESH);
+    let providers = crate::auth::Providers::from_setting(value, min_refresh)?;
+    let ttl = chrono::Duration::minutes(i64::from(settings.oidc_token_ttl_minutes));
+    if ttl > issuer.max_ttl() {
+        return Err(
+            "RELAIS_OIDC_TOKEN_TTL_MINUTES is longer than RELAIS_JWT_MAX_TTL_MINUTES".into(),
+        );
+    }
+    log::info!(
+        "token exchange: POST /api/v1/auth/token takes ID tokens of {}; tokens live {} minutes",
+        providers.describe(),
+        ttl.num_minutes()
+    );
+    Ok(Some(crate::auth::FrontDoor {
+        providers: std::sync::Arc::new(providers),
+        issuer,
+        ttl,
+    }))
 }

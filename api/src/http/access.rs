@@ -139,6 +139,9 @@ pub static RULES: &[Rule] = &[
     // Counts, durations and route patterns only; `RELAIS_METRICS=off` turns it off.
     rule("GET", "/metrics", "get_metrics", Allowed::Anyone, None),
     rule("GET", "/api/v1/reference", "get_reference", Allowed::Anyone, None),
+    // The token endpoint: its callers have no Relais token yet; what they present (an ID token)
+    // is verified by the handler, and each token issued is audited there.
+    rule("POST", "/api/v1/auth/token", "issue_token", Allowed::Anyone, None),
     // The directory of posts, units and partners.
     rule("GET", "/api/v1/posts", "list_posts", Allowed::Roles(&[Grant(Admin, All), Grant(SocialWorker, OwnPosts), Grant(Coordinator, OwnPosts)]), None),
     rule("POST", "/api/v1/posts", "create_post", ADMINS, None),

@@ -14,6 +14,9 @@ use crate::http::audit::AuditTicket;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 use crate::workflows;
+use relais_domain::member::Member;
+use relais_domain::reference::MemberStatus;
+use relais_persistence::DbConnection;
 use relais_persistence::members;
 
 /// The verified holder of the request's bearer token, with the request's audit ticket when
@@ -69,46 +72,101 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
 /// The principal of the identity's live membership; at an invitation's first login, the
 /// invitation of its verified e-mail is bound to it first.
 async fn membership_principal(state: &AppState, identity: Identity) -> Result<Principal, ApiError> {
+    member_of_identity(state, identity, None)
+        .await?
+        .map(|m| m.principal())
+        .ok_or_else(|| ApiError::Forbidden(NO_MEMBERSHIP.into()))
+}
+
+/// Why an identity without a live membership is refused.
+pub const NO_MEMBERSHIP: &str = "this identity has no membership in Relais, or it was revoked: ask an administrator or your post's coordinator";
+
+/// What a caller of [`member_of_identity`] writes with the membership found, in the transaction
+/// of the binding if there is one (the token exchange records who got a token).
+pub type Recorder = Box<dyn FnOnce(&mut DbConnection, &Member) -> Result<(), ApiError> + Send>;
+
+/// The live membership of `identity`, if any: the one mapping of an identity to a membership,
+/// shared by identity-only bearer tokens and the token exchange (`POST /api/v1/auth/token`).
+///
+/// One read finds the membership (by `iss` and `sub`; or by its id, for a token of this
+/// instance's front door), or else whether the verified e-mail has an invitation waiting; only
+/// then is a write transaction opened, to bind it (audited, told to the posts). A person with
+/// neither costs one read per request and writes nothing. With `record`, what it writes goes in
+/// one transaction with the binding, or in a transaction of its own.
+pub async fn member_of_identity(
+    state: &AppState,
+    identity: Identity,
+    record: Option<Recorder>,
+) -> Result<Option<Member>, ApiError> {
     let Identity {
         issuer,
         subject,
         verified_email,
     } = identity;
-    let (iss, sub) = (issuer.clone(), subject.clone());
+    let named = state
+        .front_door
+        .as_ref()
+        .and_then(|door| door.member_named(&issuer, &subject));
+    let (iss, sub, email) = (issuer.clone(), subject.clone(), verified_email.clone());
     let found = state
-        .read(move |conn| Ok(members::active_for_identity(conn, &iss, &sub)?))
-        .await?;
-    let member = match (found, verified_email) {
-        (Some(member), _) => Some(member),
-        (None, Some(email)) => {
-            let now = state.clock.now();
-            let (iss, sub) = (issuer.clone(), subject.clone());
-            let bound = state
-                .write_unaudited(move |conn| {
-                    Ok(workflows::members::bind_at_first_login(
-                        conn, &email, &iss, &sub, now,
-                    )?)
-                })
-                .await?;
-            match bound {
-                Some(member) => Some(member),
-                // Two first logins of one person at once: the other one bound the invitation.
-                None => {
-                    state
-                        .read(move |conn| {
-                            Ok(members::active_for_identity(conn, &issuer, &subject)?)
-                        })
-                        .await?
-                }
+        .read(move |conn| {
+            if let Some(id) = named {
+                return Ok(match members::get(conn, id) {
+                    Ok(member) if member.status == MemberStatus::Active => {
+                        Found::Member(Box::new(member))
+                    }
+                    Ok(_) | Err(relais_persistence::StoreError::NotFound) => Found::Nothing,
+                    Err(e) => return Err(e.into()),
+                });
             }
+            if let Some(member) = members::active_for_identity(conn, &iss, &sub)? {
+                return Ok(Found::Member(Box::new(member)));
+            }
+            Ok(match email {
+                Some(email) if members::invitation_pending(conn, &email)? => Found::Invitation,
+                _ => Found::Nothing,
+            })
+        })
+        .await?;
+    match (found, verified_email) {
+        (Found::Member(member), _) => match record {
+            Some(record) => state
+                .write_unaudited(move |conn| {
+                    record(conn, &member)?;
+                    Ok(*member)
+                })
+                .await
+                .map(Some),
+            None => Ok(Some(*member)),
+        },
+        (Found::Invitation, Some(email)) => {
+            let now = state.clock.now();
+            state
+                .write_unaudited(move |conn| {
+                    let bound = workflows::members::bind_at_first_login(
+                        conn, &email, &issuer, &subject, now,
+                    )?;
+                    let member = match bound {
+                        Some(member) => Some(member),
+                        // Two first logins of one person at once: the other one bound it.
+                        None => members::active_for_identity(conn, &issuer, &subject)?,
+                    };
+                    if let (Some(member), Some(record)) = (&member, record) {
+                        record(conn, member)?;
+                    }
+                    Ok(member)
+                })
+                .await
         }
-        (None, None) => None,
-    };
-    member.map(|m| m.principal()).ok_or_else(|| {
-        ApiError::Forbidden(
-            "this identity has no membership in Relais, or it was revoked: ask an administrator or your post's coordinator".into(),
-        )
-    })
+        _ => Ok(None),
+    }
+}
+
+/// What the first read of `member_of_identity` found.
+enum Found {
+    Member(Box<Member>),
+    Invitation,
+    Nothing,
 }
 
 fn app_state(req: &HttpRequest) -> Result<&AppState, ApiError> {

@@ -43,6 +43,7 @@ logs name it: quote it when reporting a problem.",
     tags(
         (name = "health", description = "Service health, the platform's liveness and readiness probes, and Prometheus metrics"),
         (name = "reference", description = "Reference lists with French labels"),
+        (name = "auth", description = "The token endpoint: a front-end's ID token exchanged for a Relais access token (OAuth answers and errors, not problem documents)"),
         (name = "posts", description = "ISCG posts (administrators manage them)"),
         (name = "units", description = "Police and gendarmerie units (administrators manage them)"),
         (name = "members", description = "Who works where: memberships granted by administrators, and by coordinators for their posts' social workers"),
@@ -219,10 +220,13 @@ reporting a problem."
                     continue;
                 };
                 optional_body_is_absent_not_null(operation);
-                if method == "POST" {
+                // The token endpoint speaks OAuth: no idempotency key (a token is never replayed),
+                // and its own errors in place of the problem documents of a bad body.
+                let oauth = OAUTH_PATHS.contains(&path.as_str());
+                if method == "POST" && !oauth {
                     takes_an_idempotency_key(operation);
                 }
-                add_standard_errors(operation, public, limited);
+                add_standard_errors(operation, public, limited, oauth);
                 if let Some(rule) = RULES
                     .iter()
                     .find(|r| r.path == path.as_str() && r.method == method)
@@ -530,7 +534,10 @@ fn optional_body_is_absent_not_null(operation: &mut Operation) {
     }
 }
 
-fn add_standard_errors(operation: &mut Operation, public: bool, limited: bool) {
+/// The paths that answer OAuth errors (RFC 6749 §5.2) rather than problem documents.
+const OAUTH_PATHS: &[&str] = &["/api/v1/auth/token"];
+
+fn add_standard_errors(operation: &mut Operation, public: bool, limited: bool, oauth: bool) {
     let has_body = operation.request_body.is_some();
     let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
     // Public operations say so with an empty list, rather than by leaving security unsaid.
@@ -543,7 +550,8 @@ fn add_standard_errors(operation: &mut Operation, public: bool, limited: bool) {
         let applies = match status {
             "400" => has_body || has_params,
             "401" | "403" => !public,
-            "413" | "415" | "422" => has_body,
+            "415" | "422" => has_body && !oauth,
+            "413" => has_body,
             "429" => limited,
             _ => true,
         };

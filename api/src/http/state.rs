@@ -41,6 +41,9 @@ pub struct AppState {
     pub worklist: crate::workflows::worklist::WorklistSettings,
     /// The most active webhooks a partner may have (`RELAIS_WEBHOOKS_PER_PARTNER`).
     pub webhooks_per_partner: u32,
+    /// The token exchange's providers and signer (`RELAIS_OIDC_PROVIDERS`); `None` when no
+    /// provider is configured, and `POST /api/v1/auth/token` answers that it takes no ID token.
+    pub front_door: Option<Arc<crate::auth::FrontDoor>>,
 }
 
 /// The deadline of the aggregates (statistics grids, activity reports), which read a scope's
@@ -88,7 +91,24 @@ impl AppState {
             draining: Draining::default(),
             worklist: crate::workflows::worklist::WorklistSettings::default(),
             webhooks_per_partner: relais_domain::webhook::DEFAULT_MAX_PER_PARTNER,
+            front_door: None,
         })
+    }
+
+    /// The same state taking ID tokens at the token exchange.
+    pub fn with_front_door(self, front_door: crate::auth::FrontDoor) -> Self {
+        Self {
+            front_door: Some(Arc::new(front_door)),
+            ..self
+        }
+    }
+
+    /// The same state with the token exchange, if configured.
+    pub fn with_front_door_if(self, front_door: Option<crate::auth::FrontDoor>) -> Self {
+        match front_door {
+            Some(door) => self.with_front_door(door),
+            None => self,
+        }
     }
 
     /// The same state taking roles and scopes from `authorization`.

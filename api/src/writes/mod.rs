@@ -43,6 +43,9 @@ pub struct Writes {
     db: Database,
     /// Groups the audit events; on SQLite, the requests' writes too.
     grouped: GroupCommit,
+    /// How many write transactions `run` opened: what lets a test tell that a request wrote
+    /// nothing (an empty transaction leaves no row to see).
+    runs: std::sync::atomic::AtomicU64,
 }
 
 impl Writes {
@@ -57,6 +60,7 @@ impl Writes {
         Ok(Self {
             grouped: GroupCommit::spawn(db.clone(), name, threads)?,
             db,
+            runs: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -70,6 +74,7 @@ impl Writes {
         T: Send + 'static,
         E: From<WriteError> + From<StoreError> + From<DieselError> + Send + 'static,
     {
+        self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match self.db.backend() {
             Backend::Sqlite => self.grouped.run(write).await,
             Backend::Postgres => {
@@ -79,6 +84,11 @@ impl Writes {
                     .map_err(|e| E::from(WriteError::BlockingPool(e.to_string())))?
             }
         }
+    }
+
+    /// How many write transactions were opened since the start (audit batches aside).
+    pub fn transactions(&self) -> u64 {
+        self.runs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Why grouped writes fail now (a full disk, a read-only filesystem, a lost file), if they do.

@@ -454,6 +454,10 @@ fn every_idempotent_operation_is_retried_through_the_gate() {
             continue;
         };
         let name = operation["operationId"].as_str().unwrap();
+        if path == "/api/v1/auth/token" {
+            // A token is never replayed to a retry: the token endpoint takes no key.
+            continue;
+        }
         let keyed = operation["parameters"]
             .as_array()
             .into_iter()

@@ -16,6 +16,7 @@ mod beneficiaries;
 mod disclosure;
 mod evaluations;
 mod events;
+mod exchange;
 mod follow_up;
 mod gate;
 mod hand_offs;

@@ -121,6 +121,30 @@ fn an_email_said_unverified_binds_no_invitation_and_another_email_none() {
 }
 
 #[test]
+fn a_person_with_no_membership_nor_invitation_writes_nothing_at_its_requests() {
+    let app = memberships_app();
+    let admin = first_admin(&app);
+    let post = app.create_post_as(&admin, "Poste A");
+    app.post(
+        "/api/v1/members",
+        &admin,
+        invitation(&post, "camille@example.org"),
+    )
+    .expect_status(201);
+    let stranger = app.identity_token("oidc-someone", Some("someone@example.org"));
+    let before = app.state.writes.transactions();
+    for _ in 0..3 {
+        app.get("/api/v1/situations", &stranger).assert_problem(403);
+    }
+    // A read found neither a membership nor an invitation: no write transaction was opened.
+    assert_eq!(app.state.writes.transactions(), before);
+    // The invited person's first login still binds (a write, the only one).
+    let invited = app.identity_token("oidc-camille", Some("camille@example.org"));
+    app.get("/api/v1/situations", &invited).expect_status(200);
+    assert_eq!(app.state.writes.transactions(), before + 1);
+}
+
+#[test]
 fn a_revoked_member_is_refused_at_its_next_request() {
     let app = memberships_app();
     let admin = first_admin(&app);

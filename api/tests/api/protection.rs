@@ -219,7 +219,8 @@ fn operations_with_a_body() -> Vec<(String, String, String)> {
     let mut found = Vec::new();
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
-            if operation.get("requestBody").is_some() {
+            // The token endpoint takes a form, judged by its own tests (`exchange`).
+            if operation.get("requestBody").is_some() && path != "/api/v1/auth/token" {
                 let concrete = path.replace("{id}", &uuid::Uuid::now_v7().to_string());
                 assert!(!concrete.contains('{'), "fill in the parameters of {path}");
                 found.push((method.to_uppercase(), concrete, path.clone()));

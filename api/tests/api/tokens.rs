@@ -22,11 +22,11 @@ use crate::support::{TEST_SECRET, TestApp};
 const ISSUER: &str = "https://idp.example.fr/realms/relais";
 const AUDIENCE: &str = "relais-api";
 
-fn fixture(name: &str) -> String {
+pub(crate) fn fixture(name: &str) -> String {
     format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-fn private(name: &str) -> EncodingKey {
+pub(crate) fn private(name: &str) -> EncodingKey {
     let pem = std::fs::read(fixture(name)).unwrap();
     if name.starts_with("es256") {
         EncodingKey::from_ec_pem(&pem).unwrap()
@@ -282,14 +282,14 @@ fn an_hs256_token_signed_with_the_public_key_is_refused_by_a_single_key_service(
 }
 
 /// A JWK Set served over HTTP on 127.0.0.1, counting the fetches; `publish` changes it.
-struct JwksServer {
-    url: String,
+pub(crate) struct JwksServer {
+    pub(crate) url: String,
     set: Arc<Mutex<String>>,
     fetches: Arc<AtomicUsize>,
 }
 
 impl JwksServer {
-    fn start(set: &JwkSet) -> Self {
+    pub(crate) fn start(set: &JwkSet) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
         let served = Arc::new(Mutex::new(serde_json::to_string(set).unwrap()));
@@ -330,7 +330,7 @@ impl JwksServer {
 }
 
 /// The public JWK of `key` for `algorithm`, named `kid`, built by jsonwebtoken.
-fn jwk(key: &EncodingKey, algorithm: Algorithm, kid: &str) -> Jwk {
+pub(crate) fn jwk(key: &EncodingKey, algorithm: Algorithm, kid: &str) -> Jwk {
     let mut jwk = Jwk::from_encoding_key(key, algorithm).unwrap();
     jwk.common.key_id = Some(kid.to_owned());
     jwk

@@ -1,6 +1,7 @@
 //! The HTTP resources, one module each, registered with their OpenAPI description.
 
 pub mod audit;
+pub mod auth;
 pub mod beneficiaries;
 mod common;
 pub mod consolidation;
@@ -29,6 +30,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 /// Everything under `/api/v1`.
 pub fn configure_api(cfg: &mut ServiceConfig) {
     cfg.configure(reference::configure_api)
+        .configure(auth::configure)
         .configure(worklist::configure)
         .configure(posts::configure)
         .configure(units::configure)

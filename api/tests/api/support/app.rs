@@ -29,6 +29,8 @@ pub struct TestApp {
     pub issuer: TokenIssuer,
     /// The application's database, for tests that write or read behind the API.
     pub db: Database,
+    /// The application's state, for tests that look behind the API (its write count).
+    pub state: web::Data<AppState>,
     handle: ServerHandle,
     thread: Option<JoinHandle<()>>,
     // Dropped last: the server must be gone before its database is.
@@ -57,9 +59,20 @@ pub struct TestAppBuilder {
     database: Option<TestDatabase>,
     webhooks_per_partner: Option<u32>,
     authorization: relais_api::auth::Authorization,
+    oidc_providers: Vec<relais_api::auth::ProviderSettings>,
 }
 
 impl TestAppBuilder {
+    /// The token exchange (`RELAIS_OIDC_PROVIDERS`) with these providers; its tokens live
+    /// 15 minutes.
+    pub fn with_oidc_providers(
+        mut self,
+        providers: Vec<relais_api::auth::ProviderSettings>,
+    ) -> Self {
+        self.oidc_providers = providers;
+        self
+    }
+
     /// Roles and scopes from memberships (`RELAIS_AUTHORIZATION=memberships` or `both`).
     pub fn with_authorization(mut self, authorization: relais_api::auth::Authorization) -> Self {
         self.authorization = authorization;
@@ -115,10 +128,22 @@ impl TestAppBuilder {
         let mut state = AppState::new(db.clone(), verifier, grids, &self.protection, metrics)
             .expect("app state")
             .with_authorization(self.authorization);
+        if !self.oidc_providers.is_empty() {
+            let providers =
+                relais_api::auth::Providers::new(self.oidc_providers, Duration::from_secs(1))
+                    .expect("the providers' keys");
+            let (_, signer, _) = resolve_keys(&self.jwt, &db).expect("keys");
+            state = state.with_front_door(relais_api::auth::FrontDoor {
+                providers: std::sync::Arc::new(providers),
+                issuer: signer.expect("an app that signs its tokens"),
+                ttl: chrono::Duration::minutes(15),
+            });
+        }
         if let Some(max) = self.webhooks_per_partner {
             state = state.with_webhooks_per_partner(max);
         }
         let state = web::Data::new(state);
+        let kept = state.clone();
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
@@ -149,6 +174,7 @@ impl TestAppBuilder {
                 )
             }),
             db,
+            state: kept,
             handle,
             thread: Some(thread),
             _database: database,
@@ -173,6 +199,7 @@ impl TestApp {
             database: None,
             webhooks_per_partner: None,
             authorization: relais_api::auth::Authorization::default(),
+            oidc_providers: Vec::new(),
         }
     }
 
@@ -311,6 +338,15 @@ impl TestApp {
             Err(e) => panic!("{method} {path}: {e}"),
         };
         answer(response)
+    }
+
+    /// Posts a form (`application/x-www-form-urlencoded`) without a token, as to a token endpoint.
+    pub fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Answer {
+        let request = ureq::post(&format!("{}{path}", self.base));
+        match request.send_form(form) {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => answer(response),
+            Err(e) => panic!("POST {path}: {e}"),
+        }
     }
 
     /// Sends raw bytes with a content type, for malformed and oversized bodies.

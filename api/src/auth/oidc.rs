@@ -1,0 +1,315 @@
+//! The OpenID providers whose ID tokens the token exchange takes (`RELAIS_OIDC_PROVIDERS`).
+//!
+//! Each provider is named by its issuer, the client id of the front-end (the audience of its ID
+//! tokens), its algorithm (RS256 by default, or ES256: one per provider, pinned as for bearer
+//! tokens) and its JWK Set, given as `jwks_url` or found by discovery
+//! (`{issuer}/.well-known/openid-configuration`, its `jwks_uri`) at start-up. An ID token is
+//! routed to its provider by its `iss`, read before any check; then everything is checked with
+//! that provider's keys: signature, `iss`, `aud` containing the client id, `exp`, `iat`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
+use serde::Deserialize;
+
+use super::jwks::Jwks;
+use super::tokens::{Identity, LEEWAY_SECONDS};
+use crate::clock::{Clock, SystemClock};
+
+/// How long discovery may take.
+const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One provider as configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    /// The provider's `iss`, exactly as its ID tokens carry it.
+    pub issuer: String,
+    /// The front-end's client id at this provider: the audience its ID tokens must name.
+    pub client_id: String,
+    /// The provider's JWK Set; found by discovery when absent.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// `RS256` (default) or `ES256`.
+    #[serde(default)]
+    pub algorithm: Option<String>,
+}
+
+/// Who an ID token names. Its names (`given_name`, `usual_name`, `name`) are not read: every
+/// membership has the display name its granter gave.
+#[derive(Debug, Clone)]
+pub struct VerifiedIdToken {
+    pub identity: Identity,
+}
+
+/// The claims of an ID token that Relais reads (OpenID Connect Core §2, §5.1).
+#[derive(Deserialize)]
+struct IdClaims {
+    sub: String,
+    iss: String,
+    iat: i64,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    email_verified: Option<bool>,
+}
+
+/// The `iss` of a token not yet verified, to choose its provider.
+#[derive(Deserialize)]
+struct Unverified {
+    iss: String,
+}
+
+struct Provider {
+    settings: ProviderSettings,
+    algorithm: Algorithm,
+    validation: Validation,
+    jwks: Jwks,
+}
+
+/// The configured providers.
+pub struct Providers(Vec<Provider>);
+
+/// Why an ID token was refused (`invalid_grant`), said to the front-end.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct IdTokenRefused(pub String);
+
+fn refused(text: impl Into<String>) -> IdTokenRefused {
+    IdTokenRefused(text.into())
+}
+
+impl Providers {
+    /// The providers of `RELAIS_OIDC_PROVIDERS`: a JSON list, or the path of a file holding one.
+    /// Fetches each JWK Set (after discovery if needed), so that a wrong setting stops the start.
+    pub fn from_setting(value: &str, min_refresh: Duration) -> Result<Self, String> {
+        let text = if value.trim_start().starts_with('[') {
+            value.to_owned()
+        } else {
+            std::fs::read_to_string(value)
+                .map_err(|e| format!("RELAIS_OIDC_PROVIDERS: cannot read {value}: {e}"))?
+        };
+        let list: Vec<ProviderSettings> = serde_json::from_str(&text).map_err(|e| {
+            format!("RELAIS_OIDC_PROVIDERS is not a JSON list of {{issuer, client_id, jwks_url?, algorithm?}}: {e}")
+        })?;
+        Self::new(list, min_refresh)
+    }
+
+    pub fn new(list: Vec<ProviderSettings>, min_refresh: Duration) -> Result<Self, String> {
+        if list.is_empty() {
+            return Err("RELAIS_OIDC_PROVIDERS names no provider".into());
+        }
+        let mut providers = Vec::with_capacity(list.len());
+        for settings in list {
+            let what = format!("RELAIS_OIDC_PROVIDERS: {}", settings.issuer);
+            if providers
+                .iter()
+                .any(|p: &Provider| p.settings.issuer == settings.issuer)
+            {
+                return Err(format!("{what}: named twice"));
+            }
+            if settings.client_id.trim().is_empty() {
+                return Err(format!("{what}: client_id is empty"));
+            }
+            let algorithm = match settings.algorithm.as_deref().unwrap_or("RS256") {
+                "RS256" => Algorithm::RS256,
+                "ES256" => Algorithm::ES256,
+                other => return Err(format!("{what}: algorithm {other} is not RS256 nor ES256")),
+            };
+            let jwks_url = match &settings.jwks_url {
+                Some(url) => url.clone(),
+                None => discover(&settings.issuer).map_err(|e| format!("{what}: {e}"))?,
+            };
+            check_url(&jwks_url).map_err(|e| format!("{what}: {e}"))?;
+            let jwks = Jwks::fetch(&jwks_url, algorithm, min_refresh)
+                .map_err(|e| format!("{what}: {e}"))?;
+            let mut validation = Validation::new(algorithm);
+            validation.set_issuer(&[settings.issuer.as_str()]);
+            validation.set_audience(&[settings.client_id.as_str()]);
+            validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+            validation.leeway = LEEWAY_SECONDS;
+            providers.push(Provider {
+                settings,
+                algorithm,
+                validation,
+                jwks,
+            });
+        }
+        Ok(Self(providers))
+    }
+
+    /// The issuers, for the start-up log.
+    pub fn describe(&self) -> String {
+        self.0
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} (client {}, {:?}, {} key(s) from {})",
+                    p.settings.issuer,
+                    p.settings.client_id,
+                    p.algorithm,
+                    p.jwks.len(),
+                    p.jwks.url()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Verifies `token` as an ID token of one of the providers. A `kid` its provider's set
+    /// lacks fetches the set again first, at most once per interval (see `Jwks`), off the
+    /// event loop.
+    pub async fn verify(self: Arc<Self>, token: String) -> Result<VerifiedIdToken, IdTokenRefused> {
+        let header =
+            decode_header(&token).map_err(|_| refused("the subject_token is not a JWT"))?;
+        // Read unverified only to choose the provider; nothing of it is trusted before `decode`.
+        let issuer = jsonwebtoken::dangerous::insecure_decode::<Unverified>(&token)
+            .map_err(|_| refused("the subject_token carries no iss"))?
+            .claims
+            .iss;
+        let index = self
+            .0
+            .iter()
+            .position(|p| p.settings.issuer == issuer)
+            .ok_or_else(|| {
+                refused(format!(
+                    "the ID token comes from {issuer}, which is not a provider of this service"
+                ))
+            })?;
+        if header.alg != self.0[index].algorithm {
+            return Err(refused(format!(
+                "the ID token is signed with {:?}; this provider is configured for {:?}",
+                header.alg, self.0[index].algorithm
+            )));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| refused("the ID token names no key (kid)"))?;
+        if self.0[index].jwks.get(&kid).is_none() && self.0[index].jwks.claim_refresh() {
+            let providers = Arc::clone(&self);
+            match actix_web::web::block(move || providers.0[index].jwks.refresh()).await {
+                Ok(Ok(count)) => {
+                    log::info!("oidc: {issuer}: keys fetched again for kid {kid:?}: {count}");
+                }
+                Ok(Err(e)) => log::warn!("oidc: {issuer}: {e}"),
+                Err(e) => log::warn!("oidc: blocking pool: {e}"),
+            }
+        }
+        self.0[index].check(&token, &kid)
+    }
+}
+
+impl Provider {
+    fn check(&self, token: &str, kid: &str) -> Result<VerifiedIdToken, IdTokenRefused> {
+        use jsonwebtoken::errors::ErrorKind;
+        let key = self.jwks.get(kid).ok_or_else(|| {
+            refused("the ID token is signed with a key its provider does not publish (kid)")
+        })?;
+        let claims = decode::<IdClaims>(token, &key, &self.validation)
+            .map_err(|e| {
+                refused(match e.kind() {
+                    ErrorKind::ExpiredSignature => "the ID token has expired",
+                    ErrorKind::ImmatureSignature => "the ID token is not valid yet",
+                    ErrorKind::InvalidAudience => {
+                        "the ID token is not meant for this front-end (aud lacks the provider's client_id)"
+                    }
+                    ErrorKind::InvalidSignature => "the ID token's signature does not verify",
+                    ErrorKind::MissingRequiredClaim(_) => "the ID token lacks a required claim (exp, aud or sub)",
+                    ErrorKind::Json(_) => "the ID token's claims are not those of an ID token (sub, iss, iat)",
+                    _ => "the ID token is malformed",
+                })
+            })?
+            .claims;
+        // `iat` in the future (beyond the skew) is refused, as for bearer tokens.
+        let now = SystemClock.now().timestamp();
+        if claims.iat > now.saturating_add_unsigned(LEEWAY_SECONDS) {
+            return Err(refused("the ID token's iat (issued at) is in the future"));
+        }
+        if claims.sub.trim().is_empty()
+            || claims.sub.chars().any(relais_domain::validation::deceives)
+        {
+            return Err(refused(
+                "the ID token's sub does not name its holder legibly",
+            ));
+        }
+        Ok(VerifiedIdToken {
+            identity: Identity {
+                issuer: claims.iss,
+                subject: claims.sub,
+                verified_email: claims
+                    .email
+                    .filter(|_| claims.email_verified != Some(false)),
+            },
+        })
+    }
+}
+
+fn check_url(url: &str) -> Result<(), String> {
+    match url::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "https" | "http") => Ok(()),
+        _ => Err(format!("{url} is not an http(s) URL")),
+    }
+}
+
+/// The `jwks_uri` of the provider's discovery document (OpenID Connect Discovery §4).
+fn discover(issuer: &str) -> Result<String, String> {
+    #[derive(Deserialize)]
+    struct Discovery {
+        issuer: String,
+        jwks_uri: String,
+    }
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let mut agent = ureq::AgentBuilder::new()
+        .timeout(DISCOVERY_TIMEOUT)
+        .redirects(0)
+        .user_agent(concat!("Relais/", env!("CARGO_PKG_VERSION")));
+    if let Ok(tls) = ureq::native_tls::TlsConnector::new() {
+        agent = agent.tls_connector(Arc::new(tls));
+    }
+    let document: Discovery = agent
+        .build()
+        .get(&url)
+        .call()
+        .map_err(|e| format!("no jwks_url, and discovery at {url} failed: {e}"))?
+        .into_json()
+        .map_err(|e| format!("the discovery document at {url} is not readable: {e}"))?;
+    // Discovery §4.3: the document's issuer must be the one asked for.
+    if document.issuer != issuer {
+        return Err(format!(
+            "the discovery document at {url} names the issuer {}",
+            document.issuer
+        ));
+    }
+    Ok(document.jwks_uri)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused_setting(value: &str) -> String {
+        match Providers::from_setting(value, Duration::from_secs(1)) {
+            Ok(_) => panic!("{value} was taken"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn a_wrong_setting_stops_the_start_naming_what_is_wrong() {
+        assert!(refused_setting("[]").contains("names no provider"));
+        assert!(refused_setting("/nonexistent/providers.json").contains("cannot read"));
+        assert!(refused_setting(r#"[{"issuer": "https://a"}]"#).contains("JSON list"));
+        let unknown_field = r#"[{"issuer": "https://a", "client_id": "c", "jwks": "x"}]"#;
+        assert!(refused_setting(unknown_field).contains("JSON list"));
+        let hs256 = r#"[{"issuer": "https://a", "client_id": "c", "jwks_url": "http://127.0.0.1:1/k", "algorithm": "HS256"}]"#;
+        assert!(refused_setting(hs256).contains("not RS256 nor ES256"));
+        let ftp = r#"[{"issuer": "https://a", "client_id": "c", "jwks_url": "ftp://x"}]"#;
+        assert!(refused_setting(ftp).contains("not an http(s) URL"));
+        let empty_client = r#"[{"issuer": "https://a", "client_id": " ", "jwks_url": "http://x"}]"#;
+        assert!(refused_setting(empty_client).contains("client_id is empty"));
+    }
+}
