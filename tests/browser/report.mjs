@@ -11,7 +11,7 @@
 //   CHROMIUM         the browser executable (default /usr/bin/chromium)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launch, watch } from './chromium.mjs';
 
 const need = (name) => {
   const value = process.env[name];
@@ -26,19 +26,7 @@ const pdfPath = need('PDF');
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 
 const problems = [];
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-dev-shm-usage',
-    '--disable-gpu',
-    '--disable-quic',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launch(executablePath);
 const step = (what) => console.log(`report: ${what}`);
 try {
   const context = await browser.newContext({
@@ -47,15 +35,7 @@ try {
   });
   const page = await context.newPage();
   page.setDefaultTimeout(30_000);
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (event) => {
-      console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || '(inline)'}`);
-    });
-  });
+  await watch(page, problems);
 
   const url = `${base}/api/v1/reports/activity?year=${year}&post_id=${postId}`;
   step(`open ${url}`);

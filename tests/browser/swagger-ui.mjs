@@ -9,7 +9,7 @@
 //   CHROMIUM         the browser executable (default /usr/bin/chromium)
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launch, watch } from './chromium.mjs';
 
 const need = (name) => {
   const value = process.env[name];
@@ -43,39 +43,13 @@ const body = {
 };
 
 const problems = []; // console errors, CSP violations and page errors: any of them fails the test
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  // As root in a container Chromium has no sandbox; the machine's network is closed, so no
-  // background connections (updates, sync, QUIC).
-  args: [
-    '--no-sandbox',
-    '--disable-dev-shm-usage',
-    '--disable-gpu',
-    '--disable-quic',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launch(executablePath);
 let page;
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
   page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  // A violation the console reports only as text is also caught as an event, with its directive.
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (event) => {
-      console.error(
-        `CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || '(inline)'} ` +
-          `(${event.sourceFile || ''}:${event.lineNumber || ''})`,
-      );
-    });
-  });
+  await watch(page, problems);
 
   const step = (what) => console.log(`browser: ${what}`);
 
