@@ -53,6 +53,7 @@ pub struct StatisticsParams {
     /// exactly this grid version and period (see `GET /statistics/submissions` for the posts
     /// missing); `live`: counted from the cases now. Default: `submissions` for the
     /// observatory, `live` for a post's staff.
+    #[param(inline)]
     pub source: Option<Source>,
 }
 
