@@ -55,6 +55,16 @@ struct IdClaims {
     email_verified: Option<bool>,
 }
 
+/// The claims of a signed UserInfo answer that Relais reads (OpenID Connect Core §5.3.2).
+#[derive(Deserialize)]
+struct UserInfoClaims {
+    sub: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    email_verified: Option<bool>,
+}
+
 /// The `iss` of a token not yet verified, to choose its provider.
 #[derive(Deserialize)]
 struct Unverified {
@@ -161,11 +171,42 @@ impl Providers {
     /// lacks fetches the set again first, at most once per interval (see `Jwks`), off the
     /// event loop.
     pub async fn verify(self: Arc<Self>, token: String) -> Result<VerifiedIdToken, IdTokenRefused> {
+        let (index, kid) = Arc::clone(&self).provider_of(&token, "ID token").await?;
+        self.0[index].check(&token, &kid)
+    }
+
+    /// The verified e-mail of a signed UserInfo answer (OpenID Connect Core §5.3.2: a JWT, its
+    /// `iss` and `aud` those of the ID token) about the person `verified` names. Providers such
+    /// as ProConnect give the e-mail in UserInfo only, not in the ID token: an invitation's first
+    /// login needs it. Its signature is checked with the provider's keys; its `sub` must be the
+    /// ID token's (Core §5.3.2: "MUST be verified to exactly match").
+    pub async fn verified_email_of_userinfo(
+        self: Arc<Self>,
+        token: String,
+        verified: &VerifiedIdToken,
+    ) -> Result<Option<String>, IdTokenRefused> {
+        let (index, kid) = Arc::clone(&self).provider_of(&token, "userinfo").await?;
+        let provider = &self.0[index];
+        if provider.settings.issuer != verified.identity.issuer {
+            return Err(refused(
+                "the userinfo and the ID token come from two providers",
+            ));
+        }
+        provider.check_userinfo(&token, &kid, &verified.identity.subject)
+    }
+
+    /// The provider of `token` (by its unverified `iss`) and its key id, once its algorithm is the
+    /// provider's and its `kid` is one the provider publishes (fetched again if need be).
+    async fn provider_of(
+        self: Arc<Self>,
+        token: &str,
+        what: &str,
+    ) -> Result<(usize, String), IdTokenRefused> {
         let header =
-            decode_header(&token).map_err(|_| refused("the subject_token is not a JWT"))?;
+            decode_header(token).map_err(|_| refused(format!("the {what} is not a JWT")))?;
         // Read unverified only to choose the provider; nothing of it is trusted before `decode`.
-        let issuer = jsonwebtoken::dangerous::insecure_decode::<Unverified>(&token)
-            .map_err(|_| refused("the subject_token carries no iss"))?
+        let issuer = jsonwebtoken::dangerous::insecure_decode::<Unverified>(token)
+            .map_err(|_| refused(format!("the {what} carries no iss")))?
             .claims
             .iss;
         let index = self
@@ -174,18 +215,18 @@ impl Providers {
             .position(|p| p.settings.issuer == issuer)
             .ok_or_else(|| {
                 refused(format!(
-                    "the ID token comes from {issuer}, which is not a provider of this service"
+                    "the {what} comes from {issuer}, which is not a provider of this service"
                 ))
             })?;
         if header.alg != self.0[index].algorithm {
             return Err(refused(format!(
-                "the ID token is signed with {:?}; this provider is configured for {:?}",
+                "the {what} is signed with {:?}; this provider is configured for {:?}",
                 header.alg, self.0[index].algorithm
             )));
         }
         let kid = header
             .kid
-            .ok_or_else(|| refused("the ID token names no key (kid)"))?;
+            .ok_or_else(|| refused(format!("the {what} names no key (kid)")))?;
         if self.0[index].jwks.get(&kid).is_none() && self.0[index].jwks.claim_refresh() {
             let providers = Arc::clone(&self);
             match actix_web::web::block(move || providers.0[index].jwks.refresh()).await {
@@ -196,7 +237,7 @@ impl Providers {
                 Err(e) => log::warn!("oidc: blocking pool: {e}"),
             }
         }
-        self.0[index].check(&token, &kid)
+        Ok((index, kid))
     }
 }
 
@@ -242,6 +283,43 @@ impl Provider {
                     .filter(|_| claims.email_verified != Some(false)),
             },
         })
+    }
+
+    fn check_userinfo(
+        &self,
+        token: &str,
+        kid: &str,
+        subject: &str,
+    ) -> Result<Option<String>, IdTokenRefused> {
+        use jsonwebtoken::errors::ErrorKind;
+        let key = self.jwks.get(kid).ok_or_else(|| {
+            refused("the userinfo is signed with a key its provider does not publish (kid)")
+        })?;
+        // UserInfo need not carry `exp` (Core §5.3.2 names only `iss` and `aud`); one that does
+        // is held to it.
+        let mut validation = self.validation.clone();
+        validation.set_required_spec_claims(&["iss", "aud", "sub"]);
+        let claims = decode::<UserInfoClaims>(token, &key, &validation)
+            .map_err(|e| {
+                refused(match e.kind() {
+                    ErrorKind::ExpiredSignature => "the userinfo has expired",
+                    ErrorKind::InvalidAudience => {
+                        "the userinfo is not meant for this front-end (aud lacks the provider's client_id)"
+                    }
+                    ErrorKind::InvalidSignature => "the userinfo's signature does not verify",
+                    ErrorKind::MissingRequiredClaim(_) => "the userinfo lacks a required claim (iss, aud or sub)",
+                    _ => "the userinfo is malformed",
+                })
+            })?
+            .claims;
+        if claims.sub != subject {
+            return Err(refused(
+                "the userinfo names another person than the ID token (sub)",
+            ));
+        }
+        Ok(claims
+            .email
+            .filter(|_| claims.email_verified != Some(false)))
     }
 }
 

@@ -325,3 +325,94 @@ fn without_providers_the_token_endpoint_takes_no_id_token() {
     let answer = exchange(&app, "a.b.c");
     refused(&answer, "unsupported_grant_type", "RELAIS_OIDC_PROVIDERS");
 }
+
+/// A signed UserInfo answer of the provider (OpenID Connect Core §5.3.2), with `changes` applied.
+fn userinfo(changes: Value) -> String {
+    let mut claims = json!({
+        "iss": PROVIDER, "aud": CLIENT_ID, "sub": "pc-camille",
+        "email": "camille.martin@example.org", "email_verified": true
+    });
+    for (name, value) in changes.as_object().unwrap() {
+        claims[name] = value.clone();
+    }
+    sign(&claims, &provider_key())
+}
+
+fn exchange_with_userinfo(app: &TestApp, id_token: &str, userinfo: &str) -> Answer {
+    app.post_form(
+        "/api/v1/auth/token",
+        &[
+            ("grant_type", EXCHANGE),
+            ("subject_token", id_token),
+            ("subject_token_type", ID_TOKEN),
+            ("userinfo", userinfo),
+        ],
+    )
+}
+
+#[test]
+fn an_invitation_is_bound_by_the_e_mail_of_the_signed_userinfo_when_the_id_token_has_none() {
+    let (app, _server, admin) = front_door_app(Authorization::Memberships);
+    let post = app.create_post_as(&admin, "Poste A");
+    let member = invite(&app, &admin, &post);
+    // As ProConnect sends it: no e-mail in the ID token, only in UserInfo.
+    let id_token = sign(
+        &id_token_claims(json!({"email": null, "email_verified": null})),
+        &provider_key(),
+    );
+    refused(&exchange(&app, &id_token), "invalid_grant", "no membership");
+
+    // A UserInfo that is not the same person's, not the front-end's, or not signed by the
+    // provider gives nothing.
+    let stranger = signing_key_of_another();
+    let cases = [
+        (
+            userinfo(json!({"sub": "pc-someone-else"})),
+            "another person",
+        ),
+        (
+            userinfo(json!({"aud": "another-front-end"})),
+            "not meant for this front-end",
+        ),
+        (
+            sign(
+                &json!({"iss": PROVIDER, "aud": CLIENT_ID, "sub": "pc-camille", "email": "camille.martin@example.org"}),
+                &stranger,
+            ),
+            "signature",
+        ),
+        ("not-a-jwt".to_owned(), "not a JWT"),
+    ];
+    for (userinfo, says) in cases {
+        refused(
+            &exchange_with_userinfo(&app, &id_token, &userinfo),
+            "invalid_grant",
+            says,
+        );
+    }
+    // An unverified e-mail binds nothing.
+    refused(
+        &exchange_with_userinfo(&app, &id_token, &userinfo(json!({"email_verified": false}))),
+        "invalid_grant",
+        "no membership",
+    );
+    let still = app
+        .get(&format!("/api/v1/members/{member}"), &admin)
+        .expect_status(200);
+    assert_eq!(still.body["status"], "invited");
+
+    let answer = exchange_with_userinfo(&app, &id_token, &userinfo(json!({})));
+    assert_eq!(answer.status, 200, "{:#}", answer.body);
+    let bound = app
+        .get(&format!("/api/v1/members/{member}"), &admin)
+        .expect_status(200);
+    assert_eq!(bound.body["status"], "active");
+    assert_eq!(bound.body["subject"], "pc-camille");
+    let token = answer.body["access_token"].as_str().unwrap();
+    app.create_situation(token, &post);
+}
+
+/// A key the provider does not publish, under the provider's `kid`.
+fn signing_key_of_another() -> EncodingKey {
+    private("rs256-second-private.pem")
+}

@@ -46,6 +46,15 @@ pub struct TokenRequest {
     /// `urn:ietf:params:oauth:token-type:access_token` if given: the only kind issued.
     #[schema(example = "urn:ietf:params:oauth:token-type:access_token")]
     requested_token_type: Option<String>,
+    /// The provider's **signed UserInfo** answer (a JWT, `application/jwt`), read by the front-end
+    /// with the same login's access token: for providers that give the e-mail in UserInfo only
+    /// (ProConnect), so that an invitation by e-mail is bound at the first login. Its signature,
+    /// `iss`, `aud` (the front-end's client id) and `sub` (the ID token's) are checked. A
+    /// Relais extension of the token exchange; leave it out when the ID token carries `email`.
+    #[schema(
+        example = "eyJhbGciOiJSUzI1NiIsImtpZCI6InByb3ZpZGVyLTEifQ.eyJzdWIiOiI0ZjljMmQxZSIsImVtYWlsIjoiY2FtaWxsZS5tYXJ0aW5AZXhhbXBsZS5vcmcifQ.c2lnbmF0dXJl"
+    )]
+    userinfo: Option<String>,
     /// This service's audience (`RELAIS_JWT_AUDIENCE`) if given; any other is `invalid_target`.
     #[schema(example = "relais")]
     audience: Option<String>,
@@ -226,10 +235,24 @@ async fn exchange(
         Err(e) => return Ok(Err(e)),
     };
     let subject_token = form.get("subject_token").unwrap_or_default().to_owned();
-    let verified = match door.providers.clone().verify(subject_token).await {
+    let mut verified = match door.providers.clone().verify(subject_token).await {
         Ok(verified) => verified,
         Err(e) => return Ok(Err(OAuthError::new("invalid_grant", e.0))),
     };
+    if let Some(userinfo) = form.get("userinfo") {
+        let email = door
+            .providers
+            .clone()
+            .verified_email_of_userinfo(userinfo.to_owned(), &verified)
+            .await;
+        match email {
+            // The ID token's own verified e-mail, if it has one, is as good.
+            Ok(email) => {
+                verified.identity.verified_email = email.or(verified.identity.verified_email);
+            }
+            Err(e) => return Ok(Err(OAuthError::new("invalid_grant", e.0))),
+        }
+    }
     let now = state.clock.now();
     let record: Recorder = Box::new(move |conn, member: &Member| {
         let principal = member.principal();
