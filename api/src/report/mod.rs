@@ -168,16 +168,29 @@ pub struct Subject {
 }
 
 /// The span of days a report covers, and the one it is compared with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Span {
     pub year: i32,
     /// The last day counted: 31 December, or today in a year not over.
     pub as_of: NaiveDate,
+    /// The last day counted of the year compared with.
+    pub previous_as_of: NaiveDate,
     /// The year is not over: its figures stop at `as_of`, and the comparison is with the same
     /// days of the previous year.
     pub partial: bool,
     /// The day the page was made.
     pub generated_on: NaiveDate,
+    /// Read from the posts' submissions: which posts submitted their figures for the period.
+    /// `None` for figures counted live.
+    pub coverage: Option<Coverage>,
+}
+
+/// The posts of a report's scope that submitted their figures for its period, and those that
+/// did not (named "post (department)").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Coverage {
+    pub submitted: Vec<String>,
+    pub missing: Vec<String>,
 }
 
 impl Span {
@@ -189,6 +202,31 @@ impl Span {
             (self.year - 1).to_string()
         }
     }
+}
+
+/// Says that the figures are those the posts submitted, how many did, and names those that
+/// did not: their activity is not in the page.
+fn coverage_notice(html: &mut String, span: &Span, coverage: &Coverage) {
+    let (done, all) = (
+        coverage.submitted.len(),
+        coverage.submitted.len() + coverage.missing.len(),
+    );
+    html.push_str(&format!(
+        "<p class=\"notice\" role=\"note\" data-source=\"submissions\" data-submitted=\"{done}\" \
+         data-posts=\"{all}\">Chiffres transmis par les postes (versions figées), non recomptés : \
+         {done} poste{s} sur {all} {verb} transmis {their} chiffres du 1er janvier au {as_of}.",
+        s = if done > 1 { "s" } else { "" },
+        verb = if done > 1 { "ont" } else { "a" },
+        their = if done > 1 { "leurs" } else { "ses" },
+        as_of = day(span.as_of),
+    ));
+    if !coverage.missing.is_empty() {
+        html.push_str(&format!(
+            " Sans transmission, donc non comptés : {}.",
+            escape(&coverage.missing.join(", "))
+        ));
+    }
+    html.push_str("</p>\n");
 }
 
 /// The same day a year before (28 February for a 29th).
@@ -369,8 +407,11 @@ pub fn render(
              à la même période de {previous} (du 1er janvier au {previous_day}).</p>\n",
             as_of = day(span.as_of),
             previous = year - 1,
-            previous_day = a_year_before(span.as_of).map_or_else(String::new, day),
+            previous_day = day(span.previous_as_of),
         ));
+    }
+    if let Some(coverage) = &span.coverage {
+        coverage_notice(&mut html, span, coverage);
     }
     if let Some(control) = &current.disclosure_control {
         html.push_str(&format!(

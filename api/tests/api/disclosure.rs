@@ -427,7 +427,7 @@ fn the_observatorys_activity_report_of_a_department_is_suppressed_too() {
     // 2026 is not over: the observatory's report stops at the end of the last whole month.
     let html = String::from_utf8(download(
         &app,
-        "/api/v1/reports/activity?year=2026&department=07",
+        "/api/v1/reports/activity?year=2026&department=07&source=live",
         &observatory,
         "text/html",
     ))

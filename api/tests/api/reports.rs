@@ -248,10 +248,10 @@ fn a_department_and_a_coordinators_posts_have_their_report() {
     };
     // The observatory's report of department 07: post A only (post B is in 26).
     let observatory = app.token(Role::Statistics, &[]);
-    let (_, html) = report(&app, "year=2025&department=07", &observatory);
+    let (_, html) = report(&app, "year=2025&department=07&source=live", &observatory);
     assert!(html.contains("<p>Département 07 — Ensemble des postes du département</p>"));
     assert_eq!(persons(&html), "2");
-    let (_, html) = report(&app, "year=2025", &observatory);
+    let (_, html) = report(&app, "year=2025&source=live", &observatory);
     assert_eq!(persons(&html), "3", "the whole country");
     app.get("/api/v1/reports/activity?year=2025&department=07", &sw)
         .assert_problem(403);

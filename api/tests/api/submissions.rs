@@ -493,3 +493,57 @@ fn the_observatory_reads_submitted_figures_through_disclosure_control() {
     let own = app.get(&location, &coordinator);
     assert_eq!(own.body, second.body);
 }
+
+#[test]
+fn the_observatorys_activity_report_reads_the_submissions_and_names_the_posts_missing() {
+    let app = TestApp::init()
+        .with_grids(&grids_without_suppression())
+        .spawn();
+    let (post, sw) = statistics_dataset(&app);
+    let observatory = app.token(Role::Statistics, &[]);
+    let report = |query: &str| -> String {
+        ureq::get(&format!("{}/api/v1/reports/activity?{query}", app.base))
+            .set("Authorization", &format!("Bearer {observatory}"))
+            .call()
+            .unwrap_or_else(|e| panic!("{query}: {e}"))
+            .into_string()
+            .unwrap()
+    };
+    let persons = |html: &str| -> String {
+        html.split("data-indicator=\"persons\">")
+            .nth(1)
+            .and_then(|rest| rest.split("<div class=\"value\">").nth(1))
+            .and_then(|rest| rest.split('<').next())
+            .unwrap_or_else(|| panic!("{html}"))
+            .to_owned()
+    };
+
+    // Nothing submitted: the page says so, and counts nothing.
+    let html = report("year=2025");
+    assert!(
+        html.contains("data-source=\"submissions\" data-submitted=\"0\" data-posts=\"2\""),
+        "{html}"
+    );
+    assert_eq!(persons(&html), "0");
+
+    // Post A submits 2025, then its cases change: the report shows what was submitted.
+    let coordinator = app.token(Role::Coordinator, &[&post]);
+    app.post(&submissions_of(&post), &coordinator, year())
+        .expect_status(201);
+    one_more_person(&app, &sw, &post);
+    let html = report("year=2025");
+    assert!(
+        html.contains("data-submitted=\"1\" data-posts=\"2\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("Sans transmission, donc non comptés : Valence (26)."),
+        "{html}"
+    );
+    assert_eq!(persons(&html), "2");
+
+    // Live figures on request: every post, as the cases are now, with no such notice.
+    let live = report("year=2025&source=live");
+    assert!(!live.contains("data-source"), "{live}");
+    assert_eq!(persons(&live), "4");
+}

@@ -12,12 +12,14 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use super::statistics::{Source, choose_grid, compute_for, scope_for, wider_than_own_posts};
+use super::statistics::{
+    Source, choose_grid, compute_for, default_source, scope_for, wider_than_own_posts,
+};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::Query;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
-use crate::report::{Span, Subject};
+use crate::report::{Coverage, Span, Subject};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(get_activity_report);
@@ -37,6 +39,36 @@ pub struct ReportParams {
     #[validate(length(min = 2, max = 3))]
     #[param(example = "07")]
     pub department: Option<String>,
+    /// `submissions`: the figures the posts of the scope submitted for exactly the report's
+    /// period (the page says how many did, and names those that did not); `live`: counted from
+    /// the cases now. Default: `submissions` for the observatory, `live` for a post's staff.
+    #[param(inline)]
+    pub source: Option<Source>,
+}
+
+/// Which posts of the scope submitted their figures for the period, and which did not.
+async fn coverage_of(
+    state: &AppState,
+    grid: &relais_domain::grid::Grid,
+    (from, to): (NaiveDate, NaiveDate),
+    scope: StatScope,
+) -> Result<Coverage, ApiError> {
+    let grid = grid.clone();
+    let found = state
+        .read_aggregate(move |conn| {
+            super::submissions::from_submissions(conn, &grid, from, to, &scope)
+        })
+        .await?;
+    let named = |posts: &[super::submissions::SubmittedPost]| {
+        posts
+            .iter()
+            .map(|p| format!("{} ({})", p.post_name, p.department_code))
+            .collect::<Vec<_>>()
+    };
+    Ok(Coverage {
+        submitted: named(&found.posts.submitted),
+        missing: named(&found.posts.missing),
+    })
 }
 
 /// Whose activity the report is about, in words, from its scope.
@@ -165,22 +197,30 @@ async fn get_activity_report(
     }
     .ok_or_else(|| ApiError::invalid("year", "out_of_range", "no such year"))?;
     let grid = choose_grid(&state, None, from)?;
-    let current = compute_for(&state, grid, (from, to), scope.clone(), wider, Source::Live).await?;
-    // Last year is read with the same grid, so that the comparison compares like with like.
+    let source = params.source.unwrap_or_else(|| default_source(&user));
+    let current = compute_for(&state, grid, (from, to), scope.clone(), wider, source).await?;
+    // Last year is read with the same grid and source, so that the comparison compares like
+    // with like.
     let previous = compute_for(
         &state,
         grid,
         (previous_from, previous_to),
-        scope,
+        scope.clone(),
         wider,
-        Source::Live,
+        source,
     )
     .await?;
+    let coverage = match source {
+        Source::Live => None,
+        Source::Submissions => Some(coverage_of(&state, grid, (from, to), scope).await?),
+    };
     let span = Span {
         year,
         as_of: to,
+        previous_as_of: previous_to,
         partial,
         generated_on: today,
+        coverage,
     };
     let html = crate::report::render(&subject, &span, &current, &previous);
     Ok(HttpResponse::Ok()

@@ -67,6 +67,15 @@ pub enum Source {
     Submissions,
 }
 
+/// Where a read takes its figures when it does not say: the observatory reads what the posts
+/// submitted (frozen), a post's staff its live cases. The activity report's default too.
+pub fn default_source(user: &CurrentUser) -> Source {
+    match user.role {
+        Role::Statistics => Source::Submissions,
+        _ => Source::Live,
+    }
+}
+
 /// The scope the caller asked for, if the caller may read it (the activity report's too).
 pub fn scope_for(
     user: &CurrentUser,
@@ -326,10 +335,7 @@ async fn get_statistics(
     check_period(params.from, params.to)?;
     let grid = choose_grid(&state, params.grid.as_deref(), params.from)?;
     let wider = wider_than_own_posts(&user, &scope);
-    let source = params.source.unwrap_or(match user.role {
-        Role::Statistics => Source::Submissions,
-        _ => Source::Live,
-    });
+    let source = params.source.unwrap_or_else(|| default_source(&user));
     let period = (params.from, params.to);
     let stats = compute_for(&state, grid, period, scope.clone(), wider, source).await?;
     let stem = exports::file_stem(&scope, stats.from, stats.to);
