@@ -226,21 +226,39 @@ fn no_view_of_a_partner_or_an_officer_nor_any_event_carries_a_name() {
     let outside: Vec<&String> = schemas
         .keys()
         .filter(|name| {
-            ["PartnerHandOff", "PartnerTransition", "ReferralReceipt", "ReferralForSender", "SharedPerson"]
-                .contains(&name.as_str())
-                || (!name.starts_with("Named") && (name.ends_with("Event") || name.ends_with("Data")))
+            [
+                "PartnerHandOff",
+                "PartnerTransition",
+                "ReferralReceipt",
+                "ReferralForSender",
+                "SharedPerson",
+            ]
+            .contains(&name.as_str())
+                || (!name.starts_with("Named")
+                    && (name.ends_with("Event") || name.ends_with("Data")))
         })
         .collect();
     assert!(outside.len() >= 10, "{outside:?}");
     for name in outside {
         let text = schemas[name].to_string();
         for field in fields {
-            assert!(!text.contains(&format!("\"{field}\"")), "{name} has {field}");
+            assert!(
+                !text.contains(&format!("\"{field}\"")),
+                "{name} has {field}"
+            );
         }
     }
     // The post's views do.
-    assert!(schemas["NamedAuditEvent"].to_string().contains("\"subject_name\""));
-    assert!(schemas["NamedTransition"].to_string().contains("\"by_name\""));
+    assert!(
+        schemas["NamedAuditEvent"]
+            .to_string()
+            .contains("\"subject_name\"")
+    );
+    assert!(
+        schemas["NamedTransition"]
+            .to_string()
+            .contains("\"by_name\"")
+    );
 }
 
 /// A code list's schema in the spec must list exactly the codes the API writes (a variant named

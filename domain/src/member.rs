@@ -305,7 +305,13 @@ mod tests {
     fn a_principal_names_a_membership_only_as_member_and_its_id() {
         let id = MemberId::generate();
         assert_eq!(member_of_principal(&format!("member:{id}")), Some(id));
-        for other in ["a.durand", "system:follow-up", "member:", "member:nope", &id.to_string()] {
+        for other in [
+            "a.durand",
+            "system:follow-up",
+            "member:",
+            "member:nope",
+            &id.to_string(),
+        ] {
             assert_eq!(member_of_principal(other), None, "{other}");
         }
     }

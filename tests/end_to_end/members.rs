@@ -125,7 +125,10 @@ fn the_first_admin_invites_a_social_worker_whose_revocation_holds_at_the_next_re
         .filter(|e| e["subject"] == subject.as_str())
         .collect();
     assert!(!by_member.is_empty(), "{trail}");
-    assert!(by_member.iter().all(|e| e["subject_name"] == "Camille"), "{trail}");
+    assert!(
+        by_member.iter().all(|e| e["subject_name"] == "Camille"),
+        "{trail}"
+    );
 
     // A bad grant says what is wrong and writes nothing.
     let output = relais(&db.url, MEMBERSHIPS)

@@ -162,8 +162,8 @@ fn the_post_reads_a_hand_offs_history_by_name_and_its_partner_reads_no_name() {
         json!(["identity", "problems", "message"]),
         json!({}),
     );
-    let acknowledged = act(&app, &partner_token, &hand_off, "acknowledge", None, &[])
-        .expect_status(200);
+    let acknowledged =
+        act(&app, &partner_token, &hand_off, "acknowledge", None, &[]).expect_status(200);
     assert_nameless(&acknowledged.body.to_string());
 
     // The post's coordinator: the creator, the consent's recorder and the sender by name; the
@@ -306,7 +306,10 @@ fn a_requisition_names_who_recorded_and_who_decided_it() {
     let app = app();
     let post = Post::create(&app);
     let opened = app.create_situation(&post.worker_token, &post.id);
-    let person = opened.body["beneficiary"]["id"].as_str().unwrap().to_owned();
+    let person = opened.body["beneficiary"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let unit = app.create_unit(&post.id);
     let recorded = app
         .post(
@@ -345,7 +348,10 @@ fn a_requisition_names_who_recorded_and_who_decided_it() {
         .expect_status(200);
     assert_nameless(&export.body.to_string());
     let read = app
-        .get(&format!("/api/v1/requisitions/{id}"), &post.coordinator_token)
+        .get(
+            &format!("/api/v1/requisitions/{id}"),
+            &post.coordinator_token,
+        )
         .expect_status(200);
     assert_eq!(read.body["produced_by_name"], WORKER);
 }

@@ -10,10 +10,10 @@ use super::common::{PageParams, page_request, page_type};
 use crate::clock::today;
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, Query};
-use crate::http::names::NamedIntervention;
 use crate::http::idempotency::{
     IdempotencyKey, Reply, Retryable, fingerprint, run_once, stored_id,
 };
+use crate::http::names::NamedIntervention;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
 use crate::workflows;

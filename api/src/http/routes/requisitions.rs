@@ -159,7 +159,10 @@ async fn get_requisition(
             Ok(NamedRequisition::one(conn, requisition)?)
         })
         .await?;
-    Ok(versioned(requisition.requisition.meta.version, &requisition))
+    Ok(versioned(
+        requisition.requisition.meta.version,
+        &requisition,
+    ))
 }
 
 /// `workflows::requisitions::approve` or `reject`.

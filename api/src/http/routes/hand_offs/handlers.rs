@@ -17,8 +17,8 @@ use super::dto::{
 use super::views::{HandOffDetail, HandOffPage, HandOffView, detail, view_for, views_for};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, OptionalIfMatch, OptionalJson, Query};
-use crate::http::names::NamedConsent;
 use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, fingerprint, run_once};
+use crate::http::names::NamedConsent;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::routes::common::{listed, page_request, versioned};
 use crate::http::state::AppState;
