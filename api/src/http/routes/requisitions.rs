@@ -258,11 +258,12 @@ async fn reject_requisition(
     decide(state, user, request, RequisitionStep::Reject, decision).await
 }
 
-/// What an approved requisition produces: the requisition and the person's record. It names
-/// members by their principal only, never by their display name: it is handed to the police.
+/// What an approved requisition produces: the requisition, as `get_requisition` shows it to the
+/// post (with names), and the person's record, which is handed to the police and so names members
+/// by their principal only, never by their display name.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RequisitionExport {
-    pub requisition: Requisition,
+    pub requisition: NamedRequisition,
     /// Absent when this answers a retry with the same `Idempotency-Key`: a key produces the
     /// record once.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -299,7 +300,7 @@ async fn export_requisition(
             let person = beneficiaries::get(conn, requisition.input.beneficiary_id)?;
             let record = Some(export_of(conn, person, Recipient::Justice, now)?);
             Reply::ok(&RequisitionExport {
-                requisition,
+                requisition: NamedRequisition::one(conn, requisition)?,
                 record,
             })
         },
@@ -309,7 +310,7 @@ async fn export_requisition(
         view: move |conn: &mut DbConnection, _: &str| {
             let requisition = workflows::requisitions::readable(conn, &reader, id)?;
             Reply::ok(&RequisitionExport {
-                requisition,
+                requisition: NamedRequisition::one(conn, requisition)?,
                 record: None,
             })
         },
