@@ -207,6 +207,60 @@ fn the_views_of_a_hand_off_or_a_referral_exclude_each_other() {
     }
 }
 
+/// Display names are the post's: no schema a partner or an officer reads (a partner's hand-off,
+/// a referral's receipt) nor any event carries a name field.
+#[test]
+fn no_view_of_a_partner_or_an_officer_nor_any_event_carries_a_name() {
+    let doc = serde_json::to_value(relais_api::openapi_document()).unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let fields = [
+        "recorded_by_name",
+        "created_by_name",
+        "withdrawn_by_name",
+        "written_by_name",
+        "decided_by_name",
+        "produced_by_name",
+        "subject_name",
+        "by_name",
+    ];
+    let outside: Vec<&String> = schemas
+        .keys()
+        .filter(|name| {
+            [
+                "PartnerHandOff",
+                "PartnerTransition",
+                "ReferralReceipt",
+                "ReferralForSender",
+                "SharedPerson",
+            ]
+            .contains(&name.as_str())
+                || (!name.starts_with("Named")
+                    && (name.ends_with("Event") || name.ends_with("Data")))
+        })
+        .collect();
+    assert!(outside.len() >= 10, "{outside:?}");
+    for name in outside {
+        let text = schemas[name].to_string();
+        for field in fields {
+            assert!(
+                !text.contains(&format!("\"{field}\"")),
+                "{name} has {field}"
+            );
+        }
+    }
+    // The post's views do.
+    assert!(
+        schemas["NamedAuditEvent"]
+            .to_string()
+            .contains("\"subject_name\"")
+    );
+    assert!(
+        schemas["NamedTransition"]
+            .to_string()
+            .contains("\"by_name\"")
+    );
+}
+
 /// A code list's schema in the spec must list exactly the codes the API writes (a variant named
 /// `Cpp60_1` with the code `cpp_60_1` once came out as `cpp60_1` in the spec), and
 /// `/api/v1/reference` names every one of them, with the schema of its codes.

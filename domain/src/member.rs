@@ -253,12 +253,21 @@ pub struct Member {
     pub meta: RecordMeta,
 }
 
+/// How a principal names a membership: `member:<id>`.
+const MEMBER_PRINCIPAL: &str = "member:";
+
+/// The membership a principal (a `recorded_by`, a trail's `subject`…) names, if it names one:
+/// `None` for the subject of a token with claims (`relais token`) or a job (`system:…`).
+pub fn member_of_principal(principal: &str) -> Option<MemberId> {
+    principal.strip_prefix(MEMBER_PRINCIPAL)?.parse().ok()
+}
+
 impl Member {
     /// The principal the membership makes of its holder. The trail names it by the member's id
     /// (`member:<id>`), stable across providers and e-mail changes.
     pub fn principal(&self) -> Principal {
         Principal {
-            subject: format!("member:{}", self.id),
+            subject: format!("{MEMBER_PRINCIPAL}{}", self.id),
             role: self.access.role,
             post_ids: self.access.post_ids.clone(),
             unit_id: self.access.unit_id,
@@ -291,6 +300,21 @@ pub fn manages(actor: &Principal, access: &MemberAccess) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_principal_names_a_membership_only_as_member_and_its_id() {
+        let id = MemberId::generate();
+        assert_eq!(member_of_principal(&format!("member:{id}")), Some(id));
+        for other in [
+            "a.durand",
+            "system:follow-up",
+            "member:",
+            "member:nope",
+            &id.to_string(),
+        ] {
+            assert_eq!(member_of_principal(other), None, "{other}");
+        }
+    }
 
     fn access(role: Role, posts: &[PostId]) -> MemberAccess {
         MemberAccess {

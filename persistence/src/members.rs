@@ -215,6 +215,28 @@ pub fn get(conn: &mut DbConnection, id: MemberId) -> Result<Member, StoreError> 
     row.into_member(posts.remove(&key).unwrap_or_default())
 }
 
+/// The display names of these memberships as they are now, in one query: a renamed member's new
+/// name, a revoked member's last one (the trail stays readable). Ids with no membership are left
+/// out.
+pub fn display_names(
+    conn: &mut DbConnection,
+    ids: &[MemberId],
+) -> Result<HashMap<MemberId, String>, StoreError> {
+    let mut keys: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, String)> = members::table
+        .filter(members::id.eq_any(&keys))
+        .select((members::id, members::display_name))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, name)| Ok((parse("members.id", &id)?, name)))
+        .collect()
+}
+
 /// Memberships newest first; with `posts`, only those granting one of them.
 pub fn list(
     conn: &mut DbConnection,

@@ -41,7 +41,6 @@ from relais_client.api.referrals import create_referral, get_referral, take_up_r
 from relais_client.api.units import create_unit
 from relais_client.models import (
     CompleteInput,
-    Consent,
     ConsentForm,
     ConsentInput,
     Convention,
@@ -53,6 +52,7 @@ from relais_client.models import (
     HandOffPage,
     HandOffResult,
     HandOffStatus,
+    NamedConsent,
     Origin,
     Partner,
     PartnerHandOff,
@@ -350,7 +350,7 @@ def round_trip() -> None:
         consent.status_code in (HTTPStatus.OK, HTTPStatus.CREATED), "consent is recorded", consent
     )
     recorded = answer(
-        consent, HTTPStatus(consent.status_code), Consent, "social worker records the consent"
+        consent, HTTPStatus(consent.status_code), NamedConsent, "social worker records the consent"
     )
     check(recorded.given and recorded.form == ConsentForm.ORAL, "the consent is given, orally")
 

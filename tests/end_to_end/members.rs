@@ -73,6 +73,33 @@ fn the_first_admin_invites_a_social_worker_whose_revocation_holds_at_the_next_re
     );
     assert_eq!(status, 201, "{situation}");
 
+    // The post's coordinator reads who recorded an intervention by the member's display name.
+    let (status, coordinator) = server.call(
+        "POST",
+        "/api/v1/members",
+        &admin,
+        Some(
+            json!({"display_name": "Noé", "role": "coordinator", "post_ids": [post],
+                    "issuer": "relais", "subject": "noe-1"}),
+        ),
+    );
+    assert_eq!(status, 201, "{coordinator}");
+    let coordinator = token(&db.url, MEMBERSHIPS, &["--subject", "noe-1"]);
+    let interventions = format!(
+        "/api/v1/situations/{}/interventions",
+        situation["id"].as_str().unwrap()
+    );
+    let (status, recorded) = server.call(
+        "POST",
+        &interventions,
+        &social_worker,
+        Some(json!({"occurred_on": "2026-03-14", "mode": "interview_at_unit", "kind": "listening_and_evaluation", "duration_minutes": 20})),
+    );
+    assert_eq!(status, 201, "{recorded}");
+    let (status, page) = server.call("GET", &interventions, &coordinator, None);
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"][0]["recorded_by_name"], "Camille", "{page}");
+
     // Revoked: the same token, still valid for hours, is refused at once.
     let id = member["id"].as_str().unwrap();
     let request = ureq::delete(&format!("{}/api/v1/members/{id}", server.base))
@@ -82,6 +109,26 @@ fn the_first_admin_invites_a_social_worker_whose_revocation_holds_at_the_next_re
     let path = format!("/api/v1/situations/{}", situation["id"].as_str().unwrap());
     let (status, body) = server.call("GET", &path, &social_worker, None);
     assert_eq!(status, 403, "{body}");
+    // The trail still names the revoked member.
+    let (status, trail) = server.call(
+        "GET",
+        &format!("/api/v1/audit?post_id={post}"),
+        &coordinator,
+        None,
+    );
+    assert_eq!(status, 200, "{trail}");
+    let subject = format!("member:{id}");
+    let by_member: Vec<&Value> = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["subject"] == subject.as_str())
+        .collect();
+    assert!(!by_member.is_empty(), "{trail}");
+    assert!(
+        by_member.iter().all(|e| e["subject_name"] == "Camille"),
+        "{trail}"
+    );
 
     // A bad grant says what is wrong and writes nothing.
     let output = relais(&db.url, MEMBERSHIPS)

@@ -12,6 +12,7 @@ pub mod head;
 pub mod idempotency;
 pub mod links;
 pub mod metrics;
+pub mod names;
 pub mod openapi;
 pub mod problem;
 pub mod protection;

@@ -22,6 +22,7 @@ mod gate;
 mod hand_offs;
 mod interventions;
 mod members;
+mod names;
 mod operations;
 mod partners;
 mod posts;

@@ -3,7 +3,6 @@
 
 use actix_web::{get, web};
 use chrono::NaiveDate;
-use relais_domain::audit::AuditEvent;
 use relais_domain::ids::{BeneficiaryId, PostId};
 use relais_persistence::audit::{self, AuditFilter};
 use serde::Deserialize;
@@ -15,6 +14,7 @@ use super::beneficiaries::scoped_posts;
 use super::common::{cursor_is_id, page_request, page_type};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::Query;
+use crate::http::names::NamedAuditEvent;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 
@@ -24,8 +24,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 page_type!(
     AuditEventPage,
-    AuditEvent,
-    "A page of audit events, newest first."
+    NamedAuditEvent,
+    "A page of audit events, newest first, each with the name of the member who accessed."
 );
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
@@ -91,7 +91,13 @@ async fn list_audit_events(
     };
     let page = page_request(params.limit, params.cursor);
     let found = state
-        .read(move |conn| Ok(audit::list(conn, &filter, &page)?))
+        .read(move |conn| {
+            let found = audit::list(conn, &filter, &page)?;
+            Ok(AuditEventPage {
+                items: NamedAuditEvent::all(conn, found.items)?,
+                next_cursor: found.next_cursor,
+            })
+        })
         .await?;
-    Ok(web::Json(found.into()))
+    Ok(web::Json(found))
 }

@@ -3,13 +3,14 @@
 
 use actix_web::{HttpResponse, get, put, web};
 use relais_domain::ids::SituationId;
-use relais_domain::intervention::{Evaluation, EvaluationInput};
+use relais_domain::intervention::EvaluationInput;
 use relais_persistence::evaluations;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::common::{created, versioned};
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, OptionalIfMatch};
+use crate::http::names::NamedEvaluation;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
 use crate::workflows;
@@ -23,7 +24,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     tag = "evaluations",
     params(("id" = SituationId, Path, description = "The situation's id")),
     responses(
-        (status = 200, description = "The evaluation, with its `ETag`", body = Evaluation, headers(("ETag" = String))),
+        (status = 200, description = "The evaluation, with its `ETag`", body = NamedEvaluation, headers(("ETag" = String))),
         (status = 404, description = "No such situation within your posts, or no evaluation written yet", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -37,11 +38,12 @@ async fn get_evaluation(
     let evaluation = state
         .read(move |conn| {
             workflows::situations::readable(conn, &user, id)?;
-            evaluations::get(conn, id)?
-                .ok_or_else(|| ApiError::NotFound("no evaluation has been written yet".into()))
+            let evaluation = evaluations::get(conn, id)?
+                .ok_or_else(|| ApiError::NotFound("no evaluation has been written yet".into()))?;
+            Ok(NamedEvaluation::one(conn, evaluation)?)
         })
         .await?;
-    Ok(versioned(evaluation.meta.version, &evaluation))
+    Ok(versioned(evaluation.evaluation.meta.version, &evaluation))
 }
 
 /// Write a situation's evaluation: the first time without `If-Match`, afterwards with it.
@@ -53,8 +55,8 @@ async fn get_evaluation(
     ),
     request_body = EvaluationInput,
     responses(
-        (status = 200, description = "The evaluation as replaced, with its new `ETag`", body = Evaluation, headers(("ETag" = String))),
-        (status = 201, description = "The first evaluation, with its `ETag`", body = Evaluation,
+        (status = 200, description = "The evaluation as replaced, with its new `ETag`", body = NamedEvaluation, headers(("ETag" = String))),
+        (status = 201, description = "The first evaluation, with its `ETag`", body = NamedEvaluation,
             headers(("Location" = String, description = "URL of the evaluation"), ("ETag" = String, description = "Version, for If-Match"))),
         (status = 404, description = "No such situation within your posts", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The situation was anonymised with its person", body = Problem, content_type = "application/problem+json"),
@@ -80,16 +82,16 @@ async fn replace_evaluation(
             if first {
                 written.answered_created();
             }
-            Ok((evaluation, first))
+            Ok((NamedEvaluation::one(conn, evaluation)?, first))
         })
         .await?;
     Ok(if first {
         created(
             format!("/api/v1/situations/{id}/evaluation"),
-            evaluation.meta.version,
+            evaluation.evaluation.meta.version,
             &evaluation,
         )
     } else {
-        versioned(evaluation.meta.version, &evaluation)
+        versioned(evaluation.evaluation.meta.version, &evaluation)
     })
 }

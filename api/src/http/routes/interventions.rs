@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use relais_domain::ids::{InterventionId, SituationId};
-use relais_domain::intervention::{Intervention, InterventionInput};
+use relais_domain::intervention::InterventionInput;
 use relais_persistence::{DbConnection, interventions};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -13,6 +13,7 @@ use crate::http::extract::{Json, Query};
 use crate::http::idempotency::{
     IdempotencyKey, Reply, Retryable, fingerprint, run_once, stored_id,
 };
+use crate::http::names::NamedIntervention;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
 use crate::workflows;
@@ -29,7 +30,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         "occurred_on": "2026-03-14", "mode": "interview_at_unit", "kind": "listening_and_evaluation", "duration_minutes": 45
     })),
     responses(
-        (status = 201, description = "The intervention, with its `Location`", body = Intervention,
+        (status = 201, description = "The intervention, with its `Location`", body = NamedIntervention,
             headers(("Location" = String, description = "URL of the situation's interventions"), ("ETag" = String, description = "Version"))),
         (status = 404, description = "No such situation within your posts", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The situation was anonymised with its person", body = Problem, content_type = "application/problem+json"),
@@ -55,7 +56,11 @@ async fn create_intervention(
             input.validate(today, situation.details.opened_on)?;
             let post = situation.post_id;
             let recorded = interventions::insert(conn, id, post, &input, &recorder.subject)?;
-            Reply::created(recorded.id, location_of(id), &recorded)
+            Reply::created(
+                recorded.id,
+                location_of(id),
+                &NamedIntervention::one(conn, recorded)?,
+            )
         },
         view: move |conn: &mut DbConnection, recorded: &str| {
             let recorded: InterventionId = stored_id(recorded)?;
@@ -64,7 +69,11 @@ async fn create_intervention(
                 .into_iter()
                 .find(|i| i.id == recorded)
                 .ok_or_else(|| ApiError::NotFound("no such intervention".into()))?;
-            Reply::created(recorded, location_of(id), &found)
+            Reply::created(
+                recorded,
+                location_of(id),
+                &NamedIntervention::one(conn, found)?,
+            )
         },
     };
     run_once(&state, &user, key, retryable).await
@@ -77,8 +86,8 @@ fn location_of(situation: SituationId) -> String {
 
 page_type!(
     InterventionPage,
-    Intervention,
-    "A page of a situation's interventions, the last recorded first."
+    NamedIntervention,
+    "A page of a situation's interventions, the last recorded first, each with the name of who recorded it."
 );
 
 /// List a situation's interventions, the last recorded first, a page at a time.
@@ -102,8 +111,12 @@ async fn list_interventions(
     let found = state
         .read(move |conn| {
             workflows::situations::readable(conn, &user, id)?;
-            Ok(interventions::page(conn, id, &page)?)
+            let found = interventions::page(conn, id, &page)?;
+            Ok(InterventionPage {
+                items: NamedIntervention::all(conn, found.items)?,
+                next_cursor: found.next_cursor,
+            })
         })
         .await?;
-    Ok(web::Json(InterventionPage::from(found)))
+    Ok(web::Json(found))
 }

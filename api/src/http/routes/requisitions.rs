@@ -23,6 +23,7 @@ use crate::http::extract::{Json, OptionalJson, Query};
 use crate::http::idempotency::{
     IdempotencyKey, Reply, Retryable, fingerprint, run_once, stored_id,
 };
+use crate::http::names::NamedRequisition;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
 use crate::workflows;
@@ -38,8 +39,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 page_type!(
     RequisitionPage,
-    Requisition,
-    "A page of requisitions, newest first."
+    NamedRequisition,
+    "A page of requisitions, newest first, each with the names of who recorded, decided and produced it."
 );
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
@@ -74,10 +75,20 @@ async fn list_requisitions(
     let page = page_request(params.limit, params.cursor);
     let status = params.status;
     let found = state
-        .read(move |conn| Ok(requisitions::list(conn, &posts, status, &page)?))
+        .read(move |conn| {
+            let found = requisitions::list(conn, &posts, status, &page)?;
+            Ok(RequisitionPage {
+                items: NamedRequisition::all(conn, found.items)?,
+                next_cursor: found.next_cursor,
+            })
+        })
         .await?;
-    let shows = found.items.iter().map(|r| r.id.to_string()).collect();
-    Ok(listed(&RequisitionPage::from(found), shows))
+    let shows = found
+        .items
+        .iter()
+        .map(|r| r.requisition.id.to_string())
+        .collect();
+    Ok(listed(&found, shows))
 }
 
 /// Record a requisition received from the police, for a person of your post. It waits for a
@@ -90,7 +101,7 @@ async fn list_requisitions(
         "received_on": "2026-11-20"
     })),
     responses(
-        (status = 201, description = "The requisition, recorded", body = Requisition, headers(("Location" = String), ("ETag" = String))),
+        (status = 201, description = "The requisition, recorded", body = NamedRequisition, headers(("Location" = String), ("ETag" = String))),
         (status = 422, description = "No such person within your post, or an invalid field", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -108,24 +119,21 @@ async fn create_requisition(
         fingerprint: fingerprint("create_requisition", None, &input),
         record: None,
         work: move |conn: &mut DbConnection| {
-            recorded(workflows::requisitions::record(
-                conn, &recorder, &input, now,
-            )?)
+            let requisition = workflows::requisitions::record(conn, &recorder, &input, now)?;
+            recorded(conn, requisition)
         },
         view: move |conn: &mut DbConnection, id: &str| {
-            recorded(workflows::requisitions::readable(
-                conn,
-                &reader,
-                stored_id(id)?,
-            )?)
+            let requisition = workflows::requisitions::readable(conn, &reader, stored_id(id)?)?;
+            recorded(conn, requisition)
         },
     };
     run_once(&state, &user, key, retryable).await
 }
 
 /// The answer to `create_requisition`, first or retried.
-fn recorded(requisition: Requisition) -> Result<Reply, ApiError> {
+fn recorded(conn: &mut DbConnection, requisition: Requisition) -> Result<Reply, ApiError> {
     let id = requisition.id;
+    let requisition = NamedRequisition::one(conn, requisition)?;
     Reply::created(id, format!("/api/v1/requisitions/{id}"), &requisition)
 }
 
@@ -134,7 +142,7 @@ fn recorded(requisition: Requisition) -> Result<Reply, ApiError> {
     tag = "requisitions",
     params(("id" = RequisitionId, Path, description = "The requisition's id")),
     responses(
-        (status = 200, description = "The requisition", body = Requisition, headers(("ETag" = String))),
+        (status = 200, description = "The requisition", body = NamedRequisition, headers(("ETag" = String))),
         (status = 404, description = "No such requisition within your posts", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -146,9 +154,15 @@ async fn get_requisition(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let requisition = state
-        .read(move |conn| Ok(workflows::requisitions::readable(conn, &user, id)?))
+        .read(move |conn| {
+            let requisition = workflows::requisitions::readable(conn, &user, id)?;
+            Ok(NamedRequisition::one(conn, requisition)?)
+        })
         .await?;
-    Ok(versioned(requisition.meta.version, &requisition))
+    Ok(versioned(
+        requisition.requisition.meta.version,
+        &requisition,
+    ))
 }
 
 /// `workflows::requisitions::approve` or `reject`.
@@ -187,10 +201,12 @@ async fn decide(
         fingerprint,
         record: Some(id.to_string()),
         work: move |conn: &mut DbConnection| {
-            Reply::ok(&decide(conn, &decider, id, &decision, now)?)
+            let decided = decide(conn, &decider, id, &decision, now)?;
+            Reply::ok(&NamedRequisition::one(conn, decided)?)
         },
         view: move |conn: &mut DbConnection, _: &str| {
-            Reply::ok(&workflows::requisitions::readable(conn, &reader, id)?)
+            let requisition = workflows::requisitions::readable(conn, &reader, id)?;
+            Reply::ok(&NamedRequisition::one(conn, requisition)?)
         },
     };
     run_once(&state, &user, key, retryable).await
@@ -202,7 +218,7 @@ async fn decide(
     params(("id" = RequisitionId, Path, description = "The requisition's id")),
     request_body(content = Option<RequisitionDecision>, example = json!({"note": "Réquisition conforme, périmètre limité à la personne visée."})),
     responses(
-        (status = 200, description = "The requisition, approved", body = Requisition, headers(("ETag" = String))),
+        (status = 200, description = "The requisition, approved", body = NamedRequisition, headers(("ETag" = String))),
         (status = 404, description = "No such requisition within your posts", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The requisition was already decided", body = Problem, content_type = "application/problem+json"),
     )
@@ -225,7 +241,7 @@ async fn approve_requisition(
     params(("id" = RequisitionId, Path, description = "The requisition's id")),
     request_body(content = RequisitionDecision, example = json!({"note": "La réquisition ne vise pas une personne suivie par le poste."})),
     responses(
-        (status = 200, description = "The requisition, rejected", body = Requisition, headers(("ETag" = String))),
+        (status = 200, description = "The requisition, rejected", body = NamedRequisition, headers(("ETag" = String))),
         (status = 404, description = "No such requisition within your posts", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The requisition was already decided", body = Problem, content_type = "application/problem+json"),
     )
@@ -242,10 +258,12 @@ async fn reject_requisition(
     decide(state, user, request, RequisitionStep::Reject, decision).await
 }
 
-/// What an approved requisition produces: the requisition and the person's record.
+/// What an approved requisition produces: the requisition, as `get_requisition` shows it to the
+/// post (with names), and the person's record, which is handed to the police and so names members
+/// by their principal only, never by their display name.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RequisitionExport {
-    pub requisition: Requisition,
+    pub requisition: NamedRequisition,
     /// Absent when this answers a retry with the same `Idempotency-Key`: a key produces the
     /// record once.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -282,7 +300,7 @@ async fn export_requisition(
             let person = beneficiaries::get(conn, requisition.input.beneficiary_id)?;
             let record = Some(export_of(conn, person, Recipient::Justice, now)?);
             Reply::ok(&RequisitionExport {
-                requisition,
+                requisition: NamedRequisition::one(conn, requisition)?,
                 record,
             })
         },
@@ -292,7 +310,7 @@ async fn export_requisition(
         view: move |conn: &mut DbConnection, _: &str| {
             let requisition = workflows::requisitions::readable(conn, &reader, id)?;
             Reply::ok(&RequisitionExport {
-                requisition,
+                requisition: NamedRequisition::one(conn, requisition)?,
                 record: None,
             })
         },

@@ -3,7 +3,7 @@
 //! handlers, one per operationId, sharing [`move_hand_off`].
 
 use actix_web::{HttpResponse, get, post, put, web};
-use relais_domain::hand_off::{Consent, ConsentInput, HandOffAction, HandOffInput};
+use relais_domain::hand_off::{ConsentInput, HandOffAction, HandOffInput};
 use relais_domain::ids::{HandOffId, SituationId};
 use relais_domain::reference::Role;
 use relais_domain::version::Expected;
@@ -18,6 +18,7 @@ use super::views::{HandOffDetail, HandOffPage, HandOffView, detail, view_for, vi
 use crate::http::current_user::CurrentUser;
 use crate::http::extract::{Json, OptionalIfMatch, OptionalJson, Query};
 use crate::http::idempotency::{IdempotencyKey, Reply, Retryable, fingerprint, run_once};
+use crate::http::names::NamedConsent;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::routes::common::{listed, page_request, versioned};
 use crate::http::state::AppState;
@@ -215,7 +216,7 @@ async fn get_hand_off(
     ),
     request_body(content = ConsentInput, example = json!({"given": true, "form": "oral", "shared_data": ["identity", "contact", "problems"]})),
     responses(
-        (status = 200, description = "The consent as recorded, with its `ETag`", body = Consent, headers(("ETag" = String))),
+        (status = 200, description = "The consent as recorded, with its `ETag`", body = NamedConsent, headers(("ETag" = String))),
         (status = 404, description = "No such hand-off within your posts", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The hand-off was already sent: consent can then only be withdrawn", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The consent changed since it was read", body = Problem, content_type = "application/problem+json"),
@@ -233,19 +234,20 @@ async fn record_consent(
     let now = state.clock.now();
     input.validate(now)?;
     let id = id.into_inner();
-    let consent: Consent = state
+    let consent: NamedConsent = state
         .write(user.ticket(), move |conn, _| {
-            Ok(workflows::hand_offs::record_consent(
+            let consent = workflows::hand_offs::record_consent(
                 conn,
                 &user,
                 id,
                 if_match.as_ref(),
                 &input,
                 now,
-            )?)
+            )?;
+            Ok(NamedConsent::one(conn, consent)?)
         })
         .await?;
-    Ok(versioned(consent.meta.version, &consent))
+    Ok(versioned(consent.consent.meta.version, &consent))
 }
 
 /// The person withdraws consent: the partner's access stops at once, and a hand-off not yet

@@ -14,13 +14,51 @@ use relais_persistence::{DbConnection, StoreError, beneficiaries, hand_offs};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// A hand-off as the post sees it: everything, with the consent and the history.
+use crate::http::names::{NamedConsent, NamedTransition, Names};
+
+/// A hand-off as the post sees it: everything, with the consent and the history, and the
+/// display name beside each principal that names a member (`created_by_name`, the consent's
+/// `recorded_by_name` and `withdrawn_by_name`, each move's `by_name`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HandOffDetail {
     #[serde(flatten)]
     pub hand_off: HandOff,
-    pub consent: Option<Consent>,
-    pub history: Vec<Transition>,
+    /// The display name of the member who created it; `null` when `created_by` names no
+    /// membership.
+    #[schema(example = "Camille Martin")]
+    pub created_by_name: Option<String>,
+    pub consent: Option<NamedConsent>,
+    pub history: Vec<NamedTransition>,
+}
+
+impl HandOffDetail {
+    /// The principals a hand-off's detail names.
+    fn principals<'a>(
+        hand_off: &'a HandOff,
+        consent: Option<&'a Consent>,
+        history: &'a [Transition],
+    ) -> impl Iterator<Item = &'a str> {
+        std::iter::once(hand_off.created_by.as_str())
+            .chain(consent.into_iter().flat_map(NamedConsent::principals))
+            .chain(history.iter().map(|t| t.by.as_str()))
+    }
+
+    fn with(
+        hand_off: HandOff,
+        consent: Option<Consent>,
+        history: Vec<Transition>,
+        names: &Names,
+    ) -> Self {
+        Self {
+            created_by_name: names.of(&hand_off.created_by),
+            consent: consent.map(|c| NamedConsent::with(c, names)),
+            history: history
+                .into_iter()
+                .map(|t| NamedTransition::with(t, names))
+                .collect(),
+            hand_off,
+        }
+    }
 }
 
 /// A hand-off as its partner sees it: the status, and only the data the person agreed to share.
@@ -84,11 +122,11 @@ pub struct HandOffPage {
 pub fn detail(conn: &mut DbConnection, hand_off: HandOff) -> Result<HandOffDetail, StoreError> {
     let consent = hand_offs::consent(conn, hand_off.id)?;
     let history = hand_offs::history(conn, hand_off.id)?;
-    Ok(HandOffDetail {
-        hand_off,
-        consent,
-        history,
-    })
+    let names = Names::load(
+        conn,
+        HandOffDetail::principals(&hand_off, consent.as_ref(), &history),
+    )?;
+    Ok(HandOffDetail::with(hand_off, consent, history, &names))
 }
 
 /// What a partner may read of a hand-off: the consent in force decides, item by item.
@@ -144,14 +182,22 @@ pub fn views_for(
     let mut consents = hand_offs::consents_of(conn, &ids)?;
     let mut histories = hand_offs::histories_of(conn, &ids)?;
     if reader.role != Role::Partner {
+        // The names of the whole page, in one query.
+        let names = Names::load(
+            conn,
+            page.iter().flat_map(|h| {
+                let history = histories.get(&h.id).map(Vec::as_slice).unwrap_or_default();
+                HandOffDetail::principals(h, consents.get(&h.id), history)
+            }),
+        )?;
         return Ok(page
             .into_iter()
             .map(|hand_off| {
-                HandOffView::Post(Box::new(HandOffDetail {
-                    consent: consents.remove(&hand_off.id),
-                    history: histories.remove(&hand_off.id).unwrap_or_default(),
-                    hand_off,
-                }))
+                let consent = consents.remove(&hand_off.id);
+                let history = histories.remove(&hand_off.id).unwrap_or_default();
+                HandOffView::Post(Box::new(HandOffDetail::with(
+                    hand_off, consent, history, &names,
+                )))
             })
             .collect());
     }
