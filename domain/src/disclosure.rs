@@ -29,7 +29,7 @@ use chrono::{Datelike, NaiveDate};
 use crate::grid::{Counted, Dimension};
 use crate::reference::{CodeList, HandOffStatus};
 use crate::statistics::{DisclosureControl, NOT_COMPLETED, Statistics};
-use crate::validation::Invalid;
+use crate::validation::{Invalid, Validation};
 
 /// A cell as a reader sees it: the total of what is counted, or one value of one split of it.
 /// Two indicators with the same split publish the same cells.
@@ -262,23 +262,30 @@ fn next_to_suppress(
         .min_by_key(|&c| (keys[c].split.is_none(), values[c] == 0, values[c], c))
 }
 
-/// Whether `from..=to` is whole calendar months, at least `min_months` of them, as a scope wider
-/// than the caller's own posts must be read: the field at fault otherwise.
-pub fn check_whole_months(from: NaiveDate, to: NaiveDate, min_months: u32) -> Result<(), Invalid> {
-    if from.day() != 1 {
-        return Err(Invalid::one(
-            "from",
-            "not_whole_months",
-            "statistics wider than your own posts cover whole calendar months: from is the first day of a month",
-        ));
-    }
-    if to.succ_opt().is_none_or(|next| next.day() != 1) {
-        return Err(Invalid::one(
-            "to",
-            "not_whole_months",
-            "statistics wider than your own posts cover whole calendar months: to is the last day of a month",
-        ));
-    }
+/// Whether `from..=to` is whole calendar months, at least `min_months` of them: as a scope wider
+/// than the caller's own posts must be read, and as a submission is made. Every field at fault is
+/// named; `what` says in the messages what must be so ("statistics wider than your own posts").
+pub fn check_whole_months(
+    from: NaiveDate,
+    to: NaiveDate,
+    min_months: u32,
+    what: &str,
+) -> Result<(), Invalid> {
+    let mut check = Validation::new();
+    let whole = format!("{what} cover whole calendar months");
+    check.require(
+        from.day() == 1,
+        "from",
+        "not_whole_months",
+        format!("{whole}: from is the first day of a month"),
+    );
+    check.require(
+        to.succ_opt().is_none_or(|next| next.day() == 1),
+        "to",
+        "not_whole_months",
+        format!("{whole}: to is the last day of a month"),
+    );
+    check.finish()?;
     let months = (to.year() - from.year()) * 12 + i32::try_from(to.month()).unwrap_or(0)
         - i32::try_from(from.month()).unwrap_or(0)
         + 1;
@@ -286,9 +293,7 @@ pub fn check_whole_months(from: NaiveDate, to: NaiveDate, min_months: u32) -> Re
         return Err(Invalid::one(
             "to",
             "not_whole_months",
-            format!(
-                "statistics wider than your own posts cover at least {min_months} whole months"
-            ),
+            format!("{what} cover at least {min_months} whole months"),
         ));
     }
     Ok(())
@@ -414,23 +419,44 @@ mod tests {
         assert_eq!(total(&published, "persons"), Some(2));
     }
 
+    const WIDER: &str = "statistics wider than your own posts";
+
     #[test]
     fn periods_of_wider_scopes_are_whole_months() {
-        assert!(check_whole_months(day(2026, 1, 1), day(2026, 1, 31), 1).is_ok());
-        assert!(check_whole_months(day(2026, 2, 1), day(2026, 2, 28), 1).is_ok());
-        assert!(check_whole_months(day(2025, 11, 1), day(2026, 2, 28), 4).is_ok());
+        assert!(check_whole_months(day(2026, 1, 1), day(2026, 1, 31), 1, WIDER).is_ok());
+        assert!(check_whole_months(day(2026, 2, 1), day(2026, 2, 28), 1, WIDER).is_ok());
+        assert!(check_whole_months(day(2025, 11, 1), day(2026, 2, 28), 4, WIDER).is_ok());
         let field = |r: Result<(), Invalid>| r.unwrap_err().0[0].field.clone();
         assert_eq!(
-            field(check_whole_months(day(2026, 10, 7), day(2026, 10, 31), 1)),
+            field(check_whole_months(
+                day(2026, 10, 7),
+                day(2026, 10, 31),
+                1,
+                WIDER
+            )),
             "from"
         );
         assert_eq!(
-            field(check_whole_months(day(2026, 10, 1), day(2026, 10, 7), 1)),
+            field(check_whole_months(
+                day(2026, 10, 1),
+                day(2026, 10, 7),
+                1,
+                WIDER
+            )),
             "to"
         );
         assert_eq!(
-            field(check_whole_months(day(2026, 1, 1), day(2026, 1, 31), 3)),
+            field(check_whole_months(
+                day(2026, 1, 1),
+                day(2026, 1, 31),
+                3,
+                WIDER
+            )),
             "to"
         );
+        // Both ends wrong: both named.
+        let both = check_whole_months(day(2026, 1, 2), day(2026, 12, 30), 1, WIDER).unwrap_err();
+        let fields: Vec<&str> = both.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["from", "to"]);
     }
 }

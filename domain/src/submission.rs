@@ -2,12 +2,12 @@
 //! Later changes to the cases do not alter a submission; submitting again makes a new version,
 //! which lists its differences from the one before, cell by cell.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{PostId, SubmissionId};
 use crate::statistics::Statistics;
-use crate::validation::{Invalid, Validation};
+use crate::validation::Invalid;
 
 /// The key under which a difference in an indicator's total is listed.
 pub const TOTAL: &str = "total";
@@ -53,23 +53,10 @@ pub struct Difference {
     pub after: i64,
 }
 
-/// Checks that a period is whole calendar months: it starts on a first day and ends on a last day.
+/// Checks that a submission's period is whole calendar months: it starts on a first day and
+/// ends on a last day (the rule of wider scopes, one month at least).
 pub fn check_whole_months(from: NaiveDate, to: NaiveDate) -> Result<(), Invalid> {
-    let mut check = Validation::new();
-    check.require(
-        from.day() == 1,
-        "from",
-        "not_whole_months",
-        "a submission starts on the first day of a month",
-    );
-    let last_day = to.succ_opt().is_none_or(|next| next.day() == 1);
-    check.require(
-        last_day,
-        "to",
-        "not_whole_months",
-        "a submission ends on the last day of a month",
-    );
-    check.finish()
+    crate::disclosure::check_whole_months(from, to, 1, "submissions")
 }
 
 /// Every cell of a grid, `(indicator, key) → count`, totals under [`TOTAL`]; `None` where the

@@ -169,6 +169,9 @@ pub async fn compute(
         .await
 }
 
+/// What must cover whole months, in the refusal's words.
+const WIDER_SCOPES: &str = "statistics wider than your own posts";
+
 /// Computes a grid as the caller may read it, from `source`: exact over its own posts; over a
 /// wider scope, whole calendar months only (422 naming `from` or `to`) and small counts
 /// suppressed after aggregation (see `relais_domain::disclosure`), whether the figures are live
@@ -182,7 +185,8 @@ pub async fn compute_for(
     source: Source,
 ) -> Result<Statistics, ApiError> {
     if wider {
-        check_whole_months(from, to, grid.disclosure.min_months).map_err(ApiError::Invalid)?;
+        check_whole_months(from, to, grid.disclosure.min_months, WIDER_SCOPES)
+            .map_err(ApiError::Invalid)?;
     }
     let exact = match source {
         Source::Live => compute(state, grid, from, to, scope).await?,
