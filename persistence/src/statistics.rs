@@ -112,7 +112,7 @@ pub fn plan_settings(conn: &mut DbConnection) -> QueryResult<()> {
 //
 // SQLite keeps dates and timestamps as ISO 8601 text (diesel writes `%F` and `%F %T%.f`): their
 // year, month and day are read by position with `substr`, which gives what `strftime` gives on
-// such text without parsing every value (a tenth of a national grid's time).
+// such text without parsing every value (10–20 % of a national grid's time).
 
 /// The year of the SQLite date or timestamp `column`, as an integer.
 fn sqlite_year(column: &str) -> String {
