@@ -1,6 +1,11 @@
 //! The statistics grid, computed in the database: one statement per request, whatever the number
-//! of indicators. Each indicator is one grouped branch of a `UNION ALL` over shared CTEs that
-//! apply the period and the scope once; nothing is loaded row by row into memory.
+//! of indicators. The period and the scope are applied once, in a CTE of the period's situations;
+//! each thing counted (persons, situations, interventions, hand-offs) is then read in one grouped
+//! pass into a small cube, its count by every split the grid makes of it at once, and each
+//! indicator is one `UNION ALL` branch summing its margin of the cube (a few hundred rows), rather
+//! than one more pass over the rows per indicator. Splits by problem multiply the rows (a
+//! situation has several problems) and stay branches of their own. Nothing is loaded row by row
+//! into memory.
 //!
 //! The CTEs are `MATERIALIZED` (both backends know the word) so that each is computed once and
 //! every branch reads the result, rather than each branch redoing the joins. Joins from the
@@ -77,18 +82,42 @@ pub fn compute(
     let sql = statement(backend, grid, from, to, scope)?;
     match conn {
         DbConnection::Sqlite(_) => Ok(diesel::sql_query(sql).load(conn)?),
-        // The statement's estimated cost (its correlated sub-queries) is far above
-        // `jit_above_cost`, so PostgreSQL compiles its ~200 expressions with LLVM: 1.4 s of a
-        // 2 s national grid, for a statement that runs in a few hundred milliseconds. JIT never
-        // pays back here; `SET LOCAL` keeps the setting to this transaction.
+        // `SET LOCAL` keeps the settings to this transaction.
         DbConnection::Postgres(_) => conn.transaction(|conn| {
-            diesel::sql_query("SET LOCAL jit = off").execute(conn)?;
+            plan_settings(conn)?;
             Ok(diesel::sql_query(sql).load(conn)?)
         }),
     }
 }
 
+/// The planner settings the grid's statement runs under, for the rest of the transaction
+/// (`SET LOCAL`); none on SQLite. Public so that the benchmarks run their baselines alike.
+///
+/// - `jit = off`: the statement's estimated cost is far above `jit_above_cost`, so PostgreSQL
+///   compiled its expressions with LLVM: 1.4 s of a 2 s national grid, for a statement that runs
+///   in a few hundred milliseconds. JIT never pays back here.
+/// - `random_page_cost = 1.1` (the usual value for SSDs and cached data, against 4 for spinning
+///   disks): a post's situations are scattered through the table, so at 4 PostgreSQL read the
+///   whole year's situations by date and hashed every beneficiary rather than take the post's
+///   758 by `(post_id, opened_on)` and probe their people: 80 ms against 15 for the one pass.
+pub fn plan_settings(conn: &mut DbConnection) -> QueryResult<()> {
+    if let DbConnection::Postgres(_) = conn {
+        diesel::sql_query("SET LOCAL jit = off").execute(conn)?;
+        diesel::sql_query("SET LOCAL random_page_cost = 1.1").execute(conn)?;
+    }
+    Ok(())
+}
+
 // ---- What differs between the backends, side by side. ----
+//
+// SQLite keeps dates and timestamps as ISO 8601 text (diesel writes `%F` and `%F %T%.f`): their
+// year, month and day are read by position with `substr`, which gives what `strftime` gives on
+// such text without parsing every value (10–20 % of a national grid's time).
+
+/// The year of the SQLite date or timestamp `column`, as an integer.
+fn sqlite_year(column: &str) -> String {
+    format!("CAST(substr({column}, 1, 4) AS INTEGER)")
+}
 
 /// The age on `day` of the beneficiary aliased `b`: completed years from `birth_date`; or, with a
 /// birth year only, as `convention` says (see `BirthYearAge`). Also what anonymisation stores in
@@ -102,9 +131,11 @@ pub(crate) fn age_years(backend: Backend, day: &str, convention: BirthYearAge) -
     match backend {
         Backend::Sqlite => format!(
             "CASE WHEN b.birth_date IS NOT NULL THEN \
-               CAST(strftime('%Y', {day}) AS INTEGER) - CAST(strftime('%Y', b.birth_date) AS INTEGER) \
-               - (CASE WHEN strftime('%m-%d', {day}) < strftime('%m-%d', b.birth_date) THEN 1 ELSE 0 END) \
-             WHEN b.birth_year IS NOT NULL THEN CAST(strftime('%Y', {day}) AS INTEGER) - b.birth_year{before_july} END"
+               {year} - {birth_year} \
+               - (CASE WHEN substr({day}, 6, 5) < substr(b.birth_date, 6, 5) THEN 1 ELSE 0 END) \
+             WHEN b.birth_year IS NOT NULL THEN {year} - b.birth_year{before_july} END",
+            year = sqlite_year(day),
+            birth_year = sqlite_year("b.birth_date"),
         ),
         Backend::Postgres => format!(
             "CASE WHEN b.birth_date IS NOT NULL THEN CAST(date_part('year', age({day}, b.birth_date)) AS INTEGER) \
@@ -118,7 +149,7 @@ pub(crate) fn age_years(backend: Backend, day: &str, convention: BirthYearAge) -
 /// comes into it.
 fn before_july(backend: Backend, day: &str) -> String {
     let month_day = match backend {
-        Backend::Sqlite => format!("CAST(strftime('%m%d', {day}) AS INTEGER)"),
+        Backend::Sqlite => format!("CAST(substr({day}, 6, 2) || substr({day}, 9, 2) AS INTEGER)"),
         Backend::Postgres => format!("CAST(to_char({day}, 'MMDD') AS INTEGER)"),
     };
     format!("(CASE WHEN {month_day} < 701 THEN 1 ELSE 0 END)")
@@ -150,26 +181,33 @@ fn days_between(backend: Backend, from: &str, to: &str) -> String {
 /// The month (`YYYY-MM`) of a date or timestamp.
 fn month(backend: Backend, column: &str) -> String {
     match backend {
-        Backend::Sqlite => format!("strftime('%Y-%m', {column})"),
+        Backend::Sqlite => format!("substr({column}, 1, 7)"),
         Backend::Postgres => format!("to_char({column}, 'YYYY-MM')"),
     }
 }
 
 // ---- The statement. ----
 
-fn scope_condition(scope: &StatScope) -> Result<String, StoreError> {
+/// The join and the condition that keep the rows of the table aliased `alias` (which has a
+/// `post_id`) to `scope`. The posts are joined for a department only: a scope of posts is read on
+/// the row's own `post_id`, which the `(post_id, …)` indexes serve.
+pub fn scope_filter(scope: &StatScope, alias: &str) -> Result<(String, String), StoreError> {
     Ok(match scope {
-        StatScope::National => "1 = 1".to_owned(),
-        StatScope::Department(code) if is_department_code(code) => {
-            format!("p.department_code = '{code}'")
-        }
+        StatScope::National => (String::new(), "1 = 1".to_owned()),
+        StatScope::Department(code) if is_department_code(code) => (
+            format!(" JOIN posts p ON p.id = {alias}.post_id"),
+            format!("p.department_code = '{code}'"),
+        ),
         StatScope::Department(code) => {
             return Err(StoreError::Corrupt(format!("department code {code:?}")));
         }
-        StatScope::Posts(posts) if posts.is_empty() => "1 = 0".to_owned(),
+        StatScope::Posts(posts) if posts.is_empty() => (String::new(), "1 = 0".to_owned()),
         StatScope::Posts(posts) => {
             let list: Vec<String> = posts.iter().map(|p| format!("'{p}'")).collect();
-            format!("p.id IN ({})", list.join(", "))
+            (
+                String::new(),
+                format!("{alias}.post_id IN ({})", list.join(", ")),
+            )
         }
     })
 }
@@ -224,8 +262,8 @@ fn brackets<N: std::fmt::Display>(
     case
 }
 
-/// Days from a hand-off's first sending to its partner's first answer, from its history; read
-/// only by grids that split by answer delay.
+/// Days from a hand-off's first sending to its partner's first answer, over its transitions
+/// aliased `t` grouped by hand-off; read only by grids that split by answer delay.
 fn answer_days(backend: Backend, grid: &Grid) -> String {
     let used = grid
         .indicators
@@ -234,14 +272,94 @@ fn answer_days(backend: Backend, grid: &Grid) -> String {
     if !used {
         return "CAST(NULL AS INTEGER)".into();
     }
-    let first = |statuses: &str| {
-        format!(
-            "(SELECT MIN(t.at) FROM hand_off_transitions t \
-              WHERE t.hand_off_id = h.id AND t.to_status IN ({statuses}))"
-        )
-    };
-    days_between(backend, &first("'sent'"), &first("'accepted', 'declined'"))
+    days_between(
+        backend,
+        "MIN(CASE WHEN t.to_status = 'sent' THEN t.at END)",
+        "MIN(CASE WHEN t.to_status IN ('accepted', 'declined') THEN t.at END)",
+    )
 }
+
+/// The splits the grid makes of `counted` that its cube holds, in the order of the grid, each
+/// once: the cube's columns `d0`, `d1`, …
+fn cube_dimensions(grid: &Grid, counted: Counted) -> Vec<Dimension> {
+    let mut dimensions = Vec::new();
+    for indicator in grid.indicators.iter().filter(|i| i.counts == counted) {
+        match indicator.split_by {
+            Some(d) if d != Dimension::Problem && !dimensions.contains(&d) => dimensions.push(d),
+            _ => {}
+        }
+    }
+    dimensions
+}
+
+/// The CTE of `counted`'s cube: its count by every split of `dimensions` at once, from `source`.
+fn cube(
+    backend: Backend,
+    grid: &Grid,
+    counted: Counted,
+    dimensions: &[Dimension],
+    source: &str,
+) -> String {
+    let keys: Vec<String> = dimensions
+        .iter()
+        .map(|d| key_expression(backend, grid, *d, counted))
+        .collect();
+    let columns: String = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| format!("{key} AS d{i}, "))
+        .collect();
+    let group_by = if keys.is_empty() {
+        String::new()
+    } else {
+        format!(" GROUP BY {}", keys.join(", "))
+    };
+    format!(
+        "{name} AS MATERIALIZED (SELECT {columns}COUNT(*) AS n FROM {source}{group_by})",
+        name = cube_name(counted)
+    )
+}
+
+fn cube_name(counted: Counted) -> &'static str {
+    match counted {
+        Counted::Persons => "per_cube",
+        Counted::Situations => "sit_cube",
+        Counted::Interventions => "itv_cube",
+        Counted::HandOffs => "hof_cube",
+    }
+}
+
+/// The rows each thing counted is read from, after the CTE `sit` of the period's situations.
+fn source(backend: Backend, grid: &Grid, counted: Counted, interventions: &str) -> String {
+    match counted {
+        Counted::Situations => "sit".into(),
+        // Each person once, by their first situation of the period.
+        Counted::Persons => "(SELECT sit.*, ROW_NUMBER() OVER (PARTITION BY beneficiary_id ORDER BY opened_on, id) AS rank_in_period \
+             FROM sit) ranked WHERE rank_in_period = 1"
+            .into(),
+        Counted::Interventions => interventions.into(),
+        // Sent hand-offs only (a transition to `sent`). One pass over their transitions, grouped by
+        // hand-off, gives both the sending and the first answer: no sub-query per hand-off.
+        Counted::HandOffs => format!(
+            "(SELECT h.status, h.result, pa.kind AS partner_kind, h.created_at, {answer_days} AS answer_days \
+              FROM sit \
+              CROSS JOIN hand_offs h \
+              JOIN partners pa ON pa.id = h.partner_id \
+              JOIN hand_off_transitions t ON t.hand_off_id = h.id \
+              WHERE h.situation_id = sit.id AND t.to_status IN ('sent', 'accepted', 'declined') \
+              GROUP BY h.id, h.status, h.result, pa.kind, h.created_at \
+              HAVING COUNT(CASE WHEN t.to_status = 'sent' THEN 1 END) > 0) hof",
+            answer_days = answer_days(backend, grid)
+        ),
+    }
+}
+
+const COUNTED: [Counted; 4] = [
+    Counted::Persons,
+    Counted::Situations,
+    Counted::Interventions,
+    Counted::HandOffs,
+];
 
 /// The statement `compute` runs, for `EXPLAIN` and the benchmarks.
 pub fn statement(
@@ -251,81 +369,87 @@ pub fn statement(
     to: NaiveDate,
     scope: &StatScope,
 ) -> Result<String, StoreError> {
-    let scope = scope_condition(scope)?;
+    let (situations_join, situations_in_scope) = scope_filter(scope, "s")?;
+    let (interventions_join, interventions_in_scope) = scope_filter(scope, "i")?;
     // An anonymised person has no birth left: their age at each opening was kept instead.
     let age = format!(
         "CASE WHEN s.age_at_opening IS NOT NULL THEN {} ELSE {} END",
         stored_age(backend, grid.birth_year_age),
         age_years(backend, "s.opened_on", grid.birth_year_age)
     );
+    let interventions = format!(
+        "(SELECT i.mode, i.kind, i.occurred_on FROM interventions i{interventions_join} \
+          WHERE i.occurred_on >= '{from}' AND i.occurred_on <= '{to}' AND {interventions_in_scope}) itv"
+    );
     let mut sql = format!(
         "WITH sit AS MATERIALIZED (
             SELECT s.id, s.beneficiary_id, s.opened_on, s.origin, s.standing, s.penal, s.principal_problem,
                    b.sex, b.known_to_social_services, {age} AS age
             FROM situations s
-            JOIN beneficiaries b ON b.id = s.beneficiary_id
-            JOIN posts p ON p.id = s.post_id
-            WHERE s.opened_on >= '{from}' AND s.opened_on <= '{to}' AND {scope}
-        ),
-        per AS MATERIALIZED (
-            SELECT * FROM (
-                SELECT sit.*, ROW_NUMBER() OVER (PARTITION BY beneficiary_id ORDER BY opened_on, id) AS rank_in_period
-                FROM sit
-            ) ranked WHERE rank_in_period = 1
-        ),
-        itv AS MATERIALIZED (
-            SELECT i.mode, i.kind, i.occurred_on
-            FROM interventions i
-            JOIN posts p ON p.id = i.post_id
-            WHERE i.occurred_on >= '{from}' AND i.occurred_on <= '{to}' AND {scope}
-        ),
-        hof AS MATERIALIZED (
-            SELECT h.status, h.result, pa.kind AS partner_kind, h.created_at, {answer_days} AS answer_days
-            FROM sit
-            CROSS JOIN hand_offs h
-            JOIN partners pa ON pa.id = h.partner_id
-            WHERE h.situation_id = sit.id
-              AND EXISTS (SELECT 1 FROM hand_off_transitions sent
-                          WHERE sent.hand_off_id = h.id AND sent.to_status = 'sent')
-        )
-        SELECT {persons} AS indicator, CAST(NULL AS TEXT) AS k, COUNT(*) AS n FROM per
-        UNION ALL SELECT {situations}, NULL, COUNT(*) FROM sit
-        UNION ALL SELECT {interventions}, NULL, COUNT(*) FROM itv
-        UNION ALL SELECT {hand_offs}, NULL, COUNT(*) FROM hof",
-        answer_days = answer_days(backend, grid),
-        persons = total_marker(Counted::Persons),
-        situations = total_marker(Counted::Situations),
-        interventions = total_marker(Counted::Interventions),
-        hand_offs = total_marker(Counted::HandOffs),
+            JOIN beneficiaries b ON b.id = s.beneficiary_id{situations_join}
+            WHERE s.opened_on >= '{from}' AND s.opened_on <= '{to}' AND {situations_in_scope}
+        )"
     );
+    for counted in COUNTED {
+        let dimensions = cube_dimensions(grid, counted);
+        let source = source(backend, grid, counted, &interventions);
+        sql.push_str(",\n        ");
+        sql.push_str(&cube(backend, grid, counted, &dimensions, &source));
+    }
+    // `CAST`: PostgreSQL sums a `bigint` into a `numeric`.
+    for (position, counted) in COUNTED.into_iter().enumerate() {
+        let _ = write!(
+            sql,
+            "\n        {union}SELECT {marker}{named_indicator}, CAST(NULL AS TEXT){named_k}, \
+             CAST(COALESCE(SUM(n), 0) AS BIGINT){named_n} FROM {cube}",
+            union = if position == 0 { "" } else { "UNION ALL " },
+            marker = total_marker(counted),
+            named_indicator = if position == 0 { " AS indicator" } else { "" },
+            named_k = if position == 0 { " AS k" } else { "" },
+            named_n = if position == 0 { " AS n" } else { "" },
+            cube = cube_name(counted),
+        );
+    }
     for (index, indicator) in grid.indicators.iter().enumerate() {
         let Some(dimension) = indicator.split_by else {
             continue;
         };
-        let key = key_expression(backend, grid, dimension, indicator.counts);
-        let branch = match (indicator.counts, dimension) {
-            (Counted::Persons, Dimension::Problem) => format!(
-                "SELECT {index}, {key}, COUNT(DISTINCT sit.beneficiary_id) FROM sit \
-                 CROSS JOIN situation_problems sp WHERE sp.situation_id = sit.id GROUP BY {key}"
-            ),
-            (Counted::Situations, Dimension::Problem) => format!(
-                "SELECT {index}, {key}, COUNT(*) FROM sit \
-                 CROSS JOIN situation_problems sp WHERE sp.situation_id = sit.id GROUP BY {key}"
-            ),
-            (counted, _) => {
-                let source = match counted {
-                    Counted::Persons => "per",
-                    Counted::Situations => "sit",
-                    Counted::Interventions => "itv",
-                    Counted::HandOffs => "hof",
-                };
-                format!("SELECT {index}, {key}, COUNT(*) FROM {source} GROUP BY {key}")
-            }
-        };
+        let branch = split_branch(backend, grid, index, indicator.counts, dimension);
         sql.push_str("\n        UNION ALL ");
         sql.push_str(&branch);
     }
     Ok(sql)
+}
+
+/// The branch of the indicator at `index`: its margin of the cube, or its own pass for problems.
+fn split_branch(
+    backend: Backend,
+    grid: &Grid,
+    index: usize,
+    counted: Counted,
+    dimension: Dimension,
+) -> String {
+    let key = key_expression(backend, grid, dimension, counted);
+    match (counted, dimension) {
+        (Counted::Persons, Dimension::Problem) => format!(
+            "SELECT {index}, {key}, COUNT(DISTINCT sit.beneficiary_id) FROM sit \
+             CROSS JOIN situation_problems sp WHERE sp.situation_id = sit.id GROUP BY {key}"
+        ),
+        (Counted::Situations, Dimension::Problem) => format!(
+            "SELECT {index}, {key}, COUNT(*) FROM sit \
+             CROSS JOIN situation_problems sp WHERE sp.situation_id = sit.id GROUP BY {key}"
+        ),
+        (counted, _) => {
+            let column = cube_dimensions(grid, counted)
+                .iter()
+                .position(|d| *d == dimension)
+                .unwrap_or_default();
+            format!(
+                "SELECT {index}, d{column}, CAST(SUM(n) AS BIGINT) FROM {cube} GROUP BY d{column}",
+                cube = cube_name(counted)
+            )
+        }
+    }
 }
 
 #[cfg(test)]
@@ -352,12 +476,13 @@ mod tests {
 
     #[test]
     fn scopes_only_take_typed_values() {
-        assert_eq!(scope_condition(&StatScope::National).unwrap(), "1 = 1");
+        let condition = |scope: &StatScope| scope_filter(scope, "s").map(|(_, c)| c);
+        assert_eq!(condition(&StatScope::National).unwrap(), "1 = 1");
         assert_eq!(
-            scope_condition(&StatScope::Department("2A".into())).unwrap(),
+            condition(&StatScope::Department("2A".into())).unwrap(),
             "p.department_code = '2A'"
         );
-        assert!(scope_condition(&StatScope::Department("07' OR '1'='1".into())).is_err());
-        assert_eq!(scope_condition(&StatScope::Posts(vec![])).unwrap(), "1 = 0");
+        assert!(condition(&StatScope::Department("07' OR '1'='1".into())).is_err());
+        assert_eq!(condition(&StatScope::Posts(vec![])).unwrap(), "1 = 0");
     }
 }
