@@ -1,5 +1,6 @@
 //! Authentication: JWT bearer tokens, verified with a pinned algorithm, issuer and audience.
 
+pub mod client_secrets;
 mod front_door;
 mod jwks;
 mod keys;

@@ -240,6 +240,8 @@ impl Provider {
                 verified_email: claims
                     .email
                     .filter(|_| claims.email_verified != Some(false)),
+                // A person's ID token: never mapped to a machine.
+                client_id: None,
             },
         })
     }

@@ -56,6 +56,10 @@ pub struct Claims {
     /// Whether the provider verified the e-mail; an e-mail said unverified binds no invitation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
+    /// The OAuth client the token was issued to (RFC 9068 §2.2), as a provider's access tokens
+    /// obtained by client credentials carry it: maps a machine to its membership.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 /// Who a token names, for the mapping to a membership.
@@ -65,6 +69,9 @@ pub struct Identity {
     pub subject: String,
     /// The e-mail, unless the provider says it is not verified.
     pub verified_email: Option<String>,
+    /// The OAuth client the token was issued to (`client_id`), if it says: a machine's
+    /// membership is found by it when no membership names the subject.
+    pub client_id: Option<String>,
 }
 
 impl Claims {
@@ -83,6 +90,7 @@ impl Claims {
                 .email
                 .clone()
                 .filter(|_| self.email_verified != Some(false)),
+            client_id: self.client_id.clone(),
         })
     }
 
@@ -514,6 +522,7 @@ impl TokenIssuer {
             exp: now + ttl.num_seconds(),
             email: None,
             email_verified: None,
+            client_id: None,
         };
         self.sign(&claims)
     }
@@ -549,6 +558,7 @@ impl TokenIssuer {
             exp: now + ttl.num_seconds(),
             email: email.map(str::to_owned),
             email_verified: None,
+            client_id: None,
         })
     }
 

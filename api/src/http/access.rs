@@ -157,6 +157,18 @@ pub static RULES: &[Rule] = &[
     rule("GET", "/api/v1/members/{id}", "get_member", MEMBER_MANAGERS, MEMBER),
     rule("PUT", "/api/v1/members/{id}", "replace_member", MEMBER_MANAGERS, MEMBER),
     rule("DELETE", "/api/v1/members/{id}", "revoke_member", MEMBER_MANAGERS, MEMBER),
+    // The clients Relais issues to partner and unit systems (client credentials): machine
+    // memberships, each change audited against the membership.
+    rule("GET", "/api/v1/partners/{id}/clients", "list_partner_clients", ADMINS, MEMBER),
+    rule("POST", "/api/v1/partners/{id}/clients", "create_partner_client", ADMINS, MEMBER),
+    rule("GET", "/api/v1/partners/{id}/clients/{client_id}", "get_partner_client", ADMINS, MEMBER),
+    rule("POST", "/api/v1/partners/{id}/clients/{client_id}/secret", "rotate_partner_client_secret", ADMINS, MEMBER),
+    rule("DELETE", "/api/v1/partners/{id}/clients/{client_id}", "revoke_partner_client", ADMINS, MEMBER),
+    rule("GET", "/api/v1/units/{id}/clients", "list_unit_clients", ADMINS, MEMBER),
+    rule("POST", "/api/v1/units/{id}/clients", "create_unit_client", ADMINS, MEMBER),
+    rule("GET", "/api/v1/units/{id}/clients/{client_id}", "get_unit_client", ADMINS, MEMBER),
+    rule("POST", "/api/v1/units/{id}/clients/{client_id}/secret", "rotate_unit_client_secret", ADMINS, MEMBER),
+    rule("DELETE", "/api/v1/units/{id}/clients/{client_id}", "revoke_unit_client", ADMINS, MEMBER),
     rule("GET", "/api/v1/partners", "list_partners", DIRECTORY_READERS, None),
     rule("POST", "/api/v1/partners", "create_partner", ADMINS, None),
     rule("GET", "/api/v1/partners/export/hsds", "export_partners_hsds", DIRECTORY_READERS, None),
@@ -403,8 +415,19 @@ fn refuse<B>(req: ServiceRequest, error: ApiError) -> ServiceResponse<EitherBody
 }
 
 /// The value of `{id}` in the request's path, found by aligning it with the route's pattern.
+///
+/// A client's routes (`…/clients/{client_id}`) name its membership by the client id, which is
+/// the membership's id; the collection of a partner's or a unit's clients (`…/{id}/clients`)
+/// names no membership (a create names the one it made, a list those it shows).
 fn path_id(pattern: &str, path: &str) -> Option<String> {
-    let position = pattern.split('/').position(|s| s == "{id}")?;
+    if pattern.ends_with("/clients") {
+        return None;
+    }
+    let segments: Vec<&str> = pattern.split('/').collect();
+    let position = segments
+        .iter()
+        .position(|s| *s == "{client_id}")
+        .or_else(|| segments.iter().position(|s| *s == "{id}"))?;
     path.split('/').nth(position).map(str::to_owned)
 }
 
