@@ -90,7 +90,8 @@ impl Claims {
                 .email
                 .clone()
                 .filter(|_| self.email_verified != Some(false)),
-            client_id: self.client_id.clone(),
+            // A client id no membership could name (control characters, too long) names none.
+            client_id: self.client_id.clone().filter(|id| legible_client_id(id)),
         })
     }
 
@@ -135,6 +136,14 @@ fn check_subject(subject: &str) -> Result<(), AuthError> {
         ));
     }
     Ok(())
+}
+
+/// Whether `client_id` could name a machine's membership: 1 to 300 characters, none a control
+/// character nor a bidi override (PostgreSQL refuses NUL in text, and so would the lookup).
+pub fn legible_client_id(client_id: &str) -> bool {
+    !client_id.is_empty()
+        && client_id.len() <= 300
+        && !client_id.chars().any(relais_domain::validation::deceives)
 }
 
 /// Why a token never carries the role `system`.

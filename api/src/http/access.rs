@@ -317,9 +317,12 @@ pub async fn enforce(
     };
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let raw_id = path_id(&pattern, req.path());
-    let canonical_id = raw_id
-        .as_deref()
-        .map(|raw| relais_domain::ids::canonical(raw).map(|id| id.to_string()));
+    // Every id of the path has one spelling: the audited record's, and the owner's of a client
+    // (`/partners/{id}/clients/{client_id}`), whose parsed id would match any spelling.
+    let misspelled = [raw_id.clone(), path_segment(&pattern, req.path(), "{id}")]
+        .into_iter()
+        .flatten()
+        .find_map(|raw| relais_domain::ids::canonical(&raw).err());
     // The record the path names, whatever its spelling: refusals of another spelling are
     // audited against the record they were aimed at.
     let path_id = raw_id
@@ -338,7 +341,7 @@ pub async fn enforce(
     }
     // The id of the path has one spelling: any other names no record (404), judged here before
     // the handler, so that what is served and what is audited name the record alike.
-    if let Some(Err(e)) = canonical_id {
+    if let Some(e) = misspelled {
         let response = refuse(req, ApiError::NotFound(format!("no such resource: {e}")));
         return record(state, rule, &principal, path_id, post_hint, response).await;
     }
@@ -423,11 +426,12 @@ fn path_id(pattern: &str, path: &str) -> Option<String> {
     if pattern.ends_with("/clients") {
         return None;
     }
-    let segments: Vec<&str> = pattern.split('/').collect();
-    let position = segments
-        .iter()
-        .position(|s| *s == "{client_id}")
-        .or_else(|| segments.iter().position(|s| *s == "{id}"))?;
+    path_segment(pattern, path, "{client_id}").or_else(|| path_segment(pattern, path, "{id}"))
+}
+
+/// The value of the placeholder `name` (`{id}`) in the request's path, if the pattern has it.
+fn path_segment(pattern: &str, path: &str, name: &str) -> Option<String> {
+    let position = pattern.split('/').position(|s| s == name)?;
     path.split('/').nth(position).map(str::to_owned)
 }
 

@@ -296,6 +296,9 @@ fn wrong_unknown_or_missing_client_credentials_are_invalid_client_and_the_reques
         &secret,
     ));
     invalid_client(&app.post_form(TOKEN, &[("grant_type", "client_credentials")]));
+    // A client id no client could have never reaches the database (PostgreSQL refuses NUL).
+    invalid_client(&by_post(&app, "si\u{0}cd93", &secret));
+    invalid_client(&by_basic(&app, &"x".repeat(301), &secret));
     invalid_client(&app.post_form(
         TOKEN,
         &[("grant_type", "client_credentials"), ("client_id", &id)],

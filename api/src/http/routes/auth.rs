@@ -359,6 +359,9 @@ async fn client_credentials(
         Ok(credentials) => credentials,
         Err(e) => return Ok(Err(e)),
     };
+    if !crate::auth::legible_client_id(&client_id) {
+        return Ok(Err(OAuthError::client(UNKNOWN_CLIENT)));
+    }
     if form.get("scope").is_some() {
         return Ok(Err(OAuthError::new(
             "invalid_scope",
