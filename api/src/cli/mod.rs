@@ -476,7 +476,8 @@ fn front_door(
                 .jwt
                 .jwks_min_refresh
                 .unwrap_or(crate::auth::DEFAULT_JWKS_MIN_REFRESH);
-            let providers = crate::auth::Providers::from_setting(value, min_refresh)?;
+            let providers =
+                crate::auth::Providers::from_setting(value, min_refresh, &settings.jwt.audience)?;
             log::info!(
                 "token exchange: POST /api/v1/auth/token takes ID tokens of {}",
                 providers.describe()

@@ -609,3 +609,69 @@ fn a_providers_client_mapped_to_a_partner_is_the_partners_system() {
     .expect_status(200);
     app.get("/api/v1/hand-offs", &token).assert_problem(403);
 }
+
+#[test]
+fn a_providers_client_exchanges_its_access_token_for_a_relais_token_of_its_machine() {
+    let server = JwksServer::start(&JwkSet {
+        keys: vec![jwk(&provider_key(), Algorithm::RS256, KID)],
+    });
+    let app = TestApp::init()
+        .with_authorization(Authorization::Memberships)
+        .with_oidc_providers(vec![relais_api::auth::ProviderSettings {
+            issuer: PROVIDER.to_owned(),
+            client_id: "relais-front".to_owned(),
+            jwks_url: Some(server.url.clone()),
+            algorithm: None,
+        }])
+        .spawn();
+    let admin = admin_of(&app);
+    let partner = app.create_partner_as(&admin, "CD 93");
+    let exchange = |token: &str, kind: &str| {
+        app.post_form(
+            TOKEN,
+            &[
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:token-exchange",
+                ),
+                ("subject_token", token),
+                ("subject_token_type", kind),
+            ],
+        )
+    };
+    const ACCESS: &str = "urn:ietf:params:oauth:token-type:access_token";
+    // This service's audience is `relais` (RELAIS_JWT_AUDIENCE of the test app).
+    let machine = provider_token(json!({"aud": ["relais", "account"]}));
+    refused(&exchange(&machine, ACCESS), "invalid_grant");
+
+    app.post(
+        "/api/v1/members",
+        &admin,
+        json!({"display_name": "SI du CD 93", "role": "partner", "partner_id": partner,
+               "issuer": PROVIDER, "client_id": "si-cd93"}),
+    )
+    .expect_status(201);
+    let answer = exchange(&machine, ACCESS);
+    let token = access_token(&answer);
+    assert_eq!(
+        answer.body["issued_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    app.get("/api/v1/hand-offs", &token).expect_status(200);
+    access_token(&exchange(&machine, "urn:ietf:params:oauth:token-type:jwt"));
+
+    // Refused: another audience (the front-end's), no client_id (a person's access token).
+    let front_end = provider_token(json!({"aud": "relais-front"}));
+    refused(&exchange(&front_end, ACCESS), "invalid_grant");
+    let person = provider_token(json!({"sub": "pc-camille", "client_id": null, "aud": "relais"}));
+    let answer = exchange(&person, ACCESS);
+    refused(&answer, "invalid_grant");
+    assert!(
+        answer.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("ID token"),
+        "{:#}",
+        answer.body
+    );
+}

@@ -33,6 +33,7 @@ const CLIENT_CREDENTIALS: &str = "client_credentials";
 const CLIENT_REALM: &str = "Basic realm=\"relais\"";
 const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
 const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
+const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 const FORM: &str = "application/x-www-form-urlencoded";
 
 /// The form of a token request, `application/x-www-form-urlencoded`: a token exchange
@@ -48,7 +49,9 @@ pub struct TokenRequest {
         example = "eyJhbGciOiJSUzI1NiIsImtpZCI6InByb3ZpZGVyLTEifQ.eyJpc3MiOiJodHRwczovL2F1dGguZXhhbXBsZS5vcmcifQ.c2lnbmF0dXJl"
     )]
     subject_token: Option<String>,
-    /// Token exchange: `urn:ietf:params:oauth:token-type:id_token`.
+    /// Token exchange: `urn:ietf:params:oauth:token-type:id_token` (a person's ID token), or
+    /// `urn:ietf:params:oauth:token-type:access_token` (or `…:jwt`): the JWT access token a
+    /// provider's client obtained by client credentials, mapped to a partner or a unit.
     #[schema(example = "urn:ietf:params:oauth:token-type:id_token")]
     subject_token_type: Option<String>,
     /// Client credentials sent in the form (`client_secret_post`): the client id Relais issued.
@@ -290,6 +293,9 @@ async fn exchange(
     let Some(providers) = door.providers.clone() else {
         return Ok(Err(no_providers()));
     };
+    if form.get("subject_token_type") != Some(ID_TOKEN) {
+        return machine_exchange(state, door, providers, subject_token).await;
+    }
     let verified = match providers.verify(subject_token).await {
         Ok(verified) => verified,
         Err(e) => return Ok(Err(OAuthError::new("invalid_grant", e.0))),
@@ -305,6 +311,47 @@ async fn exchange(
             crate::http::current_user::NO_MEMBERSHIP,
         )));
     };
+    let mut answer = signed(door, &member)?;
+    answer.issued_token_type = Some(ACCESS_TOKEN);
+    Ok(Ok(answer))
+}
+
+/// The exchange of a provider's access token, issued to one of its OAuth clients: the machine
+/// membership of that client (a membership naming the token's `sub` first, as for every token;
+/// a person's is refused: a person exchanges its ID token).
+async fn machine_exchange(
+    state: &AppState,
+    door: &FrontDoor,
+    providers: std::sync::Arc<crate::auth::Providers>,
+    subject_token: String,
+) -> Result<Result<TokenResponse, OAuthError>, ApiError> {
+    let identity = match providers.verify_access_token(subject_token).await {
+        Ok(identity) => identity,
+        Err(e) => return Ok(Err(OAuthError::new("invalid_grant", e.0))),
+    };
+    let member = member_of_identity(state, identity, None).await?;
+    let member = match member {
+        Some(member) if member.is_machine() => member,
+        Some(_) => {
+            return Ok(Err(OAuthError::new(
+                "invalid_grant",
+                "this access token names a person: a person exchanges its ID token",
+            )));
+        }
+        None => {
+            return Ok(Err(OAuthError::new(
+                "invalid_grant",
+                "this client has no membership in Relais, or it was revoked: ask an administrator to map it (POST /api/v1/members with issuer and client_id)",
+            )));
+        }
+    };
+    let now = state.clock.now();
+    let member = state
+        .write_unaudited(move |conn| {
+            relais_persistence::audit::append(conn, &token_issued(&member, now))?;
+            Ok(member)
+        })
+        .await?;
     let mut answer = signed(door, &member)?;
     answer.issued_token_type = Some(ACCESS_TOKEN);
     Ok(Ok(answer))
@@ -501,10 +548,12 @@ fn check<'a>(state: &'a AppState, form: &Form) -> Result<&'a FrontDoor, OAuthErr
     };
     form.required("subject_token")?;
     let token_type = form.required("subject_token_type")?;
-    if token_type != ID_TOKEN {
+    if ![ID_TOKEN, ACCESS_TOKEN, JWT].contains(&token_type) {
         return Err(OAuthError::new(
             "invalid_request",
-            format!("subject_token_type must be {ID_TOKEN}"),
+            format!(
+                "subject_token_type must be {ID_TOKEN} (a person's), or {ACCESS_TOKEN} or {JWT} (a provider's client's)"
+            ),
         ));
     }
     if form

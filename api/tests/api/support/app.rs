@@ -137,8 +137,12 @@ impl TestAppBuilder {
         if let Some(signer) = signer {
             let providers = (!self.oidc_providers.is_empty()).then(|| {
                 std::sync::Arc::new(
-                    relais_api::auth::Providers::new(self.oidc_providers, Duration::from_secs(1))
-                        .expect("the providers' keys"),
+                    relais_api::auth::Providers::new(
+                        self.oidc_providers,
+                        Duration::from_secs(1),
+                        &self.jwt.audience,
+                    )
+                    .expect("the providers' keys"),
                 )
             });
             state = state.with_front_door(relais_api::auth::FrontDoor {
