@@ -153,6 +153,11 @@ fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpRespo
 /// client's role and scope are its membership's. The token names the client's membership; it is
 /// audited (`issue_token`).
 ///
+/// **Token exchange of a machine's access token** (`subject_token_type=…:access_token` or
+/// `…:jwt`): the JWT access token that a client of a configured provider obtained by client
+/// credentials, its `aud` naming this service (`RELAIS_JWT_AUDIENCE`) and its `client_id` mapped
+/// to a partner or a unit by an administrator; a person's access token is refused.
+///
 /// **Token exchange**: the ID token is verified against its provider's keys (`RELAIS_OIDC_PROVIDERS`): signature,
 /// `iss` (a configured provider), `aud` (the front-end's client id there), `exp` and `iat`. Its
 /// identity (`iss`, `sub`, a verified `email`) is mapped to its membership as identity-only
