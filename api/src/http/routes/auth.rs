@@ -178,6 +178,11 @@ fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpRespo
             "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
             "requested_token_type": "urn:ietf:params:oauth:token-type:access_token"
         }))),
+        ("machine_exchange" = (summary = "A provider's client (mapped to a partner) exchanging its JWT access token", value = json!({
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": "eyJhbGciOiJSUzI1NiIsImtpZCI6InByb3ZpZGVyLTEifQ.eyJjbGllbnRfaWQiOiJzaS1jZDkzIn0.c2lnbmF0dXJl",
+            "subject_token_type": "urn:ietf:params:oauth:token-type:access_token"
+        }))),
         ("client_credentials" = (summary = "A partner's system with the client credentials Relais issued (client_secret_post; or send them by HTTP Basic)", value = json!({
             "grant_type": "client_credentials",
             "client_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7d",
@@ -201,6 +206,7 @@ fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpRespo
             headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`")),
             examples(
                 ("expired" = (summary = "An expired ID token", value = json!({"error": "invalid_grant", "error_description": "the ID token has expired"}))),
+                ("person_access_token" = (summary = "A person's access token exchanged", value = json!({"error": "invalid_grant", "error_description": "this access token names a person: a person exchanges its ID token"}))),
                 ("no_membership" = (summary = "A person with no membership", value = json!({"error": "invalid_grant", "error_description": "this identity has no membership in Relais, or it was revoked: ask an administrator or your post's coordinator"}))),
                 ("unknown_provider" = (summary = "An ID token of a provider not configured", value = json!({"error": "invalid_grant", "error_description": "the ID token comes from https://idp.example.net, which is not a provider of this service"}))),
                 ("grant" = (summary = "Another grant type", value = json!({"error": "unsupported_grant_type", "error_description": "grant_type must be urn:ietf:params:oauth:grant-type:token-exchange or client_credentials"}))),
