@@ -5,6 +5,10 @@
 //! revokes the memberships of its own posts' social workers. An invitation names an e-mail
 //! instead of an identity: the first verified login carrying that e-mail binds the identity.
 //!
+//! A machine (a partner's or a unit's system) is a membership too: it names its identity by the
+//! issuer and the `client_id` of its OAuth client (client credentials), a client of the identity
+//! provider mapped by an administrator, or a client issued by Relais itself with a secret.
+//!
 //! The membership yields the same [`Principal`] a token's claims would, so that the access rules
 //! (`crate::access`) stay the one decision point.
 
@@ -167,6 +171,14 @@ pub struct NewMember {
         schema(example = "camille.martin@example.org", max_length = 200)
     )]
     pub email: Option<String>,
+    /// A machine: the client id of an OAuth client of the identity provider `issuer` (the
+    /// `client_id` claim of the tokens it obtains by client credentials), instead of `subject`
+    /// or `email`; for the roles `partner` and `officer` only. Map only a client that does
+    /// client credentials only: a person's token obtained through the same client carries its
+    /// `client_id` too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "si-cd93", max_length = 300))]
+    pub client_id: Option<String>,
 }
 
 impl NewMember {
@@ -190,21 +202,43 @@ impl NewMember {
         if let Some(subject) = &self.subject {
             v.line("subject", subject, 300);
         }
+        if let Some(client_id) = &self.client_id {
+            v.line("client_id", client_id, 300);
+            v.require(
+                self.subject.is_none(),
+                "client_id",
+                "not_applicable",
+                "a membership names a person (subject) or a machine (client_id), not both",
+            );
+            v.require(
+                self.email.is_none(),
+                "email",
+                "not_applicable",
+                "a machine is not invited by e-mail",
+            );
+            v.require(
+                is_machine_role(self.role),
+                "role",
+                "not_applicable",
+                "a machine (client_id) is a partner's or an officer unit's system: role partner or officer",
+            );
+        }
+        let named = self.subject.is_some() || self.client_id.is_some();
         v.require(
-            self.issuer.is_some() == self.subject.is_some(),
+            self.issuer.is_some() == named,
             if self.issuer.is_some() {
                 "subject"
             } else {
                 "issuer"
             },
             "required",
-            "an identity is an issuer and a subject together",
+            "an identity is an issuer and a subject (or a client_id) together",
         );
         v.require(
-            self.subject.is_some() || self.email.is_some(),
+            named || self.email.is_some(),
             "email",
             "required",
-            "name the identity (issuer and subject) or invite by e-mail",
+            "name the identity (issuer and subject, or issuer and client_id) or invite by e-mail",
         );
         if let Some(email) = &self.email {
             v.require(
@@ -214,6 +248,31 @@ impl NewMember {
                 "must be an e-mail address",
             );
         }
+        v.finish()
+    }
+}
+
+/// Whether a machine (an OAuth client) may hold `role`: a partner's system, or an officer unit's
+/// system pushing referrals.
+pub fn is_machine_role(role: Role) -> bool {
+    matches!(role, Role::Partner | Role::Officer)
+}
+
+/// What an administrator sends to issue a client to a partner's or a unit's system
+/// (`POST /api/v1/partners/{id}/clients`, `POST /api/v1/units/{id}/clients`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewClient {
+    /// The system's name, as the post and the administrators see it.
+    #[cfg_attr(feature = "openapi", schema(example = "SI du CD 93", max_length = 200))]
+    pub display_name: String,
+}
+
+impl NewClient {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let mut v = Validation::new();
+        v.line("display_name", &self.display_name, 200);
         v.finish()
     }
 }
@@ -244,6 +303,18 @@ pub struct Member {
     pub subject: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// A machine's OAuth client id, at `issuer` (this instance's own issuer for a client that
+    /// Relais issued, with a secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7d")
+    )]
+    pub client_id: Option<String>,
+    /// When the secret of a client issued by Relais was set (at its creation or last rotation).
+    /// The secret itself is never shown again, nor stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_set_at: Option<DateTime<Utc>>,
     /// When the identity was bound (at the grant, or at the first login of an invitation).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bound_at: Option<DateTime<Utc>>,
@@ -273,6 +344,11 @@ impl Member {
             unit_id: self.access.unit_id,
             partner_id: self.access.partner_id,
         }
+    }
+
+    /// Whether the membership is a machine's (it names an OAuth client).
+    pub fn is_machine(&self) -> bool {
+        self.client_id.is_some()
     }
 
     /// Whether `actor` manages this membership: an administrator any; a coordinator the social
@@ -373,6 +449,7 @@ mod tests {
             issuer: issuer.map(Into::into),
             subject: subject.map(Into::into),
             email: email.map(Into::into),
+            client_id: None,
         };
         assert!(
             member(Some("https://idp"), Some("s"), None)
@@ -383,5 +460,32 @@ mod tests {
         assert!(member(None, None, None).validate().is_err());
         assert!(member(Some("https://idp"), None, None).validate().is_err());
         assert!(member(None, None, Some("not an email")).validate().is_err());
+    }
+
+    #[test]
+    fn a_machine_names_an_issuer_and_a_client_id_and_is_a_partner_or_an_officer() {
+        let machine = |role: Role, subject: Option<&str>, email: Option<&str>| NewMember {
+            display_name: "SI du CD 93".into(),
+            role,
+            post_ids: Vec::new(),
+            unit_id: (role == Role::Officer).then(crate::ids::UnitId::generate),
+            partner_id: (role == Role::Partner).then(PartnerId::generate),
+            issuer: Some("https://idp".into()),
+            subject: subject.map(Into::into),
+            email: email.map(Into::into),
+            client_id: Some("si-cd93".into()),
+        };
+        assert!(machine(Role::Partner, None, None).validate().is_ok());
+        assert!(machine(Role::Officer, None, None).validate().is_ok());
+        assert!(machine(Role::Admin, None, None).validate().is_err());
+        assert!(machine(Role::Partner, Some("s"), None).validate().is_err());
+        assert!(
+            machine(Role::Partner, None, Some("a@b.fr"))
+                .validate()
+                .is_err()
+        );
+        let mut without_issuer = machine(Role::Partner, None, None);
+        without_issuer.issuer = None;
+        assert!(without_issuer.validate().is_err());
     }
 }

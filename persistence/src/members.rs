@@ -30,14 +30,17 @@ struct MemberRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     version: i64,
+    client_id: Option<String>,
+    secret_set_at: Option<NaiveDateTime>,
 }
 
 impl MemberRow {
     fn into_member(self, post_ids: Vec<PostId>) -> Result<Member, StoreError> {
-        let status = match (&self.revoked_at, &self.subject) {
+        let named = self.subject.is_some() || self.client_id.is_some();
+        let status = match (&self.revoked_at, named) {
             (Some(_), _) => MemberStatus::Revoked,
-            (None, Some(_)) => MemberStatus::Active,
-            (None, None) => MemberStatus::Invited,
+            (None, true) => MemberStatus::Active,
+            (None, false) => MemberStatus::Invited,
         };
         Ok(Member {
             id: parse("members.id", &self.id)?,
@@ -52,6 +55,8 @@ impl MemberRow {
             issuer: self.issuer,
             subject: self.subject,
             email: self.email,
+            client_id: self.client_id,
+            secret_set_at: self.secret_set_at.map(|at| at.and_utc()),
             bound_at: self.bound_at.map(|at| at.and_utc()),
             revoked_at: self.revoked_at.map(|at| at.and_utc()),
             meta: meta(self.created_at, self.updated_at, self.version),
@@ -157,6 +162,12 @@ fn check_unique(conn: &mut DbConnection, input: &NewMember) -> Result<(), StoreE
                 "this identity (issuer and subject) already has a membership: change it, or revoke it first".into(),
             ));
         }
+    } else if let (Some(issuer), Some(client_id)) = (&input.issuer, &input.client_id) {
+        if find_live_client(conn, issuer, client_id)?.is_some() {
+            return Err(StoreError::Conflict(
+                "this client (issuer and client_id) already has a membership: change it, or revoke it first".into(),
+            ));
+        }
     } else if let Some(email) = &input.email {
         let pending: i64 = members::table
             .filter(members::email.eq(normalized_email(email)))
@@ -195,7 +206,9 @@ pub fn insert(
             members::issuer.eq(input.issuer.as_deref()),
             members::subject.eq(input.subject.as_deref()),
             members::email.eq(input.email.as_deref().map(normalized_email)),
-            members::bound_at.eq(input.subject.as_ref().map(|_| at)),
+            members::client_id.eq(input.client_id.as_deref()),
+            members::bound_at
+                .eq((input.subject.is_some() || input.client_id.is_some()).then_some(at)),
             members::created_at.eq(at),
             members::updated_at.eq(at),
             members::version.eq(1_i64),
@@ -363,15 +376,9 @@ pub fn active_for_identity(
     issuer: &str,
     subject: &str,
 ) -> Result<Option<Member>, StoreError> {
-    match find_live(conn, issuer, subject)? {
-        Some(row) => {
-            let key = row.id.clone();
-            let mut posts = posts_of(conn, std::slice::from_ref(&key))?;
-            row.into_member(posts.remove(&key).unwrap_or_default())
-                .map(Some)
-        }
-        None => Ok(None),
-    }
+    find_live(conn, issuer, subject)?
+        .map(|row| member_of_row(conn, row))
+        .transpose()
 }
 
 /// Whether `email` has an invitation waiting for its first login (not bound, not revoked).
@@ -429,4 +436,180 @@ pub fn bind_invitation(
         return Ok(None);
     }
     get(conn, parse("members.id", &key)?).map(Some)
+}
+
+fn find_live_client(
+    conn: &mut DbConnection,
+    issuer: &str,
+    client_id: &str,
+) -> Result<Option<MemberRow>, StoreError> {
+    Ok(members::table
+        .filter(members::issuer.eq(issuer))
+        .filter(members::client_id.eq(client_id))
+        .filter(members::revoked_at.is_null())
+        .select(MemberRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn member_of_row(conn: &mut DbConnection, row: MemberRow) -> Result<Member, StoreError> {
+    let key = row.id.clone();
+    let mut posts = posts_of(conn, std::slice::from_ref(&key))?;
+    row.into_member(posts.remove(&key).unwrap_or_default())
+}
+
+/// The live machine membership of the OAuth client `client_id` of `issuer` (a client of an
+/// identity provider mapped by an administrator), read at each request as a person's is.
+pub fn active_for_client(
+    conn: &mut DbConnection,
+    issuer: &str,
+    client_id: &str,
+) -> Result<Option<Member>, StoreError> {
+    find_live_client(conn, issuer, client_id)?
+        .map(|row| member_of_row(conn, row))
+        .transpose()
+}
+
+/// Whose clients: a partner's system, or an officer unit's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientOwner {
+    Partner(relais_domain::ids::PartnerId),
+    Unit(relais_domain::ids::UnitId),
+}
+
+impl ClientOwner {
+    /// The role and scope of the owner's machines.
+    pub fn access(self, display_name: &str) -> MemberAccess {
+        let (role, unit_id, partner_id) = match self {
+            Self::Partner(p) => (relais_domain::reference::Role::Partner, None, Some(p)),
+            Self::Unit(u) => (relais_domain::reference::Role::Officer, Some(u), None),
+        };
+        MemberAccess {
+            display_name: display_name.to_owned(),
+            role,
+            post_ids: Vec::new(),
+            unit_id,
+            partner_id,
+        }
+    }
+
+    /// Whether `member` is one of the owner's machines.
+    pub fn owns(self, member: &Member) -> bool {
+        match self {
+            Self::Partner(p) => member.access.partner_id == Some(p),
+            Self::Unit(u) => member.access.unit_id == Some(u),
+        }
+    }
+}
+
+/// Issues a client to `owner`'s system: a machine membership of `issuer` (this instance's own)
+/// whose client id is the membership's id, keeping only the hash of its secret.
+pub fn insert_client(
+    conn: &mut DbConnection,
+    owner: ClientOwner,
+    display_name: &str,
+    issuer: &str,
+    secret_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Member, StoreError> {
+    let access = owner.access(display_name);
+    check_scope_exists(conn, &access)?;
+    let id = MemberId::generate();
+    let key = id.to_string();
+    let at = stored(now);
+    diesel::insert_into(members::table)
+        .values((
+            members::id.eq(&key),
+            members::display_name.eq(access.display_name.trim()),
+            members::role.eq(access.role.code()),
+            members::unit_id.eq(access.unit_id.map(|u| u.to_string())),
+            members::partner_id.eq(access.partner_id.map(|p| p.to_string())),
+            members::issuer.eq(issuer),
+            members::client_id.eq(&key),
+            members::secret_hash.eq(secret_hash),
+            members::secret_set_at.eq(at),
+            members::bound_at.eq(at),
+            members::created_at.eq(at),
+            members::updated_at.eq(at),
+            members::version.eq(1_i64),
+        ))
+        .execute(conn)?;
+    get(conn, id)
+}
+
+/// The clients Relais issued to `owner`'s system (revoked ones included, for the trail), newest
+/// first.
+pub fn clients(
+    conn: &mut DbConnection,
+    owner: ClientOwner,
+    page: &PageRequest,
+) -> Result<Page<Member>, StoreError> {
+    let mut query = members::table
+        .select(MemberRow::as_select())
+        .filter(members::secret_hash.is_not_null())
+        .into_boxed();
+    query = match owner {
+        ClientOwner::Partner(p) => query.filter(members::partner_id.eq(p.to_string())),
+        ClientOwner::Unit(u) => query.filter(members::unit_id.eq(u.to_string())),
+    };
+    if let Some(cursor) = &page.cursor {
+        query = query.filter(members::id.lt(cursor));
+    }
+    let rows: Vec<MemberRow> = query
+        .order(members::id.desc())
+        .limit(page.limit + 1)
+        .load(conn)?;
+    let found = with_posts(conn, rows)?;
+    Ok(Page::from_overfetch(found, page.limit, |m| {
+        m.id.to_string()
+    }))
+}
+
+/// The client Relais issued with the id `client_id` (live or revoked), if any.
+pub fn issued_client(conn: &mut DbConnection, client_id: &str) -> Result<Member, StoreError> {
+    let row: MemberRow = members::table
+        .filter(members::client_id.eq(client_id))
+        .filter(members::secret_hash.is_not_null())
+        .select(MemberRow::as_select())
+        .first(conn)?;
+    member_of_row(conn, row)
+}
+
+/// The live client Relais issued with the id `client_id`, and the hash of its secret: what the
+/// token endpoint checks a secret against.
+pub fn live_client_secret(
+    conn: &mut DbConnection,
+    client_id: &str,
+) -> Result<Option<(Member, String)>, StoreError> {
+    let found: Option<(MemberRow, Option<String>)> = members::table
+        .filter(members::client_id.eq(client_id))
+        .filter(members::secret_hash.is_not_null())
+        .filter(members::revoked_at.is_null())
+        .select((MemberRow::as_select(), members::secret_hash))
+        .first(conn)
+        .optional()?;
+    match found {
+        Some((row, Some(hash))) => Ok(Some((member_of_row(conn, row)?, hash))),
+        _ => Ok(None),
+    }
+}
+
+/// Replaces the secret of a live client at `expected_version`: the old one is refused from now.
+pub fn set_secret(
+    conn: &mut DbConnection,
+    id: MemberId,
+    expected_version: i64,
+    secret_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Member, StoreError> {
+    let key = id.to_string();
+    let at = stored(now);
+    bump(conn, &key, expected_version, at)?;
+    diesel::update(members::table.find(&key))
+        .set((
+            members::secret_hash.eq(secret_hash),
+            members::secret_set_at.eq(at),
+        ))
+        .execute(conn)?;
+    get(conn, id)
 }

@@ -436,6 +436,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        client_id -> Nullable<Text>,
+        secret_hash -> Nullable<Text>,
+        secret_set_at -> Nullable<Timestamp>,
     }
 }
 

@@ -151,3 +151,81 @@ fn the_first_admin_invites_a_social_worker_whose_revocation_holds_at_the_next_re
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Asks the token endpoint for a token with client credentials by HTTP Basic
+/// (`client_secret_basic`); the status and the answer.
+fn client_token(server: &Server, client_id: &str, secret: &str) -> (u16, Value) {
+    use base64::Engine as _;
+    let credentials =
+        base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"));
+    let request = ureq::post(&format!("{}/api/v1/auth/token", server.base))
+        .set("Authorization", &format!("Basic {credentials}"));
+    match request.send_form(&[("grant_type", "client_credentials")]) {
+        Ok(response) | Err(ureq::Error::Status(_, response)) => (
+            response.status(),
+            response.into_json().unwrap_or(Value::Null),
+        ),
+        Err(e) => panic!("POST /api/v1/auth/token: {e}"),
+    }
+}
+
+#[test]
+fn a_partners_system_works_with_the_client_relais_issued_until_it_is_revoked() {
+    // Zero set-up but for memberships: no identity provider, no RELAIS_OIDC_PROVIDERS.
+    let db = TestDatabase::create();
+    let server = Server::start(&db.url, MEMBERSHIPS);
+    members_add(
+        &db.url,
+        &[
+            "--role",
+            "admin",
+            "--display-name",
+            "Dominique",
+            "--subject",
+            "admin-1",
+        ],
+    );
+    let admin = token(&db.url, MEMBERSHIPS, &["--subject", "admin-1"]);
+    let (status, partner) = server.call(
+        "POST",
+        "/api/v1/partners",
+        &admin,
+        Some(json!({"name": "Conseil départemental de la Seine-Saint-Denis", "kind": "departmental_social_services",
+                    "department_codes": ["93"], "themes": ["precarity"]})),
+    );
+    assert_eq!(status, 201, "{partner}");
+    let partner = partner["id"].as_str().unwrap();
+    let (status, client) = server.call(
+        "POST",
+        &format!("/api/v1/partners/{partner}/clients"),
+        &admin,
+        Some(json!({"display_name": "SI du CD 93"})),
+    );
+    assert_eq!(status, 201, "{client}");
+    let (client_id, secret) = (
+        client["client_id"].as_str().unwrap(),
+        client["client_secret"].as_str().unwrap(),
+    );
+
+    let (status, answer) = client_token(&server, client_id, secret);
+    assert_eq!(status, 200, "{answer}");
+    let machine = answer["access_token"].as_str().unwrap();
+    let (status, body) = server.call("GET", "/api/v1/hand-offs", machine, None);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server.call("GET", &format!("/api/v1/partners/{partner}"), machine, None);
+    assert_eq!(status, 200, "{body}");
+
+    // Revoked: its token is refused at the next request, and it gets no other.
+    let request = ureq::delete(&format!(
+        "{}/api/v1/partners/{partner}/clients/{client_id}",
+        server.base
+    ))
+    .set("Authorization", &format!("Bearer {admin}"))
+    .set("If-Match", "*");
+    assert_eq!(request.call().expect("revoke").status(), 200);
+    let (status, body) = server.call("GET", "/api/v1/hand-offs", machine, None);
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = client_token(&server, client_id, secret);
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"], "invalid_client");
+}

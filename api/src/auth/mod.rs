@@ -1,5 +1,6 @@
 //! Authentication: JWT bearer tokens, verified with a pinned algorithm, issuer and audience.
 
+pub mod client_secrets;
 mod front_door;
 mod jwks;
 mod keys;
@@ -13,7 +14,7 @@ pub use keys::{
     resolve_keys,
 };
 pub use oidc::{IdTokenRefused, ProviderSettings, Providers, VerifiedIdToken};
-pub use tokens::{Claims, Identity, Refusal, TokenIssuer, TokenVerifier};
+pub use tokens::{Claims, Identity, Refusal, TokenIssuer, TokenVerifier, legible_client_id};
 
 /// Why a token was refused, or could not be issued. The HTTP layer answers it as a problem
 /// (401, 422 or 500); this module knows nothing of HTTP.

@@ -6,6 +6,11 @@
 //! (`{issuer}/.well-known/openid-configuration`, its `jwks_uri`) at start-up. An ID token is
 //! routed to its provider by its `iss`, read before any check; then everything is checked with
 //! that provider's keys: signature, `iss`, `aud` containing the client id, `exp`, `iat`.
+//!
+//! A machine of a provider (a client doing client credentials, mapped to a partner or a unit by
+//! an administrator) exchanges its **access token** instead (RFC 9068 JWT access tokens): the
+//! same keys and `iss`, `aud` containing this service's audience (`RELAIS_JWT_AUDIENCE`) rather
+//! than the front-end's client id, and a `client_id` claim naming the client.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +70,16 @@ struct UserInfoClaims {
     email_verified: Option<bool>,
 }
 
+/// The claims of a provider's JWT access token that Relais reads (RFC 9068 §2.2).
+#[derive(Deserialize)]
+struct AccessClaims {
+    sub: String,
+    iss: String,
+    iat: i64,
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
 /// The `iss` of a token not yet verified, to choose its provider.
 #[derive(Deserialize)]
 struct Unverified {
@@ -75,6 +90,8 @@ struct Provider {
     settings: ProviderSettings,
     algorithm: Algorithm,
     validation: Validation,
+    /// For its access tokens: `aud` must contain this service's audience.
+    access_validation: Validation,
     jwks: Jwks,
 }
 
@@ -93,7 +110,13 @@ fn refused(text: impl Into<String>) -> IdTokenRefused {
 impl Providers {
     /// The providers of `RELAIS_OIDC_PROVIDERS`: a JSON list, or the path of a file holding one.
     /// Fetches each JWK Set (after discovery if needed), so that a wrong setting stops the start.
-    pub fn from_setting(value: &str, min_refresh: Duration) -> Result<Self, String> {
+    /// `audience` is this service's (`RELAIS_JWT_AUDIENCE`), which the providers' access tokens
+    /// must name.
+    pub fn from_setting(
+        value: &str,
+        min_refresh: Duration,
+        audience: &str,
+    ) -> Result<Self, String> {
         let text = if value.trim_start().starts_with('[') {
             value.to_owned()
         } else {
@@ -103,10 +126,14 @@ impl Providers {
         let list: Vec<ProviderSettings> = serde_json::from_str(&text).map_err(|e| {
             format!("RELAIS_OIDC_PROVIDERS is not a JSON list of {{issuer, client_id, jwks_url?, algorithm?}}: {e}")
         })?;
-        Self::new(list, min_refresh)
+        Self::new(list, min_refresh, audience)
     }
 
-    pub fn new(list: Vec<ProviderSettings>, min_refresh: Duration) -> Result<Self, String> {
+    pub fn new(
+        list: Vec<ProviderSettings>,
+        min_refresh: Duration,
+        audience: &str,
+    ) -> Result<Self, String> {
         if list.is_empty() {
             return Err("RELAIS_OIDC_PROVIDERS names no provider".into());
         }
@@ -139,10 +166,13 @@ impl Providers {
             validation.set_audience(&[settings.client_id.as_str()]);
             validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
             validation.leeway = LEEWAY_SECONDS;
+            let mut access_validation = validation.clone();
+            access_validation.set_audience(&[audience]);
             providers.push(Provider {
                 settings,
                 algorithm,
                 validation,
+                access_validation,
                 jwks,
             });
         }
@@ -171,7 +201,7 @@ impl Providers {
     /// lacks fetches the set again first, at most once per interval (see `Jwks`), off the
     /// event loop.
     pub async fn verify(self: Arc<Self>, token: String) -> Result<VerifiedIdToken, IdTokenRefused> {
-        let (index, kid) = Arc::clone(&self).provider_of(&token, "ID token").await?;
+        let (index, kid) = Arc::clone(&self).route(&token, "ID token").await?;
         self.0[index].check(&token, &kid)
     }
 
@@ -185,7 +215,7 @@ impl Providers {
         token: String,
         verified: &VerifiedIdToken,
     ) -> Result<Option<String>, IdTokenRefused> {
-        let (index, kid) = Arc::clone(&self).provider_of(&token, "userinfo").await?;
+        let (index, kid) = Arc::clone(&self).route(&token, "userinfo").await?;
         let provider = &self.0[index];
         if provider.settings.issuer != verified.identity.issuer {
             return Err(refused(
@@ -195,9 +225,19 @@ impl Providers {
         provider.check_userinfo(&token, &kid, &verified.identity.subject)
     }
 
-    /// The provider of `token` (by its unverified `iss`) and its key id, once its algorithm is the
-    /// provider's and its `kid` is one the provider publishes (fetched again if need be).
-    async fn provider_of(
+    /// Verifies `token` as a JWT access token of one of the providers, issued to an OAuth client
+    /// (its `client_id` claim) for this service (`aud`): who a machine of the provider is.
+    pub async fn verify_access_token(
+        self: Arc<Self>,
+        token: String,
+    ) -> Result<Identity, IdTokenRefused> {
+        let (index, kid) = Arc::clone(&self).route(&token, "access token").await?;
+        self.0[index].check_access(&token, &kid)
+    }
+
+    /// The provider of `token` (by its unverified `iss`) and the `kid` to check it with, its
+    /// keys fetched again first for a `kid` they lack (at most once per interval).
+    async fn route(
         self: Arc<Self>,
         token: &str,
         what: &str,
@@ -242,6 +282,53 @@ impl Providers {
 }
 
 impl Provider {
+    fn check_access(&self, token: &str, kid: &str) -> Result<Identity, IdTokenRefused> {
+        use jsonwebtoken::errors::ErrorKind;
+        let key = self.jwks.get(kid).ok_or_else(|| {
+            refused("the access token is signed with a key its provider does not publish (kid)")
+        })?;
+        let claims = decode::<AccessClaims>(token, &key, &self.access_validation)
+            .map_err(|e| {
+                refused(match e.kind() {
+                    ErrorKind::ExpiredSignature => "the access token has expired",
+                    ErrorKind::ImmatureSignature => "the access token is not valid yet",
+                    ErrorKind::InvalidAudience => {
+                        "the access token is not meant for this service (aud lacks RELAIS_JWT_AUDIENCE)"
+                    }
+                    ErrorKind::InvalidSignature => "the access token's signature does not verify",
+                    ErrorKind::MissingRequiredClaim(_) => "the access token lacks a required claim (exp, aud or sub)",
+                    ErrorKind::Json(_) => "the access token's claims are not those of a JWT access token (sub, iss, iat)",
+                    _ => "the access token is malformed",
+                })
+            })?
+            .claims;
+        let now = SystemClock.now().timestamp();
+        if claims.iat > now.saturating_add_unsigned(LEEWAY_SECONDS) {
+            return Err(refused(
+                "the access token's iat (issued at) is in the future",
+            ));
+        }
+        if claims.sub.trim().is_empty()
+            || claims.sub.chars().any(relais_domain::validation::deceives)
+        {
+            return Err(refused(
+                "the access token's sub does not name its holder legibly",
+            ));
+        }
+        let client_id = claims
+            .client_id
+            .filter(|id| super::tokens::legible_client_id(id))
+            .ok_or_else(|| {
+                refused("the access token names no OAuth client (client_id): a person exchanges its ID token")
+            })?;
+        Ok(Identity {
+            issuer: claims.iss,
+            subject: claims.sub,
+            verified_email: None,
+            client_id: Some(client_id),
+        })
+    }
+
     fn check(&self, token: &str, kid: &str) -> Result<VerifiedIdToken, IdTokenRefused> {
         use jsonwebtoken::errors::ErrorKind;
         let key = self.jwks.get(kid).ok_or_else(|| {
@@ -281,6 +368,8 @@ impl Provider {
                 verified_email: claims
                     .email
                     .filter(|_| claims.email_verified != Some(false)),
+                // A person's ID token: never mapped to a machine.
+                client_id: None,
             },
         })
     }
@@ -370,7 +459,7 @@ mod tests {
     use super::*;
 
     fn refused_setting(value: &str) -> String {
-        match Providers::from_setting(value, Duration::from_secs(1)) {
+        match Providers::from_setting(value, Duration::from_secs(1), "relais") {
             Ok(_) => panic!("{value} was taken"),
             Err(e) => e,
         }

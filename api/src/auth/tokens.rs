@@ -56,6 +56,10 @@ pub struct Claims {
     /// Whether the provider verified the e-mail; an e-mail said unverified binds no invitation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
+    /// The OAuth client the token was issued to (RFC 9068 §2.2), as a provider's access tokens
+    /// obtained by client credentials carry it: maps a machine to its membership.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 /// Who a token names, for the mapping to a membership.
@@ -65,6 +69,9 @@ pub struct Identity {
     pub subject: String,
     /// The e-mail, unless the provider says it is not verified.
     pub verified_email: Option<String>,
+    /// The OAuth client the token was issued to (`client_id`), if it says: a machine's
+    /// membership is found by it when no membership names the subject.
+    pub client_id: Option<String>,
 }
 
 impl Claims {
@@ -83,6 +90,8 @@ impl Claims {
                 .email
                 .clone()
                 .filter(|_| self.email_verified != Some(false)),
+            // A client id no membership could name (control characters, too long) names none.
+            client_id: self.client_id.clone().filter(|id| legible_client_id(id)),
         })
     }
 
@@ -127,6 +136,14 @@ fn check_subject(subject: &str) -> Result<(), AuthError> {
         ));
     }
     Ok(())
+}
+
+/// Whether `client_id` could name a machine's membership: 1 to 300 characters, none a control
+/// character nor a bidi override (PostgreSQL refuses NUL in text, and so would the lookup).
+pub fn legible_client_id(client_id: &str) -> bool {
+    !client_id.is_empty()
+        && client_id.len() <= 300
+        && !client_id.chars().any(relais_domain::validation::deceives)
 }
 
 /// Why a token never carries the role `system`.
@@ -514,6 +531,7 @@ impl TokenIssuer {
             exp: now + ttl.num_seconds(),
             email: None,
             email_verified: None,
+            client_id: None,
         };
         self.sign(&claims)
     }
@@ -549,6 +567,7 @@ impl TokenIssuer {
             exp: now + ttl.num_seconds(),
             email: email.map(str::to_owned),
             email_verified: None,
+            client_id: None,
         })
     }
 

@@ -67,6 +67,7 @@ pub fn command(db: &Database, jwt: &JwtSettings, command: MembersCommand) -> Res
             .map(|_| issuer.unwrap_or_else(|| jwt.issuer.clone())),
         subject,
         email,
+        client_id: None,
     };
     let by = Principal::system("members-add");
     let now = SystemClock.now();

@@ -448,37 +448,53 @@ fn stop_signal(
     })
 }
 
-/// The token exchange, when `RELAIS_OIDC_PROVIDERS` names providers: their keys are fetched now,
-/// and the instance must be able to sign the tokens it answers.
+/// The token endpoint, whenever the instance can sign its tokens (client credentials need
+/// nothing more); with the token exchange when `RELAIS_OIDC_PROVIDERS` names providers, whose
+/// keys are fetched now.
 fn front_door(
     settings: &config::Settings,
     issuer: Option<crate::auth::TokenIssuer>,
 ) -> Result<Option<crate::auth::FrontDoor>, String> {
-    let Some(value) = settings.oidc_providers.as_deref() else {
-        log::info!("token exchange: off (no RELAIS_OIDC_PROVIDERS)");
+    let Some(issuer) = issuer else {
+        if settings.oidc_providers.is_some() {
+            return Err("RELAIS_OIDC_PROVIDERS: the token exchange signs Relais tokens, and this instance verifies public keys only: set RELAIS_JWT_PRIVATE_KEY with RELAIS_JWT_PUBLIC_KEY, or use an HS256 secret".into());
+        }
+        log::info!(
+            "token endpoint: off (this instance verifies public keys only and signs no token)"
+        );
         return Ok(None);
     };
-    let Some(issuer) = issuer else {
-        return Err("RELAIS_OIDC_PROVIDERS: the token exchange signs Relais tokens, and this instance verifies public keys only: set RELAIS_JWT_PRIVATE_KEY with RELAIS_JWT_PUBLIC_KEY, or use an HS256 secret".into());
-    };
-    let min_refresh = settings
-        .jwt
-        .jwks_min_refresh
-        .unwrap_or(crate::auth::DEFAULT_JWKS_MIN_REFRESH);
-    let providers = crate::auth::Providers::from_setting(value, min_refresh)?;
     let ttl = chrono::Duration::minutes(i64::from(settings.oidc_token_ttl_minutes));
     if ttl > issuer.max_ttl() {
         return Err(
             "RELAIS_OIDC_TOKEN_TTL_MINUTES is longer than RELAIS_JWT_MAX_TTL_MINUTES".into(),
         );
     }
+    let providers = match settings.oidc_providers.as_deref() {
+        Some(value) => {
+            let min_refresh = settings
+                .jwt
+                .jwks_min_refresh
+                .unwrap_or(crate::auth::DEFAULT_JWKS_MIN_REFRESH);
+            let providers =
+                crate::auth::Providers::from_setting(value, min_refresh, &settings.jwt.audience)?;
+            log::info!(
+                "token exchange: POST /api/v1/auth/token takes ID tokens of {}",
+                providers.describe()
+            );
+            Some(std::sync::Arc::new(providers))
+        }
+        None => {
+            log::info!("token exchange: off (no RELAIS_OIDC_PROVIDERS)");
+            None
+        }
+    };
     log::info!(
-        "token exchange: POST /api/v1/auth/token takes ID tokens of {}; tokens live {} minutes",
-        providers.describe(),
+        "token endpoint: client credentials of partner and unit systems; tokens live {} minutes",
         ttl.num_minutes()
     );
     Ok(Some(crate::auth::FrontDoor {
-        providers: std::sync::Arc::new(providers),
+        providers,
         issuer,
         ttl,
     }))

@@ -157,6 +157,18 @@ pub static RULES: &[Rule] = &[
     rule("GET", "/api/v1/members/{id}", "get_member", MEMBER_MANAGERS, MEMBER),
     rule("PUT", "/api/v1/members/{id}", "replace_member", MEMBER_MANAGERS, MEMBER),
     rule("DELETE", "/api/v1/members/{id}", "revoke_member", MEMBER_MANAGERS, MEMBER),
+    // The clients Relais issues to partner and unit systems (client credentials): machine
+    // memberships, each change audited against the membership.
+    rule("GET", "/api/v1/partners/{id}/clients", "list_partner_clients", ADMINS, MEMBER),
+    rule("POST", "/api/v1/partners/{id}/clients", "create_partner_client", ADMINS, MEMBER),
+    rule("GET", "/api/v1/partners/{id}/clients/{client_id}", "get_partner_client", ADMINS, MEMBER),
+    rule("POST", "/api/v1/partners/{id}/clients/{client_id}/secret", "rotate_partner_client_secret", ADMINS, MEMBER),
+    rule("DELETE", "/api/v1/partners/{id}/clients/{client_id}", "revoke_partner_client", ADMINS, MEMBER),
+    rule("GET", "/api/v1/units/{id}/clients", "list_unit_clients", ADMINS, MEMBER),
+    rule("POST", "/api/v1/units/{id}/clients", "create_unit_client", ADMINS, MEMBER),
+    rule("GET", "/api/v1/units/{id}/clients/{client_id}", "get_unit_client", ADMINS, MEMBER),
+    rule("POST", "/api/v1/units/{id}/clients/{client_id}/secret", "rotate_unit_client_secret", ADMINS, MEMBER),
+    rule("DELETE", "/api/v1/units/{id}/clients/{client_id}", "revoke_unit_client", ADMINS, MEMBER),
     rule("GET", "/api/v1/partners", "list_partners", DIRECTORY_READERS, None),
     rule("POST", "/api/v1/partners", "create_partner", ADMINS, None),
     rule("GET", "/api/v1/partners/export/hsds", "export_partners_hsds", DIRECTORY_READERS, None),
@@ -305,9 +317,12 @@ pub async fn enforce(
     };
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let raw_id = path_id(&pattern, req.path());
-    let canonical_id = raw_id
-        .as_deref()
-        .map(|raw| relais_domain::ids::canonical(raw).map(|id| id.to_string()));
+    // Every id of the path has one spelling: the audited record's, and the owner's of a client
+    // (`/partners/{id}/clients/{client_id}`), whose parsed id would match any spelling.
+    let misspelled = [raw_id.clone(), path_segment(&pattern, req.path(), "{id}")]
+        .into_iter()
+        .flatten()
+        .find_map(|raw| relais_domain::ids::canonical(&raw).err());
     // The record the path names, whatever its spelling: refusals of another spelling are
     // audited against the record they were aimed at.
     let path_id = raw_id
@@ -326,7 +341,7 @@ pub async fn enforce(
     }
     // The id of the path has one spelling: any other names no record (404), judged here before
     // the handler, so that what is served and what is audited name the record alike.
-    if let Some(Err(e)) = canonical_id {
+    if let Some(e) = misspelled {
         let response = refuse(req, ApiError::NotFound(format!("no such resource: {e}")));
         return record(state, rule, &principal, path_id, post_hint, response).await;
     }
@@ -403,8 +418,20 @@ fn refuse<B>(req: ServiceRequest, error: ApiError) -> ServiceResponse<EitherBody
 }
 
 /// The value of `{id}` in the request's path, found by aligning it with the route's pattern.
+///
+/// A client's routes (`…/clients/{client_id}`) name its membership by the client id, which is
+/// the membership's id; the collection of a partner's or a unit's clients (`…/{id}/clients`)
+/// names no membership (a create names the one it made, a list those it shows).
 fn path_id(pattern: &str, path: &str) -> Option<String> {
-    let position = pattern.split('/').position(|s| s == "{id}")?;
+    if pattern.ends_with("/clients") {
+        return None;
+    }
+    path_segment(pattern, path, "{client_id}").or_else(|| path_segment(pattern, path, "{id}"))
+}
+
+/// The value of the placeholder `name` (`{id}`) in the request's path, if the pattern has it.
+fn path_segment(pattern: &str, path: &str, name: &str) -> Option<String> {
+    let position = pattern.split('/').position(|s| s == name)?;
     path.split('/').nth(position).map(str::to_owned)
 }
 

@@ -88,8 +88,9 @@ pub type Recorder = Box<dyn FnOnce(&mut DbConnection, &Member) -> Result<(), Api
 /// The live membership of `identity`, if any: the one mapping of an identity to a membership,
 /// shared by identity-only bearer tokens and the token exchange (`POST /api/v1/auth/token`).
 ///
-/// One read finds the membership (by `iss` and `sub`; or by its id, for a token of this
-/// instance's front door), or else whether the verified e-mail has an invitation waiting; only
+/// One read finds the membership (by `iss` and `sub`; else, for a token naming its OAuth client
+/// (`client_id`), the machine membership of `iss` and that client; or by its id, for a token of
+/// this instance's token endpoint), or else whether the verified e-mail has an invitation waiting; only
 /// then is a write transaction opened, to bind it (audited, told to the posts). A person with
 /// neither costs one read per request and writes nothing. With `record`, what it writes goes in
 /// one transaction with the binding, or in a transaction of its own.
@@ -102,6 +103,7 @@ pub async fn member_of_identity(
         issuer,
         subject,
         verified_email,
+        client_id,
     } = identity;
     let named = state
         .front_door
@@ -120,6 +122,12 @@ pub async fn member_of_identity(
                 });
             }
             if let Some(member) = members::active_for_identity(conn, &iss, &sub)? {
+                return Ok(Found::Member(Box::new(member)));
+            }
+            // A machine: no membership names its subject, its client is mapped.
+            if let Some(client_id) = &client_id
+                && let Some(member) = members::active_for_client(conn, &iss, client_id)?
+            {
                 return Ok(Found::Member(Box::new(member)));
             }
             Ok(match email {

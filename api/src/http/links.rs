@@ -23,6 +23,19 @@ const LINKS: &[(&str, &str, &str, &[&str])] = &[
         ITS_ID,
         &["get_member", "replace_member", "revoke_member"],
     ),
+    // A client is a membership: the client id is the membership's id.
+    (
+        "create_partner_client",
+        "201",
+        ITS_ID,
+        &["get_member", "revoke_member"],
+    ),
+    (
+        "create_unit_client",
+        "201",
+        ITS_ID,
+        &["get_member", "revoke_member"],
+    ),
     (
         "create_partner",
         "201",

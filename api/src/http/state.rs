@@ -41,8 +41,9 @@ pub struct AppState {
     pub worklist: crate::workflows::worklist::WorklistSettings,
     /// The most active webhooks a partner may have (`RELAIS_WEBHOOKS_PER_PARTNER`).
     pub webhooks_per_partner: u32,
-    /// The token exchange's providers and signer (`RELAIS_OIDC_PROVIDERS`); `None` when no
-    /// provider is configured, and `POST /api/v1/auth/token` answers that it takes no ID token.
+    /// The token endpoint's signer, and the token exchange's providers if any
+    /// (`RELAIS_OIDC_PROVIDERS`); `None` when the instance cannot sign (it verifies a provider's
+    /// public keys only), and `POST /api/v1/auth/token` answers that it issues no token.
     pub front_door: Option<Arc<crate::auth::FrontDoor>>,
 }
 
@@ -95,7 +96,7 @@ impl AppState {
         })
     }
 
-    /// The same state taking ID tokens at the token exchange.
+    /// The same state issuing tokens at the token endpoint.
     pub fn with_front_door(self, front_door: crate::auth::FrontDoor) -> Self {
         Self {
             front_door: Some(Arc::new(front_door)),
@@ -103,7 +104,7 @@ impl AppState {
         }
     }
 
-    /// The same state with the token exchange, if configured.
+    /// The same state with the token endpoint, if the instance signs.
     pub fn with_front_door_if(self, front_door: Option<crate::auth::FrontDoor>) -> Self {
         match front_door {
             Some(door) => self.with_front_door(door),

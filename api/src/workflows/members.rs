@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use relais_domain::access::Principal;
 use relais_domain::event::MemberEventData;
 use relais_domain::ids::{MemberId, PostId};
-use relais_domain::member::{Member, MemberAccess, NewMember, manages};
+use relais_domain::member::{Member, MemberAccess, NewMember, is_machine_role, manages};
 use relais_domain::reference::{AuditedRecord, EventType, Role};
 use relais_domain::version::Expected;
 use relais_persistence::audit::{self, NewAuditEvent};
@@ -121,6 +121,14 @@ pub fn change(
     let before = visible(conn, by, id)?;
     refuse_unmanaged(by, &before.access)?;
     refuse_unmanaged(by, access)?;
+    if before.is_machine() && !is_machine_role(access.role) {
+        return Err(relais_domain::validation::Invalid::one(
+            "role",
+            "not_applicable",
+            "a machine (client_id) stays a partner's or an officer unit's system: role partner or officer",
+        )
+        .into());
+    }
     expect_version(expected, before.meta.version)?;
     let after = members::change(conn, id, before.meta.version, access, now)?;
     let mut posts = before.access.post_ids.clone();

@@ -12,6 +12,7 @@
 //! idempotent replay and a unit test call these functions alike.
 
 pub mod beneficiaries;
+pub mod clients;
 pub mod consolidation;
 pub mod events;
 pub mod hand_offs;

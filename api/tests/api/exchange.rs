@@ -256,11 +256,28 @@ fn id_tokens_of_another_audience_expired_unknown_badly_signed_or_of_a_non_member
             ("subject_token", &good),
             (
                 "subject_token_type",
-                "urn:ietf:params:oauth:token-type:access_token",
+                "urn:ietf:params:oauth:token-type:saml2",
             ),
         ],
     );
     refused(&access_token_in, "invalid_request", "subject_token_type");
+    // A person's ID token sent as an access token: not meant for this service.
+    let id_token_as_access_token = app.post_form(
+        "/api/v1/auth/token",
+        &[
+            ("grant_type", EXCHANGE),
+            ("subject_token", &good),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+        ],
+    );
+    refused(
+        &id_token_as_access_token,
+        "invalid_grant",
+        "not meant for this service",
+    );
     let another_target = app.post_form(
         "/api/v1/auth/token",
         &[

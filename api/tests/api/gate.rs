@@ -469,7 +469,7 @@ fn every_idempotent_operation_is_retried_through_the_gate() {
     }
     assert_eq!(
         checked.len(),
-        26,
+        30,
         "every POST of the API takes Idempotency-Key: {checked:?}"
     );
 }
@@ -582,6 +582,43 @@ fn retry_recipe(operation: &str) -> Retry {
             Retry::new(app, admin, None, Some(body))
                 .with_stranger(stranger)
                 .other_body(json!({"email": "alix@example.org"}))
+        }
+        "create_partner_client" | "create_unit_client" => {
+            let owner = match operation {
+                "create_partner_client" => app.create_partner("CCAS", "ccas"),
+                _ => app.create_unit(&app.create_post("Poste de Privas")),
+            };
+            let (admin, stranger) = (app.admin(), another_admin(&app));
+            let body = json!({"display_name": "SI du CCAS"});
+            Retry::new(app, admin, Some(owner), Some(body))
+                .with_stranger(stranger)
+                .other_body(json!({"display_name": "Autre SI"}))
+        }
+        "rotate_partner_client_secret" | "rotate_unit_client_secret" => {
+            let (owner, kind) = match operation {
+                "rotate_partner_client_secret" => (app.create_partner("CCAS", "ccas"), "partners"),
+                _ => (
+                    app.create_unit(&app.create_post("Poste de Privas")),
+                    "units",
+                ),
+            };
+            let admin = app.admin();
+            let issue = |name: &str| {
+                let created = app
+                    .post(
+                        &format!("/api/v1/{kind}/{owner}/clients"),
+                        &admin,
+                        json!({"display_name": name}),
+                    )
+                    .expect_status(201);
+                format!("{owner}/{}", created.id())
+            };
+            let (client, second) = (issue("SI du CCAS"), issue("Autre SI"));
+            // Any administrator may rotate any client: the stranger is a grant without that right.
+            let stranger = app.token(Role::Coordinator, &[&app.create_post("Ailleurs")]);
+            Retry::new(app, admin, Some(client), None)
+                .with_stranger(stranger)
+                .other_record(second)
         }
         "create_partner" => {
             let (admin, stranger) = (app.admin(), another_admin(&app));
@@ -817,6 +854,13 @@ fn hand_off_move(app: TestApp, operation: &str) -> Retry {
 fn retried_through_the_gate(name: &str, template: &str, retry: &Retry) {
     let app = &retry.app;
     let path_of = |id: &Option<String>| match id {
+        // A client's path names its owner and the client: the recipe's id is `owner/client`.
+        Some(id) if template.contains("{client_id}") => {
+            let (owner, client) = id.split_once('/').unwrap();
+            template
+                .replace("{id}", owner)
+                .replace("{client_id}", client)
+        }
         Some(id) => template.replace("{id}", id),
         None => template.to_owned(),
     };
@@ -850,7 +894,16 @@ fn retried_through_the_gate(name: &str, template: &str, retry: &Retry) {
         // Audited as a replay of the path's record, else of the record the create answered (a
         // submission under its post: the submission; an import: the sending instance).
         let record = match name {
-            "submit_statistics" => first.id(),
+            "submit_statistics" | "create_partner_client" | "create_unit_client" => first.id(),
+            // The path's record is the client.
+            "rotate_partner_client_secret" | "rotate_unit_client_secret" => retry
+                .id
+                .as_deref()
+                .unwrap()
+                .split_once('/')
+                .unwrap()
+                .1
+                .to_owned(),
             "import_statistics_submissions" => first.body["instance"].as_str().unwrap().to_owned(),
             _ => retry.id.clone().unwrap_or_else(|| first.id()),
         };
@@ -906,6 +959,17 @@ fn retried_through_the_gate(name: &str, template: &str, retry: &Retry) {
 fn shown_once(name: &str, retry: &Retry, first: &Answer, retried: &Answer) {
     let app = &retry.app;
     match name {
+        "create_partner_client"
+        | "create_unit_client"
+        | "rotate_partner_client_secret"
+        | "rotate_unit_client_secret" => {
+            assert_eq!(first.body["client_secret"].as_str().unwrap().len(), 43);
+            assert!(
+                retried.body.get("client_secret").is_none(),
+                "{:#}",
+                retried.body
+            );
+        }
         "create_webhook" => {
             assert!(first.body["secret"].as_str().unwrap().starts_with("whsec_"));
             assert!(retried.body.get("secret").is_none(), "{:#}", retried.body);

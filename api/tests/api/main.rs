@@ -13,6 +13,7 @@ mod audit;
 mod audit_chain;
 mod auth;
 mod beneficiaries;
+mod clients;
 mod disclosure;
 mod evaluations;
 mod events;

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod beneficiaries;
+pub mod clients;
 mod common;
 pub mod consolidation;
 pub mod evaluations;
@@ -35,6 +36,7 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
         .configure(posts::configure)
         .configure(units::configure)
         .configure(members::configure)
+        .configure(clients::configure)
         .configure(beneficiaries::configure)
         .configure(situations::configure)
         .configure(interventions::configure)

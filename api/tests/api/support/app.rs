@@ -128,14 +128,26 @@ impl TestAppBuilder {
         let mut state = AppState::new(db.clone(), verifier, grids, &self.protection, metrics)
             .expect("app state")
             .with_authorization(self.authorization);
-        if !self.oidc_providers.is_empty() {
-            let providers =
-                relais_api::auth::Providers::new(self.oidc_providers, Duration::from_secs(1))
-                    .expect("the providers' keys");
-            let (_, signer, _) = resolve_keys(&self.jwt, &db).expect("keys");
+        // The token endpoint, whenever the app signs its tokens; with the providers if any.
+        // (Keys resolved again only then: an app verifying a JWKS would fetch it twice.)
+        let signer = issuer
+            .is_some()
+            .then(|| resolve_keys(&self.jwt, &db).expect("keys").1)
+            .flatten();
+        if let Some(signer) = signer {
+            let providers = (!self.oidc_providers.is_empty()).then(|| {
+                std::sync::Arc::new(
+                    relais_api::auth::Providers::new(
+                        self.oidc_providers,
+                        Duration::from_secs(1),
+                        &self.jwt.audience,
+                    )
+                    .expect("the providers' keys"),
+                )
+            });
             state = state.with_front_door(relais_api::auth::FrontDoor {
-                providers: std::sync::Arc::new(providers),
-                issuer: signer.expect("an app that signs its tokens"),
+                providers,
+                issuer: signer,
                 ttl: chrono::Duration::minutes(15),
             });
         }
@@ -276,9 +288,19 @@ impl TestApp {
 
     /// Creates a partner of `kind` and returns its id.
     pub fn create_partner(&self, name: &str, kind: &str) -> String {
+        self.create_partner_with(&self.admin(), name, kind)
+    }
+
+    /// Creates a departmental social services partner with `admin`'s token (a membership's, in
+    /// memberships mode) and returns its id.
+    pub fn create_partner_as(&self, admin: &str, name: &str) -> String {
+        self.create_partner_with(admin, name, "departmental_social_services")
+    }
+
+    fn create_partner_with(&self, admin: &str, name: &str, kind: &str) -> String {
         let answer = self.post(
             "/api/v1/partners",
-            &self.admin(),
+            admin,
             json!({"name": name, "kind": kind, "department_codes": ["07"], "themes": ["precarity", "child_in_danger"]}),
         );
         assert_eq!(answer.status, 201, "{:#}", answer.body);
@@ -342,7 +364,20 @@ impl TestApp {
 
     /// Posts a form (`application/x-www-form-urlencoded`) without a token, as to a token endpoint.
     pub fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Answer {
-        let request = ureq::post(&format!("{}{path}", self.base));
+        self.post_form_with(path, &[], form)
+    }
+
+    /// `post_form` with headers (a client's `Authorization: Basic …`).
+    pub fn post_form_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        form: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = ureq::post(&format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.set(name, value);
+        }
         match request.send_form(form) {
             Ok(response) | Err(ureq::Error::Status(_, response)) => answer(response),
             Err(e) => panic!("POST {path}: {e}"),

@@ -1,0 +1,13 @@
+DROP INDEX members_client;
+DELETE FROM member_posts WHERE member_id IN (SELECT id FROM members WHERE client_id IS NOT NULL);
+DELETE FROM members WHERE client_id IS NOT NULL;
+ALTER TABLE members DROP CONSTRAINT members_secret;
+ALTER TABLE members DROP CONSTRAINT members_machine;
+ALTER TABLE members DROP CONSTRAINT members_someone;
+ALTER TABLE members DROP CONSTRAINT members_one_identity;
+ALTER TABLE members DROP CONSTRAINT members_identity_named;
+ALTER TABLE members ADD CONSTRAINT members_check CHECK ((issuer IS NULL) = (subject IS NULL));
+ALTER TABLE members ADD CONSTRAINT members_check1 CHECK (subject IS NOT NULL OR email IS NOT NULL);
+ALTER TABLE members DROP COLUMN secret_set_at;
+ALTER TABLE members DROP COLUMN secret_hash;
+ALTER TABLE members DROP COLUMN client_id;
