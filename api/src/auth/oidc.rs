@@ -282,11 +282,19 @@ impl Providers {
 }
 
 impl Provider {
+    /// The provider's key `kid`, which `Providers::route` made sure it publishes (unless its set
+    /// changed since).
+    fn key(&self, kid: &str, what: &str) -> Result<Arc<jsonwebtoken::DecodingKey>, IdTokenRefused> {
+        self.jwks.get(kid).ok_or_else(|| {
+            refused(format!(
+                "the {what} is signed with a key its provider does not publish (kid)"
+            ))
+        })
+    }
+
     fn check_access(&self, token: &str, kid: &str) -> Result<Identity, IdTokenRefused> {
         use jsonwebtoken::errors::ErrorKind;
-        let key = self.jwks.get(kid).ok_or_else(|| {
-            refused("the access token is signed with a key its provider does not publish (kid)")
-        })?;
+        let key = self.key(kid, "access token")?;
         let claims = decode::<AccessClaims>(token, &key, &self.access_validation)
             .map_err(|e| {
                 refused(match e.kind() {
@@ -302,19 +310,7 @@ impl Provider {
                 })
             })?
             .claims;
-        let now = SystemClock.now().timestamp();
-        if claims.iat > now.saturating_add_unsigned(LEEWAY_SECONDS) {
-            return Err(refused(
-                "the access token's iat (issued at) is in the future",
-            ));
-        }
-        if claims.sub.trim().is_empty()
-            || claims.sub.chars().any(relais_domain::validation::deceives)
-        {
-            return Err(refused(
-                "the access token's sub does not name its holder legibly",
-            ));
-        }
+        check_issued_and_subject(claims.iat, &claims.sub, "access token")?;
         let client_id = claims
             .client_id
             .filter(|id| super::tokens::legible_client_id(id))
@@ -331,9 +327,7 @@ impl Provider {
 
     fn check(&self, token: &str, kid: &str) -> Result<VerifiedIdToken, IdTokenRefused> {
         use jsonwebtoken::errors::ErrorKind;
-        let key = self.jwks.get(kid).ok_or_else(|| {
-            refused("the ID token is signed with a key its provider does not publish (kid)")
-        })?;
+        let key = self.key(kid, "ID token")?;
         let claims = decode::<IdClaims>(token, &key, &self.validation)
             .map_err(|e| {
                 refused(match e.kind() {
@@ -349,18 +343,7 @@ impl Provider {
                 })
             })?
             .claims;
-        // `iat` in the future (beyond the skew) is refused, as for bearer tokens.
-        let now = SystemClock.now().timestamp();
-        if claims.iat > now.saturating_add_unsigned(LEEWAY_SECONDS) {
-            return Err(refused("the ID token's iat (issued at) is in the future"));
-        }
-        if claims.sub.trim().is_empty()
-            || claims.sub.chars().any(relais_domain::validation::deceives)
-        {
-            return Err(refused(
-                "the ID token's sub does not name its holder legibly",
-            ));
-        }
+        check_issued_and_subject(claims.iat, &claims.sub, "ID token")?;
         Ok(VerifiedIdToken {
             identity: Identity {
                 issuer: claims.iss,
@@ -381,9 +364,7 @@ impl Provider {
         subject: &str,
     ) -> Result<Option<String>, IdTokenRefused> {
         use jsonwebtoken::errors::ErrorKind;
-        let key = self.jwks.get(kid).ok_or_else(|| {
-            refused("the userinfo is signed with a key its provider does not publish (kid)")
-        })?;
+        let key = self.key(kid, "userinfo")?;
         // UserInfo need not carry `exp` (Core §5.3.2 names only `iss` and `aud`); one that does
         // is held to it.
         let mut validation = self.validation.clone();
@@ -410,6 +391,23 @@ impl Provider {
             .email
             .filter(|_| claims.email_verified != Some(false)))
     }
+}
+
+/// `iat` in the future (beyond the skew) is refused, as for bearer tokens; a `sub` must name its
+/// holder legibly. The same for ID tokens and providers' access tokens.
+fn check_issued_and_subject(iat: i64, sub: &str, what: &str) -> Result<(), IdTokenRefused> {
+    let now = SystemClock.now().timestamp();
+    if iat > now.saturating_add_unsigned(LEEWAY_SECONDS) {
+        return Err(refused(format!(
+            "the {what}'s iat (issued at) is in the future"
+        )));
+    }
+    if sub.trim().is_empty() || sub.chars().any(relais_domain::validation::deceives) {
+        return Err(refused(format!(
+            "the {what}'s sub does not name its holder legibly"
+        )));
+    }
+    Ok(())
 }
 
 fn check_url(url: &str) -> Result<(), String> {
