@@ -75,19 +75,20 @@ impl NamedIntervention {
         let names = Names::load(conn, interventions.iter().map(|i| i.recorded_by.as_str()))?;
         Ok(interventions
             .into_iter()
-            .map(|intervention| Self {
-                recorded_by_name: names.of(&intervention.recorded_by),
-                intervention,
-            })
+            .map(|intervention| Self::with(intervention, &names))
             .collect())
     }
 
     pub fn one(conn: &mut DbConnection, intervention: Intervention) -> Result<Self, StoreError> {
-        Ok(Self {
-            recorded_by_name: Names::load(conn, [intervention.recorded_by.as_str()])?
-                .of(&intervention.recorded_by),
+        let names = Names::load(conn, [intervention.recorded_by.as_str()])?;
+        Ok(Self::with(intervention, &names))
+    }
+
+    fn with(intervention: Intervention, names: &Names) -> Self {
+        Self {
+            recorded_by_name: names.of(&intervention.recorded_by),
             intervention,
-        })
+        }
     }
 }
 
@@ -136,33 +137,36 @@ impl NamedRequisition {
         conn: &mut DbConnection,
         requisitions: Vec<Requisition>,
     ) -> Result<Vec<Self>, StoreError> {
-        let names = Names::load(
-            conn,
-            requisitions.iter().flat_map(|r| {
-                [
-                    Some(r.recorded_by.as_str()),
-                    r.decided_by.as_deref(),
-                    r.produced_by.as_deref(),
-                ]
-                .into_iter()
-                .flatten()
-            }),
-        )?;
+        let names = Names::load(conn, requisitions.iter().flat_map(Self::principals))?;
         Ok(requisitions
             .into_iter()
-            .map(|requisition| Self {
-                recorded_by_name: names.of(&requisition.recorded_by),
-                decided_by_name: names.of_opt(requisition.decided_by.as_deref()),
-                produced_by_name: names.of_opt(requisition.produced_by.as_deref()),
-                requisition,
-            })
+            .map(|requisition| Self::with(requisition, &names))
             .collect())
     }
 
     pub fn one(conn: &mut DbConnection, requisition: Requisition) -> Result<Self, StoreError> {
-        Self::all(conn, vec![requisition])?
-            .pop()
-            .ok_or_else(|| StoreError::Corrupt("a requisition without its view".into()))
+        let names = Names::load(conn, Self::principals(&requisition))?;
+        Ok(Self::with(requisition, &names))
+    }
+
+    fn with(requisition: Requisition, names: &Names) -> Self {
+        Self {
+            recorded_by_name: names.of(&requisition.recorded_by),
+            decided_by_name: names.of_opt(requisition.decided_by.as_deref()),
+            produced_by_name: names.of_opt(requisition.produced_by.as_deref()),
+            requisition,
+        }
+    }
+
+    /// The principals a requisition names.
+    fn principals(requisition: &Requisition) -> impl Iterator<Item = &str> {
+        [
+            Some(requisition.recorded_by.as_str()),
+            requisition.decided_by.as_deref(),
+            requisition.produced_by.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
     }
 }
 
