@@ -331,6 +331,32 @@ fn page() -> PageRequest {
 
 /// Every row read back through persistence obeys the domain's rules; nothing is dated on or
 /// after `today`, even in a year the period covers in part.
+/// The first sending and first answer the database keeps on each hand-off for the grid are the
+/// recount from its transitions, for rows written by the seed's bulk insert too.
+#[test]
+fn the_hand_offs_kept_dates_are_the_recount_of_their_transitions() {
+    let (_t, db) = seeded(&options(3, 2, 5, None, day(2026, 3, 10)));
+    db.read(|conn| -> Result<(), relais_persistence::StoreError> {
+        assert_eq!(hand_offs::dates_out_of_step(conn)?, 0);
+        #[derive(diesel::QueryableByName)]
+        struct Kept {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            sent: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            answered: i64,
+        }
+        let kept: Kept = diesel::RunQueryDsl::get_result(
+            diesel::sql_query(
+                "SELECT COUNT(sent_at) AS sent, COUNT(answered_at) AS answered FROM hand_offs",
+            ),
+            conn,
+        )?;
+        assert!(kept.sent > 0 && kept.answered > 0, "dates were kept");
+        Ok(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn every_row_obeys_the_domain_rules() {
     let today = day(2026, 3, 10);

@@ -50,6 +50,16 @@ struct Statistics {
     to: NaiveDate,
     post_id: Option<PostId>,
     department: Option<String>,
+    source: Option<Source>,
+}
+
+/// Mirrors `Source` (routes/statistics.rs).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum Source {
+    Submissions,
+    Live,
 }
 
 /// Mirrors `PartnerListParams` (routes/partners.rs).

@@ -196,6 +196,10 @@ diesel::table! {
         parental_authority_informed_on -> Nullable<Date>,
         parental_authority_not_informed_because -> Nullable<Text>,
         result -> Nullable<Text>,
+        /// The first transition to `sent`, kept by the database (migration 000017).
+        sent_at -> Nullable<Timestamp>,
+        /// The first transition to `accepted` or `declined`, kept by the database.
+        answered_at -> Nullable<Timestamp>,
     }
 }
 

@@ -8,6 +8,7 @@ use relais_api::workflows::hand_offs::Move;
 use relais_domain::access::Principal;
 use relais_domain::reference::{DeclineReason, HandOffResult, Role};
 use relais_domain::version::Expected;
+use relais_persistence::hand_offs;
 use relais_persistence::testing::{TestDatabase, postgres_admin_url};
 use serde_json::{Value, json};
 
@@ -495,6 +496,53 @@ fn the_grid_counts_what_became_of_the_hand_offs_and_how_fast_partners_answered()
             ("31+", 1),
             ("unanswered", 1),
         ],
+    );
+    // The grid reads the first sending and answer the database keeps on each hand-off: they are
+    // the recount of the transitions the workflows wrote.
+    let out_of_step = |app: &TestApp| app.db.read(hand_offs::dates_out_of_step).unwrap();
+    assert_eq!(out_of_step(&app), 0);
+    // And they follow the transitions whoever writes them: a transition moved in time, then
+    // removed, as an operator might by hand.
+    let later = match app.db.backend() {
+        relais_persistence::Backend::Sqlite => "datetime(at, '+20 days')",
+        relais_persistence::Backend::Postgres => "at + INTERVAL '20 days'",
+    };
+    let by_hand = |sql: String| {
+        app.db
+            .write(|conn| {
+                diesel::RunQueryDsl::execute(diesel::sql_query(sql), conn)
+                    .map_err(relais_persistence::StoreError::from)
+            })
+            .unwrap()
+    };
+    let moved = by_hand(format!(
+        "UPDATE hand_off_transitions SET at = {later} WHERE hand_off_id = '{}' AND to_status = 'accepted'",
+        sent[3]
+    ));
+    assert_eq!(moved, 1);
+    assert_eq!(out_of_step(&app), 0);
+    let removed = by_hand(format!(
+        "DELETE FROM hand_off_transitions WHERE hand_off_id = '{}' AND to_status = 'declined'",
+        sent[1]
+    ));
+    assert_eq!(removed, 1);
+    assert_eq!(out_of_step(&app), 0);
+    let stats = app
+        .get(
+            &format!(
+                "/api/v1/statistics?from=2026-03-14&to=2026-03-14&post_id={}",
+                case.post
+            ),
+            &case.sw,
+        )
+        .expect_status(200)
+        .body;
+    // sent[3] now accepted on day 27; sent[1] no longer answered.
+    expect(
+        &stats,
+        "hand_offs_by_answer_delay",
+        5,
+        &[("0-2", 1), ("16-30", 1), ("31+", 1), ("unanswered", 2)],
     );
 }
 
