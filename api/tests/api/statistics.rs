@@ -465,8 +465,8 @@ fn the_grid_counts_what_became_of_the_hand_offs_and_how_fast_partners_answered()
     // sent[4] is never answered.
 
     // Hand-offs count with their situation, opened on 2026-03-14.
-    let stats = app
-        .get(
+    let grid_of_the_day = || {
+        app.get(
             &format!(
                 "/api/v1/statistics?from=2026-03-14&to=2026-03-14&post_id={}",
                 case.post
@@ -474,7 +474,9 @@ fn the_grid_counts_what_became_of_the_hand_offs_and_how_fast_partners_answered()
             &case.sw,
         )
         .expect_status(200)
-        .body;
+        .body
+    };
+    let stats = grid_of_the_day();
     expect(
         &stats,
         "hand_offs_by_result",
@@ -527,16 +529,7 @@ fn the_grid_counts_what_became_of_the_hand_offs_and_how_fast_partners_answered()
     ));
     assert_eq!(removed, 1);
     assert_eq!(out_of_step(&app), 0);
-    let stats = app
-        .get(
-            &format!(
-                "/api/v1/statistics?from=2026-03-14&to=2026-03-14&post_id={}",
-                case.post
-            ),
-            &case.sw,
-        )
-        .expect_status(200)
-        .body;
+    let stats = grid_of_the_day();
     // sent[3] now accepted on day 27; sent[1] no longer answered.
     expect(
         &stats,
