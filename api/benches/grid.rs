@@ -12,9 +12,10 @@
 //! same period's situations, their people and the period's interventions (`one_pass_sql`, with a
 //! trivial aggregate: issue 17's baseline); **every table the grid reads, once**
 //! (`every_table_sql`: the limit plus the period's problems and sent hand-offs, which the grid
-//! counts too and the limit leaves out: no grid can cost less); and the grid's heaviest query written by hand (persons by age bracket, counted once each by their first
-//! situation). It also reads the process's peak memory after each scope, to show that memory does
-//! not grow with the data.
+//! counts too and the limit leaves out: no grid can cost less); and the grid's heaviest query
+//! written by hand (persons by age bracket, counted once each by their first situation). It also
+//! reads the process's peak memory after each scope, to show that memory does not grow with the
+//! data.
 //! Results go to `target/bench/grid-<backend>.md`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]

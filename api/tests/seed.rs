@@ -329,8 +329,6 @@ fn page() -> PageRequest {
     }
 }
 
-/// Every row read back through persistence obeys the domain's rules; nothing is dated on or
-/// after `today`, even in a year the period covers in part.
 /// The first sending and first answer the database keeps on each hand-off for the grid are the
 /// recount from its transitions, for rows written by the seed's bulk insert too.
 #[test]
@@ -357,6 +355,8 @@ fn the_hand_offs_kept_dates_are_the_recount_of_their_transitions() {
     .unwrap();
 }
 
+/// Every row read back through persistence obeys the domain's rules; nothing is dated on or
+/// after `today`, even in a year the period covers in part.
 #[test]
 fn every_row_obeys_the_domain_rules() {
     let today = day(2026, 3, 10);
