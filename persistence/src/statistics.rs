@@ -1,24 +1,23 @@
-//! The statistics grid, computed in the database: one statement per request, whatever the number
-//! of indicators. The period and the scope are applied once, in a CTE of the period's situations;
-//! each thing counted (persons, situations, interventions, hand-offs) is then read in one grouped
-//! pass into a small cube, its count by every split the grid makes of it at once, and each
-//! indicator is one `UNION ALL` branch summing its margin of the cube (a few hundred rows), rather
-//! than one more pass over the rows per indicator. Splits by problem multiply the rows (a
-//! situation has several problems) and stay branches of their own. Nothing is loaded row by row
-//! into memory.
+//! The statistics grid: one statement per request, whatever the number of indicators, and one
+//! pass over its rows. The period and the scope are applied once, in a CTE of the period's
+//! situations with their people; the statement returns those situations and their sent hand-offs
+//! one row each, and their problems and the period's interventions grouped, and `Tally` counts
+//! every indicator from those rows as they stream by: each row adds one to every split it falls
+//! in. Memory holds the counts, not the rows.
 //!
-//! The CTEs are `MATERIALIZED` (both backends know the word) so that each is computed once and
-//! every branch reads the result, rather than each branch redoing the joins. Joins from the
-//! period's situations to their hand-offs and problems are written `CROSS JOIN … WHERE`: the same
-//! join to PostgreSQL, and to SQLite (which has no hash join) the order that walks the few
-//! situations of the period and probes the big tables by index, not the other way round.
+//! The CTE is `MATERIALIZED` (both backends know the word) so that it is computed once for the
+//! three parts that read it. Joins from the period's situations to their hand-offs and problems
+//! are written `CROSS JOIN … WHERE`: the same join to PostgreSQL, and to SQLite (which has no hash
+//! join) the order that walks the few situations of the period and probes the big tables by
+//! index, not the other way round.
 //!
 //! The statement holds no text from outside: dates, ids and bracket bounds are typed values,
-//! indicators and brackets are referred to by their position in the grid.
+//! bound (see `BoundSql`).
 
 use std::fmt::Write as _;
 
 use chrono::NaiveDate;
+use diesel::connection::DefaultLoadingMode;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use relais_domain::grid::{BirthYearAge, Counted, Dimension, Grid};
@@ -79,13 +78,23 @@ pub fn compute(
         DbConnection::Sqlite(_) => Backend::Sqlite,
         DbConnection::Postgres(_) => Backend::Postgres,
     };
-    let query = bound_statement(backend, grid, from, to, scope)?;
+    let query = Typed::<PassSql> {
+        sql: bound_statement(backend, grid, from, to, scope)?,
+        rows: std::marker::PhantomData,
+    };
+    let count = |conn: &mut DbConnection| -> Result<Vec<CountRow>, StoreError> {
+        let mut tally = Tally::new(grid);
+        for row in query.load_iter::<PassRow, DefaultLoadingMode>(conn)? {
+            tally.add(&row?);
+        }
+        Ok(tally.rows())
+    };
     match conn {
-        DbConnection::Sqlite(_) => Ok(query.load(conn)?),
+        DbConnection::Sqlite(_) => count(conn),
         // `SET LOCAL` keeps the settings to this transaction.
         DbConnection::Postgres(_) => conn.transaction(|conn| {
             plan_settings(conn)?;
-            Ok(query.load(conn)?)
+            count(conn)
         }),
     }
 }
@@ -348,160 +357,110 @@ fn bound_scope_filter(
     })
 }
 
-/// The key expression of a split, over the CTE the counted entity lives in.
-fn key_expression(backend: Backend, grid: &Grid, dimension: Dimension, counted: Counted) -> String {
-    match dimension {
-        Dimension::Sex => "sex".into(),
-        Dimension::Standing => "standing".into(),
-        Dimension::Origin => "origin".into(),
-        Dimension::PrincipalProblem => "principal_problem".into(),
-        // Read from the problems' own cube (`prb_cube`), never from another.
-        Dimension::Problem => "problem".into(),
-        Dimension::Penal => "CASE WHEN penal THEN 'yes' ELSE 'no' END".into(),
-        Dimension::KnownToSocialServices => "known_to_social_services".into(),
-        Dimension::InterventionMode => "mode".into(),
-        Dimension::InterventionKind => "kind".into(),
-        Dimension::PartnerKind => "partner_kind".into(),
-        Dimension::HandOffOutcome => "status".into(),
-        // Completed before results were coded: `unknown`; not completed: no key.
-        Dimension::HandOffResult => {
-            "CASE WHEN status = 'completed' THEN COALESCE(result, 'unknown') END".into()
-        }
-        Dimension::AnswerDelay => brackets(
-            "answer_days",
-            grid.answer_delay_brackets.iter().map(|b| (b.min, b.max)),
-        ),
-        Dimension::Month => match counted {
-            Counted::Interventions => month(backend, "occurred_on"),
-            Counted::HandOffs => month(backend, "created_at"),
-            Counted::Persons | Counted::Situations => month(backend, "opened_on"),
-        },
-        Dimension::AgeBracket => brackets("age", grid.age_brackets.iter().map(|b| (b.min, b.max))),
+// ---- One pass over each table, counted here. ----
+//
+// The statement returns the period's situations and hand-offs one row each, and the problems and
+// interventions already grouped (they compress: a dozen problems, a few hundred mode × kind ×
+// month); every indicator is then counted here in the same loop over those rows, each row
+// adding one to each split it falls in. The split values are few (a linear search over a short
+// list), so the counting costs little beside the reading, where the database would sort every
+// split (SQLite has no hash aggregate) and read each cube once per indicator. Memory holds the
+// counts only: the rows are streamed.
+
+/// What a row of the statement is: its first column.
+const SITUATION: i32 = 0;
+const PROBLEM: i32 = 1;
+const INTERVENTIONS: i32 = 2;
+const HAND_OFF: i32 = 3;
+
+/// A row of the grid's statement, by position. What each column holds depends on `part`:
+///
+/// | part | c0 | c1 | c2 | c3 | c4 | month | penal | number | first | n | m |
+/// | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+/// | `SITUATION` (each) | origin | standing | principal problem | sex | known to social services | of opening | `yes`/`no` | age | 1 if its person's first of the period | 1 | |
+/// | `PROBLEM` (each problem) | problem | | | | | | | | | situations | persons |
+/// | `INTERVENTIONS` (by mode, kind, month) | mode | kind | | | | of occurrence | | | | count | |
+/// | `HAND_OFF` (each sent) | status | result | partner kind | | | of creation | | days to answer | | 1 | |
+#[derive(Debug, Queryable)]
+struct PassRow {
+    part: i32,
+    c0: Option<String>,
+    c1: Option<String>,
+    c2: Option<String>,
+    c3: Option<String>,
+    c4: Option<String>,
+    month: Option<String>,
+    penal: Option<String>,
+    number: Option<i32>,
+    first: i32,
+    n: i64,
+    m: i64,
+}
+
+type PassSql = (
+    Integer,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<Integer>,
+    Integer,
+    BigInt,
+    BigInt,
+);
+
+/// A `BoundSql` whose rows are read by position, as `ST`.
+struct Typed<ST> {
+    sql: BoundSql,
+    rows: std::marker::PhantomData<ST>,
+}
+
+impl<ST> diesel::query_builder::QueryId for Typed<ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<ST: 'static> diesel::query_builder::Query for Typed<ST> {
+    type SqlType = ST;
+}
+
+impl<DB, ST> diesel::query_builder::QueryFragment<DB> for Typed<ST>
+where
+    DB: diesel::backend::Backend,
+    BoundSql: diesel::query_builder::QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.sql.walk_ast(out)
     }
 }
 
-/// The position of the bracket `column` falls in, as text; none outside every bracket.
-fn brackets<N: std::fmt::Display>(
-    column: &str,
-    bounds: impl Iterator<Item = (N, Option<N>)>,
-) -> String {
-    let mut case = String::from("CASE");
-    for (index, (min, max)) in bounds.enumerate() {
-        let _ = match max {
-            Some(max) => write!(
-                case,
-                " WHEN {column} BETWEEN {min} AND {max} THEN '{index}'"
-            ),
-            None => write!(case, " WHEN {column} >= {min} THEN '{index}'"),
-        };
-    }
-    case.push_str(" END");
-    case
-}
+impl<Conn, ST> RunQueryDsl<Conn> for Typed<ST> {}
 
-/// Days from a hand-off's first sending to its partner's first answer (`hand_offs.sent_at` and
-/// `answered_at`, kept by the database from its transitions); read only by grids that split by
-/// answer delay.
-fn answer_days(backend: Backend, grid: &Grid) -> String {
-    let used = grid
-        .indicators
-        .iter()
-        .any(|i| i.split_by == Some(Dimension::AnswerDelay));
-    if !used {
-        return "CAST(NULL AS INTEGER)".into();
-    }
-    days_between(backend, "h.sent_at", "h.answered_at")
-}
+/// A NULL of the text columns, in the branches that leave one empty (typed, for PostgreSQL's
+/// `UNION`).
+const NO_TEXT: &str = "CAST(NULL AS TEXT)";
 
-/// The splits the grid makes of `counted` that its cube holds, in the order of the grid, each
-/// once: the cube's columns `d0`, `d1`, …
-fn cube_dimensions(grid: &Grid, counted: Counted) -> Vec<Dimension> {
-    let mut dimensions = Vec::new();
-    for indicator in grid.indicators.iter().filter(|i| i.counts == counted) {
-        match indicator.split_by {
-            Some(d) if d != Dimension::Problem && !dimensions.contains(&d) => dimensions.push(d),
-            _ => {}
-        }
-    }
-    dimensions
-}
-
-/// The CTE of `counted`'s cube: its count by every split of `dimensions` at once, from `source`.
-fn cube(
-    backend: Backend,
-    grid: &Grid,
-    counted: Counted,
-    dimensions: &[Dimension],
-    source: &str,
-) -> String {
-    let keys: Vec<String> = dimensions
-        .iter()
-        .map(|d| key_expression(backend, grid, *d, counted))
-        .collect();
-    let columns: String = keys
-        .iter()
-        .enumerate()
-        .map(|(i, key)| format!("{key} AS d{i}, "))
-        .collect();
-    let group_by = if keys.is_empty() {
-        String::new()
-    } else {
-        format!(" GROUP BY {}", keys.join(", "))
-    };
-    format!(
-        "{name} AS MATERIALIZED (SELECT {columns}COUNT(*) AS n FROM {source}{group_by})",
-        name = cube_name(counted)
-    )
-}
-
-fn cube_name(counted: Counted) -> &'static str {
-    match counted {
-        Counted::Persons => "per_cube",
-        Counted::Situations => "sit_cube",
-        Counted::Interventions => "itv_cube",
-        Counted::HandOffs => "hof_cube",
-    }
-}
-
-/// The rows each thing counted is read from, after the CTE `sit` of the period's situations.
-fn source(backend: Backend, grid: &Grid, counted: Counted, interventions: &str) -> String {
-    match counted {
-        Counted::Situations => "sit".into(),
-        // Each person once, by their first situation of the period (the earliest opening, then
-        // the smallest id). SQLite takes the row of a `MIN` as the aggregate's bare columns
-        // (documented: "bare columns in an aggregate query"), a grouping where the window
-        // needs a sort and a copy of every row (about a sixth of the persons' cube, by hand on
-        // SQLite 3.51). `opened_on` is fixed-width text there, so `opened_on || id` orders as
-        // `(opened_on, id)`.
-        Counted::Persons => match backend {
-            Backend::Sqlite => "(SELECT sit.*, MIN(opened_on || id) AS first_of_person \
-                 FROM sit GROUP BY beneficiary_id) ranked"
-                .into(),
-            Backend::Postgres => "(SELECT sit.*, ROW_NUMBER() OVER (PARTITION BY beneficiary_id ORDER BY opened_on, id) AS rank_in_period \
-                 FROM sit) ranked WHERE rank_in_period = 1"
-                .into(),
-        },
-        Counted::Interventions => interventions.into(),
-        // Sent hand-offs only (a transition to `sent`). Their first sending and first answer are
-        // kept on the hand-off by a trigger on its transitions (migration 000017), so that the grid
-        // reads no transition; `hand_offs_sent` covers the read.
-        Counted::HandOffs => format!(
-            "(SELECT h.status, h.result, pa.kind AS partner_kind, h.created_at, {answer_days} AS answer_days \
-              FROM sit \
-              CROSS JOIN hand_offs h \
-              JOIN partners pa ON pa.id = h.partner_id \
-              WHERE h.situation_id = sit.id AND h.sent_at IS NOT NULL) hof",
-            answer_days = answer_days(backend, grid)
+/// `1` when the situation aliased `s` is its person's first of the period (the earliest opening,
+/// then the smallest id), else `0`. PostgreSQL numbers each person's situations (one sort of the
+/// period's); SQLite, which would copy and sort every row for the window, looks for an earlier
+/// one of the period by index. A person's situations are all at their post (`situations::open`),
+/// so the first at the post is the first in any scope made of whole posts.
+fn first_of_person(backend: Backend, from: &str) -> String {
+    match backend {
+        Backend::Postgres => "CASE WHEN ROW_NUMBER() OVER (PARTITION BY s.beneficiary_id ORDER BY s.opened_on, s.id) = 1 \
+             THEN 1 ELSE 0 END"
+            .into(),
+        Backend::Sqlite => format!(
+            "CASE WHEN EXISTS (SELECT 1 FROM situations e WHERE e.beneficiary_id = s.beneficiary_id \
+               AND e.post_id = s.post_id AND e.opened_on >= {from} \
+               AND (e.opened_on < s.opened_on OR (e.opened_on = s.opened_on AND e.id < s.id))) \
+             THEN 0 ELSE 1 END"
         ),
     }
 }
-
-const COUNTED: [Counted; 4] = [
-    Counted::Persons,
-    Counted::Situations,
-    Counted::Interventions,
-    Counted::HandOffs,
-];
 
 /// The statement `compute` runs, its values written in: for `EXPLAIN` and the benchmarks.
 pub fn statement(
@@ -532,85 +491,249 @@ fn bound_statement(
         stored_age(backend, grid.birth_year_age),
         age_years(backend, "s.opened_on", grid.birth_year_age)
     );
-    let interventions = format!(
-        "(SELECT i.mode, i.kind, i.occurred_on FROM interventions i{interventions_join} \
-          WHERE i.occurred_on >= {from} AND i.occurred_on <= {to} AND {interventions_in_scope}) itv"
-    );
+    let first = first_of_person(backend, &from);
     let mut sql = format!(
         "WITH sit AS MATERIALIZED (
             SELECT s.id, s.beneficiary_id, s.opened_on, s.origin, s.standing, s.penal, s.principal_problem,
-                   b.sex, b.known_to_social_services, {age} AS age
+                   b.sex, b.known_to_social_services, {age} AS age, {first} AS first_of_person
             FROM situations s
             JOIN beneficiaries b ON b.id = s.beneficiary_id{situations_join}
             WHERE s.opened_on >= {from} AND s.opened_on <= {to} AND {situations_in_scope}
-        )"
+        )
+        SELECT {SITUATION} AS part, origin AS c0, standing AS c1, principal_problem AS c2, sex AS c3,
+               known_to_social_services AS c4, {opened_month} AS month,
+               CASE WHEN penal THEN 'yes' ELSE 'no' END AS penal, age AS number,
+               first_of_person AS first, CAST(1 AS BIGINT) AS n, CAST(0 AS BIGINT) AS m
+        FROM sit",
+        opened_month = month(backend, "opened_on"),
     );
-    for counted in COUNTED {
-        let dimensions = cube_dimensions(grid, counted);
-        let source = source(backend, grid, counted, &interventions);
-        sql.push_str(",\n        ");
-        sql.push_str(&cube(backend, grid, counted, &dimensions, &source));
-    }
     let by_problem = grid
         .indicators
         .iter()
         .any(|i| i.split_by == Some(Dimension::Problem));
     if by_problem {
-        // The period's problems read once, by problem and person: situations by problem sum it,
-        // persons by problem count its rows.
-        sql.push_str(
-            ",\n        prb_cube AS MATERIALIZED (SELECT sp.problem AS problem, sit.beneficiary_id, COUNT(*) AS n \
-             FROM sit CROSS JOIN situation_problems sp WHERE sp.situation_id = sit.id \
-             GROUP BY sp.problem, sit.beneficiary_id)",
-        );
-    }
-    // `CAST`: PostgreSQL sums a `bigint` into a `numeric`.
-    for (position, counted) in COUNTED.into_iter().enumerate() {
         let _ = write!(
             sql,
-            "\n        {union}SELECT {marker}{named_indicator}, CAST(NULL AS TEXT){named_k}, \
-             CAST(COALESCE(SUM(n), 0) AS BIGINT){named_n} FROM {cube}",
-            union = if position == 0 { "" } else { "UNION ALL " },
-            marker = total_marker(counted),
-            named_indicator = if position == 0 { " AS indicator" } else { "" },
-            named_k = if position == 0 { " AS k" } else { "" },
-            named_n = if position == 0 { " AS n" } else { "" },
-            cube = cube_name(counted),
+            "\n        UNION ALL SELECT {PROBLEM}, sp.problem, {NO_TEXT}, {NO_TEXT}, {NO_TEXT}, {NO_TEXT}, \
+             {NO_TEXT}, {NO_TEXT}, NULL, 0, COUNT(*), COUNT(DISTINCT sit.beneficiary_id) \
+             FROM sit CROSS JOIN situation_problems sp WHERE sp.situation_id = sit.id GROUP BY sp.problem"
         );
     }
-    for (index, indicator) in grid.indicators.iter().enumerate() {
-        let Some(dimension) = indicator.split_by else {
-            continue;
-        };
-        let branch = split_branch(grid, index, indicator.counts, dimension);
-        sql.push_str("\n        UNION ALL ");
-        sql.push_str(&branch);
-    }
+    let occurred_month = month(backend, "i.occurred_on");
+    let _ = write!(
+        sql,
+        "\n        UNION ALL SELECT {INTERVENTIONS}, i.mode, i.kind, {NO_TEXT}, {NO_TEXT}, {NO_TEXT}, \
+         {occurred_month}, {NO_TEXT}, NULL, 0, COUNT(*), 0 \
+         FROM interventions i{interventions_join} \
+         WHERE i.occurred_on >= {from} AND i.occurred_on <= {to} AND {interventions_in_scope} \
+         GROUP BY i.mode, i.kind, {occurred_month}"
+    );
+    // Sent hand-offs only. Their first sending and first answer are kept on the hand-off by a
+    // trigger on its transitions (migration 000017), so that the grid reads no transition;
+    // `hand_offs_sent` covers the read.
+    let _ = write!(
+        sql,
+        "\n        UNION ALL SELECT {HAND_OFF}, h.status, h.result, pa.kind, {NO_TEXT}, {NO_TEXT}, \
+         {created_month}, {NO_TEXT}, {answer_days}, 0, 1, 0 \
+         FROM sit CROSS JOIN hand_offs h JOIN partners pa ON pa.id = h.partner_id \
+         WHERE h.situation_id = sit.id AND h.sent_at IS NOT NULL",
+        created_month = month(backend, "h.created_at"),
+        answer_days = answer_days(backend, grid),
+    );
     bound.text = sql;
     Ok(bound)
 }
 
-/// The branch of the indicator at `index`: its margin of the cube, or its own pass for problems.
-fn split_branch(grid: &Grid, index: usize, counted: Counted, dimension: Dimension) -> String {
-    match (counted, dimension) {
-        (Counted::Persons, Dimension::Problem) => {
-            format!("SELECT {index}, problem, COUNT(*) FROM prb_cube GROUP BY problem")
+/// The counts of `grid`'s indicators, made from the statement's rows.
+struct Tally<'g> {
+    grid: &'g Grid,
+    /// Persons, situations, interventions, hand-offs (in `COUNTED`'s order).
+    totals: [i64; 4],
+    /// Each indicator's counts by raw key, by the indicator's position.
+    values: Vec<Vec<(Option<String>, i64)>>,
+    /// Each counted thing's split indicators: position and split.
+    splits: [Vec<(usize, Dimension)>; 4],
+    /// A bracket's raw key: its position, as text.
+    positions: Vec<String>,
+}
+
+impl<'g> Tally<'g> {
+    fn new(grid: &'g Grid) -> Self {
+        let mut splits: [Vec<(usize, Dimension)>; 4] = Default::default();
+        for (position, indicator) in grid.indicators.iter().enumerate() {
+            if let Some(dimension) = indicator.split_by {
+                splits[counted_index(indicator.counts)].push((position, dimension));
+            }
         }
-        (Counted::Situations, Dimension::Problem) => format!(
-            "SELECT {index}, problem, CAST(SUM(n) AS BIGINT) FROM prb_cube GROUP BY problem"
-        ),
-        (counted, _) => {
-            let column = cube_dimensions(grid, counted)
-                .iter()
-                .position(|d| *d == dimension)
-                .unwrap_or_default();
-            format!(
-                "SELECT {index}, d{column}, CAST(SUM(n) AS BIGINT) FROM {cube} GROUP BY d{column}",
-                cube = cube_name(counted)
-            )
+        let brackets = grid.age_brackets.len().max(grid.answer_delay_brackets.len());
+        Tally {
+            grid,
+            totals: [0; 4],
+            values: vec![Vec::new(); grid.indicators.len()],
+            splits,
+            positions: (0..brackets).map(|i| i.to_string()).collect(),
         }
     }
+
+    fn add(&mut self, row: &PassRow) {
+        match row.part {
+            SITUATION => {
+                self.count(Counted::Situations, row);
+                if row.first == 1 {
+                    self.count(Counted::Persons, row);
+                }
+            }
+            PROBLEM => {
+                let problem = row.c0.as_deref();
+                for (position, dimension) in &self.splits[counted_index(Counted::Situations)] {
+                    if *dimension == Dimension::Problem {
+                        add(&mut self.values[*position], problem, row.n);
+                    }
+                }
+                for (position, dimension) in &self.splits[counted_index(Counted::Persons)] {
+                    if *dimension == Dimension::Problem {
+                        add(&mut self.values[*position], problem, row.m);
+                    }
+                }
+            }
+            INTERVENTIONS => self.count(Counted::Interventions, row),
+            _ => self.count(Counted::HandOffs, row),
+        }
+    }
+
+    /// Adds `row` to the total of `counted` and to each of its splits, except by problem (read
+    /// from the problems' rows).
+    fn count(&mut self, counted: Counted, row: &PassRow) {
+        let index = counted_index(counted);
+        self.totals[index] += row.n;
+        for (position, dimension) in &self.splits[index] {
+            if *dimension == Dimension::Problem {
+                continue;
+            }
+            let key = key(self.grid, &self.positions, counted, *dimension, row);
+            add(&mut self.values[*position], key, row.n);
+        }
+    }
+
+    fn rows(self) -> Vec<CountRow> {
+        let totals = COUNTED.into_iter().map(|counted| CountRow {
+            indicator: total_marker(counted),
+            k: None,
+            n: self.totals[counted_index(counted)],
+        });
+        let values = self
+            .values
+            .into_iter()
+            .enumerate()
+            .flat_map(|(position, values)| {
+                values.into_iter().map(move |(k, n)| CountRow {
+                    indicator: i32::try_from(position).unwrap_or(i32::MAX),
+                    k,
+                    n,
+                })
+            });
+        totals.chain(values).collect()
+    }
 }
+
+fn add(values: &mut Vec<(Option<String>, i64)>, key: Option<&str>, n: i64) {
+    match values.iter_mut().find(|(k, _)| k.as_deref() == key) {
+        Some((_, count)) => *count += n,
+        None => values.push((key.map(str::to_owned), n)),
+    }
+}
+
+fn counted_index(counted: Counted) -> usize {
+    match counted {
+        Counted::Persons => 0,
+        Counted::Situations => 1,
+        Counted::Interventions => 2,
+        Counted::HandOffs => 3,
+    }
+}
+
+/// The raw key `row` falls under when `counted` is split by `dimension` (see `PassRow`); none for
+/// no value (an unknown age, a hand-off not completed or not answered).
+fn key<'a>(
+    grid: &Grid,
+    positions: &'a [String],
+    counted: Counted,
+    dimension: Dimension,
+    row: &'a PassRow,
+) -> Option<&'a str> {
+    match (counted, dimension) {
+        (_, Dimension::Month) => row.month.as_deref(),
+        (Counted::Persons | Counted::Situations, dimension) => match dimension {
+            Dimension::Origin => row.c0.as_deref(),
+            Dimension::Standing => row.c1.as_deref(),
+            Dimension::PrincipalProblem => row.c2.as_deref(),
+            Dimension::Sex => row.c3.as_deref(),
+            Dimension::KnownToSocialServices => row.c4.as_deref(),
+            Dimension::Penal => row.penal.as_deref(),
+            Dimension::AgeBracket => bracket(
+                positions,
+                row.number,
+                grid.age_brackets
+                    .iter()
+                    .map(|b| (i32::from(b.min), b.max.map(i32::from))),
+            ),
+            _ => None,
+        },
+        (Counted::Interventions, Dimension::InterventionMode) => row.c0.as_deref(),
+        (Counted::Interventions, Dimension::InterventionKind) => row.c1.as_deref(),
+        (Counted::HandOffs, Dimension::HandOffOutcome) => row.c0.as_deref(),
+        // Completed before results were coded: `unknown`; not completed: no key.
+        (Counted::HandOffs, Dimension::HandOffResult) => match row.c0.as_deref() {
+            Some("completed") => Some(row.c1.as_deref().unwrap_or("unknown")),
+            _ => None,
+        },
+        (Counted::HandOffs, Dimension::PartnerKind) => row.c2.as_deref(),
+        (Counted::HandOffs, Dimension::AnswerDelay) => bracket(
+            positions,
+            row.number,
+            grid.answer_delay_brackets
+                .iter()
+                .map(|b| (i32::from(b.min), b.max.map(i32::from))),
+        ),
+        // Splits that do not apply to what is counted (the grid refuses them).
+        _ => None,
+    }
+}
+
+/// The raw key of the bracket `value` falls in (bounds included; no upper bound when `max` is
+/// absent): its position; none outside every bracket.
+fn bracket(
+    positions: &[String],
+    value: Option<i32>,
+    mut bounds: impl Iterator<Item = (i32, Option<i32>)>,
+) -> Option<&str> {
+    let value = value?;
+    bounds
+        .position(|(min, max)| value >= min && max.is_none_or(|max| value <= max))
+        .and_then(|i| positions.get(i))
+        .map(String::as_str)
+}
+
+/// Days from a hand-off's first sending to its partner's first answer (`hand_offs.sent_at` and
+/// `answered_at`, kept by the database from its transitions); read only by grids that split by
+/// answer delay.
+fn answer_days(backend: Backend, grid: &Grid) -> String {
+    let used = grid
+        .indicators
+        .iter()
+        .any(|i| i.split_by == Some(Dimension::AnswerDelay));
+    if !used {
+        return "CAST(NULL AS INTEGER)".into();
+    }
+    days_between(backend, "h.sent_at", "h.answered_at")
+}
+
+const COUNTED: [Counted; 4] = [
+    Counted::Persons,
+    Counted::Situations,
+    Counted::Interventions,
+    Counted::HandOffs,
+];
 
 #[cfg(test)]
 mod tests {
