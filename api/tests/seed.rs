@@ -355,6 +355,31 @@ fn the_hand_offs_kept_dates_are_the_recount_of_their_transitions() {
     .unwrap();
 }
 
+/// The previous opening the database keeps on each situation for the grid is the recount from the
+/// person's situations, for rows written by the seed's bulk insert too.
+#[test]
+fn the_situations_kept_previous_opening_is_the_recount_of_their_persons_situations() {
+    let (_t, db) = seeded(&options(3, 2, 5, None, day(2026, 3, 10)));
+    db.read(|conn| -> Result<(), relais_persistence::StoreError> {
+        assert_eq!(situations::previous_out_of_step(conn)?, 0);
+        #[derive(diesel::QueryableByName)]
+        struct Kept {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let kept: Kept = diesel::RunQueryDsl::get_result(
+            diesel::sql_query("SELECT COUNT(previous_opened_on) AS n FROM situations"),
+            conn,
+        )?;
+        assert!(
+            kept.n > 0,
+            "some persons came back, and their previous opening was kept"
+        );
+        Ok(())
+    })
+    .unwrap();
+}
+
 /// Every row read back through persistence obeys the domain's rules; nothing is dated on or
 /// after `today`, even in a year the period covers in part.
 #[test]

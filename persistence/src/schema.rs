@@ -85,6 +85,9 @@ diesel::table! {
         age_at_opening -> Nullable<Integer>,
         /// Whether `age_at_opening` was reckoned from a birth year only; NULL before it was kept.
         age_from_birth_year -> Nullable<Bool>,
+        /// The opening of the same person's situation just before this one (by opening, then id);
+        /// NULL for their first. Kept by database triggers (migration 000018), never written here.
+        previous_opened_on -> Nullable<Date>,
     }
 }
 

@@ -8,8 +8,8 @@ use relais_api::workflows::hand_offs::Move;
 use relais_domain::access::Principal;
 use relais_domain::reference::{DeclineReason, HandOffResult, Role};
 use relais_domain::version::Expected;
-use relais_persistence::hand_offs;
 use relais_persistence::testing::{TestDatabase, postgres_admin_url};
+use relais_persistence::{hand_offs, situations};
 use serde_json::{Value, json};
 
 use crate::support::TestApp;
@@ -536,6 +536,92 @@ fn the_grid_counts_what_became_of_the_hand_offs_and_how_fast_partners_answered()
         "hand_offs_by_answer_delay",
         5,
         &[("0-2", 1), ("16-30", 1), ("31+", 1), ("unanswered", 2)],
+    );
+}
+
+/// Each person is counted once, by their first situation of the period, which the grid finds from
+/// the previous opening the database keeps on each situation (migration 000018). It is the
+/// recount of the person's situations after the workflows, and follows them whoever writes them:
+/// here situations moved in time and one removed by hand, as an operator might.
+#[test]
+fn the_grid_finds_each_persons_first_situation_whoever_moves_or_removes_their_situations() {
+    let app = TestApp::init().spawn();
+    let (post, sw) = statistics_dataset(&app);
+    let grid = || {
+        let answer = app.get(&format!("/api/v1/statistics?{PERIOD}&post_id={post}"), &sw);
+        assert_eq!(answer.status, 200, "{:#}", answer.body);
+        answer.body
+    };
+    let out_of_step = || app.db.read(situations::previous_out_of_step).unwrap();
+    let by_hand = |sql: &str| {
+        app.db
+            .write(|conn| {
+                diesel::RunQueryDsl::execute(diesel::sql_query(sql), conn)
+                    .map_err(relais_persistence::StoreError::from)
+            })
+            .unwrap()
+    };
+    assert_eq!(out_of_step(), 0);
+    expect(&grid(), "persons_by_age", 2, &[("13-17", 1), ("60+", 1)]);
+
+    // P1's first situation (2025-03-10, a victim of 17) moved to before the period: her first of
+    // 2025 is now her second (2025-07-01, 18, neither victim nor author).
+    let moved =
+        by_hand("UPDATE situations SET opened_on = '2024-06-01' WHERE opened_on = '2025-03-10'");
+    assert_eq!(moved, 1);
+    assert_eq!(out_of_step(), 0);
+    let stats = grid();
+    expect(&stats, "persons", 2, &[]);
+    expect(&stats, "persons_by_age", 2, &[("18-25", 1), ("60+", 1)]);
+    expect(
+        &stats,
+        "persons_by_standing",
+        2,
+        &[("author", 1), ("neither", 1)],
+    );
+
+    // Moved back: her first again, at 17, a victim.
+    by_hand("UPDATE situations SET opened_on = '2025-03-10' WHERE opened_on = '2024-06-01'");
+    assert_eq!(out_of_step(), 0);
+    let stats = grid();
+    expect(&stats, "persons_by_age", 2, &[("13-17", 1), ("60+", 1)]);
+    expect(
+        &stats,
+        "persons_by_standing",
+        2,
+        &[("victim", 1), ("author", 1)],
+    );
+
+    // Her second situation moved before her first: it is her first of the period.
+    let moved =
+        by_hand("UPDATE situations SET opened_on = '2025-01-15' WHERE opened_on = '2025-07-01'");
+    assert_eq!(moved, 1);
+    assert_eq!(out_of_step(), 0);
+    expect(
+        &grid(),
+        "persons_by_standing",
+        2,
+        &[("author", 1), ("neither", 1)],
+    );
+
+    // And removed, with its rows: the other is her first again.
+    let earlier = "(SELECT id FROM situations WHERE opened_on = '2025-01-15')";
+    by_hand(&format!(
+        "DELETE FROM interventions WHERE situation_id IN {earlier}"
+    ));
+    by_hand(&format!(
+        "DELETE FROM situation_problems WHERE situation_id IN {earlier}"
+    ));
+    let removed = by_hand("DELETE FROM situations WHERE opened_on = '2025-01-15'");
+    assert_eq!(removed, 1);
+    assert_eq!(out_of_step(), 0);
+    let stats = grid();
+    expect(&stats, "persons", 2, &[]);
+    expect(
+        &stats,
+        "persons_by_standing",
+        2,
+        &[("victim", 1), ("author", 1)],
     );
 }
 
