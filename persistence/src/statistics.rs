@@ -511,18 +511,30 @@ fn bound_statement(
         let _ = write!(
             sql,
             "\n        UNION ALL SELECT {PROBLEM}, sp.problem, {NO_TEXT}, {NO_TEXT}, {NO_TEXT}, {NO_TEXT}, \
-             {NO_TEXT}, {NO_TEXT}, NULL, 0, COUNT(*), COUNT(DISTINCT sit.beneficiary_id) \
-             FROM sit CROSS JOIN situation_problems sp WHERE sp.situation_id = sit.id GROUP BY sp.problem"
+             {NO_TEXT}, {NO_TEXT}, NULL, 0, CAST(SUM(n) AS BIGINT), COUNT(*) \
+             FROM (SELECT sp.problem, sit.beneficiary_id, COUNT(*) AS n \
+                   FROM sit CROSS JOIN situation_problems sp WHERE sp.situation_id = sit.id \
+                   GROUP BY sp.problem, sit.beneficiary_id) sp \
+             GROUP BY sp.problem"
         );
     }
-    let occurred_month = month(backend, "i.occurred_on");
+    // Grouped by the month's first instant on PostgreSQL and written as text per group, not per
+    // intervention (`to_char` costs more than the grouping).
+    let (bucket, bucket_month) = match backend {
+        Backend::Sqlite => ("substr(i.occurred_on, 1, 7)".to_owned(), "m".to_owned()),
+        Backend::Postgres => (
+            "date_trunc('month', CAST(i.occurred_on AS TIMESTAMP))".to_owned(),
+            month(backend, "m"),
+        ),
+    };
     let _ = write!(
         sql,
-        "\n        UNION ALL SELECT {INTERVENTIONS}, i.mode, i.kind, {NO_TEXT}, {NO_TEXT}, {NO_TEXT}, \
-         {occurred_month}, {NO_TEXT}, NULL, 0, COUNT(*), 0 \
-         FROM interventions i{interventions_join} \
-         WHERE i.occurred_on >= {from} AND i.occurred_on <= {to} AND {interventions_in_scope} \
-         GROUP BY i.mode, i.kind, {occurred_month}"
+        "\n        UNION ALL SELECT {INTERVENTIONS}, mode, kind, {NO_TEXT}, {NO_TEXT}, {NO_TEXT}, \
+         {bucket_month}, {NO_TEXT}, NULL, 0, n, 0 \
+         FROM (SELECT i.mode, i.kind, {bucket} AS m, COUNT(*) AS n \
+               FROM interventions i{interventions_join} \
+               WHERE i.occurred_on >= {from} AND i.occurred_on <= {to} AND {interventions_in_scope} \
+               GROUP BY i.mode, i.kind, {bucket}) itv"
     );
     // Sent hand-offs only. Their first sending and first answer are kept on the hand-off by a
     // trigger on its transitions (migration 000017), so that the grid reads no transition;
