@@ -400,6 +400,7 @@ struct PassRow {
     m: i64,
 }
 
+/// The SQL types of `PassRow`'s columns, in order.
 type PassSql = (
     Integer,
     Nullable<Text>,
