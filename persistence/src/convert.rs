@@ -7,6 +7,13 @@ use relais_domain::post::RecordMeta;
 
 use crate::StoreError;
 
+/// The one number of a raw `SELECT COUNT(*) AS n …`.
+#[derive(diesel::QueryableByName)]
+pub(crate) struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub n: i64,
+}
+
 /// An instant as stored: UTC, to the microsecond (PostgreSQL's precision, so both backends agree).
 pub fn stored(at: DateTime<Utc>) -> NaiveDateTime {
     at.naive_utc().trunc_subsecs(6)

@@ -11,7 +11,7 @@ use relais_domain::ids::{HandOffId, PartnerId, PostId, SituationId};
 use relais_domain::reference::{CodeList, DeclineReason, HandOffResult, HandOffStatus, Role};
 
 use crate::codes::{join, split};
-use crate::convert::{meta, parse, parse_opt, stored};
+use crate::convert::{Count, meta, parse, parse_opt, stored};
 use crate::error::stale_or_missing;
 use crate::schema::{consents, hand_off_transitions, hand_offs, situations};
 use crate::sealing::{
@@ -502,17 +502,11 @@ pub fn withdraw_consent(
     consent(conn, id)?.ok_or(StoreError::NotFound)
 }
 
-#[derive(QueryableByName)]
-struct Drift {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
 /// How many hand-offs hold a first sending or a first answer (`sent_at`, `answered_at`, kept by
 /// the database's triggers for the statistics grid) other than their transitions give when
 /// recounted: always 0, which the tests check after every kind of write.
 pub fn dates_out_of_step(conn: &mut DbConnection) -> Result<i64, StoreError> {
-    let drift: Drift = diesel::sql_query(
+    let Count { n } = diesel::sql_query(
         "SELECT COUNT(*) AS n FROM hand_offs h LEFT JOIN (
             SELECT hand_off_id,
                    MIN(CASE WHEN to_status = 'sent' THEN at END) AS sent,
@@ -523,5 +517,5 @@ pub fn dates_out_of_step(conn: &mut DbConnection) -> Result<i64, StoreError> {
             OR (h.answered_at IS NULL) <> (r.answered IS NULL) OR h.answered_at <> r.answered",
     )
     .get_result(conn)?;
-    Ok(drift.n)
+    Ok(n)
 }

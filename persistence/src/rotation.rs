@@ -11,6 +11,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
+use crate::convert::Count;
 use crate::keys;
 use crate::schema::sealing_passes;
 use crate::sealing::{self, Column, SEALED_COLUMNS};
@@ -50,12 +51,6 @@ struct Pending {
     record: String,
     #[diesel(sql_type = Text)]
     value: String,
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
 }
 
 fn backend_of(conn: &DbConnection) -> Backend {

@@ -8,7 +8,7 @@ use relais_domain::ids::{BeneficiaryId, PostId, SituationId};
 use relais_domain::reference::{CodeList, Origin, ProblemCategory, SituationStatus, Standing};
 use relais_domain::situation::{Situation, SituationDetails, SituationState};
 
-use crate::convert::{meta, parse, parse_opt, stored};
+use crate::convert::{Count, meta, parse, parse_opt, stored};
 use crate::error::stale_or_missing;
 use crate::schema::{situation_problems, situations};
 use crate::{DbConnection, Page, PageRequest, StoreError};
@@ -301,12 +301,6 @@ pub fn earliest_opening(
         .first::<Option<NaiveDate>>(conn)?)
 }
 
-#[derive(QueryableByName)]
-struct Drift {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
 /// How many situations hold a previous opening (`previous_opened_on`, kept by the database's
 /// triggers for the statistics grid) other than their person's situations give when recounted:
 /// always 0, which the tests check after every kind of write.
@@ -316,7 +310,7 @@ pub fn previous_out_of_step(conn: &mut DbConnection) -> Result<i64, StoreError> 
         DbConnection::Sqlite(_) => "id",
         DbConnection::Postgres(_) => "id COLLATE \"C\"",
     };
-    let drift: Drift = diesel::sql_query(format!(
+    let Count { n } = diesel::sql_query(format!(
         "SELECT COUNT(*) AS n FROM situations s JOIN (
             SELECT id, LAG(opened_on) OVER (PARTITION BY beneficiary_id ORDER BY opened_on, {id}) AS previous
             FROM situations
@@ -324,5 +318,5 @@ pub fn previous_out_of_step(conn: &mut DbConnection) -> Result<i64, StoreError> 
          WHERE (s.previous_opened_on IS NULL) <> (r.previous IS NULL) OR s.previous_opened_on <> r.previous"
     ))
     .get_result(conn)?;
-    Ok(drift.n)
+    Ok(n)
 }
