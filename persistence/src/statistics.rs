@@ -183,16 +183,6 @@ impl BoundSql {
     }
 }
 
-impl diesel::query_builder::QueryId for BoundSql {
-    type QueryId = ();
-    // Not static: diesel keys its cache by the text, which is what varies.
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl diesel::query_builder::Query for BoundSql {
-    type SqlType = diesel::sql_types::Untyped;
-}
-
 impl<DB> diesel::query_builder::QueryFragment<DB> for BoundSql
 where
     DB: diesel::backend::Backend
@@ -219,8 +209,6 @@ where
         Ok(())
     }
 }
-
-impl<Conn> RunQueryDsl<Conn> for BoundSql {}
 
 /// The planner settings the grid's statement runs under, for the rest of the transaction
 /// (`SET LOCAL`); none on SQLite. Public so that the benchmarks run their baselines alike.
@@ -424,6 +412,7 @@ struct Typed<ST> {
 
 impl<ST> diesel::query_builder::QueryId for Typed<ST> {
     type QueryId = ();
+    // Not static: diesel keys its cache by the text, which is what varies.
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
@@ -596,15 +585,11 @@ impl<'g> Tally<'g> {
                 }
             }
             PROBLEM => {
-                let problem = row.c0.as_deref();
-                for (position, dimension) in &self.splits[counted_index(Counted::Situations)] {
-                    if *dimension == Dimension::Problem {
-                        add(&mut self.values[*position], problem, row.n);
-                    }
-                }
-                for (position, dimension) in &self.splits[counted_index(Counted::Persons)] {
-                    if *dimension == Dimension::Problem {
-                        add(&mut self.values[*position], problem, row.m);
+                for (counted, n) in [(Counted::Situations, row.n), (Counted::Persons, row.m)] {
+                    for (position, dimension) in &self.splits[counted_index(counted)] {
+                        if *dimension == Dimension::Problem {
+                            add(&mut self.values[*position], row.c0.as_deref(), n);
+                        }
                     }
                 }
             }
