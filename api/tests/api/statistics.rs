@@ -509,24 +509,22 @@ fn the_grid_counts_what_became_of_the_hand_offs_and_how_fast_partners_answered()
         relais_persistence::Backend::Sqlite => "datetime(at, '+20 days')",
         relais_persistence::Backend::Postgres => "at + INTERVAL '20 days'",
     };
-    let by_hand = |sql: String| {
-        app.db
-            .write(|conn| {
-                diesel::RunQueryDsl::execute(diesel::sql_query(sql), conn)
-                    .map_err(relais_persistence::StoreError::from)
-            })
-            .unwrap()
-    };
-    let moved = by_hand(format!(
-        "UPDATE hand_off_transitions SET at = {later} WHERE hand_off_id = '{}' AND to_status = 'accepted'",
-        sent[3]
-    ));
+    let moved = by_hand(
+        &app,
+        &format!(
+            "UPDATE hand_off_transitions SET at = {later} WHERE hand_off_id = '{}' AND to_status = 'accepted'",
+            sent[3]
+        ),
+    );
     assert_eq!(moved, 1);
     assert_eq!(out_of_step(&app), 0);
-    let removed = by_hand(format!(
-        "DELETE FROM hand_off_transitions WHERE hand_off_id = '{}' AND to_status = 'declined'",
-        sent[1]
-    ));
+    let removed = by_hand(
+        &app,
+        &format!(
+            "DELETE FROM hand_off_transitions WHERE hand_off_id = '{}' AND to_status = 'declined'",
+            sent[1]
+        ),
+    );
     assert_eq!(removed, 1);
     assert_eq!(out_of_step(&app), 0);
     let stats = grid_of_the_day();
@@ -553,21 +551,15 @@ fn the_grid_finds_each_persons_first_situation_whoever_moves_or_removes_their_si
         answer.body
     };
     let out_of_step = || app.db.read(situations::previous_out_of_step).unwrap();
-    let by_hand = |sql: &str| {
-        app.db
-            .write(|conn| {
-                diesel::RunQueryDsl::execute(diesel::sql_query(sql), conn)
-                    .map_err(relais_persistence::StoreError::from)
-            })
-            .unwrap()
-    };
     assert_eq!(out_of_step(), 0);
     expect(&grid(), "persons_by_age", 2, &[("13-17", 1), ("60+", 1)]);
 
     // P1's first situation (2025-03-10, a victim of 17) moved to before the period: her first of
     // 2025 is now her second (2025-07-01, 18, neither victim nor author).
-    let moved =
-        by_hand("UPDATE situations SET opened_on = '2024-06-01' WHERE opened_on = '2025-03-10'");
+    let moved = by_hand(
+        &app,
+        "UPDATE situations SET opened_on = '2024-06-01' WHERE opened_on = '2025-03-10'",
+    );
     assert_eq!(moved, 1);
     assert_eq!(out_of_step(), 0);
     let stats = grid();
@@ -581,7 +573,10 @@ fn the_grid_finds_each_persons_first_situation_whoever_moves_or_removes_their_si
     );
 
     // Moved back: her first again, at 17, a victim.
-    by_hand("UPDATE situations SET opened_on = '2025-03-10' WHERE opened_on = '2024-06-01'");
+    by_hand(
+        &app,
+        "UPDATE situations SET opened_on = '2025-03-10' WHERE opened_on = '2024-06-01'",
+    );
     assert_eq!(out_of_step(), 0);
     let stats = grid();
     expect(&stats, "persons_by_age", 2, &[("13-17", 1), ("60+", 1)]);
@@ -593,8 +588,10 @@ fn the_grid_finds_each_persons_first_situation_whoever_moves_or_removes_their_si
     );
 
     // Her second situation moved before her first: it is her first of the period.
-    let moved =
-        by_hand("UPDATE situations SET opened_on = '2025-01-15' WHERE opened_on = '2025-07-01'");
+    let moved = by_hand(
+        &app,
+        "UPDATE situations SET opened_on = '2025-01-15' WHERE opened_on = '2025-07-01'",
+    );
     assert_eq!(moved, 1);
     assert_eq!(out_of_step(), 0);
     expect(
@@ -606,13 +603,18 @@ fn the_grid_finds_each_persons_first_situation_whoever_moves_or_removes_their_si
 
     // And removed, with its rows: the other is her first again.
     let earlier = "(SELECT id FROM situations WHERE opened_on = '2025-01-15')";
-    by_hand(&format!(
-        "DELETE FROM interventions WHERE situation_id IN {earlier}"
-    ));
-    by_hand(&format!(
-        "DELETE FROM situation_problems WHERE situation_id IN {earlier}"
-    ));
-    let removed = by_hand("DELETE FROM situations WHERE opened_on = '2025-01-15'");
+    by_hand(
+        &app,
+        &format!("DELETE FROM interventions WHERE situation_id IN {earlier}"),
+    );
+    by_hand(
+        &app,
+        &format!("DELETE FROM situation_problems WHERE situation_id IN {earlier}"),
+    );
+    let removed = by_hand(
+        &app,
+        "DELETE FROM situations WHERE opened_on = '2025-01-15'",
+    );
     assert_eq!(removed, 1);
     assert_eq!(out_of_step(), 0);
     let stats = grid();
@@ -623,6 +625,17 @@ fn the_grid_finds_each_persons_first_situation_whoever_moves_or_removes_their_si
         2,
         &[("victim", 1), ("author", 1)],
     );
+}
+
+/// Runs `sql` on the app's database as an operator would by hand, past every workflow: the rows
+/// it changed.
+fn by_hand(app: &TestApp, sql: &str) -> usize {
+    app.db
+        .write(|conn| {
+            diesel::RunQueryDsl::execute(diesel::sql_query(sql), conn)
+                .map_err(relais_persistence::StoreError::from)
+        })
+        .unwrap()
 }
 
 /// The ids of an indicator's values, in the order served, zeros included.
