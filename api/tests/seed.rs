@@ -380,6 +380,37 @@ fn the_situations_kept_previous_opening_is_the_recount_of_their_persons_situatio
     .unwrap();
 }
 
+/// The problems the database keeps on each situation, and the opening it keeps on each hand-off,
+/// for the grid are the recount of their rows, for rows written by the seed's bulk insert too.
+#[test]
+fn the_situations_kept_problems_and_the_hand_offs_kept_opening_are_the_recount_of_their_rows() {
+    let (_t, db) = seeded(&options(3, 2, 5, None, day(2026, 3, 10)));
+    db.read(|conn| -> Result<(), relais_persistence::StoreError> {
+        assert_eq!(situations::problems_out_of_step(conn)?, 0);
+        assert_eq!(hand_offs::opening_out_of_step(conn)?, 0);
+        #[derive(diesel::QueryableByName)]
+        struct Kept {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            problems: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            several: i64,
+        }
+        let kept: Kept = diesel::RunQueryDsl::get_result(
+            diesel::sql_query(
+                "SELECT COUNT(problems) AS problems, \
+                 COUNT(CASE WHEN problems LIKE '%,%' THEN 1 END) AS several FROM situations",
+            ),
+            conn,
+        )?;
+        assert!(
+            kept.problems > 0 && kept.several > 0,
+            "problems were kept, several for some situations"
+        );
+        Ok(())
+    })
+    .unwrap();
+}
+
 /// Every row read back through persistence obeys the domain's rules; nothing is dated on or
 /// after `today`, even in a year the period covers in part.
 #[test]

@@ -502,6 +502,19 @@ pub fn withdraw_consent(
     consent(conn, id)?.ok_or(StoreError::NotFound)
 }
 
+/// How many hand-offs hold another opening or post than their situation's
+/// (`situation_opened_on`, kept by the database's triggers for the statistics grid, and `post_id`):
+/// always 0, which the tests check after every kind of write.
+pub fn opening_out_of_step(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    let Count { n } = diesel::sql_query(
+        "SELECT COUNT(*) AS n FROM hand_offs h JOIN situations s ON s.id = h.situation_id
+         WHERE h.situation_opened_on IS NULL OR h.situation_opened_on <> s.opened_on
+            OR h.post_id <> s.post_id",
+    )
+    .get_result(conn)?;
+    Ok(n)
+}
+
 /// How many hand-offs hold a first sending or a first answer (`sent_at`, `answered_at`, kept by
 /// the database's triggers for the statistics grid) other than their transitions give when
 /// recounted: always 0, which the tests check after every kind of write.

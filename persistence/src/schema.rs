@@ -88,6 +88,10 @@ diesel::table! {
         /// The opening of the same person's situation just before this one (by opening, then id);
         /// NULL for their first. Kept by database triggers (migration 000018), never written here.
         previous_opened_on -> Nullable<Date>,
+        /// The codes of the situation's problems (`situation_problems`) in bytewise order, joined
+        /// by commas; NULL for none. Kept by database triggers (migration 000019), never written
+        /// here.
+        problems -> Nullable<Text>,
     }
 }
 
@@ -203,6 +207,8 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
         /// The first transition to `accepted` or `declined`, kept by the database.
         answered_at -> Nullable<Timestamp>,
+        /// Its situation's `opened_on`, kept by the database (migration 000019).
+        situation_opened_on -> Nullable<Date>,
     }
 }
 

@@ -301,6 +301,28 @@ pub fn earliest_opening(
         .first::<Option<NaiveDate>>(conn)?)
 }
 
+/// How many situations hold problems (`problems`, kept by the database's triggers for the
+/// statistics grid) other than their rows of `situation_problems`: always 0, which the tests check
+/// after every kind of write. Checked as a set (as many codes as rows, each row's code among them),
+/// not by the triggers' own definition, which a recount sharing it could not catch.
+pub fn problems_out_of_step(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    let position = match conn {
+        DbConnection::Sqlite(_) => "instr",
+        DbConnection::Postgres(_) => "strpos",
+    };
+    let Count { n } = diesel::sql_query(format!(
+        "SELECT COUNT(*) AS n FROM situations s LEFT JOIN (
+            SELECT situation_id, COUNT(*) AS k FROM situation_problems GROUP BY situation_id
+         ) c ON c.situation_id = s.id
+         WHERE (s.problems IS NULL) <> (c.k IS NULL)
+            OR length(s.problems) - length(replace(s.problems, ',', '')) + 1 <> c.k
+            OR EXISTS (SELECT 1 FROM situation_problems sp WHERE sp.situation_id = s.id
+                       AND {position}(',' || s.problems || ',', ',' || sp.problem || ',') = 0)"
+    ))
+    .get_result(conn)?;
+    Ok(n)
+}
+
 /// How many situations hold a previous opening (`previous_opened_on`, kept by the database's
 /// triggers for the statistics grid) other than their person's situations give when recounted:
 /// always 0, which the tests check after every kind of write.

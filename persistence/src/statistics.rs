@@ -1,19 +1,19 @@
 //! The statistics grid: one statement per request, whatever the number of indicators, and one
-//! pass over its rows. The period and the scope are applied once, in a CTE of the period's
-//! situations with their people; the statement returns those situations and their sent hand-offs
-//! one row each, and their problems and the period's interventions grouped, and `Tally` counts
-//! every indicator from those rows as they stream by: each row adds one to every split it falls
-//! in. Memory holds the counts, not the rows.
+//! pass over its rows. The statement returns the period's situations (with their people and their
+//! problems) and their sent hand-offs one row each, and the period's interventions grouped, and
+//! `Tally` counts every indicator from those rows as they stream by: each row adds one to every
+//! split it falls in. Memory holds the counts, not the rows (and, for a grid that counts persons
+//! by problem, which person had which problem).
 //!
-//! The CTE is `MATERIALIZED` (both backends know the word) so that it is computed once for the
-//! three parts that read it. Joins from the period's situations to their hand-offs and problems
-//! are written `CROSS JOIN … WHERE`: the same join to PostgreSQL, and to SQLite (which has no hash
-//! join) the order that walks the few situations of the period and probes the big tables by
-//! index, not the other way round.
+//! Each part is one range of an index of its own table, the period and the scope applied to each:
+//! the database keeps on each situation its problems and its person's previous opening, and on
+//! each hand-off its situation's opening (migrations 000018 and 000019), so that no part joins to
+//! the period's situations to find its rows. The grid reads each of its tables once.
 //!
 //! The statement holds no text from outside: dates, ids and bracket bounds are typed values,
 //! bound (see `BoundSql`).
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use chrono::NaiveDate;
@@ -360,18 +360,16 @@ fn bound_scope_filter(
 
 /// What a row of the statement is: its first column.
 const SITUATION: i32 = 0;
-const PROBLEM: i32 = 1;
 const INTERVENTIONS: i32 = 2;
 const HAND_OFF: i32 = 3;
 
 /// A row of the grid's statement, by position. What each column holds depends on `part`:
 ///
-/// | part | c0 | c1 | c2 | c3 | c4 | month | penal | number | first | n | m |
-/// | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-/// | `SITUATION` (each) | origin | standing | principal problem | sex | known to social services | of opening | `yes`/`no` | age | 1 if its person's first of the period | 1 | |
-/// | `PROBLEM` (each problem) | problem | | | | | | | | | situations | persons |
-/// | `INTERVENTIONS` (by mode, kind, month) | mode | kind | | | | of occurrence | | | | count | |
-/// | `HAND_OFF` (each sent) | status | result | partner kind | | | of creation | | days to answer | | 1 | |
+/// | part | c0 | c1 | c2 | c3 | c4 | month | penal | number | first | n | person | problems |
+/// | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+/// | `SITUATION` (each) | origin | standing | principal problem | sex | known to social services | of opening | `yes`/`no` | age | 1 if its person's first of the period | 1 | the person, if persons are counted by problem | its problems' codes, comma-separated, if anything is counted by problem |
+/// | `INTERVENTIONS` (by mode, kind, month) | mode | kind | | | | of occurrence | | | | count | | |
+/// | `HAND_OFF` (each sent) | status | result | partner kind | | | of creation | | days to answer | | 1 | | |
 #[derive(Debug, Queryable)]
 struct PassRow {
     part: i32,
@@ -385,7 +383,8 @@ struct PassRow {
     number: Option<i32>,
     first: i32,
     n: i64,
-    m: i64,
+    person: Option<String>,
+    problems: Option<String>,
 }
 
 /// The SQL types of `PassRow`'s columns, in order.
@@ -401,7 +400,8 @@ type PassSql = (
     Nullable<Integer>,
     Integer,
     BigInt,
-    BigInt,
+    Nullable<Text>,
+    Nullable<Text>,
 );
 
 /// A `BoundSql` whose rows are read by position, as `ST`.
@@ -471,6 +471,7 @@ fn bound_statement(
     let (from, to) = (bound.date(from), bound.date(to));
     let (situations_join, situations_in_scope) = bound_scope_filter(scope, "s", &mut bound)?;
     let (interventions_join, interventions_in_scope) = bound_scope_filter(scope, "i", &mut bound)?;
+    let (hand_offs_join, hand_offs_in_scope) = bound_scope_filter(scope, "h", &mut bound)?;
     // An anonymised person has no birth left: their age at each opening was kept instead.
     let age = format!(
         "CASE WHEN s.age_at_opening IS NOT NULL THEN {} ELSE {} END",
@@ -478,36 +479,32 @@ fn bound_statement(
         age_years(backend, "s.opened_on", grid.birth_year_age)
     );
     let first = first_of_person(&from);
+    let split_by_problem = |counted: Option<Counted>| {
+        grid.indicators.iter().any(|i| {
+            i.split_by == Some(Dimension::Problem) && counted.is_none_or(|c| i.counts == c)
+        })
+    };
+    // The columns a grid without a split by problem does not need are not read.
+    let problems = if split_by_problem(None) {
+        "s.problems"
+    } else {
+        NO_TEXT
+    };
+    let person = if split_by_problem(Some(Counted::Persons)) {
+        "s.beneficiary_id"
+    } else {
+        NO_TEXT
+    };
     let mut sql = format!(
-        "WITH sit AS MATERIALIZED (
-            SELECT s.id, s.beneficiary_id, s.opened_on, s.origin, s.standing, s.penal, s.principal_problem,
-                   b.sex, b.known_to_social_services, {age} AS age, {first} AS first_of_person
-            FROM situations s
-            JOIN beneficiaries b ON b.id = s.beneficiary_id{situations_join}
-            WHERE s.opened_on >= {from} AND s.opened_on <= {to} AND {situations_in_scope}
-        )
-        SELECT {SITUATION} AS part, origin AS c0, standing AS c1, principal_problem AS c2, sex AS c3,
-               known_to_social_services AS c4, {opened_month} AS month,
-               CASE WHEN penal THEN 'yes' ELSE 'no' END AS penal, age AS number,
-               first_of_person AS first, CAST(1 AS BIGINT) AS n, CAST(0 AS BIGINT) AS m
-        FROM sit",
-        opened_month = month(backend, "opened_on"),
+        "SELECT {SITUATION} AS part, s.origin AS c0, s.standing AS c1, s.principal_problem AS c2,
+               b.sex AS c3, b.known_to_social_services AS c4, {opened_month} AS month,
+               CASE WHEN s.penal THEN 'yes' ELSE 'no' END AS penal, {age} AS number,
+               {first} AS first, CAST(1 AS BIGINT) AS n, {person} AS person, {problems} AS problems
+        FROM situations s
+        JOIN beneficiaries b ON b.id = s.beneficiary_id{situations_join}
+        WHERE s.opened_on >= {from} AND s.opened_on <= {to} AND {situations_in_scope}",
+        opened_month = month(backend, "s.opened_on"),
     );
-    let by_problem = grid
-        .indicators
-        .iter()
-        .any(|i| i.split_by == Some(Dimension::Problem));
-    if by_problem {
-        let _ = write!(
-            sql,
-            "\n        UNION ALL SELECT {PROBLEM}, sp.problem, {NO_TEXT}, {NO_TEXT}, {NO_TEXT}, {NO_TEXT}, \
-             {NO_TEXT}, {NO_TEXT}, NULL, 0, CAST(SUM(n) AS BIGINT), COUNT(*) \
-             FROM (SELECT sp.problem, sit.beneficiary_id, COUNT(*) AS n \
-                   FROM sit CROSS JOIN situation_problems sp WHERE sp.situation_id = sit.id \
-                   GROUP BY sp.problem, sit.beneficiary_id) sp \
-             GROUP BY sp.problem"
-        );
-    }
     // Grouped by the month's first instant on PostgreSQL and written as text per group, not per
     // intervention (`to_char` costs more than the grouping).
     let (bucket, bucket_month) = match backend {
@@ -520,21 +517,23 @@ fn bound_statement(
     let _ = write!(
         sql,
         "\n        UNION ALL SELECT {INTERVENTIONS}, mode, kind, {NO_TEXT}, {NO_TEXT}, {NO_TEXT}, \
-         {bucket_month}, {NO_TEXT}, NULL, 0, n, 0 \
+         {bucket_month}, {NO_TEXT}, NULL, 0, n, {NO_TEXT}, {NO_TEXT} \
          FROM (SELECT i.mode, i.kind, {bucket} AS m, COUNT(*) AS n \
                FROM interventions i{interventions_join} \
                WHERE i.occurred_on >= {from} AND i.occurred_on <= {to} AND {interventions_in_scope} \
                GROUP BY i.mode, i.kind, {bucket}) itv"
     );
-    // Sent hand-offs only. Their first sending and first answer are kept on the hand-off by a
-    // trigger on its transitions (migration 000017), so that the grid reads no transition;
-    // `hand_offs_sent` covers the read.
+    // Sent hand-offs only, counted with their situation: by its opening, which the database keeps
+    // on the hand-off beside its post, as it keeps the first sending and the first answer
+    // (migrations 000017 and 000019); `hand_offs_sent_by_post` and `hand_offs_sent_by_opening`
+    // cover the read.
     let _ = write!(
         sql,
         "\n        UNION ALL SELECT {HAND_OFF}, h.status, h.result, pa.kind, {NO_TEXT}, {NO_TEXT}, \
-         {created_month}, {NO_TEXT}, {answer_days}, 0, 1, 0 \
-         FROM sit CROSS JOIN hand_offs h JOIN partners pa ON pa.id = h.partner_id \
-         WHERE h.situation_id = sit.id AND h.sent_at IS NOT NULL",
+         {created_month}, {NO_TEXT}, {answer_days}, 0, 1, {NO_TEXT}, {NO_TEXT} \
+         FROM hand_offs h JOIN partners pa ON pa.id = h.partner_id{hand_offs_join} \
+         WHERE h.sent_at IS NOT NULL AND h.situation_opened_on >= {from} \
+           AND h.situation_opened_on <= {to} AND {hand_offs_in_scope}",
         created_month = month(backend, "h.created_at"),
         answer_days = answer_days(backend, grid),
     );
@@ -551,6 +550,9 @@ struct Tally<'g> {
     values: Vec<Vec<(Option<String>, i64)>>,
     /// Each counted thing's split indicators: position and split.
     splits: [Vec<(usize, Dimension)>; 4],
+    /// Each person and problem already counted, for the persons split by problem: a person is
+    /// counted once under each problem of any of their situations of the period.
+    persons_with_problem: HashSet<(String, String)>,
     /// A bracket's raw key: its position, as text.
     positions: Vec<String>,
 }
@@ -572,6 +574,7 @@ impl<'g> Tally<'g> {
             totals: [0; 4],
             values: vec![Vec::new(); grid.indicators.len()],
             splits,
+            persons_with_problem: HashSet::new(),
             positions: (0..brackets).map(|i| i.to_string()).collect(),
         }
     }
@@ -583,23 +586,44 @@ impl<'g> Tally<'g> {
                 if row.first == 1 {
                     self.count(Counted::Persons, row);
                 }
-            }
-            PROBLEM => {
-                for (counted, n) in [(Counted::Situations, row.n), (Counted::Persons, row.m)] {
-                    for (position, dimension) in &self.splits[counted_index(counted)] {
-                        if *dimension == Dimension::Problem {
-                            add(&mut self.values[*position], row.c0.as_deref(), n);
-                        }
-                    }
-                }
+                self.count_problems(row);
             }
             INTERVENTIONS => self.count(Counted::Interventions, row),
             _ => self.count(Counted::HandOffs, row),
         }
     }
 
-    /// Adds `row` to the total of `counted` and to each of its splits, except by problem (read
-    /// from the problems' rows).
+    /// Adds the situation `row` to the situations, and its person to the persons, under each of
+    /// its problems.
+    fn count_problems(&mut self, row: &PassRow) {
+        let Some(problems) = row.problems.as_deref() else {
+            return;
+        };
+        for problem in problems.split(',') {
+            for (position, dimension) in &self.splits[counted_index(Counted::Situations)] {
+                if *dimension == Dimension::Problem {
+                    add(&mut self.values[*position], Some(problem), 1);
+                }
+            }
+            let Some(person) = &row.person else {
+                continue;
+            };
+            if !self
+                .persons_with_problem
+                .insert((person.clone(), problem.to_owned()))
+            {
+                continue;
+            }
+            for (position, dimension) in &self.splits[counted_index(Counted::Persons)] {
+                if *dimension == Dimension::Problem {
+                    add(&mut self.values[*position], Some(problem), 1);
+                }
+            }
+        }
+    }
+
+    /// Adds `row` to the total of `counted` and to each of its splits, except by problem (see
+    /// `count_problems`).
     fn count(&mut self, counted: Counted, row: &PassRow) {
         let index = counted_index(counted);
         self.totals[index] += row.n;

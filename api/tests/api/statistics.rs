@@ -550,9 +550,15 @@ fn the_grid_finds_each_persons_first_situation_whoever_moves_or_removes_their_si
         assert_eq!(answer.status, 200, "{:#}", answer.body);
         answer.body
     };
-    let out_of_step = || app.db.read(situations::previous_out_of_step).unwrap();
+    // Both the persons' previous openings and the hand-offs' openings of their situations.
+    let out_of_step = || {
+        app.db.read(situations::previous_out_of_step).unwrap()
+            + app.db.read(hand_offs::opening_out_of_step).unwrap()
+    };
     assert_eq!(out_of_step(), 0);
-    expect(&grid(), "persons_by_age", 2, &[("13-17", 1), ("60+", 1)]);
+    let stats = grid();
+    expect(&stats, "persons_by_age", 2, &[("13-17", 1), ("60+", 1)]);
+    expect(&stats, "hand_offs", 1, &[]);
 
     // P1's first situation (2025-03-10, a victim of 17) moved to before the period: her first of
     // 2025 is now her second (2025-07-01, 18, neither victim nor author).
@@ -565,6 +571,8 @@ fn the_grid_finds_each_persons_first_situation_whoever_moves_or_removes_their_si
     let stats = grid();
     expect(&stats, "persons", 2, &[]);
     expect(&stats, "persons_by_age", 2, &[("18-25", 1), ("60+", 1)]);
+    // Its hand-off went out of the period with it.
+    expect(&stats, "hand_offs", 0, &[]);
     expect(
         &stats,
         "persons_by_standing",
@@ -572,7 +580,7 @@ fn the_grid_finds_each_persons_first_situation_whoever_moves_or_removes_their_si
         &[("author", 1), ("neither", 1)],
     );
 
-    // Moved back: her first again, at 17, a victim.
+    // Moved back: her first again, at 17, a victim, and her hand-off counted again.
     by_hand(
         &app,
         "UPDATE situations SET opened_on = '2025-03-10' WHERE opened_on = '2024-06-01'",
@@ -580,6 +588,14 @@ fn the_grid_finds_each_persons_first_situation_whoever_moves_or_removes_their_si
     assert_eq!(out_of_step(), 0);
     let stats = grid();
     expect(&stats, "persons_by_age", 2, &[("13-17", 1), ("60+", 1)]);
+    expect(&stats, "hand_offs_by_outcome", 1, &[("accepted", 1)]);
+    // A hand-written opening on the hand-off does not stay: it is its situation's.
+    by_hand(
+        &app,
+        "UPDATE hand_offs SET situation_opened_on = '2024-01-01'",
+    );
+    assert_eq!(out_of_step(), 0);
+    expect(&grid(), "hand_offs", 1, &[]);
     expect(
         &stats,
         "persons_by_standing",
@@ -625,6 +641,111 @@ fn the_grid_finds_each_persons_first_situation_whoever_moves_or_removes_their_si
         2,
         &[("victim", 1), ("author", 1)],
     );
+}
+
+/// Situations are counted under each of their problems, and persons once under each problem of
+/// any of their situations of the period, from the problems the database keeps on each situation
+/// (migration 000019). They are the recount of its rows, and follow them whoever writes them: here
+/// problems added, changed and removed by hand, as an operator might.
+#[test]
+fn the_grid_counts_problems_from_each_situations_kept_problems_whoever_writes_them() {
+    let dir = std::env::temp_dir().join(format!("relais-grids-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("2098.toml"),
+        r#"version = "2098-problemes"
+title = "Problématiques"
+valid_from = "2098-01-01"
+age_brackets = [{ key = "tous", label = "Tous", min = 0 }]
+[[indicators]]
+id = "situations_par_probleme"
+label = "Situations par problématique"
+counts = "situations"
+split_by = "problem"
+[[indicators]]
+id = "personnes_par_probleme"
+label = "Personnes par problématique"
+counts = "persons"
+split_by = "problem"
+"#,
+    )
+    .unwrap();
+    let app = TestApp::init().with_grids(&dir).spawn();
+    let (post, sw) = statistics_dataset(&app);
+    let grid = || {
+        let answer = app.get(
+            &format!("/api/v1/statistics?grid=2098-problemes&{PERIOD}&post_id={post}"),
+            &sw,
+        );
+        assert_eq!(answer.status, 200, "{:#}", answer.body);
+        answer.body
+    };
+    let out_of_step = || app.db.read(situations::problems_out_of_step).unwrap();
+    assert_eq!(out_of_step(), 0);
+    // P1: S1 (conjugal violence, precarity, housing) and S2 (mental health); P2: S3 (addiction).
+    let each_once = [
+        ("conjugal_violence", 1),
+        ("precarity", 1),
+        ("housing", 1),
+        ("mental_health", 1),
+        ("addiction", 1),
+    ];
+    let stats = grid();
+    expect(&stats, "situations_par_probleme", 3, &each_once);
+    expect(&stats, "personnes_par_probleme", 2, &each_once);
+
+    // Precarity added to S2: two situations, still one person.
+    let s1 = "(SELECT id FROM situations WHERE opened_on = '2025-03-10')";
+    let s2 = "(SELECT id FROM situations WHERE opened_on = '2025-07-01')";
+    let added = by_hand(
+        &app,
+        &format!(
+            "INSERT INTO situation_problems (situation_id, problem, position) \
+             SELECT id, 'precarity', 1 FROM situations WHERE id IN {s2}"
+        ),
+    );
+    assert_eq!(added, 1);
+    assert_eq!(out_of_step(), 0);
+    let stats = grid();
+    let twice_in_situations = [
+        ("conjugal_violence", 1),
+        ("precarity", 2),
+        ("housing", 1),
+        ("mental_health", 1),
+        ("addiction", 1),
+    ];
+    expect(&stats, "situations_par_probleme", 3, &twice_in_situations);
+    expect(&stats, "personnes_par_probleme", 2, &each_once);
+
+    // Removed from S1: P1 still has it, through S2.
+    by_hand(
+        &app,
+        &format!(
+            "DELETE FROM situation_problems WHERE problem = 'precarity' AND situation_id IN {s1}"
+        ),
+    );
+    assert_eq!(out_of_step(), 0);
+    let stats = grid();
+    expect(&stats, "situations_par_probleme", 3, &each_once);
+    expect(&stats, "personnes_par_probleme", 2, &each_once);
+
+    // P2's addiction changed into mental health: two persons with it, none with addiction.
+    let changed = by_hand(
+        &app,
+        "UPDATE situation_problems SET problem = 'mental_health' WHERE problem = 'addiction'",
+    );
+    assert_eq!(changed, 1);
+    assert_eq!(out_of_step(), 0);
+    let stats = grid();
+    let mental_health_twice = [
+        ("conjugal_violence", 1),
+        ("precarity", 1),
+        ("housing", 1),
+        ("mental_health", 2),
+    ];
+    expect(&stats, "situations_par_probleme", 3, &mental_health_twice);
+    expect(&stats, "personnes_par_probleme", 2, &mental_health_twice);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Runs `sql` on the app's database as an operator would by hand, past every workflow: the rows

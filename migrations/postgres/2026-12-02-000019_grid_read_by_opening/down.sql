@@ -1,0 +1,16 @@
+DROP INDEX hand_offs_sent_by_opening;
+DROP INDEX hand_offs_sent_by_post;
+CREATE INDEX hand_offs_sent ON hand_offs (situation_id, sent_at, status, result, partner_id, created_at, answered_at);
+DROP TRIGGER situations_opening_to_hand_offs ON situations;
+DROP FUNCTION situations_opening_to_hand_offs();
+DROP TRIGGER hand_offs_opening_update ON hand_offs;
+DROP TRIGGER hand_offs_opening_insert ON hand_offs;
+DROP FUNCTION hand_offs_take_situation_opening();
+ALTER TABLE hand_offs DROP COLUMN situation_opened_on;
+DROP TRIGGER situation_problems_kept_delete ON situation_problems;
+DROP TRIGGER situation_problems_kept_update ON situation_problems;
+DROP TRIGGER situation_problems_kept_insert ON situation_problems;
+DROP FUNCTION situations_recompute_problems_of_row();
+DROP FUNCTION situations_recompute_problems();
+DROP FUNCTION situations_recompute_problems_of(text[]);
+ALTER TABLE situations DROP COLUMN problems;

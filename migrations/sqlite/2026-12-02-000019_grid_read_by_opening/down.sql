@@ -1,0 +1,11 @@
+DROP INDEX hand_offs_sent_by_opening;
+DROP INDEX hand_offs_sent_by_post;
+CREATE INDEX hand_offs_sent ON hand_offs (situation_id, sent_at, status, result, partner_id, created_at, answered_at);
+DROP TRIGGER situations_opening_to_hand_offs;
+DROP TRIGGER hand_offs_opening_update;
+DROP TRIGGER hand_offs_opening_insert;
+ALTER TABLE hand_offs DROP COLUMN situation_opened_on;
+DROP TRIGGER situation_problems_kept_delete;
+DROP TRIGGER situation_problems_kept_update;
+DROP TRIGGER situation_problems_kept_insert;
+ALTER TABLE situations DROP COLUMN problems;
