@@ -10,6 +10,8 @@ FROM rust:1-bookworm AS build
 # The image already has perl and make (vendored OpenSSL) and a C compiler (bundled SQLite and libpq).
 WORKDIR /src
 COPY Cargo.toml Cargo.lock clippy.toml ./
+# The bundled SQLite's compile flags (LIBSQLITE3_FLAGS), as every other build takes them.
+COPY .cargo ./.cargo
 COPY domain ./domain
 COPY persistence ./persistence
 COPY api ./api
