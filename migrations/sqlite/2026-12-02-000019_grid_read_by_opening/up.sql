@@ -5,34 +5,41 @@
 --
 -- `situations.problems`: the situation's problems (`situation_problems`), their codes in bytewise
 -- order joined by commas; NULL for none. The grid counts situations by problem from the row it
--- reads for every other split, not from a join to every problem of the period.
+-- reads for every other split, not from a join to every problem of the period. Ordered by a
+-- subquery, not `group_concat(… ORDER BY …)`: SQLite reads that only from 3.44, and a trigger an
+-- older SQLite cannot parse makes the whole file unreadable to it (Debian 12's `sqlite3` is 3.40,
+-- the `sqlite3 relais.db .backup` of an operator). Nothing counts on the order: it is a set.
 ALTER TABLE situations ADD COLUMN problems TEXT;
 
 UPDATE situations SET problems = (
-    SELECT group_concat(sp.problem, ',' ORDER BY sp.problem)
-    FROM situation_problems sp WHERE sp.situation_id = situations.id);
+    SELECT group_concat(problem, ',') FROM (
+        SELECT sp.problem FROM situation_problems sp WHERE sp.situation_id = situations.id
+        ORDER BY sp.problem));
 
 CREATE TRIGGER situation_problems_kept_insert AFTER INSERT ON situation_problems
 BEGIN
     UPDATE situations SET problems = (
-        SELECT group_concat(sp.problem, ',' ORDER BY sp.problem)
-        FROM situation_problems sp WHERE sp.situation_id = situations.id)
+        SELECT group_concat(problem, ',') FROM (
+            SELECT sp.problem FROM situation_problems sp WHERE sp.situation_id = situations.id
+            ORDER BY sp.problem))
     WHERE id = NEW.situation_id;
 END;
 
 CREATE TRIGGER situation_problems_kept_update AFTER UPDATE OF situation_id, problem ON situation_problems
 BEGIN
     UPDATE situations SET problems = (
-        SELECT group_concat(sp.problem, ',' ORDER BY sp.problem)
-        FROM situation_problems sp WHERE sp.situation_id = situations.id)
+        SELECT group_concat(problem, ',') FROM (
+            SELECT sp.problem FROM situation_problems sp WHERE sp.situation_id = situations.id
+            ORDER BY sp.problem))
     WHERE id IN (OLD.situation_id, NEW.situation_id);
 END;
 
 CREATE TRIGGER situation_problems_kept_delete AFTER DELETE ON situation_problems
 BEGIN
     UPDATE situations SET problems = (
-        SELECT group_concat(sp.problem, ',' ORDER BY sp.problem)
-        FROM situation_problems sp WHERE sp.situation_id = situations.id)
+        SELECT group_concat(problem, ',') FROM (
+            SELECT sp.problem FROM situation_problems sp WHERE sp.situation_id = situations.id
+            ORDER BY sp.problem))
     WHERE id = OLD.situation_id;
 END;
 
