@@ -32,6 +32,16 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
+impl DbConnection {
+    /// Which database this connection is to.
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConnection::Sqlite(_) => Backend::Sqlite,
+            DbConnection::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
 /// Runs `f` in a transaction of its own on `conn`: a savepoint when `conn` is already in one,
 /// so that an error rolls back `f`'s changes only (see the API's group commit).
 pub fn savepoint<T, E: From<DieselError>>(

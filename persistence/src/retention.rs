@@ -222,10 +222,7 @@ fn anonymise_persons(
 
     // First keep the age at each opening, with the grid's own expression, while the birth is
     // still there. The ids are parsed UUIDs: nothing from outside enters the statement.
-    let backend = match conn {
-        DbConnection::Sqlite(_) => Backend::Sqlite,
-        DbConnection::Postgres(_) => Backend::Postgres,
-    };
+    let backend = conn.backend();
     let quoted: Vec<String> = persons.iter().map(|p| format!("'{p}'")).collect();
     // Stored in completed years with the birth on 1 July when only its year is known, and
     // whether it was, so that a grid with the other convention reads it back exactly.

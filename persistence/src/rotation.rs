@@ -53,13 +53,6 @@ struct Pending {
     value: String,
 }
 
-fn backend_of(conn: &DbConnection) -> Backend {
-    match conn {
-        DbConnection::Sqlite(_) => Backend::Sqlite,
-        DbConnection::Postgres(_) => Backend::Postgres,
-    }
-}
-
 fn placeholder(backend: Backend, n: usize) -> String {
     match backend {
         Backend::Sqlite => "?".into(),
@@ -108,7 +101,7 @@ pub fn pending(conn: &mut DbConnection) -> Result<u64, StoreError> {
 /// means the column is done.
 fn reseal_batch(conn: &mut DbConnection, column: Column, limit: i64) -> Result<usize, StoreError> {
     let active = active_id()?;
-    let backend = backend_of(conn);
+    let backend = conn.backend();
     let place = place(column);
     let batch: Vec<Pending> = diesel::sql_query(format!(
         "SELECT {record} AS record, {c} AS value FROM {t} WHERE {cond} ORDER BY {pk} LIMIT {limit}",
@@ -182,7 +175,7 @@ pub fn reseal_all(
     let active = active_id()?;
     // Two replicas starting together both complete the pass: the second record is a no-op.
     db.write(|conn| {
-        let backend = backend_of(conn);
+        let backend = conn.backend();
         diesel::sql_query(format!(
             "INSERT INTO sealing_passes (key_id, completed_at) VALUES ({}, {}) \
              ON CONFLICT (key_id) DO NOTHING",

@@ -74,10 +74,7 @@ pub fn compute(
     to: NaiveDate,
     scope: &StatScope,
 ) -> Result<Vec<CountRow>, StoreError> {
-    let backend = match conn {
-        DbConnection::Sqlite(_) => Backend::Sqlite,
-        DbConnection::Postgres(_) => Backend::Postgres,
-    };
+    let backend = conn.backend();
     let query = Typed::<PassSql> {
         sql: bound_statement(backend, grid, from, to, scope)?,
         rows: std::marker::PhantomData,
