@@ -52,23 +52,29 @@ ALTER TABLE hand_offs ADD COLUMN situation_opened_on DATE;
 UPDATE hand_offs SET situation_opened_on = (
     SELECT s.opened_on FROM situations s WHERE s.id = hand_offs.situation_id);
 
+-- Each writes only a value that differs: a situation's move sets its hand-offs' opening, which
+-- fires their update trigger, which then finds nothing to write (as PostgreSQL's skip equal
+-- values).
 CREATE TRIGGER hand_offs_opening_insert AFTER INSERT ON hand_offs
 BEGIN
     UPDATE hand_offs SET situation_opened_on = (
         SELECT s.opened_on FROM situations s WHERE s.id = NEW.situation_id)
-    WHERE id = NEW.id;
+    WHERE id = NEW.id AND situation_opened_on IS NOT (
+        SELECT s.opened_on FROM situations s WHERE s.id = NEW.situation_id);
 END;
 
 CREATE TRIGGER hand_offs_opening_update AFTER UPDATE OF situation_id, situation_opened_on ON hand_offs
 BEGIN
     UPDATE hand_offs SET situation_opened_on = (
         SELECT s.opened_on FROM situations s WHERE s.id = NEW.situation_id)
-    WHERE id = NEW.id;
+    WHERE id = NEW.id AND situation_opened_on IS NOT (
+        SELECT s.opened_on FROM situations s WHERE s.id = NEW.situation_id);
 END;
 
 CREATE TRIGGER situations_opening_to_hand_offs AFTER UPDATE OF opened_on ON situations
 BEGIN
-    UPDATE hand_offs SET situation_opened_on = NEW.opened_on WHERE situation_id = NEW.id;
+    UPDATE hand_offs SET situation_opened_on = NEW.opened_on
+    WHERE situation_id = NEW.id AND situation_opened_on IS NOT NEW.opened_on;
 END;
 
 -- The grid's read of a scope's sent hand-offs, by the opening of their situations, from the index
