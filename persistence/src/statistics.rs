@@ -597,24 +597,22 @@ impl<'g> Tally<'g> {
             return;
         };
         for problem in problems.split(',') {
-            for (position, dimension) in &self.splits[counted_index(Counted::Situations)] {
-                if *dimension == Dimension::Problem {
-                    add(&mut self.values[*position], Some(problem), 1);
-                }
+            self.add_under_problem(Counted::Situations, problem);
+            let persons_first = row.person.as_ref().is_some_and(|person| {
+                self.persons_with_problem
+                    .insert((person.clone(), problem.to_owned()))
+            });
+            if persons_first {
+                self.add_under_problem(Counted::Persons, problem);
             }
-            let Some(person) = &row.person else {
-                continue;
-            };
-            if !self
-                .persons_with_problem
-                .insert((person.clone(), problem.to_owned()))
-            {
-                continue;
-            }
-            for (position, dimension) in &self.splits[counted_index(Counted::Persons)] {
-                if *dimension == Dimension::Problem {
-                    add(&mut self.values[*position], Some(problem), 1);
-                }
+        }
+    }
+
+    /// Adds one to `problem` in each of `counted`'s splits by problem.
+    fn add_under_problem(&mut self, counted: Counted, problem: &str) {
+        for (position, dimension) in &self.splits[counted_index(counted)] {
+            if *dimension == Dimension::Problem {
+                add(&mut self.values[*position], Some(problem), 1);
             }
         }
     }
