@@ -380,14 +380,16 @@ fn the_situations_kept_previous_opening_is_the_recount_of_their_persons_situatio
     .unwrap();
 }
 
-/// The problems the database keeps on each situation, and the opening it keeps on each hand-off,
-/// for the grid are the recount of their rows, for rows written by the seed's bulk insert too.
+/// The problems the database keeps on each situation, the opening it keeps on each hand-off and
+/// the interventions it counts by post and month, for the grid, are the recount of their rows,
+/// for rows written by the seed's bulk insert too.
 #[test]
-fn the_situations_kept_problems_and_the_hand_offs_kept_opening_are_the_recount_of_their_rows() {
+fn the_kept_problems_openings_and_intervention_months_are_the_recount_of_their_rows() {
     let (_t, db) = seeded(&options(3, 2, 5, None, day(2026, 3, 10)));
     db.read(|conn| -> Result<(), relais_persistence::StoreError> {
         assert_eq!(situations::problems_out_of_step(conn)?, 0);
         assert_eq!(hand_offs::opening_out_of_step(conn)?, 0);
+        assert_eq!(relais_persistence::interventions::months_out_of_step(conn)?, 0);
         #[derive(diesel::QueryableByName)]
         struct Kept {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -405,6 +407,23 @@ fn the_situations_kept_problems_and_the_hand_offs_kept_opening_are_the_recount_o
         assert!(
             kept.problems > 0 && kept.several > 0,
             "problems were kept, several for some situations"
+        );
+        #[derive(diesel::QueryableByName)]
+        struct Months {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            groups: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            months: i64,
+        }
+        let months: Months = diesel::RunQueryDsl::get_result(
+            diesel::sql_query(
+                "SELECT COUNT(*) AS groups, COUNT(DISTINCT month) AS months FROM intervention_months",
+            ),
+            conn,
+        )?;
+        assert!(
+            months.groups > months.months && months.months > 1,
+            "interventions were counted, in several groups of several months"
         );
         Ok(())
     })

@@ -152,3 +152,29 @@ pub fn earliest(
         .select(diesel::dsl::min(interventions::occurred_on))
         .first::<Option<chrono::NaiveDate>>(conn)?)
 }
+
+/// How many groups of `intervention_months` (the counts by post, month, mode and kind that the
+/// database keeps for the statistics grid, migration 000020) differ from the recount of the
+/// interventions, counting a group missing on either side: always 0, which the tests check after
+/// every kind of write.
+pub fn months_out_of_step(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    let month = match conn.backend() {
+        crate::Backend::Sqlite => "substr(occurred_on, 1, 7)",
+        crate::Backend::Postgres => "to_char(occurred_on, 'YYYY-MM')",
+    };
+    let recount = format!(
+        "SELECT CAST(post_id AS TEXT) AS post_id, {month} AS month, CAST(mode AS TEXT) AS mode, \
+                CAST(kind AS TEXT) AS kind, COUNT(*) AS n \
+         FROM interventions WHERE post_id IS NOT NULL GROUP BY post_id, {month}, mode, kind"
+    );
+    let kept = "SELECT CAST(post_id AS TEXT) AS post_id, CAST(month AS TEXT) AS month, \
+                CAST(mode AS TEXT) AS mode, CAST(kind AS TEXT) AS kind, n FROM intervention_months";
+    let crate::convert::Count { n } = diesel::sql_query(format!(
+        "SELECT COUNT(*) AS n FROM (
+            SELECT * FROM ({kept} EXCEPT {recount}) only_kept
+            UNION ALL SELECT * FROM ({recount} EXCEPT {kept}) only_recounted
+         ) differences"
+    ))
+    .get_result(conn)?;
+    Ok(n)
+}

@@ -121,6 +121,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// The interventions counted by post, month (`YYYY-MM`), mode and kind: kept by the database
+    /// from `interventions` (migration 000020), read by the statistics grid.
+    intervention_months (post_id, month, mode, kind) {
+        post_id -> Text,
+        month -> Text,
+        mode -> Text,
+        kind -> Text,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
     evaluations (situation_id) {
         situation_id -> Text,
         text -> Text,
@@ -480,6 +492,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     situations,
     situation_problems,
     interventions,
+    intervention_months,
     evaluations,
     partners,
     referrals,

@@ -1,14 +1,15 @@
 //! The statistics grid: one statement per request, whatever the number of indicators, and one
 //! pass over its rows. The statement returns the period's situations (with their people and their
 //! problems) and their sent hand-offs one row each, and the period's interventions grouped, and
-//! `Tally` counts every indicator from those rows as they stream by: each row adds one to every
+//! `Tally` counts every indicator from those rows as they stream by: each row adds `n` to every
 //! split it falls in. Memory holds the counts, not the rows (and, for a grid that counts persons
 //! by problem, which person had which problem).
 //!
 //! Each part is one range of an index of its own table, the period and the scope applied to each:
-//! the database keeps on each situation its problems and its person's previous opening, and on
-//! each hand-off its situation's opening (migrations 000018 and 000019), so that no part joins to
-//! the period's situations to find its rows. The grid reads each of its tables once.
+//! the database keeps on each situation its problems and its person's previous opening, on each
+//! hand-off its situation's opening, and the interventions counted by post, month, mode and kind
+//! (migrations 000018 to 000020), so that no part joins to the period's situations to find its
+//! rows, and the interventions of whole months are read as their counts (see `MonthSplit`).
 //!
 //! The statement holds no text from outside: dates, ids and bracket bounds are typed values,
 //! bound (see `BoundSql`).
@@ -16,7 +17,7 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, Months, NaiveDate};
 use diesel::connection::DefaultLoadingMode;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
@@ -347,9 +348,9 @@ fn bound_scope_filter(
 
 // ---- One pass over each table, counted here. ----
 //
-// The statement returns the period's situations and hand-offs one row each, and the problems and
-// interventions already grouped (they compress: a dozen problems, a few hundred mode × kind ×
-// month); every indicator is then counted here in the same loop over those rows, each row
+// The statement returns the period's situations and hand-offs one row each, and the
+// interventions already grouped (they compress: a few hundred mode × kind × month); every
+// indicator is then counted here in the same loop over those rows, each row
 // adding one to each split it falls in. The split values are few (a linear search over a short
 // list), so the counting costs little beside the reading, where the database would sort every
 // split (SQLite has no hash aggregate) and read each cube once per indicator. Memory holds the
@@ -365,8 +366,8 @@ const HAND_OFF: i32 = 3;
 /// | part | c0 | c1 | c2 | c3 | c4 | month | penal | number | first | n | person | problems |
 /// | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 /// | `SITUATION` (each) | origin | standing | principal problem | sex | known to social services | of opening | `yes`/`no` | age | 1 if its person's first of the period | 1 | the person, if persons are counted by problem | its problems' codes, comma-separated, if anything is counted by problem |
-/// | `INTERVENTIONS` (by mode, kind, month) | mode | kind | | | | of occurrence | | | | count | | |
-/// | `HAND_OFF` (each sent) | status | result | partner kind | | | of creation | | days to answer | | 1 | | |
+/// | `INTERVENTIONS` (by mode, kind, month; a month may come twice, kept and from the rows) | mode | kind | | | | of occurrence | | | | count | | |
+/// | `HAND_OFF` (each sent) | status | result | partner kind | | | of creation, if hand-offs are counted by month | | days to answer, if counted by answer delay | | 1 | | |
 #[derive(Debug, Queryable)]
 struct PassRow {
     part: i32,
@@ -445,6 +446,51 @@ fn first_of_person(from: &str) -> String {
     )
 }
 
+/// A period cut at its months: the whole months it holds, read from the counts the database keeps
+/// by month, and the days before the first of them and after the last, read from the rows. A part
+/// that is empty is a range whose first day comes after its last (the statement's text does not
+/// depend on the period, see `BoundSql`); together the three cover the period, each day once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct MonthSplit {
+    /// The first and last whole months, `YYYY-MM`; the first after the last when there is none.
+    first_month: String,
+    last_month: String,
+    /// The days before the first whole month, and after the last (all of them when there is none).
+    before: (NaiveDate, NaiveDate),
+    after: (NaiveDate, NaiveDate),
+}
+
+impl MonthSplit {
+    fn of(from: NaiveDate, to: NaiveDate) -> Result<Self, StoreError> {
+        let out_of_range = || StoreError::Corrupt(format!("period {from}..{to}"));
+        let first_of_month = |day: NaiveDate| day.with_day(1).ok_or_else(out_of_range);
+        // The first day of the first whole month, and the last day of the last one.
+        let first_whole = if from.day() == 1 {
+            from
+        } else {
+            first_of_month(from)?
+                .checked_add_months(Months::new(1))
+                .ok_or_else(out_of_range)?
+        };
+        let last_whole = match to.succ_opt() {
+            Some(next) if next.day() == 1 => to,
+            _ => first_of_month(to)?.pred_opt().ok_or_else(out_of_range)?,
+        };
+        let before_last = first_whole.pred_opt().ok_or_else(out_of_range)?.min(to);
+        let after_first = last_whole
+            .max(before_last)
+            .succ_opt()
+            .ok_or_else(out_of_range)?;
+        let month = |day: NaiveDate| day.format("%Y-%m").to_string();
+        Ok(MonthSplit {
+            first_month: month(first_whole),
+            last_month: month(last_whole),
+            before: (from, before_last),
+            after: (after_first, to),
+        })
+    }
+}
+
 /// The statement `compute` runs, its values written in: for `EXPLAIN` and the benchmarks.
 pub fn statement(
     backend: Backend,
@@ -465,9 +511,9 @@ fn bound_statement(
     scope: &StatScope,
 ) -> Result<BoundSql, StoreError> {
     let mut bound = BoundSql::default();
+    let (from_day, to_day) = (from, to);
     let (from, to) = (bound.date(from), bound.date(to));
     let (situations_join, situations_in_scope) = bound_scope_filter(scope, "s", &mut bound)?;
-    let (interventions_join, interventions_in_scope) = bound_scope_filter(scope, "i", &mut bound)?;
     let (hand_offs_join, hand_offs_in_scope) = bound_scope_filter(scope, "h", &mut bound)?;
     // An anonymised person has no birth left: their age at each opening was kept instead.
     let age = format!(
@@ -480,6 +526,11 @@ fn bound_statement(
         grid.indicators.iter().any(|i| {
             i.split_by == Some(Dimension::Problem) && counted.is_none_or(|c| i.counts == c)
         })
+    };
+    let split_by_month = |counted: Counted| {
+        grid.indicators
+            .iter()
+            .any(|i| i.split_by == Some(Dimension::Month) && i.counts == counted)
     };
     // The columns a grid without a split by problem does not need are not read.
     let problems = if split_by_problem(None) {
@@ -502,23 +553,53 @@ fn bound_statement(
         WHERE s.opened_on >= {from} AND s.opened_on <= {to} AND {situations_in_scope}",
         opened_month = month(backend, "s.opened_on"),
     );
+    // The interventions of the period's whole months are the counts the database keeps by post,
+    // month, mode and kind (`intervention_months`, migration 000020): a few hundred rows already
+    // grouped, in the order of their index, rather than every intervention looked up and sorted.
+    // The days before the first whole month and after the last are counted from the
+    // interventions. A grid's months are months of the calendar, so both give the same keys.
+    let months = MonthSplit::of(from_day, to_day)?;
+    let (first_month, last_month) = (
+        bound.text(&months.first_month),
+        bound.text(&months.last_month),
+    );
+    let (kept_join, kept_in_scope) = bound_scope_filter(scope, "im", &mut bound)?;
+    let _ = write!(
+        sql,
+        "\n        UNION ALL SELECT {INTERVENTIONS}, mode, kind, {NO_TEXT}, {NO_TEXT}, {NO_TEXT}, \
+         month, {NO_TEXT}, NULL, 0, n, {NO_TEXT}, {NO_TEXT} \
+         FROM (SELECT CAST(im.mode AS TEXT) AS mode, CAST(im.kind AS TEXT) AS kind, im.month AS month, \
+                      CAST(SUM(im.n) AS BIGINT) AS n \
+               FROM intervention_months im{kept_join} \
+               WHERE im.month >= {first_month} AND im.month <= {last_month} AND {kept_in_scope} \
+               GROUP BY im.month, im.mode, im.kind) kept"
+    );
     // Grouped by the month's first instant on PostgreSQL and written as text per group, not per
     // intervention (`to_char` costs more than the grouping).
     let (bucket, bucket_month) = match backend {
-        Backend::Sqlite => ("substr(i.occurred_on, 1, 7)".to_owned(), "m".to_owned()),
+        Backend::Sqlite => ("substr(e.occurred_on, 1, 7)".to_owned(), "m".to_owned()),
         Backend::Postgres => (
-            "date_trunc('month', CAST(i.occurred_on AS TIMESTAMP))".to_owned(),
+            "date_trunc('month', CAST(e.occurred_on AS TIMESTAMP))".to_owned(),
             month(backend, "m"),
         ),
     };
+    let mut edges = Vec::new();
+    for (first, last) in [months.before, months.after] {
+        let (first, last) = (bound.date(first), bound.date(last));
+        let (join, in_scope) = bound_scope_filter(scope, "i", &mut bound)?;
+        edges.push(format!(
+            "SELECT i.mode, i.kind, i.occurred_on FROM interventions i{join} \
+             WHERE i.occurred_on >= {first} AND i.occurred_on <= {last} AND {in_scope}"
+        ));
+    }
     let _ = write!(
         sql,
         "\n        UNION ALL SELECT {INTERVENTIONS}, mode, kind, {NO_TEXT}, {NO_TEXT}, {NO_TEXT}, \
          {bucket_month}, {NO_TEXT}, NULL, 0, n, {NO_TEXT}, {NO_TEXT} \
-         FROM (SELECT i.mode, i.kind, {bucket} AS m, COUNT(*) AS n \
-               FROM interventions i{interventions_join} \
-               WHERE i.occurred_on >= {from} AND i.occurred_on <= {to} AND {interventions_in_scope} \
-               GROUP BY i.mode, i.kind, {bucket}) itv"
+         FROM (SELECT e.mode, e.kind, {bucket} AS m, COUNT(*) AS n \
+               FROM ({edges}) e \
+               GROUP BY e.mode, e.kind, {bucket}) itv",
+        edges = edges.join(" UNION ALL "),
     );
     // Sent hand-offs only, counted with their situation: by its opening, which the database keeps
     // on the hand-off beside its post, as it keeps the first sending and the first answer
@@ -531,7 +612,11 @@ fn bound_statement(
          FROM hand_offs h JOIN partners pa ON pa.id = h.partner_id{hand_offs_join} \
          WHERE h.sent_at IS NOT NULL AND h.situation_opened_on >= {from} \
            AND h.situation_opened_on <= {to} AND {hand_offs_in_scope}",
-        created_month = month(backend, "h.created_at"),
+        created_month = if split_by_month(Counted::HandOffs) {
+            month(backend, "h.created_at")
+        } else {
+            NO_TEXT.to_owned()
+        },
         answer_days = answer_days(backend, grid),
     );
     bound.text = sql;
@@ -771,6 +856,51 @@ mod tests {
                 assert!(!words.contains(&name), "{} in {sql}", column.0);
             }
         }
+    }
+
+    /// Each day of a period is read once: from the kept counts when its month is whole in the
+    /// period, else from the interventions.
+    #[test]
+    fn a_period_is_cut_at_its_whole_months_each_day_once() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let start = day(2023, 11, 1);
+        let days: Vec<NaiveDate> = start.iter_days().take(900).collect();
+        for (i, &from) in days.iter().enumerate().step_by(7) {
+            for &to in days[i..].iter().step_by(5).take(40) {
+                let split = MonthSplit::of(from, to).unwrap();
+                for &d in days.iter().filter(|d| **d >= from && **d <= to) {
+                    let month = d.format("%Y-%m").to_string();
+                    let whole = month >= split.first_month && month <= split.last_month;
+                    let before = d >= split.before.0 && d <= split.before.1;
+                    let after = d >= split.after.0 && d <= split.after.1;
+                    let parts = [whole, before, after].iter().filter(|p| **p).count();
+                    assert_eq!(parts, 1, "{d} in {from}..{to}: {split:?}");
+                    if whole {
+                        let month_start = d.with_day(1).unwrap();
+                        let month_end = month_start + Months::new(1) - chrono::Days::new(1);
+                        assert!(
+                            month_start >= from && month_end <= to,
+                            "{d} in {from}..{to}"
+                        );
+                    }
+                }
+                for range in [split.before, split.after] {
+                    assert!(range.0 > range.1 || (range.0 >= from && range.1 <= to));
+                }
+                let first = from.format("%Y-%m").to_string();
+                let last = to.format("%Y-%m").to_string();
+                assert!(
+                    split.first_month > split.last_month
+                        || (split.first_month >= first && split.last_month <= last)
+                );
+            }
+        }
+        let split = MonthSplit::of(day(2025, 1, 1), day(2025, 12, 31)).unwrap();
+        assert_eq!(
+            (split.first_month.as_str(), split.last_month.as_str()),
+            ("2025-01", "2025-12")
+        );
+        assert!(split.before.0 > split.before.1 && split.after.0 > split.after.1);
     }
 
     #[test]

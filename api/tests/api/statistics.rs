@@ -1115,3 +1115,178 @@ fn csv_and_xlsx_are_named_by_scope_and_period() {
     let (content_type, _, _) = download(&app, &path, &sw, "application/json, text/csv;q=0.9");
     assert_eq!(content_type, "application/json");
 }
+
+#[derive(diesel::QueryableByName)]
+struct Recounted {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    key: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// The post's interventions from `from` to `to` recounted from their rows, by `column` (`mode`,
+/// `kind`, or the month): what the grid must give, however it reads them.
+fn interventions_recounted(
+    app: &TestApp,
+    post: &str,
+    from: &str,
+    to: &str,
+    column: &str,
+) -> Vec<(String, i64)> {
+    let column = match (column, app.db.backend()) {
+        ("month", relais_persistence::Backend::Sqlite) => "substr(occurred_on, 1, 7)",
+        ("month", relais_persistence::Backend::Postgres) => "to_char(occurred_on, 'YYYY-MM')",
+        (column, _) => column,
+    };
+    let sql = format!(
+        "SELECT CAST({column} AS TEXT) AS key, COUNT(*) AS n FROM interventions \
+         WHERE post_id = '{post}' AND occurred_on >= '{from}' AND occurred_on <= '{to}' \
+         GROUP BY {column} ORDER BY 1"
+    );
+    let rows: Vec<Recounted> = app
+        .db
+        .read(|conn| {
+            diesel::RunQueryDsl::load(diesel::sql_query(&sql), conn)
+                .map_err(relais_persistence::StoreError::from)
+        })
+        .unwrap();
+    rows.into_iter().map(|r| (r.key, r.n)).collect()
+}
+
+/// The grid reads the interventions of a period's whole months from the counts the database keeps
+/// by post, month, mode and kind (migration 000020), and the days before and after them from the
+/// interventions. For periods that begin and end on every kind of day (a month's first, its last,
+/// inside it, a single day, a leap day), its figures are the recount of the rows; and the kept
+/// counts follow the interventions whoever writes them: moved across a month, changed in mode,
+/// removed, added by hand, as an operator might.
+#[test]
+fn the_grid_counts_interventions_from_the_kept_months_and_the_edge_days_as_their_rows_recount() {
+    let app = TestApp::init().spawn();
+    let post = app.create_post("Aubenas");
+    let sw = app.token(Role::SocialWorker, &[&post]);
+    let situation = open_for(&app, &sw, &post, "2024-01-10", json!({}));
+    for (day, mode) in [
+        ("2024-01-31", "phone"),
+        ("2024-02-01", "phone"),
+        ("2024-02-29", "home_visit"),
+        ("2024-03-01", "phone"),
+        ("2024-03-15", "home_visit"),
+        ("2024-03-15", "phone"),
+        ("2024-03-31", "phone"),
+        ("2024-04-01", "home_visit"),
+        ("2024-05-20", "phone"),
+    ] {
+        intervene(&app, &sw, &situation, day, mode);
+    }
+    let days = [
+        "2024-01-01",
+        "2024-01-31",
+        "2024-02-01",
+        "2024-02-15",
+        "2024-02-29",
+        "2024-03-01",
+        "2024-03-15",
+        "2024-03-31",
+        "2024-04-01",
+        "2024-05-31",
+    ];
+    let check_every_period = |what: &str| {
+        for (i, from) in days.iter().enumerate() {
+            for to in &days[i..] {
+                let stats = app
+                    .get(
+                        &format!("/api/v1/statistics?from={from}&to={to}&post_id={post}"),
+                        &sw,
+                    )
+                    .expect_status(200)
+                    .body;
+                for (id, column) in [
+                    ("interventions_by_month", "month"),
+                    ("interventions_by_mode", "mode"),
+                    ("interventions_by_kind", "kind"),
+                ] {
+                    let recounted = interventions_recounted(&app, &post, from, to, column);
+                    let total = recounted.iter().map(|(_, n)| n).sum();
+                    let (served_total, mut served) = figures(&stats, id);
+                    served.sort();
+                    assert_eq!(
+                        (served_total, served),
+                        (total, recounted),
+                        "{id} from {from} to {to}, {what}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            app.db
+                .read(relais_persistence::interventions::months_out_of_step)
+                .unwrap(),
+            0,
+            "{what}"
+        );
+    };
+    check_every_period("as recorded");
+    // February's leap day moved into March, a phone call made a home visit, a day's call removed:
+    // whole months and edges alike change.
+    assert_eq!(
+        by_hand(
+            &app,
+            "UPDATE interventions SET occurred_on = '2024-03-02' WHERE occurred_on = '2024-02-29'"
+        ),
+        1
+    );
+    assert_eq!(
+        by_hand(
+            &app,
+            "UPDATE interventions SET mode = 'home_visit' WHERE occurred_on = '2024-03-31'"
+        ),
+        1
+    );
+    assert_eq!(
+        by_hand(
+            &app,
+            "DELETE FROM interventions WHERE occurred_on = '2024-02-01'"
+        ),
+        1
+    );
+    // One added by hand: a copy of March 1st's, on April 15th, of another kind.
+    assert_eq!(
+        by_hand(
+            &app,
+            "INSERT INTO interventions (id, situation_id, post_id, occurred_on, mode, kind, \
+             duration_minutes, recorded_by, created_at, updated_at, version) \
+             SELECT '0190a5f0-0000-7000-8000-000000000001', situation_id, post_id, '2024-04-15', \
+             mode, 'orientation', duration_minutes, recorded_by, created_at, updated_at, version \
+             FROM interventions WHERE occurred_on = '2024-03-01'"
+        ),
+        1
+    );
+    check_every_period("after the writes by hand");
+    let stats = app
+        .get(
+            &format!("/api/v1/statistics?from=2024-02-01&to=2024-04-30&post_id={post}"),
+            &sw,
+        )
+        .expect_status(200)
+        .body;
+    expect(
+        &stats,
+        "interventions_by_month",
+        7,
+        &[("2024-03", 5), ("2024-04", 2)],
+    );
+    // Every intervention removed: nothing kept, nothing counted.
+    by_hand(&app, "DELETE FROM interventions");
+    check_every_period("after every intervention was removed");
+    let kept: Vec<Recounted> = app
+        .db
+        .read(|conn| {
+            diesel::RunQueryDsl::load(
+                diesel::sql_query("SELECT CAST(month AS TEXT) AS key, n FROM intervention_months"),
+                conn,
+            )
+            .map_err(relais_persistence::StoreError::from)
+        })
+        .unwrap();
+    assert!(kept.is_empty(), "no count of 0 is kept");
+}

@@ -1,0 +1,6 @@
+DROP TRIGGER intervention_months_update_new;
+DROP TRIGGER intervention_months_update_old;
+DROP TRIGGER intervention_months_delete;
+DROP TRIGGER intervention_months_insert;
+DROP INDEX intervention_months_by_month;
+DROP TABLE intervention_months;
