@@ -51,7 +51,9 @@ struct Timing {
 /// after the other, fifteen runs each, a post's ratio moved from 1.5× to 2.8× between rounds).
 fn measure_together(jobs: &mut [&mut dyn FnMut()]) -> Vec<Timing> {
     for _ in 0..WARM_UP {
-        jobs.iter_mut().for_each(|job| job());
+        for job in jobs.iter_mut() {
+            job();
+        }
     }
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); jobs.len()];
     let started = Instant::now();
