@@ -17,7 +17,7 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use chrono::{Datelike, Months, NaiveDate};
+use chrono::{Datelike, Days, Months, NaiveDate};
 use diesel::connection::DefaultLoadingMode;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
@@ -461,33 +461,52 @@ struct MonthSplit {
 }
 
 impl MonthSplit {
-    fn of(from: NaiveDate, to: NaiveDate) -> Result<Self, StoreError> {
-        let out_of_range = || StoreError::Corrupt(format!("period {from}..{to}"));
-        let first_of_month = |day: NaiveDate| day.with_day(1).ok_or_else(out_of_range);
-        // The first day of the first whole month, and the last day of the last one.
-        let first_whole = if from.day() == 1 {
-            from
-        } else {
-            first_of_month(from)?
-                .checked_add_months(Months::new(1))
-                .ok_or_else(out_of_range)?
-        };
-        let last_whole = match to.succ_opt() {
-            Some(next) if next.day() == 1 => to,
-            _ => first_of_month(to)?.pred_opt().ok_or_else(out_of_range)?,
-        };
-        let before_last = first_whole.pred_opt().ok_or_else(out_of_range)?.min(to);
-        let after_first = last_whole
-            .max(before_last)
-            .succ_opt()
-            .ok_or_else(out_of_range)?;
+    /// A range no day falls in, by date and as text alike (`9999-12-31` … `0000-01-01`), so
+    /// that it stays empty on SQLite, which compares dates as text.
+    const NO_DAYS: (NaiveDate, NaiveDate) = match (
+        NaiveDate::from_ymd_opt(9999, 12, 31),
+        NaiveDate::from_ymd_opt(0, 1, 1),
+    ) {
+        (Some(last), Some(first)) => (last, first),
+        _ => panic!("both days are in chrono's calendar"),
+    };
+
+    fn of(from: NaiveDate, to: NaiveDate) -> Self {
         let month = |day: NaiveDate| day.format("%Y-%m").to_string();
-        Ok(MonthSplit {
-            first_month: month(first_whole),
-            last_month: month(last_whole),
-            before: (from, before_last),
-            after: (after_first, to),
-        })
+        let first_of_month = |day: NaiveDate| day - Days::new(u64::from(day.day0()));
+        // The first day of the first whole month, and the last day of the last one; none past the
+        // calendar's ends (a period starting in its last month after the 1st holds no whole month).
+        let first_whole = if from.day() == 1 {
+            Some(from)
+        } else {
+            first_of_month(from).checked_add_months(Months::new(1))
+        };
+        let last_whole = if to.succ_opt().is_none_or(|next| next.day() == 1) {
+            Some(to)
+        } else {
+            first_of_month(to).pred_opt()
+        };
+        match (first_whole, last_whole) {
+            (Some(first), Some(last)) if first <= last => MonthSplit {
+                first_month: month(first),
+                last_month: month(last),
+                before: first
+                    .pred_opt()
+                    .filter(|_| first > from)
+                    .map_or(Self::NO_DAYS, |day| (from, day)),
+                after: last
+                    .succ_opt()
+                    .filter(|_| last < to)
+                    .map_or(Self::NO_DAYS, |day| (day, to)),
+            },
+            // No whole month: every day from the rows, and a month range that holds none.
+            _ => MonthSplit {
+                first_month: "1".to_owned(),
+                last_month: "0".to_owned(),
+                before: (from, to),
+                after: Self::NO_DAYS,
+            },
+        }
     }
 }
 
@@ -558,7 +577,7 @@ fn bound_statement(
     // grouped, in the order of their index, rather than every intervention looked up and sorted.
     // The days before the first whole month and after the last are counted from the
     // interventions. A grid's months are months of the calendar, so both give the same keys.
-    let months = MonthSplit::of(from_day, to_day)?;
+    let months = MonthSplit::of(from_day, to_day);
     let (first_month, last_month) = (
         bound.text(&months.first_month),
         bound.text(&months.last_month),
@@ -859,48 +878,74 @@ mod tests {
     }
 
     /// Each day of a period is read once: from the kept counts when its month is whole in the
-    /// period, else from the interventions.
+    /// period, else from the interventions; near the calendar's ends too, where a month after the
+    /// period's start may not exist.
     #[test]
     fn a_period_is_cut_at_its_whole_months_each_day_once() {
         let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
-        let start = day(2023, 11, 1);
-        let days: Vec<NaiveDate> = start.iter_days().take(900).collect();
-        for (i, &from) in days.iter().enumerate().step_by(7) {
-            for &to in days[i..].iter().step_by(5).take(40) {
-                let split = MonthSplit::of(from, to).unwrap();
-                for &d in days.iter().filter(|d| **d >= from && **d <= to) {
-                    let month = d.format("%Y-%m").to_string();
-                    let whole = month >= split.first_month && month <= split.last_month;
-                    let before = d >= split.before.0 && d <= split.before.1;
-                    let after = d >= split.after.0 && d <= split.after.1;
-                    let parts = [whole, before, after].iter().filter(|p| **p).count();
-                    assert_eq!(parts, 1, "{d} in {from}..{to}: {split:?}");
-                    if whole {
-                        let month_start = d.with_day(1).unwrap();
-                        let month_end = month_start + Months::new(1) - chrono::Days::new(1);
-                        assert!(
-                            month_start >= from && month_end <= to,
-                            "{d} in {from}..{to}"
-                        );
-                    }
+        let window = |start: NaiveDate, n| start.iter_days().take(n).collect::<Vec<_>>();
+        let calendar_end = NaiveDate::MAX - Days::new(79);
+        for days in [
+            window(day(2023, 11, 1), 900),
+            window(calendar_end, 80),
+            window(NaiveDate::MIN, 80),
+        ] {
+            for (i, &from) in days.iter().enumerate().step_by(7) {
+                for &to in days[i..].iter().step_by(5).take(40) {
+                    each_day_once(from, to, &days);
                 }
-                for range in [split.before, split.after] {
-                    assert!(range.0 > range.1 || (range.0 >= from && range.1 <= to));
-                }
-                let first = from.format("%Y-%m").to_string();
-                let last = to.format("%Y-%m").to_string();
-                assert!(
-                    split.first_month > split.last_month
-                        || (split.first_month >= first && split.last_month <= last)
-                );
+                each_day_once(from, *days.last().unwrap(), &days);
             }
         }
-        let split = MonthSplit::of(day(2025, 1, 1), day(2025, 12, 31)).unwrap();
+        let split = MonthSplit::of(day(2025, 1, 1), day(2025, 12, 31));
         assert_eq!(
             (split.first_month.as_str(), split.last_month.as_str()),
             ("2025-01", "2025-12")
         );
         assert!(split.before.0 > split.before.1 && split.after.0 > split.after.1);
+        let split = MonthSplit::of(day(2025, 1, 15), day(2025, 2, 10));
+        assert!(split.first_month > split.last_month);
+        assert_eq!(split.before, (day(2025, 1, 15), day(2025, 2, 10)));
+    }
+
+    fn each_day_once(from: NaiveDate, to: NaiveDate, days: &[NaiveDate]) {
+        let split = MonthSplit::of(from, to);
+        let text = |d: NaiveDate| d.to_string();
+        for &d in days.iter().filter(|d| **d >= from && **d <= to) {
+            let month = d.format("%Y-%m").to_string();
+            let whole = month >= split.first_month && month <= split.last_month;
+            // Each range is read as dates on PostgreSQL and as text on SQLite: both must agree.
+            let within = |(first, last): (NaiveDate, NaiveDate)| {
+                let by_date = d >= first && d <= last;
+                let by_text = text(d) >= text(first) && text(d) <= text(last);
+                assert!(by_date == by_text || first > last, "{d} in {first}..{last}");
+                by_date && by_text
+            };
+            let parts = [whole, within(split.before), within(split.after)];
+            let parts = parts.iter().filter(|p| **p).count();
+            assert_eq!(parts, 1, "{d} in {from}..{to}: {split:?}");
+            if whole {
+                let month_start = d.with_day(1).unwrap();
+                let month_end = month_start
+                    .checked_add_months(Months::new(1))
+                    .map_or(NaiveDate::MAX, |next| next - Days::new(1));
+                assert!(
+                    month_start >= from && month_end <= to,
+                    "{d} in {from}..{to}"
+                );
+            }
+        }
+        for (first, last) in [split.before, split.after] {
+            assert!(first > last || (first >= from && last <= to), "{split:?}");
+        }
+        let (first, last) = (
+            from.format("%Y-%m").to_string(),
+            to.format("%Y-%m").to_string(),
+        );
+        assert!(
+            split.first_month > split.last_month
+                || (split.first_month >= first && split.last_month <= last)
+        );
     }
 
     #[test]

@@ -1290,3 +1290,32 @@ fn the_grid_counts_interventions_from_the_kept_months_and_the_edge_days_as_their
         .unwrap();
     assert!(kept.is_empty(), "no count of 0 is kept");
 }
+
+/// A post's own grid may start on any day, up to the calendar's last month: the period is still
+/// cut at its whole months (none when the month after its start is past the calendar's end), and
+/// the post's figures answer, not a server error.
+#[test]
+fn a_posts_grid_answers_for_any_period_up_to_the_calendars_last_day() {
+    let app = TestApp::init().spawn();
+    let post = app.create_post("Privas");
+    let sw = app.token(Role::SocialWorker, &[&post]);
+    for (from, to) in [
+        ("%2B262142-12-15", "%2B262142-12-31"),
+        ("%2B262142-12-15", "%2B262142-12-20"),
+        ("%2B262142-11-15", "%2B262142-12-31"),
+        ("%2B262142-12-01", "%2B262142-12-31"),
+    ] {
+        let stats = app
+            .get(
+                &format!("/api/v1/statistics?from={from}&to={to}&post_id={post}"),
+                &sw,
+            )
+            .expect_status(200)
+            .body;
+        assert_eq!(
+            figures(&stats, "interventions_by_mode").0,
+            0,
+            "{from}..{to}"
+        );
+    }
+}
