@@ -59,6 +59,21 @@ pub fn check_whole_months(from: NaiveDate, to: NaiveDate) -> Result<(), Invalid>
     crate::disclosure::check_whole_months(from, to, 1, "submissions")
 }
 
+/// Checks a submission's period against `today`: whole calendar months (see
+/// [`check_whole_months`]) that have begun. A period not yet begun has no figures to freeze; its
+/// zeros would be read as the post's and the post no longer listed as missing.
+pub fn check_period(from: NaiveDate, to: NaiveDate, today: NaiveDate) -> Result<(), Invalid> {
+    check_whole_months(from, to)?;
+    if from > today {
+        return Err(Invalid::one(
+            "from",
+            "in_future",
+            format!("the period has not begun: it can be submitted from {from}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Every cell of a grid, `(indicator, key) → count`, totals under [`TOTAL`]; `None` where the
 /// count is suppressed (a published grid).
 fn cells(stats: &Statistics) -> Vec<(String, String, Option<i64>)> {

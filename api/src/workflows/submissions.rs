@@ -8,7 +8,7 @@ use relais_domain::grid::Grid;
 use relais_domain::ids::{PostId, SubmissionId};
 use relais_domain::reference::Role;
 use relais_domain::statistics::{Statistics, assemble};
-use relais_domain::submission::{Submission, check_whole_months, differences};
+use relais_domain::submission::{Submission, check_period, differences};
 use relais_persistence::statistics::{self, StatScope};
 use relais_persistence::{DbConnection, StoreError, posts, submissions};
 
@@ -28,8 +28,9 @@ pub fn live(
     Ok(assemble(grid, from, to, scope.label(), &raw))
 }
 
-/// `submit_statistics`: the post's grid for `from..=to`, counted now and frozen as the next
-/// version (1 for the first), with the differences from the version before.
+/// `submit_statistics`: the post's grid for `from..=to` (whole months, begun by `now`), counted
+/// now and frozen as the next version (1 for the first), with the differences from the version
+/// before.
 pub fn submit(
     conn: &mut DbConnection,
     by: &Principal,
@@ -39,7 +40,7 @@ pub fn submit(
     to: NaiveDate,
     now: DateTime<Utc>,
 ) -> Outcome<Submission> {
-    check_whole_months(from, to)?;
+    check_period(from, to, now.date_naive())?;
     found_within(posts::get(conn, post), "post", |p| reads_post(by, p.id))?;
     if by.role != Role::Coordinator {
         return Err(WorkflowError::Forbidden(

@@ -547,3 +547,40 @@ fn the_observatorys_activity_report_reads_the_submissions_and_names_the_posts_mi
     assert!(!live.contains("data-source"), "{live}");
     assert_eq!(persons(&live), "4");
 }
+
+/// A period that has not begun has nothing to freeze: submitted, its zeros would be read as the
+/// post's figures and the post would no longer be listed as missing. It is refused, naming `from`,
+/// and nothing is stored.
+#[test]
+fn a_period_not_yet_begun_cannot_be_submitted() {
+    use chrono::{Datelike, Months};
+    let app = TestApp::init().spawn();
+    let (post, _) = statistics_dataset(&app);
+    let coordinator = app.token(Role::Coordinator, &[&post]);
+    let today = relais_api::clock::Clock::now(&relais_api::clock::SystemClock).date_naive();
+    let this_month = today.with_day(1).unwrap();
+    let next_month = this_month + Months::new(1);
+    let after_it = next_month + Months::new(1) - chrono::Days::new(1);
+    for (from, to) in [
+        (next_month.to_string(), after_it.to_string()),
+        ("9999-12-01".to_owned(), "9999-12-31".to_owned()),
+    ] {
+        let refused = app.post(
+            &submissions_of(&post),
+            &coordinator,
+            json!({"from": from, "to": to}),
+        );
+        refused.assert_problem(422);
+        assert_eq!(refused.fields(), ["from"], "{from}: {:#}", refused.body);
+        assert_eq!(refused.body["errors"][0]["code"], "in_future");
+    }
+    let stored = app
+        .get(&submissions_of(&post), &coordinator)
+        .expect_status(200);
+    assert_eq!(
+        stored.body["items"].as_array().map(Vec::len),
+        Some(0),
+        "{:#}",
+        stored.body
+    );
+}

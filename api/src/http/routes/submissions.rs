@@ -58,7 +58,10 @@ pub struct SubmissionList {
 
 /// Submit your post's statistics for a period: a frozen copy of its grid, as counted now.
 ///
-/// The period is whole calendar months (typically a year). The first submission of a period is
+/// The period is whole calendar months (typically a year) that have begun: a period not yet
+/// begun is refused (`in_future` on `from`), since its zeros would be read as the post's figures.
+/// A period under way may be submitted, and submitted again once it has ended. The first
+/// submission of a period is
 /// version 1; submitting the same period again adds version 2, 3…, each listing the cells that
 /// changed since the version before (`differences`). Later changes to the cases never alter a
 /// submission. Only the post's coordinator submits.
@@ -70,7 +73,7 @@ pub struct SubmissionList {
         (status = 201, description = "The submission, frozen", body = Submission, headers(("Location" = String))),
         (status = 404, description = "No such post within your posts", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Another submission of the same period took this version first", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The period is not whole months, reversed or longer than five years, or no grid version applies", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The period is not whole months, has not begun, is reversed or longer than five years, or no grid version applies", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/posts/{id}/statistics/submissions")]
