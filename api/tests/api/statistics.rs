@@ -1153,6 +1153,17 @@ fn interventions_recounted(
     rows.into_iter().map(|r| (r.key, r.n)).collect()
 }
 
+/// The live grid of `post` for `from..=to`, as `token` reads it (200 asserted).
+#[track_caller]
+fn post_grid(app: &TestApp, token: &str, post: &str, from: &str, to: &str) -> Value {
+    app.get(
+        &format!("/api/v1/statistics?from={from}&to={to}&post_id={post}"),
+        token,
+    )
+    .expect_status(200)
+    .body
+}
+
 /// The grid reads the interventions of a period's whole months from the counts the database keeps
 /// by post, month, mode and kind (migration 000020), and the days before and after them from the
 /// interventions. For periods that begin and end on every kind of day (a month's first, its last,
@@ -1193,13 +1204,7 @@ fn the_grid_counts_interventions_from_the_kept_months_and_the_edge_days_as_their
     let check_every_period = |what: &str| {
         for (i, from) in days.iter().enumerate() {
             for to in &days[i..] {
-                let stats = app
-                    .get(
-                        &format!("/api/v1/statistics?from={from}&to={to}&post_id={post}"),
-                        &sw,
-                    )
-                    .expect_status(200)
-                    .body;
+                let stats = post_grid(&app, &sw, &post, from, to);
                 for (id, column) in [
                     ("interventions_by_month", "month"),
                     ("interventions_by_mode", "mode"),
@@ -1305,13 +1310,7 @@ fn a_posts_grid_answers_for_any_period_up_to_the_calendars_last_day() {
         ("%2B262142-11-15", "%2B262142-12-31"),
         ("%2B262142-12-01", "%2B262142-12-31"),
     ] {
-        let stats = app
-            .get(
-                &format!("/api/v1/statistics?from={from}&to={to}&post_id={post}"),
-                &sw,
-            )
-            .expect_status(200)
-            .body;
+        let stats = post_grid(&app, &sw, &post, from, to);
         assert_eq!(
             figures(&stats, "interventions_by_mode").0,
             0,
