@@ -262,6 +262,11 @@ fn next_to_suppress(
         .min_by_key(|&c| (keys[c].split.is_none(), values[c] == 0, values[c], c))
 }
 
+/// Whether `day` is the last of its month (the calendar's last day included, which has no next).
+pub fn ends_a_month(day: NaiveDate) -> bool {
+    day.succ_opt().is_none_or(|next| next.day() == 1)
+}
+
 /// Whether `from..=to` is whole calendar months, at least `min_months` of them: as a scope wider
 /// than the caller's own posts must be read, and as a submission is made. Every field at fault is
 /// named; `what` says in the messages what must be so ("statistics wider than your own posts").
@@ -280,7 +285,7 @@ pub fn check_whole_months(
         format!("{whole}: from is the first day of a month"),
     );
     check.require(
-        to.succ_opt().is_none_or(|next| next.day() == 1),
+        ends_a_month(to),
         "to",
         "not_whole_months",
         format!("{whole}: to is the last day of a month"),

@@ -21,6 +21,7 @@ use chrono::{Datelike, Days, Months, NaiveDate};
 use diesel::connection::DefaultLoadingMode;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use relais_domain::disclosure::ends_a_month;
 use relais_domain::grid::{BirthYearAge, Counted, Dimension, Grid};
 use relais_domain::ids::PostId;
 use relais_domain::statistics::total_marker;
@@ -481,7 +482,7 @@ impl MonthSplit {
         } else {
             first_of_month(from).checked_add_months(Months::new(1))
         };
-        let last_whole = if to.succ_opt().is_none_or(|next| next.day() == 1) {
+        let last_whole = if ends_a_month(to) {
             Some(to)
         } else {
             first_of_month(to).pred_opt()
